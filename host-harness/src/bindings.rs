@@ -1,0 +1,29 @@
+//! Host-side bindings of the contract. The component's WASI imports are
+//! served by wasmtime-wasi and wasmtime-wasi-http, so only the `guest` world
+//! (our host interface and the exported integration) is generated here.
+
+#[allow(unsafe_code)]
+mod generated {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "guest",
+        imports: { default: async },
+        exports: { default: async },
+        additional_derives: [serde::Serialize, serde::Deserialize],
+    });
+}
+
+pub use generated::{Guest, GuestPre};
+
+/// The exported `integration` interface's records and error variant.
+pub mod contract {
+    pub use super::generated::exports::atom::integration::integration::*;
+}
+
+/// The imported `host` interface's records.
+pub mod host_types {
+    pub use super::generated::atom::integration::host::{
+        ApiToken, Credential, CredentialSecret, Host, LogLevel, OauthClient, OauthTokens,
+        ReplaceError, add_to_linker,
+    };
+}

@@ -1,0 +1,76 @@
+//! The `host` interface the component imports, served from the call's tenant.
+
+use crate::host_types::{
+    Credential, CredentialSecret, Host, LogLevel, OauthClient, ReplaceError,
+};
+use crate::sandbox::HostState;
+use crate::tenant::StoreError;
+
+impl Host for HostState {
+    async fn get_credential(&mut self) -> Option<Credential> {
+        match self.tenant.credentials.get(&self.tenant.id) {
+            Ok(credential) => credential,
+            Err(error) => {
+                tracing::error!(tenant = %self.tenant.id, %error, "credential store read failed");
+                None
+            }
+        }
+    }
+
+    async fn replace_credential(&mut self, expected_version: u64, secret: CredentialSecret) -> Result<u64, ReplaceError> {
+        self.tenant
+            .credentials
+            .replace(&self.tenant.id, expected_version, secret)
+            .map_err(|error| match error {
+                StoreError::Conflict(current) => ReplaceError::Conflict(current),
+                StoreError::Unavailable(message) => ReplaceError::Unavailable(message),
+            })
+    }
+
+    async fn get_config(&mut self, key: String) -> Option<String> {
+        self.tenant.config.get(&key).cloned()
+    }
+
+    async fn get_oauth_client(&mut self) -> Option<OauthClient> {
+        self.tenant.oauth_client.as_ref().map(|client| OauthClient {
+            client_id: client.client_id.clone(),
+            client_secret: client.client_secret.clone(),
+            redirect_uri: client.redirect_uri.clone(),
+        })
+    }
+
+    async fn save_auth_state(&mut self, state: String, expires_at: u64) {
+        self.tenant.save_auth_state(state, expires_at);
+    }
+
+    async fn take_auth_state(&mut self, state: String) -> bool {
+        self.tenant.take_auth_state(&state)
+    }
+
+    async fn log(&mut self, level: LogLevel, message: String, fields: Vec<(String, String)>) {
+        let tenant = self.tenant.id.as_str();
+        let fields = Fields(&fields);
+        match level {
+            LogLevel::Trace => tracing::trace!(target: "atom_guest", tenant, %fields, "{message}"),
+            LogLevel::Debug => tracing::debug!(target: "atom_guest", tenant, %fields, "{message}"),
+            LogLevel::Info => tracing::info!(target: "atom_guest", tenant, %fields, "{message}"),
+            LogLevel::Warn => tracing::warn!(target: "atom_guest", tenant, %fields, "{message}"),
+            LogLevel::Error => tracing::error!(target: "atom_guest", tenant, %fields, "{message}"),
+        }
+    }
+}
+
+/// `key=value key=value`
+struct Fields<'a>(&'a [(String, String)]);
+
+impl std::fmt::Display for Fields<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (key, value)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{key}={value}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,243 @@
+//! The sandbox: one `Engine` and one `InstancePre` per loaded component, a
+//! fresh `Store` per call with the tenant, the limits and the outbound policy.
+
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::bindings::{Guest, GuestPre};
+use crate::contract::{IntegrationInfo, Operation};
+use crate::failure::{Failure, Limit};
+use crate::limits::Limits;
+use crate::outbound::{Allowlist, OutboundPolicy};
+use crate::tenant::Tenant;
+
+/// How often the engine's epoch advances: the granularity of deadlines.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Everything one call's `Store` holds.
+pub struct HostState {
+    pub(crate) tenant: Tenant,
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    outbound: OutboundPolicy,
+    memory: MemoryCap,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.outbound }
+    }
+}
+
+/// A loaded component, ready to run calls for any tenant.
+#[derive(Clone)]
+pub struct Sandbox {
+    engine: Engine,
+    pre: GuestPre<HostState>,
+    limits: Limits,
+    allowlist: Allowlist,
+    _ticker: Arc<EpochTicker>,
+}
+
+/// A boxed call on the component, for `Sandbox::run`.
+pub type GuestCall<'a, R> = Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>;
+
+impl Sandbox {
+    /// Compiles the component at `path` (with the engine that will run it:
+    /// epoch interruption changes the generated code) and links it once.
+    pub fn load(path: &Path, allowlist: Allowlist, limits: Limits) -> anyhow::Result<Self> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config)?;
+        let component = Component::from_file(&engine, path)
+            .map_err(|e| anyhow::anyhow!("cannot load component {}: {e:#}", path.display()))?;
+
+        let mut linker = Linker::<HostState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        crate::host_types::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)?;
+        let pre = GuestPre::new(linker.instantiate_pre(&component)?)?;
+
+        Ok(Self {
+            _ticker: EpochTicker::start(engine.clone()),
+            engine,
+            pre,
+            limits,
+            allowlist,
+        })
+    }
+
+    /// The same compiled component under other limits.
+    pub fn with_limits(&self, limits: Limits) -> Self {
+        Self { limits, ..self.clone() }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub fn allowlist(&self) -> &Allowlist {
+        &self.allowlist
+    }
+
+    /// Runs `call` for `tenant` in a fresh store, within the limits.
+    pub async fn run<R, F>(&self, tenant: &Tenant, call: F) -> Result<R, Failure>
+    where
+        R: Send,
+        F: for<'a> FnOnce(&'a Guest, &'a mut Store<HostState>) -> GuestCall<'a, R> + Send,
+    {
+        let mut store = self.new_store(tenant);
+        let deadline = self.limits.call_timeout;
+        let outcome = tokio::time::timeout(deadline, async {
+            let guest = self.pre.instantiate_async(&mut store).await?;
+            call(&guest, &mut store).await
+        })
+        .await;
+        match outcome {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(classify(&error, store.data().memory.exceeded, &self.limits)),
+            Err(_elapsed) => Err(deadline_exceeded(&self.limits)),
+        }
+    }
+
+    /// `execute(operation, params)`: the JSON answer or the typed failure.
+    pub async fn execute(&self, tenant: &Tenant, operation: &str, params: &str) -> Result<String, Failure> {
+        let (operation, params) = (operation.to_owned(), params.to_owned());
+        self.run(tenant, move |guest, store| {
+            Box::pin(async move {
+                guest.atom_integration_integration().call_execute(store, &operation, &params).await
+            })
+        })
+        .await?
+        .map_err(Failure::Integration)
+    }
+
+    pub async fn operations(&self, tenant: &Tenant) -> Result<Vec<Operation>, Failure> {
+        self.run(tenant, |guest, store| Box::pin(guest.atom_integration_integration().call_operations(store)))
+            .await
+    }
+
+    pub async fn capabilities(&self, tenant: &Tenant) -> Result<IntegrationInfo, Failure> {
+        self.run(tenant, |guest, store| Box::pin(guest.atom_integration_integration().call_capabilities(store)))
+            .await
+    }
+
+    fn new_store(&self, tenant: &Tenant) -> Store<HostState> {
+        // No filesystem, environment, arguments or sockets; stderr is kept so
+        // a guest panic's message reaches the operator.
+        let wasi = WasiCtx::builder().inherit_stderr().build();
+        let state = HostState {
+            tenant: tenant.clone(),
+            wasi,
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            outbound: OutboundPolicy {
+                allowlist: self.allowlist.clone(),
+                io_timeout: self.limits.call_timeout,
+            },
+            memory: MemoryCap::new(self.limits.memory_bytes),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.memory);
+        let ticks = (self.limits.call_timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+        store.set_epoch_deadline(ticks);
+        store.epoch_deadline_trap();
+        store
+    }
+}
+
+fn classify(error: &wasmtime::Error, memory_exceeded: bool, limits: &Limits) -> Failure {
+    if memory_exceeded {
+        return Failure::LimitExceeded {
+            limit: Limit::Memory,
+            message: format!("the component needed more than its {} MiB of memory", limits.memory_bytes >> 20),
+        };
+    }
+    if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+        return deadline_exceeded(limits);
+    }
+    if let Some(trap) = error.downcast_ref::<Trap>() {
+        return Failure::Trap(format!("the component trapped: {trap}"));
+    }
+    Failure::Host(format!("{error:#}"))
+}
+
+fn deadline_exceeded(limits: &Limits) -> Failure {
+    Failure::LimitExceeded {
+        limit: Limit::Deadline,
+        message: format!("the call did not finish within {} ms", limits.call_timeout.as_millis()),
+    }
+}
+
+/// `StoreLimits`, remembering whether it refused a growth.
+struct MemoryCap {
+    limits: StoreLimits,
+    exceeded: bool,
+}
+
+impl MemoryCap {
+    fn new(bytes: usize) -> Self {
+        Self {
+            limits: StoreLimitsBuilder::new().memory_size(bytes).trap_on_grow_failure(true).build(),
+            exceeded: false,
+        }
+    }
+}
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let allowed = self.limits.memory_growing(current, desired, maximum);
+        if !matches!(allowed, Ok(true)) {
+            self.exceeded = true;
+        }
+        allowed
+    }
+
+    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+}
+
+/// Advances the engine's epoch while the sandbox lives.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine) -> Arc<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::Builder::new()
+            .name("atom-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("spawning the epoch thread");
+        Arc::new(Self { stop })
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,267 @@
+//! The contract's error variant: constructors, and the mapping from
+//! Bitbucket's answers (JSON error bodies, bare statuses, transport failures).
+
+use serde::Deserialize;
+use serde_json::Value;
+
+pub use crate::types::Error;
+use crate::types::{ErrorInfo, PermissionError, RateLimitError, RetiredError, ValidationError};
+
+/// Longest upstream text copied into a message.
+const MAX_UPSTREAM_TEXT: usize = 300;
+
+impl Error {
+    pub fn validation(field: &str, message: impl Into<String>) -> Self {
+        Error::Validation(ValidationError {
+            field: field.to_owned(),
+            message: message.into(),
+            retryable: false,
+        })
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Error::Internal(info(message, false, None))
+    }
+
+    pub fn not_implemented(operation: &str) -> Self {
+        Self::internal(format!(
+            "operation '{operation}' is not implemented in this version of the component"
+        ))
+    }
+
+    pub fn config(key: &str, problem: &str) -> Self {
+        Self::internal(format!("connection setting '{key}' {problem}"))
+    }
+
+    pub fn auth_invalid(message: impl Into<String>) -> Self {
+        Error::AuthInvalid(info(message, false, None))
+    }
+
+    pub fn timeout(message: impl Into<String>) -> Self {
+        Error::Timeout(info(message, true, None))
+    }
+
+    pub fn unavailable(message: impl Into<String>, status: Option<u16>) -> Self {
+        Error::UpstreamUnavailable(info(message, true, status))
+    }
+
+    pub fn sandbox_denied(target: &str) -> Self {
+        Error::PermissionDenied(PermissionError {
+            message: format!(
+                "the host sandbox refused the outbound request to {target}: it is not in the allowlist"
+            ),
+            required_scopes: Vec::new(),
+            granted_scopes: Vec::new(),
+            retryable: false,
+        })
+    }
+
+    pub fn retryable(&self) -> bool {
+        match self {
+            Error::AuthExpired(e)
+            | Error::AuthInvalid(e)
+            | Error::NotFound(e)
+            | Error::Conflict(e)
+            | Error::UpstreamUnavailable(e)
+            | Error::Timeout(e)
+            | Error::Internal(e) => e.retryable,
+            Error::PermissionDenied(e) => e.retryable,
+            Error::Validation(e) => e.retryable,
+            Error::RateLimited(e) => e.retryable,
+            Error::RetiredUpstream(e) => e.retryable,
+        }
+    }
+
+    /// Maps a non-success upstream answer. `retry_after` is the parsed
+    /// `Retry-After` header, when there was one.
+    pub fn from_upstream(status: u16, body: &[u8], retry_after: Option<u32>) -> Self {
+        let parsed = serde_json::from_slice::<ErrorBody>(body).ok().and_then(|b| b.error);
+        let message = describe(status, parsed.as_ref(), body);
+        let status_some = Some(status);
+        match status {
+            400 | 422 => Error::Validation(ValidationError {
+                field: parsed
+                    .as_ref()
+                    .and_then(ApiError::first_field)
+                    .unwrap_or_else(|| "request".to_owned()),
+                message,
+                retryable: false,
+            }),
+            401 => Error::AuthInvalid(info(message, false, status_some)),
+            403 => {
+                let (required, granted) = parsed.as_ref().map(ApiError::scopes).unwrap_or_default();
+                Error::PermissionDenied(PermissionError {
+                    message,
+                    required_scopes: required,
+                    granted_scopes: granted,
+                    retryable: false,
+                })
+            }
+            404 => Error::NotFound(info(message, false, status_some)),
+            409 => Error::Conflict(info(message, false, status_some)),
+            410 => Error::RetiredUpstream(RetiredError {
+                announcement_url: parsed.as_ref().and_then(ApiError::announcement_url),
+                message,
+                retryable: false,
+            }),
+            429 => Error::RateLimited(RateLimitError {
+                message,
+                retry_after_seconds: retry_after,
+                retryable: true,
+            }),
+            // Bitbucket's "timed out, try again later" for merge and decline.
+            555 | 504 | 408 => Error::Timeout(info(message, true, status_some)),
+            500..=599 => Error::UpstreamUnavailable(info(message, true, status_some)),
+            _ => Error::Internal(info(message, false, status_some)),
+        }
+    }
+}
+
+/// The human message of any error.
+pub fn message(error: &Error) -> &str {
+    match error {
+        Error::AuthExpired(e)
+        | Error::AuthInvalid(e)
+        | Error::NotFound(e)
+        | Error::Conflict(e)
+        | Error::UpstreamUnavailable(e)
+        | Error::Timeout(e)
+        | Error::Internal(e) => &e.message,
+        Error::PermissionDenied(e) => &e.message,
+        Error::Validation(e) => &e.message,
+        Error::RateLimited(e) => &e.message,
+        Error::RetiredUpstream(e) => &e.message,
+    }
+}
+
+fn info(message: impl Into<String>, retryable: bool, status: Option<u16>) -> ErrorInfo {
+    ErrorInfo {
+        message: message.into(),
+        retryable,
+        status,
+    }
+}
+
+/// `{"type":"error","error":{"message":…,"detail":…,"data":…,"fields":…}}`
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: Option<ApiError>,
+}
+
+#[derive(Deserialize)]
+struct ApiError {
+    message: Option<String>,
+    /// A string, or `{"required":[…],"granted":[…]}` on scope errors.
+    detail: Option<Value>,
+    data: Option<Value>,
+    fields: Option<Value>,
+}
+
+impl ApiError {
+    fn first_field(&self) -> Option<String> {
+        match self.fields.as_ref()? {
+            Value::Object(map) => map.keys().next().cloned(),
+            Value::Array(list) => list.first().and_then(Value::as_str).map(str::to_owned),
+            _ => None,
+        }
+    }
+
+    fn scopes(&self) -> (Vec<String>, Vec<String>) {
+        let list = |key: &str| -> Vec<String> {
+            self.detail
+                .as_ref()
+                .and_then(|d| d.get(key))
+                .and_then(Value::as_array)
+                .map(|v| v.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                .unwrap_or_default()
+        };
+        (list("required"), list("granted"))
+    }
+
+    fn announcement_url(&self) -> Option<String> {
+        self.data
+            .as_ref()?
+            .get("announcement_url")?
+            .as_str()
+            .map(str::to_owned)
+    }
+}
+
+fn describe(status: u16, parsed: Option<&ApiError>, body: &[u8]) -> String {
+    let mut text = match parsed.and_then(|e| e.message.clone()) {
+        Some(message) => message,
+        None => {
+            // 429 is text/plain, gateways answer HTML: keep a short plain snippet.
+            let raw = String::from_utf8_lossy(body);
+            let raw = raw.trim();
+            if raw.is_empty() || raw.starts_with('<') {
+                format!("Bitbucket answered HTTP {status}")
+            } else {
+                raw.to_owned()
+            }
+        }
+    };
+    if let Some(Value::String(detail)) = parsed.and_then(|e| e.detail.as_ref())
+        && !detail.is_empty()
+    {
+        text = format!("{text}: {detail}");
+    }
+    truncate(text, MAX_UPSTREAM_TEXT)
+}
+
+fn truncate(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut cut = max;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removed_endpoint_keeps_the_announcement() {
+        let body = br#"{"type":"error","error":{"message":"CHANGE-2770 - Functionality has been deprecated","detail":"Please read the changelog entry for more details.","data":{"announcement_url":"https://developer.atlassian.com/cloud/bitbucket/changelog#CHANGE-2770"}}}"#;
+        let Error::RetiredUpstream(e) = Error::from_upstream(410, body, None) else {
+            panic!("410 must be retired-upstream");
+        };
+        assert_eq!(
+            e.announcement_url.as_deref(),
+            Some("https://developer.atlassian.com/cloud/bitbucket/changelog#CHANGE-2770")
+        );
+        assert!(e.message.starts_with("CHANGE-2770"));
+    }
+
+    #[test]
+    fn scope_errors_carry_required_and_granted() {
+        let body = br#"{"type":"error","error":{"message":"Your credentials lack one or more required privilege scopes.","detail":{"required":["pullrequest:write"],"granted":["pullrequest"]}}}"#;
+        let Error::PermissionDenied(e) = Error::from_upstream(403, body, None) else {
+            panic!("403 must be permission-denied");
+        };
+        assert_eq!(e.required_scopes, ["pullrequest:write"]);
+        assert_eq!(e.granted_scopes, ["pullrequest"]);
+    }
+
+    #[test]
+    fn plain_text_rate_limit_is_rate_limited_and_retryable() {
+        let e = Error::from_upstream(429, b"Rate limit for this resource has been exceeded", Some(7));
+        let Error::RateLimited(r) = &e else {
+            panic!("429 must be rate-limited");
+        };
+        assert_eq!(r.retry_after_seconds, Some(7));
+        assert_eq!(r.message, "Rate limit for this resource has been exceeded");
+        assert!(e.retryable());
+    }
+
+    #[test]
+    fn merge_timeout_555_is_a_retryable_timeout() {
+        let e = Error::from_upstream(555, b"", None);
+        assert!(matches!(e, Error::Timeout(_)) && e.retryable());
+    }
+}

@@ -1,0 +1,49 @@
+//! Workspaces of the current user: `GET /user/workspaces`.
+//!
+//! `GET /workspaces` was removed in 2026 (CHANGE-2770); its replacement
+//! answers `workspace_access` wrappers that are unwrapped here.
+
+use serde::Deserialize;
+
+use crate::error::Error;
+use crate::model::Links;
+use crate::page::{self, Listing};
+use crate::path::ApiPath;
+use crate::transport::{Client, Endpoint};
+use crate::types::{ListWorkspacesRequest, Workspace, WorkspacePage};
+
+#[derive(Deserialize)]
+struct WorkspaceAccess {
+    administrator: Option<bool>,
+    workspace: ApiWorkspace,
+}
+
+#[derive(Deserialize)]
+struct ApiWorkspace {
+    uuid: Option<String>,
+    slug: Option<String>,
+    name: Option<String>,
+    is_private: Option<bool>,
+    created_on: Option<String>,
+    links: Option<Links>,
+}
+
+pub fn list(request: ListWorkspacesRequest) -> Result<WorkspacePage, Error> {
+    let client = Client::connect()?;
+    let endpoint = Endpoint::get(ApiPath::new("user/workspaces"))
+        .query_opt("administrator", request.administrator.map(|a| a.to_string()));
+    let (items, next_cursor) = page::fetch(&client, endpoint, request.page.as_ref(), Listing::FULL, |access: WorkspaceAccess| {
+        let workspace = access.workspace;
+        let slug = workspace.slug.unwrap_or_default();
+        Workspace {
+            uuid: workspace.uuid.unwrap_or_default(),
+            name: workspace.name.unwrap_or_else(|| slug.clone()),
+            slug,
+            is_private: workspace.is_private,
+            administrator: access.administrator,
+            created_on: workspace.created_on,
+            web_url: Links::html(&workspace.links),
+        }
+    })?;
+    Ok(WorkspacePage { items, next_cursor })
+}
