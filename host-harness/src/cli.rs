@@ -11,7 +11,11 @@ use atom_harness::{Allowlist, Failure, Limits, MemoryCredentialStore, Sandbox, T
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "atom-harness", version, about = "Run an ATOM integration component in a Wasmtime sandbox")]
+#[command(
+    name = "atom-harness",
+    version,
+    about = "Run an ATOM integration component in a Wasmtime sandbox"
+)]
 struct Cli {
     #[command(flatten)]
     sandbox: SandboxArgs,
@@ -83,7 +87,11 @@ pub async fn run() -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn run_command(sandbox: &Sandbox, tenant: &Tenant, command: Command) -> anyhow::Result<ExitCode> {
+async fn run_command(
+    sandbox: &Sandbox,
+    tenant: &Tenant,
+    command: Command,
+) -> anyhow::Result<ExitCode> {
     match command {
         Command::Operations { json } => {
             let operations = sandbox.operations(tenant).await?;
@@ -91,25 +99,45 @@ async fn run_command(sandbox: &Sandbox, tenant: &Tenant, command: Command) -> an
                 println!("{}", serde_json::to_string_pretty(&operations)?);
             } else {
                 for op in operations {
-                    let status = if op.implemented { "" } else { "  (not implemented yet)" };
-                    println!("{:<28} {:<9} {}{status}", op.name, format!("{:?}", op.complexity).to_lowercase(), op.description);
+                    let status = if op.implemented {
+                        ""
+                    } else {
+                        "  (not implemented yet)"
+                    };
+                    println!(
+                        "{:<28} {:<9} {}{status}",
+                        op.name,
+                        format!("{:?}", op.complexity).to_lowercase(),
+                        op.description
+                    );
                 }
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Capabilities => {
-            println!("{}", serde_json::to_string_pretty(&sandbox.capabilities(tenant).await?)?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&sandbox.capabilities(tenant).await?)?
+            );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Call { operation, params, json } => {
+        Command::Call {
+            operation,
+            params,
+            json,
+        } => {
             let params = match json {
                 Some(json) => json,
                 None => {
                     let schema = parameter_schema(sandbox, tenant, &operation).await?;
-                    params::from_pairs(&schema, &params).map_err(anyhow::Error::msg)?.to_string()
+                    params::from_pairs(&schema, &params)
+                        .map_err(anyhow::Error::msg)?
+                        .to_string()
                 }
             };
-            Ok(print_outcome(sandbox.execute(tenant, &operation, &params).await))
+            Ok(print_outcome(
+                sandbox.execute(tenant, &operation, &params).await,
+            ))
         }
         #[cfg(feature = "demo")]
         Command::Demo { .. } => unreachable!("handled before loading"),
@@ -127,18 +155,29 @@ pub fn print_outcome(outcome: Result<String, Failure>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(failure) => {
-            let retry = if failure.retryable() { " (retryable)" } else { "" };
+            let retry = if failure.retryable() {
+                " (retryable)"
+            } else {
+                ""
+            };
             eprintln!("error: {}: {}{retry}", failure.code(), failure.message());
             let details = failure.to_json();
             if details.as_object().is_some_and(|o| o.len() > 3) {
-                eprintln!("{}", serde_json::to_string_pretty(&details).unwrap_or_default());
+                eprintln!(
+                    "{}",
+                    serde_json::to_string_pretty(&details).unwrap_or_default()
+                );
             }
             ExitCode::from(1)
         }
     }
 }
 
-async fn parameter_schema(sandbox: &Sandbox, tenant: &Tenant, operation: &str) -> anyhow::Result<serde_json::Value> {
+async fn parameter_schema(
+    sandbox: &Sandbox,
+    tenant: &Tenant,
+    operation: &str,
+) -> anyhow::Result<serde_json::Value> {
     let operations = sandbox.operations(tenant).await?;
     let wanted = operation.replace('_', "-");
     match operations.iter().find(|op| op.name == wanted) {
@@ -175,16 +214,29 @@ fn default_component() -> anyhow::Result<PathBuf> {
 /// environment (`BITBUCKET_ACCESS_TOKEN`, or `BITBUCKET_EMAIL` with
 /// `BITBUCKET_API_TOKEN`), held in memory for this process only.
 pub fn tenant_from_env(args: &SandboxArgs) -> anyhow::Result<Tenant> {
-    let mut tenant = Tenant::new(args.tenant.clone(), Arc::new(MemoryCredentialStore::default()));
+    let mut tenant = Tenant::new(
+        args.tenant.clone(),
+        Arc::new(MemoryCredentialStore::default()),
+    );
     for setting in &args.config {
-        let (key, value) = setting.split_once('=').with_context(|| format!("--config '{setting}' is not key=value"))?;
+        let (key, value) = setting
+            .split_once('=')
+            .with_context(|| format!("--config '{setting}' is not key=value"))?;
         tenant = tenant.with_config(key.trim(), value.trim());
     }
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let secret = match (env("BITBUCKET_ACCESS_TOKEN"), env("BITBUCKET_EMAIL"), env("BITBUCKET_API_TOKEN")) {
+    let secret = match (
+        env("BITBUCKET_ACCESS_TOKEN"),
+        env("BITBUCKET_EMAIL"),
+        env("BITBUCKET_API_TOKEN"),
+    ) {
         (Some(token), _, _) => Some(CredentialSecret::AccessToken(token)),
-        (None, Some(email), Some(token)) => Some(CredentialSecret::ApiToken(ApiToken { email, token })),
-        (None, None, Some(_)) => bail!("BITBUCKET_API_TOKEN needs BITBUCKET_EMAIL (the Atlassian account e-mail)"),
+        (None, Some(email), Some(token)) => {
+            Some(CredentialSecret::ApiToken(ApiToken { email, token }))
+        }
+        (None, None, Some(_)) => {
+            bail!("BITBUCKET_API_TOKEN needs BITBUCKET_EMAIL (the Atlassian account e-mail)")
+        }
         _ => None,
     };
     if let Some(secret) = secret {

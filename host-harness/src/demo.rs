@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 use crate::cli::{SandboxArgs, load, tenant_from_env};
 
 pub async fn run(args: &SandboxArgs, serve: bool) -> anyhow::Result<ExitCode> {
-    let fake = FakeBitbucket::start().await.context("starting the fake Bitbucket")?;
+    let fake = FakeBitbucket::start()
+        .await
+        .context("starting the fake Bitbucket")?;
     let fake_host = fake.addr().to_string();
     let sandbox = load(args, std::slice::from_ref(&fake_host))?;
     let tenant = tenant_from_env(args)?
@@ -21,13 +23,24 @@ pub async fn run(args: &SandboxArgs, serve: bool) -> anyhow::Result<ExitCode> {
         .with_config("oauth-base-url", fake.base_url());
     tenant.set_credential(CredentialSecret::AccessToken(ADA_TOKEN.to_owned()))?;
 
-    println!("Fake Bitbucket Cloud listening on {} (loopback only)\n", fake.base_url());
-    let demo = Demo { sandbox: &sandbox, tenant: &tenant };
+    println!(
+        "Fake Bitbucket Cloud listening on {} (loopback only)\n",
+        fake.base_url()
+    );
+    let demo = Demo {
+        sandbox: &sandbox,
+        tenant: &tenant,
+    };
 
     let info = sandbox.capabilities(&tenant).await?;
     let operations = sandbox.operations(&tenant).await?;
     let ready = operations.iter().filter(|o| o.implemented).count();
-    println!("Component: {} {} — {ready} of {} operations implemented\n", info.name, info.version, operations.len());
+    println!(
+        "Component: {} {} — {ready} of {} operations implemented\n",
+        info.name,
+        info.version,
+        operations.len()
+    );
 
     let health = demo.step("health", json!({})).await?;
     println!("  status: {}, {}\n", health["status"], health["message"]);
@@ -37,7 +50,12 @@ pub async fn run(args: &SandboxArgs, serve: bool) -> anyhow::Result<ExitCode> {
 
     let workspaces = demo.step("list-workspaces", json!({})).await?;
     for w in items(&workspaces) {
-        println!("  {:<12} {:<20} admin: {}", w["slug"].as_str().unwrap_or(""), w["name"].as_str().unwrap_or(""), w["administrator"]);
+        println!(
+            "  {:<12} {:<20} admin: {}",
+            w["slug"].as_str().unwrap_or(""),
+            w["name"].as_str().unwrap_or(""),
+            w["administrator"]
+        );
     }
     println!();
 
@@ -47,9 +65,17 @@ pub async fn run(args: &SandboxArgs, serve: bool) -> anyhow::Result<ExitCode> {
         page += 1;
         let params = json!({ "workspace": "acme", "page": { "size": 100, "cursor": cursor } });
         let answer = demo.quiet("list-repositories", params).await?;
-        let names: Vec<&str> = items(&answer).iter().filter_map(|r| r["slug"].as_str()).collect();
+        let names: Vec<&str> = items(&answer)
+            .iter()
+            .filter_map(|r| r["slug"].as_str())
+            .collect();
         seen.extend(names.iter().map(|n| n.to_string()));
-        println!("  page {page}: {:>3} repositories  {} … {}", names.len(), names.first().unwrap_or(&""), names.last().unwrap_or(&""));
+        println!(
+            "  page {page}: {:>3} repositories  {} … {}",
+            names.len(),
+            names.first().unwrap_or(&""),
+            names.last().unwrap_or(&"")
+        );
         cursor = answer["next_cursor"].as_str().map(str::to_owned);
         if cursor.is_none() {
             break;
@@ -61,15 +87,32 @@ pub async fn run(args: &SandboxArgs, serve: bool) -> anyhow::Result<ExitCode> {
         .step("list-repositories", json!({ "workspace": "acme", "page": { "q": "name ~ \"api\" AND language = \"rust\"", "sort": "-updated_on", "size": 5 } }))
         .await?;
     for r in items(&filtered) {
-        println!("  {:<22} {:<8} updated {}", r["slug"].as_str().unwrap_or(""), r["language"].as_str().unwrap_or(""), r["updated_on"].as_str().unwrap_or(""));
+        println!(
+            "  {:<22} {:<8} updated {}",
+            r["slug"].as_str().unwrap_or(""),
+            r["language"].as_str().unwrap_or(""),
+            r["updated_on"].as_str().unwrap_or("")
+        );
     }
     println!();
 
-    let repo = demo.step("get-repository", json!({ "workspace": "atom-labs", "repo_slug": "bitbucket-plugin" })).await?;
-    println!("  {} — {} (main branch: {})\n", repo["full_name"], repo["description"], repo["main_branch"]);
+    let repo = demo
+        .step(
+            "get-repository",
+            json!({ "workspace": "atom-labs", "repo_slug": "bitbucket-plugin" }),
+        )
+        .await?;
+    println!(
+        "  {} — {} (main branch: {})\n",
+        repo["full_name"], repo["description"], repo["main_branch"]
+    );
 
     println!("A repository that does not exist answers a typed error:");
-    demo.show_failure("get-repository", json!({ "workspace": "acme", "repo_slug": "no-such-repo" })).await;
+    demo.show_failure(
+        "get-repository",
+        json!({ "workspace": "acme", "repo_slug": "no-such-repo" }),
+    )
+    .await;
 
     if serve {
         println!("\nThe fake keeps running. In another terminal, for example:\n");
@@ -95,13 +138,20 @@ impl Demo<'_> {
     }
 
     async fn quiet(&self, operation: &str, params: Value) -> anyhow::Result<Value> {
-        let answer = self.sandbox.execute(self.tenant, operation, &params.to_string()).await?;
+        let answer = self
+            .sandbox
+            .execute(self.tenant, operation, &params.to_string())
+            .await?;
         Ok(serde_json::from_str(&answer)?)
     }
 
     async fn show_failure(&self, operation: &str, params: Value) {
         println!("$ atom-harness call {operation}{}", cli_args(&params, ""));
-        match self.sandbox.execute(self.tenant, operation, &params.to_string()).await {
+        match self
+            .sandbox
+            .execute(self.tenant, operation, &params.to_string())
+            .await
+        {
             Ok(_) => println!("  (unexpectedly succeeded)"),
             Err(failure) => println!("  error: {}: {}", failure.code(), failure.message()),
         }
@@ -109,7 +159,10 @@ impl Demo<'_> {
 }
 
 fn items(page: &Value) -> &[Value] {
-    page["items"].as_array().map(Vec::as_slice).unwrap_or_default()
+    page["items"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
 }
 
 /// The `key=value` form of `params`, as a user would type it.

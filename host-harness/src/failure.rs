@@ -29,8 +29,14 @@ impl Failure {
     pub fn code(&self) -> &'static str {
         match self {
             Failure::Integration(error) => integration_code(error),
-            Failure::LimitExceeded { limit: Limit::Deadline, .. } => "timeout",
-            Failure::LimitExceeded { limit: Limit::Memory, .. } => "internal",
+            Failure::LimitExceeded {
+                limit: Limit::Deadline,
+                ..
+            } => "timeout",
+            Failure::LimitExceeded {
+                limit: Limit::Memory,
+                ..
+            } => "internal",
             Failure::Trap(_) | Failure::Host(_) => "internal",
         }
     }
@@ -42,9 +48,9 @@ impl Failure {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_owned(),
-            Failure::LimitExceeded { message, .. } | Failure::Trap(message) | Failure::Host(message) => {
-                message.clone()
-            }
+            Failure::LimitExceeded { message, .. }
+            | Failure::Trap(message)
+            | Failure::Host(message) => message.clone(),
         }
     }
 
@@ -104,7 +110,11 @@ fn integration_code(error: &IntegrationError) -> &'static str {
 fn details(error: &IntegrationError) -> Value {
     match serde_json::to_value(error) {
         // Externally tagged: {"NotFound": {...}}
-        Ok(Value::Object(map)) => map.into_iter().next().map(|(_, v)| v).unwrap_or(Value::Null),
+        Ok(Value::Object(map)) => map
+            .into_iter()
+            .next()
+            .map(|(_, v)| v)
+            .unwrap_or(Value::Null),
         _ => Value::Null,
     }
 }

@@ -1,8 +1,6 @@
 //! The `host` interface the component imports, served from the call's tenant.
 
-use crate::host_types::{
-    Credential, CredentialSecret, Host, LogLevel, OauthClient, ReplaceError,
-};
+use crate::host_types::{Credential, CredentialSecret, Host, LogLevel, OauthClient, ReplaceError};
 use crate::sandbox::HostState;
 use crate::tenant::StoreError;
 
@@ -17,7 +15,11 @@ impl Host for HostState {
         }
     }
 
-    async fn replace_credential(&mut self, expected_version: u64, secret: CredentialSecret) -> Result<u64, ReplaceError> {
+    async fn replace_credential(
+        &mut self,
+        expected_version: u64,
+        secret: CredentialSecret,
+    ) -> Result<u64, ReplaceError> {
         self.tenant
             .credentials
             .replace(&self.tenant.id, expected_version, secret)

@@ -24,13 +24,20 @@ impl Allowlist {
             .map(|e| e.as_ref().trim().to_ascii_lowercase())
             .filter(|e| !e.is_empty())
             .collect();
-        Self { entries: entries.into() }
+        Self {
+            entries: entries.into(),
+        }
     }
 
     pub fn permits(&self, host: &str, port: u16) -> bool {
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase();
         let with_port = format!("{host}:{port}");
-        self.entries.iter().any(|entry| *entry == host || *entry == with_port)
+        self.entries
+            .iter()
+            .any(|entry| *entry == host || *entry == with_port)
     }
 
     pub fn entries(&self) -> &[String] {
@@ -53,12 +60,17 @@ impl WasiHttpHooks for OutboundPolicy {
         request: http::Request<wasmtime_wasi_http::WasiBody>,
         options: Option<RequestOptions>,
         _fut: BoxedIo,
-    ) -> Box<dyn Future<Output = Result<(http::Response<wasmtime_wasi_http::WasiBody>, BoxedIo), HttpError>> + Send>
-    {
+    ) -> Box<
+        dyn Future<
+                Output = Result<(http::Response<wasmtime_wasi_http::WasiBody>, BoxedIo), HttpError>,
+            > + Send,
+    > {
         let uri = request.uri();
         let https = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let permitted = uri.host().is_some_and(|host| self.allowlist.permits(host, port));
+        let permitted = uri
+            .host()
+            .is_some_and(|host| self.allowlist.permits(host, port));
         if !permitted {
             tracing::warn!(host = ?uri.host(), port, "outbound request denied by the allowlist");
             return Box::new(async { Err(HttpError::HttpRequestDenied) });

@@ -11,7 +11,8 @@ pub fn from_pairs(schema: &Value, pairs: &[String]) -> Result<Value, String> {
     let mut params = Value::Object(Map::new());
     for pair in pairs {
         let (key, value) = if let Some((key, raw)) = pair.split_once(":=") {
-            let value = serde_json::from_str(raw).map_err(|e| format!("{key}: not valid JSON: {e}"))?;
+            let value =
+                serde_json::from_str(raw).map_err(|e| format!("{key}: not valid JSON: {e}"))?;
             (key, value)
         } else if let Some((key, raw)) = pair.split_once('=') {
             (key, coerce(schema, field_schema(schema, key), raw))
@@ -30,12 +31,16 @@ fn insert(params: &mut Value, key: &str, value: Value) -> Result<(), String> {
         if part.is_empty() {
             return Err(format!("'{key}' has an empty segment"));
         }
-        let map = node.as_object_mut().ok_or_else(|| format!("'{key}' nests under a value"))?;
+        let map = node
+            .as_object_mut()
+            .ok_or_else(|| format!("'{key}' nests under a value"))?;
         if i + 1 == parts.len() {
             map.insert((*part).to_owned(), value);
             return Ok(());
         }
-        node = map.entry((*part).to_owned()).or_insert_with(|| Value::Object(Map::new()));
+        node = map
+            .entry((*part).to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
     }
     Ok(())
 }
@@ -51,7 +56,9 @@ fn coerce(root: &Value, schema: Option<&Value>, raw: &str) -> Value {
                 .collect(),
         );
     }
-    if types.iter().any(|t| t == "string") || types.is_empty() && schema.is_some_and(|s| has_enum(root, s)) {
+    if types.iter().any(|t| t == "string")
+        || types.is_empty() && schema.is_some_and(|s| has_enum(root, s))
+    {
         return Value::String(raw.to_owned());
     }
     serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_owned()))
@@ -69,7 +76,11 @@ fn types_of(root: &Value, schema: &Value) -> Vec<String> {
         .filter_map(|s| s.get("type"))
         .flat_map(|t| match t {
             Value::String(s) => vec![s.clone()],
-            Value::Array(list) => list.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+            Value::Array(list) => list
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
             _ => Vec::new(),
         })
         .filter(|t| t != "null")
@@ -119,9 +130,16 @@ mod tests {
                 "Page": { "type": "object", "properties": { "size": { "type": ["integer", "null"] }, "q": { "type": ["string", "null"] } } }
             }
         });
-        let args: Vec<String> = ["workspace=123", "id=7", "states=Open,Merged", "page.size=50", "page.q=name ~ \"x\"", "extra:={\"a\":1}"]
-            .map(String::from)
-            .to_vec();
+        let args: Vec<String> = [
+            "workspace=123",
+            "id=7",
+            "states=Open,Merged",
+            "page.size=50",
+            "page.q=name ~ \"x\"",
+            "extra:={\"a\":1}",
+        ]
+        .map(String::from)
+        .to_vec();
         assert_eq!(
             from_pairs(&schema, &args).unwrap(),
             json!({"workspace": "123", "id": 7, "states": ["Open", "Merged"], "page": {"size": 50, "q": "name ~ \"x\""}, "extra": {"a": 1}})

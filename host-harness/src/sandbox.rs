@@ -34,13 +34,20 @@ pub struct HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
 impl WasiHttpView for HostState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.outbound }
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.outbound,
+        }
     }
 }
 
@@ -71,7 +78,9 @@ impl Sandbox {
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-        crate::host_types::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)?;
+        crate::host_types::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| {
+            state
+        })?;
         let pre = GuestPre::new(linker.instantiate_pre(&component)?)?;
 
         Ok(Self {
@@ -85,7 +94,10 @@ impl Sandbox {
 
     /// The same compiled component under other limits.
     pub fn with_limits(&self, limits: Limits) -> Self {
-        Self { limits, ..self.clone() }
+        Self {
+            limits,
+            ..self.clone()
+        }
     }
 
     pub fn limits(&self) -> &Limits {
@@ -117,11 +129,19 @@ impl Sandbox {
     }
 
     /// `execute(operation, params)`: the JSON answer or the typed failure.
-    pub async fn execute(&self, tenant: &Tenant, operation: &str, params: &str) -> Result<String, Failure> {
+    pub async fn execute(
+        &self,
+        tenant: &Tenant,
+        operation: &str,
+        params: &str,
+    ) -> Result<String, Failure> {
         let (operation, params) = (operation.to_owned(), params.to_owned());
         self.run(tenant, move |guest, store| {
             Box::pin(async move {
-                guest.atom_integration_integration().call_execute(store, &operation, &params).await
+                guest
+                    .atom_integration_integration()
+                    .call_execute(store, &operation, &params)
+                    .await
             })
         })
         .await?
@@ -129,13 +149,21 @@ impl Sandbox {
     }
 
     pub async fn operations(&self, tenant: &Tenant) -> Result<Vec<Operation>, Failure> {
-        self.run(tenant, |guest, store| Box::pin(guest.atom_integration_integration().call_operations(store)))
-            .await
+        self.run(tenant, |guest, store| {
+            Box::pin(guest.atom_integration_integration().call_operations(store))
+        })
+        .await
     }
 
     pub async fn capabilities(&self, tenant: &Tenant) -> Result<IntegrationInfo, Failure> {
-        self.run(tenant, |guest, store| Box::pin(guest.atom_integration_integration().call_capabilities(store)))
-            .await
+        self.run(tenant, |guest, store| {
+            Box::pin(
+                guest
+                    .atom_integration_integration()
+                    .call_capabilities(store),
+            )
+        })
+        .await
     }
 
     fn new_store(&self, tenant: &Tenant) -> Store<HostState> {
@@ -166,7 +194,10 @@ fn classify(error: &wasmtime::Error, memory_exceeded: bool, limits: &Limits) -> 
     if memory_exceeded {
         return Failure::LimitExceeded {
             limit: Limit::Memory,
-            message: format!("the component needed more than its {} MiB of memory", limits.memory_bytes >> 20),
+            message: format!(
+                "the component needed more than its {} MiB of memory",
+                limits.memory_bytes >> 20
+            ),
         };
     }
     if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
@@ -181,7 +212,10 @@ fn classify(error: &wasmtime::Error, memory_exceeded: bool, limits: &Limits) -> 
 fn deadline_exceeded(limits: &Limits) -> Failure {
     Failure::LimitExceeded {
         limit: Limit::Deadline,
-        message: format!("the call did not finish within {} ms", limits.call_timeout.as_millis()),
+        message: format!(
+            "the call did not finish within {} ms",
+            limits.call_timeout.as_millis()
+        ),
     }
 }
 
@@ -194,14 +228,22 @@ struct MemoryCap {
 impl MemoryCap {
     fn new(bytes: usize) -> Self {
         Self {
-            limits: StoreLimitsBuilder::new().memory_size(bytes).trap_on_grow_failure(true).build(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(bytes)
+                .trap_on_grow_failure(true)
+                .build(),
             exceeded: false,
         }
     }
 }
 
 impl ResourceLimiter for MemoryCap {
-    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         let allowed = self.limits.memory_growing(current, desired, maximum);
         if !matches!(allowed, Ok(true)) {
             self.exceeded = true;
@@ -209,7 +251,12 @@ impl ResourceLimiter for MemoryCap {
         allowed
     }
 
-    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         self.limits.table_growing(current, desired, maximum)
     }
 }

@@ -23,7 +23,12 @@ pub trait CredentialStore: Send + Sync {
     fn get(&self, tenant: &str) -> Result<Option<Credential>, StoreError>;
     /// Stores `secret` if the stored version is `expected_version` (0 when
     /// there is none yet) and returns the new version.
-    fn replace(&self, tenant: &str, expected_version: u64, secret: CredentialSecret) -> Result<u64, StoreError>;
+    fn replace(
+        &self,
+        tenant: &str,
+        expected_version: u64,
+        secret: CredentialSecret,
+    ) -> Result<u64, StoreError>;
     fn remove(&self, tenant: &str) -> Result<(), StoreError>;
 }
 
@@ -38,7 +43,12 @@ impl CredentialStore for MemoryCredentialStore {
         Ok(self.lock()?.get(tenant).cloned())
     }
 
-    fn replace(&self, tenant: &str, expected_version: u64, secret: CredentialSecret) -> Result<u64, StoreError> {
+    fn replace(
+        &self,
+        tenant: &str,
+        expected_version: u64,
+        secret: CredentialSecret,
+    ) -> Result<u64, StoreError> {
         let mut credentials = self.lock()?;
         let current = credentials.get(tenant).map_or(0, |c| c.version);
         if current != expected_version {
@@ -127,10 +137,14 @@ impl Tenant {
         let Ok(mut states) = self.pending_states.lock() else {
             return false;
         };
-        states.remove(state).is_some_and(|expiry| expiry > unix_now())
+        states
+            .remove(state)
+            .is_some_and(|expiry| expiry > unix_now())
     }
 }
 
 pub(crate) fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

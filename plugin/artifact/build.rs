@@ -11,14 +11,30 @@ const TARGET: &str = "wasm32-wasip2";
 const PROFILE: &str = "component";
 
 fn main() {
-    let artifact_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let plugin_dir = artifact_dir.parent().expect("plugin/artifact lives in plugin/").to_path_buf();
-    let workspace = plugin_dir.parent().expect("plugin/ lives in the workspace").to_path_buf();
+    let artifact_dir =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let plugin_dir = artifact_dir
+        .parent()
+        .expect("plugin/artifact lives in plugin/")
+        .to_path_buf();
+    let workspace = plugin_dir
+        .parent()
+        .expect("plugin/ lives in the workspace")
+        .to_path_buf();
     for input in ["src", "Cargo.toml"] {
-        println!("cargo::rerun-if-changed={}", plugin_dir.join(input).display());
+        println!(
+            "cargo::rerun-if-changed={}",
+            plugin_dir.join(input).display()
+        );
     }
-    println!("cargo::rerun-if-changed={}", workspace.join("wit").display());
-    println!("cargo::rerun-if-changed={}", workspace.join("Cargo.lock").display());
+    println!(
+        "cargo::rerun-if-changed={}",
+        workspace.join("wit").display()
+    );
+    println!(
+        "cargo::rerun-if-changed={}",
+        workspace.join("Cargo.lock").display()
+    );
     println!("cargo::rerun-if-env-changed=CARGO_TARGET_DIR");
 
     let target_dir = env::var_os("CARGO_TARGET_DIR")
@@ -28,7 +44,16 @@ fn main() {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(&workspace)
-        .args(["build", "--locked", "--package", "atom-bitbucket-plugin", "--target", TARGET, "--profile", PROFILE])
+        .args([
+            "build",
+            "--locked",
+            "--package",
+            "atom-bitbucket-plugin",
+            "--target",
+            TARGET,
+            "--profile",
+            PROFILE,
+        ])
         .arg("--target-dir")
         .arg(&target_dir)
         // The outer build's flags are for the host, not for wasm.
@@ -44,7 +69,17 @@ fn main() {
             "building the component failed; is the target installed? `rustup target add {TARGET}`"
         );
     }
-    let wasm = target_dir.join(TARGET).join(PROFILE).join("atom_bitbucket_plugin.wasm");
-    assert!(wasm.exists(), "cargo reported success but {} is missing", wasm.display());
-    println!("cargo::rustc-env=ATOM_BITBUCKET_COMPONENT={}", wasm.display());
+    let wasm = target_dir
+        .join(TARGET)
+        .join(PROFILE)
+        .join("atom_bitbucket_plugin.wasm");
+    assert!(
+        wasm.exists(),
+        "cargo reported success but {} is missing",
+        wasm.display()
+    );
+    println!(
+        "cargo::rustc-env=ATOM_BITBUCKET_COMPONENT={}",
+        wasm.display()
+    );
 }

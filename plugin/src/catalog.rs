@@ -13,32 +13,63 @@ pub const ALLOWED_HOSTS: [&str; 2] = ["api.bitbucket.org", "bitbucket.org"];
 
 /// Bitbucket's 29 webhook event keys.
 pub const WEBHOOK_EVENTS: [&str; 29] = [
-    "repo:push", "repo:fork", "repo:updated", "repo:created", "repo:deleted", "repo:imported",
-    "repo:transfer", "repo:commit_comment_created", "repo:commit_status_created",
-    "repo:commit_status_updated", "pullrequest:created", "pullrequest:updated", "pullrequest:push",
-    "pullrequest:approved", "pullrequest:unapproved", "pullrequest:changes_request_created",
-    "pullrequest:changes_request_removed", "pullrequest:fulfilled", "pullrequest:rejected",
-    "pullrequest:comment_created", "pullrequest:comment_updated", "pullrequest:comment_deleted",
-    "pullrequest:comment_resolved", "pullrequest:comment_reopened", "issue:created",
-    "issue:updated", "issue:comment_created", "project:updated", "pipeline:span_created",
+    "repo:push",
+    "repo:fork",
+    "repo:updated",
+    "repo:created",
+    "repo:deleted",
+    "repo:imported",
+    "repo:transfer",
+    "repo:commit_comment_created",
+    "repo:commit_status_created",
+    "repo:commit_status_updated",
+    "pullrequest:created",
+    "pullrequest:updated",
+    "pullrequest:push",
+    "pullrequest:approved",
+    "pullrequest:unapproved",
+    "pullrequest:changes_request_created",
+    "pullrequest:changes_request_removed",
+    "pullrequest:fulfilled",
+    "pullrequest:rejected",
+    "pullrequest:comment_created",
+    "pullrequest:comment_updated",
+    "pullrequest:comment_deleted",
+    "pullrequest:comment_resolved",
+    "pullrequest:comment_reopened",
+    "issue:created",
+    "issue:updated",
+    "issue:comment_created",
+    "project:updated",
+    "pipeline:span_created",
 ];
 
 /// The request type of a row: its record, or `NoParams`.
 macro_rules! request_type {
-    () => { NoParams };
-    ($request:ty) => { $request };
+    () => {
+        NoParams
+    };
+    ($request:ty) => {
+        $request
+    };
 }
 
 /// The request value inside a typed export.
 macro_rules! request_value {
-    ($var:ident;) => { NoParams {} };
-    ($var:ident; $request:ty) => { $var };
+    ($var:ident;) => {
+        NoParams {}
+    };
+    ($var:ident; $request:ty) => {
+        $var
+    };
 }
 
 /// Runs a row: its function when it is `done`, a typed error while it is
 /// `todo` (a todo row's function is a placeholder and is never expanded).
 macro_rules! run {
-    (done, $name:ident, $function:path, $request:expr) => { $function($request) };
+    (done, $name:ident, $function:path, $request:expr) => {
+        $function($request)
+    };
     (todo, $name:ident, $function:path, $request:expr) => {{
         let _ = $request;
         Err(Error::not_implemented(&operation_name(stringify!($name))))
@@ -46,8 +77,12 @@ macro_rules! run {
 }
 
 macro_rules! is_done {
-    (done) => { true };
-    (todo) => { false };
+    (done) => {
+        true
+    };
+    (todo) => {
+        false
+    };
 }
 
 macro_rules! operations {

@@ -12,6 +12,7 @@ pub const DEFAULT_OAUTH_BASE_URL: &str = "https://bitbucket.org";
 pub struct Config {
     /// `https://api.bitbucket.org/2.0`, without a trailing slash.
     pub api_base_url: String,
+    #[expect(dead_code, reason = "used by the OAuth flow")]
     pub oauth_base_url: String,
     /// Attempts for an idempotent request, the first included.
     pub max_attempts: u32,
@@ -30,7 +31,12 @@ impl Config {
             max_attempts: number("max-attempts", 3, 1, 10)? as u32,
             retry_base: Duration::from_millis(number("retry-base-ms", 500, 0, 60_000)?),
             max_retry_wait: Duration::from_millis(number("max-retry-wait-ms", 30_000, 0, 600_000)?),
-            connect_timeout: Duration::from_millis(number("connect-timeout-ms", 10_000, 1, 600_000)?),
+            connect_timeout: Duration::from_millis(number(
+                "connect-timeout-ms",
+                10_000,
+                1,
+                600_000,
+            )?),
             max_response_bytes: number("max-response-bytes", 8 << 20, 1024, 256 << 20)? as usize,
         })
     }
@@ -51,6 +57,9 @@ fn number(key: &str, default: u64, min: u64, max: u64) -> Result<u64, Error> {
     };
     match raw.trim().parse::<u64>() {
         Ok(value) if (min..=max).contains(&value) => Ok(value),
-        _ => Err(Error::config(key, &format!("must be a whole number from {min} to {max}"))),
+        _ => Err(Error::config(
+            key,
+            &format!("must be a whole number from {min} to {max}"),
+        )),
     }
 }

@@ -75,7 +75,9 @@ impl Error {
     /// Maps a non-success upstream answer. `retry_after` is the parsed
     /// `Retry-After` header, when there was one.
     pub fn from_upstream(status: u16, body: &[u8], retry_after: Option<u32>) -> Self {
-        let parsed = serde_json::from_slice::<ErrorBody>(body).ok().and_then(|b| b.error);
+        let parsed = serde_json::from_slice::<ErrorBody>(body)
+            .ok()
+            .and_then(|b| b.error);
         let message = describe(status, parsed.as_ref(), body);
         let status_some = Some(status);
         match status {
@@ -172,7 +174,12 @@ impl ApiError {
                 .as_ref()
                 .and_then(|d| d.get(key))
                 .and_then(Value::as_array)
-                .map(|v| v.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                .map(|v| {
+                    v.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         (list("required"), list("granted"))
@@ -250,7 +257,11 @@ mod tests {
 
     #[test]
     fn plain_text_rate_limit_is_rate_limited_and_retryable() {
-        let e = Error::from_upstream(429, b"Rate limit for this resource has been exceeded", Some(7));
+        let e = Error::from_upstream(
+            429,
+            b"Rate limit for this resource has been exceeded",
+            Some(7),
+        );
         let Error::RateLimited(r) = &e else {
             panic!("429 must be rate-limited");
         };

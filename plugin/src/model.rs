@@ -36,9 +36,16 @@ pub struct ApiAccount {
 }
 
 impl ApiAccount {
+    #[expect(
+        dead_code,
+        reason = "used by the areas that embed accounts (pull requests, pipelines)"
+    )]
     pub fn into_ref(self) -> AccountRef {
         AccountRef {
-            display_name: self.display_name.or_else(|| self.nickname.clone()).unwrap_or_default(),
+            display_name: self
+                .display_name
+                .or_else(|| self.nickname.clone())
+                .unwrap_or_default(),
             uuid: self.uuid,
             account_id: self.account_id,
             nickname: self.nickname,
@@ -46,7 +53,10 @@ impl ApiAccount {
     }
 
     pub fn into_account(self) -> Account {
-        let avatar_url = self.links.as_ref().and_then(|l| l.avatar.as_ref()?.href.clone());
+        let avatar_url = self
+            .links
+            .as_ref()
+            .and_then(|l| l.avatar.as_ref()?.href.clone());
         Account {
             web_url: Links::html(&self.links),
             avatar_url,

@@ -66,19 +66,32 @@ where
 
 /// Adds the page request to `endpoint`: the cursor's query when there is a
 /// cursor, else `pagelen`, `q` and `sort`.
-pub fn apply(endpoint: Endpoint, page: Option<&PageRequest>, listing: Listing) -> Result<Endpoint, Error> {
+pub fn apply(
+    endpoint: Endpoint,
+    page: Option<&PageRequest>,
+    listing: Listing,
+) -> Result<Endpoint, Error> {
     let Some(page) = page else {
         return Ok(endpoint.query("pagelen", DEFAULT_PAGE_SIZE.to_string()));
     };
     let size = page.size.unwrap_or(DEFAULT_PAGE_SIZE);
     if !(1..=MAX_PAGE_SIZE).contains(&size) {
-        return Err(Error::validation("page.size", format!("must be from 1 to {MAX_PAGE_SIZE}")));
+        return Err(Error::validation(
+            "page.size",
+            format!("must be from 1 to {MAX_PAGE_SIZE}"),
+        ));
     }
     if page.q.is_some() && !listing.filter {
-        return Err(Error::validation("page.q", "this listing does not accept a BBQL filter; use its own filter parameters"));
+        return Err(Error::validation(
+            "page.q",
+            "this listing does not accept a BBQL filter; use its own filter parameters",
+        ));
     }
     if page.sort.is_some() && !listing.sort {
-        return Err(Error::validation("page.sort", "this listing cannot be sorted"));
+        return Err(Error::validation(
+            "page.sort",
+            "this listing cannot be sorted",
+        ));
     }
     if let Some(cursor) = &page.cursor {
         return Ok(endpoint.with_raw_query(decode_cursor(cursor)?));
@@ -86,12 +99,17 @@ pub fn apply(endpoint: Endpoint, page: Option<&PageRequest>, listing: Listing) -
     Ok(endpoint
         .query("pagelen", size.to_string())
         .query_opt("q", page.q.as_deref().filter(|q| !q.trim().is_empty()))
-        .query_opt("sort", page.sort.as_deref().filter(|s| !s.trim().is_empty())))
+        .query_opt(
+            "sort",
+            page.sort.as_deref().filter(|s| !s.trim().is_empty()),
+        ))
 }
 
 fn next_cursor<T>(endpoint: &Endpoint, answer: &Paginated<T>, listing: Listing) -> Option<String> {
     if let Some(next) = &answer.next {
-        return Some(encode_cursor(next.split_once('?').map_or("", |(_, query)| query)));
+        return Some(encode_cursor(
+            next.split_once('?').map_or("", |(_, query)| query),
+        ));
     }
     if !listing.number_pages_when_next_missing {
         return None;
@@ -122,7 +140,9 @@ fn decode_cursor(cursor: &str) -> Result<String, Error> {
     if cursor.len() > MAX_CURSOR_LEN {
         return Err(invalid());
     }
-    let bytes = URL_SAFE_NO_PAD.decode(cursor.trim()).map_err(|_| invalid())?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(cursor.trim())
+        .map_err(|_| invalid())?;
     let query = String::from_utf8(bytes).map_err(|_| invalid())?;
     let url_safe = query
         .bytes()
@@ -139,7 +159,12 @@ mod tests {
     use crate::path::ApiPath;
 
     fn page(cursor: Option<String>, size: Option<u32>) -> PageRequest {
-        PageRequest { cursor, size, q: None, sort: None }
+        PageRequest {
+            cursor,
+            size,
+            q: None,
+            sort: None,
+        }
     }
 
     #[test]
@@ -153,7 +178,10 @@ mod tests {
         let endpoint = Endpoint::get(ApiPath::new("repositories/acme"));
         let cursor = next_cursor(&endpoint, &answer, Listing::FULL).unwrap();
         let next = apply(endpoint, Some(&page(Some(cursor), None)), Listing::FULL).unwrap();
-        assert_eq!(next.query_string(), "page=2&pagelen=50&q=name%20~%20%22a%22");
+        assert_eq!(
+            next.query_string(),
+            "page=2&pagelen=50&q=name%20~%20%22a%22"
+        );
         assert_eq!(next.path.as_str(), "/repositories/acme");
     }
 
@@ -176,12 +204,28 @@ mod tests {
 
     #[test]
     fn full_page_without_next_pages_by_number_when_asked() {
-        let listing = Listing { filter: false, sort: true, number_pages_when_next_missing: true };
-        let answer: Paginated<u8> = Paginated { values: vec![1, 2], next: None, page: Some(3), pagelen: Some(2) };
-        let endpoint = Endpoint::get(ApiPath::new("p")).query("pagelen", "2").query("page", "3");
+        let listing = Listing {
+            filter: false,
+            sort: true,
+            number_pages_when_next_missing: true,
+        };
+        let answer: Paginated<u8> = Paginated {
+            values: vec![1, 2],
+            next: None,
+            page: Some(3),
+            pagelen: Some(2),
+        };
+        let endpoint = Endpoint::get(ApiPath::new("p"))
+            .query("pagelen", "2")
+            .query("page", "3");
         let cursor = next_cursor(&endpoint, &answer, listing).unwrap();
         assert_eq!(decode_cursor(&cursor).unwrap(), "pagelen=2&page=4");
-        let short: Paginated<u8> = Paginated { values: vec![1], next: None, page: Some(4), pagelen: Some(2) };
+        let short: Paginated<u8> = Paginated {
+            values: vec![1],
+            next: None,
+            page: Some(4),
+            pagelen: Some(2),
+        };
         assert!(next_cursor(&endpoint, &short, listing).is_none());
     }
 }

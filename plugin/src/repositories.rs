@@ -48,7 +48,9 @@ struct ApiProject {
 impl ApiRepository {
     pub fn into_repository(self) -> Repository {
         let full_name = self.full_name.unwrap_or_default();
-        let (owner, tail) = full_name.split_once('/').unwrap_or(("", full_name.as_str()));
+        let (owner, tail) = full_name
+            .split_once('/')
+            .unwrap_or(("", full_name.as_str()));
         let clone_https = self
             .links
             .as_ref()
@@ -59,7 +61,10 @@ impl ApiRepository {
             uuid: self.uuid.unwrap_or_default(),
             slug: self.slug.unwrap_or_else(|| tail.to_owned()),
             name: self.name.unwrap_or_else(|| tail.to_owned()),
-            workspace: self.workspace.and_then(|w| w.slug).unwrap_or_else(|| owner.to_owned()),
+            workspace: self
+                .workspace
+                .and_then(|w| w.slug)
+                .unwrap_or_else(|| owner.to_owned()),
             project_key: self.project.and_then(|p| p.key),
             description: self.description.unwrap_or_default(),
             is_private: self.is_private.unwrap_or(true),
@@ -81,10 +86,20 @@ pub fn list(request: ListRepositoriesRequest) -> Result<RepositoryPage, Error> {
     list_with(&client, &request)
 }
 
-pub fn list_with(client: &Client, request: &ListRepositoriesRequest) -> Result<RepositoryPage, Error> {
-    let endpoint = Endpoint::get(ApiPath::new("repositories").param("workspace", &request.workspace)?)
-        .query_opt("role", request.role.map(role_name));
-    let (items, next_cursor) = page::fetch(client, endpoint, request.page.as_ref(), Listing::FULL, ApiRepository::into_repository)?;
+pub fn list_with(
+    client: &Client,
+    request: &ListRepositoriesRequest,
+) -> Result<RepositoryPage, Error> {
+    let endpoint =
+        Endpoint::get(ApiPath::new("repositories").param("workspace", &request.workspace)?)
+            .query_opt("role", request.role.map(role_name));
+    let (items, next_cursor) = page::fetch(
+        client,
+        endpoint,
+        request.page.as_ref(),
+        Listing::FULL,
+        ApiRepository::into_repository,
+    )?;
     Ok(RepositoryPage { items, next_cursor })
 }
 

@@ -14,7 +14,9 @@ use crate::error::Error;
 pub struct NoParams {}
 
 pub fn schema_of<T: JsonSchema>() -> Value {
-    SchemaGenerator::default().into_root_schema_for::<T>().to_value()
+    SchemaGenerator::default()
+        .into_root_schema_for::<T>()
+        .to_value()
 }
 
 /// Parses `params` into `T`. Unknown keys are refused rather than ignored: a
@@ -36,7 +38,13 @@ pub fn parse<T: DeserializeOwned + JsonSchema>(params: &str) -> Result<T, Error>
         let path = e.path().to_string();
         let message = e.inner().to_string();
         let field = missing_field(&message)
-            .map(|name| if path == "." { name.to_owned() } else { format!("{path}.{name}") })
+            .map(|name| {
+                if path == "." {
+                    name.to_owned()
+                } else {
+                    format!("{path}.{name}")
+                }
+            })
             .unwrap_or(path);
         Error::validation(&field, message)
     })
@@ -55,9 +63,9 @@ fn normalize(root: &Value, schema: &Value, value: &mut Value, path: &str) -> Res
             };
             for (key, field_value) in fields.iter_mut() {
                 let child = join(path, key);
-                let field_schema = properties
-                    .get(key)
-                    .ok_or_else(|| Error::validation(&child, "is not a parameter of this operation"))?;
+                let field_schema = properties.get(key).ok_or_else(|| {
+                    Error::validation(&child, "is not a parameter of this operation")
+                })?;
                 normalize(root, field_schema, field_value, &child)?;
             }
             Ok(())
@@ -82,7 +90,10 @@ fn normalize(root: &Value, schema: &Value, value: &mut Value, path: &str) -> Res
                     *text = (*canonical).to_owned();
                     Ok(())
                 }
-                None => Err(Error::validation(path, format!("must be one of: {}", allowed.join(", ")))),
+                None => Err(Error::validation(
+                    path,
+                    format!("must be one of: {}", allowed.join(", ")),
+                )),
             }
         }
         _ => Ok(()),
@@ -90,14 +101,21 @@ fn normalize(root: &Value, schema: &Value, value: &mut Value, path: &str) -> Res
 }
 
 fn fold(text: &str) -> String {
-    text.chars().filter(|c| *c != '-' && *c != '_' && *c != ' ').flat_map(char::to_lowercase).collect()
+    text.chars()
+        .filter(|c| *c != '-' && *c != '_' && *c != ' ')
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// The string values an enum schema allows (`enum`, or `oneOf` of `const`s).
 fn enum_values<'a>(root: &'a Value, schema: &'a Value) -> Vec<&'a str> {
     alternatives(root, schema)
         .flat_map(|s| {
-            let listed = s.get("enum").and_then(Value::as_array).into_iter().flatten();
+            let listed = s
+                .get("enum")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten();
             let constant = s.get("const").into_iter();
             listed.chain(constant).filter_map(Value::as_str)
         })
@@ -105,7 +123,11 @@ fn enum_values<'a>(root: &'a Value, schema: &'a Value) -> Vec<&'a str> {
 }
 
 fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 /// `{"$ref": "#/$defs/X"}` → the definition.
@@ -154,20 +176,33 @@ mod tests {
     #[test]
     fn errors_name_the_field() {
         assert_eq!(field_of(parse(r#"{}"#)), "workspace");
-        assert_eq!(field_of(parse(r#"{"workspace":"a","page":{"size":"ten"}}"#)), "page.size");
-        assert_eq!(field_of(parse(r#"{"workspace":"a","page":{"szie":10}}"#)), "page.szie");
+        assert_eq!(
+            field_of(parse(r#"{"workspace":"a","page":{"size":"ten"}}"#)),
+            "page.size"
+        );
+        assert_eq!(
+            field_of(parse(r#"{"workspace":"a","page":{"szie":10}}"#)),
+            "page.szie"
+        );
         assert_eq!(field_of(parse(r#"{"workspace":"a","rol":"admin"}"#)), "rol");
         assert_eq!(field_of(parse(r#"[1]"#)), "params");
-        assert_eq!(field_of(parse(r#"{"workspace":"a","role":"janitor"}"#)), "role");
+        assert_eq!(
+            field_of(parse(r#"{"workspace":"a","role":"janitor"}"#)),
+            "role"
+        );
     }
 
     #[test]
     fn enum_values_ignore_case_and_separators() {
-        let request: ListRepositoriesRequest = parse(r#"{"workspace":"a","role":"ADMIN"}"#).unwrap();
+        let request: ListRepositoriesRequest =
+            parse(r#"{"workspace":"a","role":"ADMIN"}"#).unwrap();
         assert!(matches!(request.role, Some(crate::types::RepoRole::Admin)));
         let merge: crate::types::MergePullRequestRequest =
             parse(r#"{"workspace":"a","repo_slug":"r","id":1,"strategy":"merge_commit"}"#).unwrap();
-        assert!(matches!(merge.strategy, Some(crate::types::MergeStrategy::MergeCommit)));
+        assert!(matches!(
+            merge.strategy,
+            Some(crate::types::MergeStrategy::MergeCommit)
+        ));
     }
 
     #[test]

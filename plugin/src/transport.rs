@@ -18,11 +18,19 @@ use crate::host;
 use crate::path::ApiPath;
 use crate::types::{CredentialSecret, LogLevel};
 
-const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 const MAX_REDIRECTS: usize = 3;
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[expect(
+    dead_code,
+    reason = "used by the areas that write (pull requests, pipelines, issues, webhooks)"
+)]
 pub enum Method {
     Get,
     Post,
@@ -85,7 +93,8 @@ impl Endpoint {
         }
         self.query.push_str(key);
         self.query.push('=');
-        self.query.extend(utf8_percent_encode(value.as_ref(), QUERY_VALUE));
+        self.query
+            .extend(utf8_percent_encode(value.as_ref(), QUERY_VALUE));
         self
     }
 
@@ -102,6 +111,10 @@ impl Endpoint {
         self
     }
 
+    #[expect(
+        dead_code,
+        reason = "used by the areas that write (pull requests, pipelines, issues, webhooks)"
+    )]
     pub fn json(mut self, body: Value) -> Self {
         self.body = Some(body);
         self
@@ -126,7 +139,10 @@ impl Response {
 
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
         serde_json::from_slice(&self.body).map_err(|e| {
-            Error::unavailable(format!("Bitbucket answered JSON this component does not understand: {e}"), Some(self.status))
+            Error::unavailable(
+                format!("Bitbucket answered JSON this component does not understand: {e}"),
+                Some(self.status),
+            )
         })
     }
 }
@@ -150,10 +166,6 @@ impl Client {
         })
     }
 
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
     pub fn json<T: DeserializeOwned>(&self, endpoint: &Endpoint) -> Result<T, Error> {
         self.send(endpoint)?.json()
     }
@@ -168,22 +180,45 @@ impl Client {
             let elapsed_ms = started.elapsed().as_millis().to_string();
             let (error, retry_after) = match outcome {
                 Ok(response) if response.status < 300 => {
-                    log_request(LogLevel::Debug, endpoint, attempt, response.status.to_string(), elapsed_ms);
+                    log_request(
+                        LogLevel::Debug,
+                        endpoint,
+                        attempt,
+                        response.status.to_string(),
+                        elapsed_ms,
+                    );
                     return Ok(response);
                 }
                 Ok(response) => {
-                    let retry_after = response.header("retry-after").and_then(|v| v.trim().parse::<u32>().ok());
-                    (Error::from_upstream(response.status, &response.body, retry_after), retry_after)
+                    let retry_after = response
+                        .header("retry-after")
+                        .and_then(|v| v.trim().parse::<u32>().ok());
+                    (
+                        Error::from_upstream(response.status, &response.body, retry_after),
+                        retry_after,
+                    )
                 }
                 Err(error) => (error, None),
             };
             let status = match &error {
-                Error::UpstreamUnavailable(e) | Error::Timeout(e) => e.status.map(|s| s.to_string()),
+                Error::UpstreamUnavailable(e) | Error::Timeout(e) => {
+                    e.status.map(|s| s.to_string())
+                }
                 _ => None,
             };
             // A refusal (4xx) is the caller's business; only what may pass is a warning.
-            let level = if error.retryable() { LogLevel::Warn } else { LogLevel::Info };
-            log_request(level, endpoint, attempt, status.unwrap_or_else(|| error_kind(&error).to_owned()), elapsed_ms);
+            let level = if error.retryable() {
+                LogLevel::Warn
+            } else {
+                LogLevel::Info
+            };
+            log_request(
+                level,
+                endpoint,
+                attempt,
+                status.unwrap_or_else(|| error_kind(&error).to_owned()),
+                elapsed_ms,
+            );
 
             let wait = backoff(&self.config, attempt, retry_after);
             let worth_retrying = endpoint.method.idempotent()
@@ -213,7 +248,10 @@ impl Client {
                 _ => return Ok(response),
             }
         }
-        Err(Error::unavailable("Bitbucket redirected too many times", None))
+        Err(Error::unavailable(
+            "Bitbucket redirected too many times",
+            None,
+        ))
     }
 
     fn url(&self, endpoint: &Endpoint) -> String {
@@ -225,17 +263,26 @@ impl Client {
         url
     }
 
-    fn send_once(&self, endpoint: &Endpoint, url: &str, send_credentials: bool) -> Result<Response, Error> {
+    fn send_once(
+        &self,
+        endpoint: &Endpoint,
+        url: &str,
+        send_credentials: bool,
+    ) -> Result<Response, Error> {
         let mut request = waki::Client::new()
             .request(endpoint.method.to_waki(), url)
             .connect_timeout(self.config.connect_timeout)
             .header("accept", "application/json")
-            .header("user-agent", concat!("atom-bitbucket/", env!("CARGO_PKG_VERSION")));
+            .header(
+                "user-agent",
+                concat!("atom-bitbucket/", env!("CARGO_PKG_VERSION")),
+            );
         if send_credentials {
             request = request.header("authorization", self.authorization.as_str());
         }
         if let Some(body) = &endpoint.body {
-            let bytes = serde_json::to_vec(body).map_err(|e| Error::internal(format!("could not encode the request body: {e}")))?;
+            let bytes = serde_json::to_vec(body)
+                .map_err(|e| Error::internal(format!("could not encode the request body: {e}")))?;
             // waki streams bodies chunked; Bitbucket wants a length.
             request = request
                 .header("content-type", "application/json")
@@ -246,7 +293,11 @@ impl Client {
         let status = response.status_code();
         let headers = response.headers().clone();
         let body = read_capped(&response, self.config.max_response_bytes, url)?;
-        Ok(Response { status, headers, body })
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
     }
 }
 
@@ -262,7 +313,10 @@ fn authorization(secret: &CredentialSecret) -> String {
         CredentialSecret::AccessToken(token) => format!("Bearer {token}"),
         CredentialSecret::ApiToken(api) => {
             let pair = format!("{}:{}", api.email, api.token);
-            format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(pair)
+            )
         }
     }
 }
@@ -270,7 +324,9 @@ fn authorization(secret: &CredentialSecret) -> String {
 fn read_capped(response: &waki::Response, cap: usize, url: &str) -> Result<Vec<u8>, Error> {
     let too_large = || {
         Error::unavailable(
-            format!("Bitbucket's answer is larger than the {cap}-byte response cap (setting max-response-bytes)"),
+            format!(
+                "Bitbucket's answer is larger than the {cap}-byte response cap (setting max-response-bytes)"
+            ),
             Some(response.status_code()),
         )
     };
@@ -282,7 +338,10 @@ fn read_capped(response: &waki::Response, cap: usize, url: &str) -> Result<Vec<u
         return Err(too_large());
     }
     let mut body = Vec::with_capacity(declared.unwrap_or(0));
-    while let Some(chunk) = response.chunk(64 * 1024).map_err(|e| transport_error(&e, url))? {
+    while let Some(chunk) = response
+        .chunk(64 * 1024)
+        .map_err(|e| transport_error(&e, url))?
+    {
         if body.len() + chunk.len() > cap {
             return Err(too_large());
         }
@@ -310,7 +369,9 @@ fn transport_error(error: &anyhow::Error, url: &str) -> Error {
 /// `scheme://host[:port]` of a URL: what errors and logs may name.
 fn origin(url: &str) -> &str {
     let after_scheme = url.find("://").map_or(0, |i| i + 3);
-    let end = url[after_scheme..].find('/').map_or(url.len(), |i| after_scheme + i);
+    let end = url[after_scheme..]
+        .find('/')
+        .map_or(url.len(), |i| after_scheme + i);
     &url[..end]
 }
 
@@ -358,7 +419,13 @@ fn error_kind(error: &Error) -> &'static str {
     }
 }
 
-fn log_request(level: LogLevel, endpoint: &Endpoint, attempt: u32, outcome: String, elapsed_ms: String) {
+fn log_request(
+    level: LogLevel,
+    endpoint: &Endpoint,
+    attempt: u32,
+    outcome: String,
+    elapsed_ms: String,
+) {
     host::log(
         level,
         "bitbucket request",
@@ -392,7 +459,13 @@ mod tests {
         let api = "https://api.bitbucket.org/2.0";
         assert!(same_origin("https://api.bitbucket.org/2.0/x", api));
         assert!(!same_origin("https://logs.example.net/x", api));
-        assert_eq!(resolve("https://api.bitbucket.org/2.0/a/b", "/c"), "https://api.bitbucket.org/c");
-        assert_eq!(origin("http://127.0.0.1:8080/2.0/user"), "http://127.0.0.1:8080");
+        assert_eq!(
+            resolve("https://api.bitbucket.org/2.0/a/b", "/c"),
+            "https://api.bitbucket.org/c"
+        );
+        assert_eq!(
+            origin("http://127.0.0.1:8080/2.0/user"),
+            "http://127.0.0.1:8080"
+        );
     }
 }

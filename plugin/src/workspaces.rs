@@ -30,20 +30,28 @@ struct ApiWorkspace {
 
 pub fn list(request: ListWorkspacesRequest) -> Result<WorkspacePage, Error> {
     let client = Client::connect()?;
-    let endpoint = Endpoint::get(ApiPath::new("user/workspaces"))
-        .query_opt("administrator", request.administrator.map(|a| a.to_string()));
-    let (items, next_cursor) = page::fetch(&client, endpoint, request.page.as_ref(), Listing::FULL, |access: WorkspaceAccess| {
-        let workspace = access.workspace;
-        let slug = workspace.slug.unwrap_or_default();
-        Workspace {
-            uuid: workspace.uuid.unwrap_or_default(),
-            name: workspace.name.unwrap_or_else(|| slug.clone()),
-            slug,
-            is_private: workspace.is_private,
-            administrator: access.administrator,
-            created_on: workspace.created_on,
-            web_url: Links::html(&workspace.links),
-        }
-    })?;
+    let endpoint = Endpoint::get(ApiPath::new("user/workspaces")).query_opt(
+        "administrator",
+        request.administrator.map(|a| a.to_string()),
+    );
+    let (items, next_cursor) = page::fetch(
+        &client,
+        endpoint,
+        request.page.as_ref(),
+        Listing::FULL,
+        |access: WorkspaceAccess| {
+            let workspace = access.workspace;
+            let slug = workspace.slug.unwrap_or_default();
+            Workspace {
+                uuid: workspace.uuid.unwrap_or_default(),
+                name: workspace.name.unwrap_or_else(|| slug.clone()),
+                slug,
+                is_private: workspace.is_private,
+                administrator: access.administrator,
+                created_on: workspace.created_on,
+                web_url: Links::html(&workspace.links),
+            }
+        },
+    )?;
     Ok(WorkspacePage { items, next_cursor })
 }

@@ -9,7 +9,11 @@ use serde_json::Value;
 
 #[derive(Debug, Clone)]
 pub enum Query {
-    Compare { field: String, op: Op, value: Literal },
+    Compare {
+        field: String,
+        op: Op,
+        value: Literal,
+    },
     And(Box<Query>, Box<Query>),
     Or(Box<Query>, Box<Query>),
 }
@@ -46,7 +50,11 @@ enum Token {
 /// Parses `q`, refusing fields not in `fields` the way Bitbucket does.
 pub fn parse(input: &str, fields: &[&str]) -> Result<Query, String> {
     let tokens = tokenize(input)?;
-    let mut parser = Parser { tokens, at: 0, fields };
+    let mut parser = Parser {
+        tokens,
+        at: 0,
+        fields,
+    };
     let query = parser.or()?;
     if parser.at != parser.tokens.len() {
         return Err(format!("Invalid query syntax near token {}", parser.at + 1));
@@ -81,14 +89,18 @@ pub fn sort(items: &mut [Value], sort: &str, fields: &[&str]) -> Result<(), Stri
 }
 
 fn lookup<'a>(item: &'a Value, field: &str) -> &'a Value {
-    field.split('.').fold(item, |v, key| v.get(key).unwrap_or(&Value::Null))
+    field
+        .split('.')
+        .fold(item, |v, key| v.get(key).unwrap_or(&Value::Null))
 }
 
 fn order(a: &Value, b: &Value) -> Ordering {
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => {
-            x.as_f64().unwrap_or(0.0).partial_cmp(&y.as_f64().unwrap_or(0.0)).unwrap_or(Ordering::Equal)
-        }
+        (Value::Number(x), Value::Number(y)) => x
+            .as_f64()
+            .unwrap_or(0.0)
+            .partial_cmp(&y.as_f64().unwrap_or(0.0))
+            .unwrap_or(Ordering::Equal),
         (Value::String(x), Value::String(y)) => x.to_lowercase().cmp(&y.to_lowercase()),
         (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
         (Value::Null, Value::Null) => Ordering::Equal,
@@ -101,7 +113,9 @@ fn order(a: &Value, b: &Value) -> Ordering {
 fn compare(actual: &Value, op: Op, expected: &Literal) -> bool {
     match (op, expected) {
         (Op::Contains | Op::NotContains, Literal::Text(needle)) => {
-            let hit = actual.as_str().is_some_and(|s| s.to_lowercase().contains(&needle.to_lowercase()));
+            let hit = actual
+                .as_str()
+                .is_some_and(|s| s.to_lowercase().contains(&needle.to_lowercase()));
             (op == Op::Contains) == hit
         }
         (Op::Contains | Op::NotContains, _) => false,
@@ -116,9 +130,11 @@ fn compare(actual: &Value, op: Op, expected: &Literal) -> bool {
                 (Value::String(a), Value::String(e)) => a.cmp(e),
                 _ => order(actual, &expected_value),
             };
+            let equal = actual == &expected_value
+                || (ordering == Ordering::Equal && !actual.is_null() && !expected_value.is_null());
             match op {
-                Op::Eq => actual == &expected_value || (ordering == Ordering::Equal && !actual.is_null() && !expected_value.is_null()),
-                Op::Ne => !(actual == &expected_value || (ordering == Ordering::Equal && !actual.is_null() && !expected_value.is_null())),
+                Op::Eq => equal,
+                Op::Ne => !equal,
                 Op::Gt => ordering == Ordering::Greater,
                 Op::Ge => ordering != Ordering::Less,
                 Op::Lt => ordering == Ordering::Less,
@@ -153,7 +169,8 @@ impl Parser<'_> {
     }
 
     fn keyword(&mut self, word: &str) -> bool {
-        if matches!(self.tokens.get(self.at), Some(Token::Ident(w)) if w.eq_ignore_ascii_case(word)) {
+        if matches!(self.tokens.get(self.at), Some(Token::Ident(w)) if w.eq_ignore_ascii_case(word))
+        {
             self.at += 1;
             true
         } else {
@@ -178,7 +195,9 @@ impl Parser<'_> {
                 }
                 self.at += 1;
                 let Some(Token::Op(op)) = self.tokens.get(self.at).cloned() else {
-                    return Err(format!("Invalid query syntax: expected an operator after {field}"));
+                    return Err(format!(
+                        "Invalid query syntax: expected an operator after {field}"
+                    ));
                 };
                 self.at += 1;
                 let value = match self.tokens.get(self.at).cloned() {
@@ -193,7 +212,11 @@ impl Parser<'_> {
                             Err(_) => Literal::Text(other.to_owned()),
                         },
                     },
-                    _ => return Err(format!("Invalid query syntax: expected a value after {field}")),
+                    _ => {
+                        return Err(format!(
+                            "Invalid query syntax: expected a value after {field}"
+                        ));
+                    }
                 };
                 self.at += 1;
                 Ok(Query::Compare { field, op, value })
@@ -261,7 +284,12 @@ fn tokenize(input: &str) -> Result<Vec<Token>, String> {
             }
             _ => {
                 let start = i;
-                while i < chars.len() && !matches!(chars[i], ' ' | '\t' | '\n' | '(' | ')' | '"' | '=' | '!' | '~' | '>' | '<') {
+                while i < chars.len()
+                    && !matches!(
+                        chars[i],
+                        ' ' | '\t' | '\n' | '(' | ')' | '"' | '=' | '!' | '~' | '>' | '<'
+                    )
+                {
                     i += 1;
                 }
                 tokens.push(Token::Ident(chars[start..i].iter().collect()));
@@ -284,7 +312,9 @@ mod tests {
         assert!(q(r#"name ~ "api""#));
         assert!(q(r#"name ~ "api" AND is_private = true"#));
         assert!(!q(r#"project.key = "WEB" OR name !~ "gate""#));
-        assert!(q(r#"(project.key = "WEB" OR project.key = "PLAT") AND updated_on > 2025-01-01"#));
+        assert!(q(
+            r#"(project.key = "WEB" OR project.key = "PLAT") AND updated_on > 2025-01-01"#
+        ));
         assert!(parse(r#"owner = "x""#, &fields).is_err());
         assert!(parse(r#"name ~"#, &fields).is_err());
     }

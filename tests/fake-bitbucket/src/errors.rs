@@ -6,7 +6,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 pub fn error(status: u16, message: &str) -> Response {
-    error_body(status, json!({ "type": "error", "error": { "message": message } }))
+    error_body(
+        status,
+        json!({ "type": "error", "error": { "message": message } }),
+    )
 }
 
 pub fn error_body(status: u16, body: Value) -> Response {
@@ -21,13 +24,18 @@ pub fn raw(status: u16, content_type: &str, body: String, retry_after: Option<u3
         response.headers_mut().insert(header::CONTENT_TYPE, value);
     }
     if let Some(seconds) = retry_after {
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
     response
 }
 
 pub fn unauthorized() -> Response {
-    error(401, "Token is invalid, expired, or not supported for this endpoint.")
+    error(
+        401,
+        "Token is invalid, expired, or not supported for this endpoint.",
+    )
 }
 
 pub fn repository_not_found() -> Response {

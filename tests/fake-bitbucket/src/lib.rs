@@ -7,6 +7,10 @@
 //! removed in 2026. Tests reach into it through [`FakeBitbucket::control`]
 //! to seed data, inject faults and read what was requested.
 
+// Handlers answer `Result<_, Response>` as axum handlers do; boxing every
+// early answer would only obscure them.
+#![allow(clippy::result_large_err)]
+
 mod bbql;
 mod errors;
 mod pages;
@@ -20,7 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-pub use seed::{ADA_TOKEN, GRACE_TOKEN, ADA_EMAIL, ADA_API_TOKEN};
+pub use seed::{ADA_API_TOKEN, ADA_EMAIL, ADA_TOKEN, GRACE_TOKEN};
 pub use world::{Fault, RecordedRequest, World};
 
 pub(crate) type Shared = Arc<Mutex<World>>;
@@ -53,7 +57,11 @@ impl FakeBitbucket {
                 tracing::error!(%error, "fake bitbucket stopped");
             }
         });
-        Ok(Self { addr, world, _shutdown: shutdown })
+        Ok(Self {
+            addr,
+            world,
+            _shutdown: shutdown,
+        })
     }
 
     /// `http://127.0.0.1:PORT`: the `bitbucket.org` of the fake.
@@ -72,6 +80,8 @@ impl FakeBitbucket {
 
     /// The fake's state, for seeding, fault injection and inspection.
     pub fn control(&self) -> MutexGuard<'_, World> {
-        self.world.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.world
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

@@ -17,22 +17,43 @@ pub struct PageParams {
 
 impl PageParams {
     pub fn from_query(query: &[(String, String)]) -> Result<Self, Response> {
-        let get = |key: &str| query.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+        let get = |key: &str| {
+            query
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
         let page = match get("page") {
             None => 1,
-            Some(raw) => raw.parse::<usize>().ok().filter(|p| *p >= 1).ok_or_else(|| errors::error(400, "Invalid page"))?,
+            Some(raw) => raw
+                .parse::<usize>()
+                .ok()
+                .filter(|p| *p >= 1)
+                .ok_or_else(|| errors::error(400, "Invalid page"))?,
         };
         let pagelen = match get("pagelen") {
             None => DEFAULT_PAGELEN,
-            Some(raw) => raw.parse::<usize>().ok().filter(|p| *p >= 1).ok_or_else(|| errors::error(400, "Invalid pagelen"))?,
+            Some(raw) => raw
+                .parse::<usize>()
+                .ok()
+                .filter(|p| *p >= 1)
+                .ok_or_else(|| errors::error(400, "Invalid pagelen"))?,
         };
-        Ok(Self { page, pagelen: pagelen.min(MAX_PAGELEN) })
+        Ok(Self {
+            page,
+            pagelen: pagelen.min(MAX_PAGELEN),
+        })
     }
 }
 
 /// One page of `items`; `url` is the absolute URL of the listing, `query`
 /// the request's query pairs (kept in `next`, `page` replaced).
-pub fn page(items: Vec<Value>, params: &PageParams, url: &str, query: &[(String, String)]) -> Value {
+pub fn page(
+    items: Vec<Value>,
+    params: &PageParams,
+    url: &str,
+    query: &[(String, String)],
+) -> Value {
     let size = items.len();
     let start = (params.page - 1).saturating_mul(params.pagelen);
     let values: Vec<Value> = items.into_iter().skip(start).take(params.pagelen).collect();

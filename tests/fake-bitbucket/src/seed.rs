@@ -37,7 +37,20 @@ pub fn timestamp(days: u64, seconds: u64) -> String {
         day -= length;
         year += 1;
     }
-    let months = [31, if year % 4 == 0 { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let months = [
+        31,
+        if year % 4 == 0 { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     let mut month = 0;
     while day >= months[month] {
         day -= months[month];
@@ -59,11 +72,24 @@ pub fn world() -> World {
     let ada = user(1, "Ada Lovelace", "ada", ADA_EMAIL);
     let grace = user(2, "Grace Hopper", "grace", "grace@example.com");
     let linus = user(3, "Linus Builder", "linus", "linus@example.com");
-    let member = |u: &User, administrator| Membership { user_uuid: u.uuid.clone(), administrator };
+    let member = |u: &User, administrator| Membership {
+        user_uuid: u.uuid.clone(),
+        administrator,
+    };
 
     let workspaces = vec![
-        workspace(10, "acme", "Acme Corporation", vec![member(&ada, false), member(&grace, true)]),
-        workspace(11, "atom-labs", "ATOM Labs", vec![member(&ada, true), member(&grace, false)]),
+        workspace(
+            10,
+            "acme",
+            "Acme Corporation",
+            vec![member(&ada, false), member(&grace, true)],
+        ),
+        workspace(
+            11,
+            "atom-labs",
+            "ATOM Labs",
+            vec![member(&ada, true), member(&grace, false)],
+        ),
         workspace(12, "ada", "Ada Lovelace", vec![member(&ada, true)]),
         workspace(13, "umbrella", "Umbrella", vec![member(&linus, true)]),
     ];
@@ -72,18 +98,75 @@ pub fn world() -> World {
     for i in 0..263u64 {
         let area = AREAS[(i % AREAS.len() as u64) as usize];
         let kind = KINDS[((i / AREAS.len() as u64) % KINDS.len() as u64) as usize];
-        let slug = format!("{area}-{kind}-{:02}", i / (AREAS.len() * KINDS.len()) as u64);
+        let slug = format!(
+            "{area}-{kind}-{:02}",
+            i / (AREAS.len() * KINDS.len()) as u64
+        );
         let name = slug.clone();
-        repositories.push(repository(1000 + i, "acme", &slug, &name, i, i % 9 != 0, &format!("{} {kind} owned by the {area} team", title(area))));
+        repositories.push(repository(
+            1000 + i,
+            "acme",
+            &slug,
+            &name,
+            i,
+            i % 9 != 0,
+            &format!("{} {kind} owned by the {area} team", title(area)),
+        ));
     }
-    for (i, slug) in ["atom-core", "atom-harness", "bitbucket-plugin", "github-plugin", "jira-plugin", "slack-plugin", "agent-runtime", "policy-engine", "web-console", "docs-site", "load-tests", "infra-live"].iter().enumerate() {
-        repositories.push(repository(2000 + i as u64, "atom-labs", slug, &title(slug), i as u64 * 7, true, &format!("{} for the ATOM platform", title(slug))));
+    for (i, slug) in [
+        "atom-core",
+        "atom-harness",
+        "bitbucket-plugin",
+        "github-plugin",
+        "jira-plugin",
+        "slack-plugin",
+        "agent-runtime",
+        "policy-engine",
+        "web-console",
+        "docs-site",
+        "load-tests",
+        "infra-live",
+    ]
+    .iter()
+    .enumerate()
+    {
+        repositories.push(repository(
+            2000 + i as u64,
+            "atom-labs",
+            slug,
+            &title(slug),
+            i as u64 * 7,
+            true,
+            &format!("{} for the ATOM platform", title(slug)),
+        ));
     }
-    for (i, slug) in ["notes", "analytical-engine", "dotfiles"].iter().enumerate() {
-        repositories.push(repository(3000 + i as u64, "ada", slug, &title(slug), i as u64 * 3, i != 1, "Personal project"));
+    for (i, slug) in ["notes", "analytical-engine", "dotfiles"]
+        .iter()
+        .enumerate()
+    {
+        repositories.push(repository(
+            3000 + i as u64,
+            "ada",
+            slug,
+            &title(slug),
+            i as u64 * 3,
+            i != 1,
+            "Personal project",
+        ));
     }
-    for (i, slug) in ["t-virus", "hive", "public-site", "red-queen"].iter().enumerate() {
-        repositories.push(repository(4000 + i as u64, "umbrella", slug, &title(slug), i as u64, *slug != "public-site", "Umbrella project"));
+    for (i, slug) in ["t-virus", "hive", "public-site", "red-queen"]
+        .iter()
+        .enumerate()
+    {
+        repositories.push(repository(
+            4000 + i as u64,
+            "umbrella",
+            slug,
+            &title(slug),
+            i as u64,
+            *slug != "public-site",
+            "Umbrella project",
+        ));
     }
 
     let mut world = World {
@@ -92,9 +175,15 @@ pub fn world() -> World {
         repositories,
         ..World::default()
     };
-    world.bearer_tokens.insert(ADA_TOKEN.into(), ada.uuid.clone());
-    world.bearer_tokens.insert(GRACE_TOKEN.into(), grace.uuid.clone());
-    world.api_tokens.insert((ADA_EMAIL.into(), ADA_API_TOKEN.into()), ada.uuid);
+    world
+        .bearer_tokens
+        .insert(ADA_TOKEN.into(), ada.uuid.clone());
+    world
+        .bearer_tokens
+        .insert(GRACE_TOKEN.into(), grace.uuid.clone());
+    world
+        .api_tokens
+        .insert((ADA_EMAIL.into(), ADA_API_TOKEN.into()), ada.uuid);
     world
 }
 
@@ -102,7 +191,9 @@ fn title(slug: &str) -> String {
     slug.split('-')
         .map(|w| {
             let mut c = w.chars();
-            c.next().map(|f| f.to_uppercase().chain(c).collect::<String>()).unwrap_or_default()
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                .unwrap_or_default()
         })
         .collect::<Vec<_>>()
         .join(" ")
@@ -130,9 +221,20 @@ fn workspace(n: u64, slug: &str, name: &str, members: Vec<Membership>) -> Worksp
     }
 }
 
-fn repository(n: u64, workspace: &str, slug: &str, name: &str, i: u64, is_private: bool, description: &str) -> Repository {
+fn repository(
+    n: u64,
+    workspace: &str,
+    slug: &str,
+    name: &str,
+    i: u64,
+    is_private: bool,
+    description: &str,
+) -> Repository {
     let (project_key, project_name) = match workspace {
-        "acme" => (["PLAT", "PAY", "WEB"][(i % 3) as usize], ["Platform", "Payments", "Web"][(i % 3) as usize]),
+        "acme" => (
+            ["PLAT", "PAY", "WEB"][(i % 3) as usize],
+            ["Platform", "Payments", "Web"][(i % 3) as usize],
+        ),
         "atom-labs" => ("ATOM", "ATOM"),
         _ => ("PER", "Personal"),
     };
@@ -145,7 +247,7 @@ fn repository(n: u64, workspace: &str, slug: &str, name: &str, i: u64, is_privat
         is_private,
         language: LANGUAGES[(i % LANGUAGES.len() as u64) as usize].into(),
         size: 40_000 + (i * 7_919) % 9_000_000,
-        has_issues: i % 4 == 0,
+        has_issues: i.is_multiple_of(4),
         created_on: timestamp(30 + i % 300, i * 3_607),
         // Spread so that -updated_on is a different order from the slug order.
         updated_on: timestamp(400 + (i * 37) % 260, i * 1_201),

@@ -52,7 +52,12 @@ pub struct Repository {
 #[derive(Clone, Debug)]
 pub enum Fault {
     /// Answer with this status and body instead.
-    Status { status: u16, content_type: &'static str, body: String, retry_after: Option<u32> },
+    Status {
+        status: u16,
+        content_type: &'static str,
+        body: String,
+        retry_after: Option<u32>,
+    },
     /// Wait this long, then answer normally.
     Delay(Duration),
 }
@@ -91,7 +96,10 @@ pub struct RecordedRequest {
 
 impl RecordedRequest {
     pub fn param(&self, key: &str) -> Option<&str> {
-        self.query.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -119,7 +127,11 @@ impl World {
     }
 
     pub fn requests_to(&self, path: &str) -> Vec<RecordedRequest> {
-        self.requests.iter().filter(|r| r.path == path).cloned().collect()
+        self.requests
+            .iter()
+            .filter(|r| r.path == path)
+            .cloned()
+            .collect()
     }
 
     pub fn user(&self, uuid: &str) -> Option<&User> {
@@ -128,7 +140,9 @@ impl World {
 
     /// By slug or `{uuid}`.
     pub fn workspace(&self, id: &str) -> Option<&Workspace> {
-        self.workspaces.iter().find(|w| w.slug == id || w.uuid == id)
+        self.workspaces
+            .iter()
+            .find(|w| w.slug == id || w.uuid == id)
     }
 
     /// By workspace (slug or uuid) and repository slug or `{uuid}`.

@@ -26,9 +26,15 @@ pub fn router(world: Shared) -> Router {
         .route("/2.0/workspaces/{workspace}", get(workspaces::get))
         .route("/2.0/repositories", get(removed))
         .route("/2.0/repositories/{workspace}", get(repositories::list))
-        .route("/2.0/repositories/{workspace}/{repo_slug}", get(repositories::get))
+        .route(
+            "/2.0/repositories/{workspace}/{repo_slug}",
+            get(repositories::get),
+        )
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(world.clone(), record_and_fault))
+        .layer(middleware::from_fn_with_state(
+            world.clone(),
+            record_and_fault,
+        ))
         .with_state(world)
 }
 
@@ -59,9 +65,12 @@ async fn record_and_fault(State(world): State<Shared>, request: Request, next: N
         world.faults.pop_front()
     };
     match fault {
-        Some(Fault::Status { status, content_type, body, retry_after }) => {
-            errors::raw(status, content_type, body, retry_after)
-        }
+        Some(Fault::Status {
+            status,
+            content_type,
+            body,
+            retry_after,
+        }) => errors::raw(status, content_type, body, retry_after),
         Some(Fault::Delay(delay)) => {
             tokio::time::sleep(delay).await;
             next.run(request).await
@@ -71,15 +80,22 @@ async fn record_and_fault(State(world): State<Shared>, request: Request, next: N
 }
 
 pub(crate) fn lock(world: &Shared) -> std::sync::MutexGuard<'_, World> {
-    world.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    world
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 pub(crate) fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
-    form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect()
+    form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
 }
 
 pub(crate) fn param<'a>(query: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    query.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    query
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
 }
 
 /// The user a request authenticates as: `Bearer <token>` or, for Atlassian
@@ -100,7 +116,10 @@ pub(crate) fn authenticate(world: &World, headers: &HeaderMap) -> Result<String,
             .and_then(|raw| String::from_utf8(raw).ok())
             .and_then(|pair| {
                 let (email, token) = pair.split_once(':')?;
-                world.api_tokens.get(&(email.to_owned(), token.to_owned())).cloned()
+                world
+                    .api_tokens
+                    .get(&(email.to_owned(), token.to_owned()))
+                    .cloned()
             })
     } else {
         None

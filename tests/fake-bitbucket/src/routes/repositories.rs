@@ -13,8 +13,18 @@ use crate::{Shared, bbql, errors};
 
 /// Fields `q` and `sort` accept on repositories.
 const FIELDS: [&str; 12] = [
-    "name", "slug", "full_name", "description", "language", "is_private", "size",
-    "created_on", "updated_on", "project.key", "project.name", "has_issues",
+    "name",
+    "slug",
+    "full_name",
+    "description",
+    "language",
+    "is_private",
+    "size",
+    "created_on",
+    "updated_on",
+    "project.key",
+    "project.name",
+    "has_issues",
 ];
 
 pub async fn list(

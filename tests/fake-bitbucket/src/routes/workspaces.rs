@@ -11,7 +11,11 @@ use crate::pages::{self, PageParams};
 use crate::world::{Workspace, World};
 use crate::{Shared, bbql, errors};
 
-pub async fn mine(State(world): State<Shared>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+pub async fn mine(
+    State(world): State<Shared>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let world = lock(&world);
     let user = match authenticate(&world, &headers) {
         Ok(user) => user,
@@ -46,7 +50,9 @@ pub async fn mine(State(world): State<Shared>, headers: HeaderMap, RawQuery(quer
     // Only `slug` can be filtered and sorted on here.
     if let Some(q) = param(&query, "q") {
         match bbql::parse(q, &["workspace.slug", "slug"]) {
-            Ok(filter) => items.retain(|item| filter.matches(item) || filter.matches(&item["workspace"])),
+            Ok(filter) => {
+                items.retain(|item| filter.matches(item) || filter.matches(&item["workspace"]))
+            }
             Err(message) => return errors::error(400, &message),
         }
     }
@@ -55,13 +61,24 @@ pub async fn mine(State(world): State<Shared>, headers: HeaderMap, RawQuery(quer
     if let Err(message) = bbql::sort(&mut sorted, sort, &["slug"]) {
         return errors::error(400, &message);
     }
-    let order: Vec<String> = sorted.iter().map(|w| w["slug"].as_str().unwrap_or_default().to_owned()).collect();
-    items.sort_by_key(|i| order.iter().position(|s| i["workspace"]["slug"] == *s.as_str()));
+    let order: Vec<String> = sorted
+        .iter()
+        .map(|w| w["slug"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    items.sort_by_key(|i| {
+        order
+            .iter()
+            .position(|s| i["workspace"]["slug"] == *s.as_str())
+    });
     let url = format!("{}/2.0/user/workspaces", world.base_url);
     Json(pages::page(items, &params, &url, &query)).into_response()
 }
 
-pub async fn get(State(world): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+pub async fn get(
+    State(world): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     let world = lock(&world);
     let user = match authenticate(&world, &headers) {
         Ok(user) => user,

@@ -1,0 +1,83 @@
+//! What every end-to-end test needs: the component loaded once in the
+//! sandbox, and a fresh fake Bitbucket with a tenant pointed at it.
+
+#![allow(dead_code)]
+
+use std::sync::{Arc, OnceLock};
+
+use atom_harness::host_types::CredentialSecret;
+use atom_harness::{Allowlist, Failure, Limits, MemoryCredentialStore, Sandbox, Tenant};
+use fake_bitbucket::{ADA_TOKEN, FakeBitbucket};
+use serde_json::Value;
+
+/// The component, compiled once per test process. Loopback on any port is
+/// allowed so each test's fake can listen where the OS puts it.
+pub fn sandbox() -> &'static Sandbox {
+    static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
+    SANDBOX.get_or_init(|| {
+        Sandbox::load(
+            atom_bitbucket_artifact::component_path(),
+            Allowlist::new(["127.0.0.1"]),
+            Limits::default(),
+        )
+        .expect("the component loads")
+    })
+}
+
+pub struct Env {
+    pub fake: FakeBitbucket,
+    pub tenant: Tenant,
+}
+
+/// A fake with the seed data and a tenant signed in as Ada with a Bearer token.
+pub async fn env() -> Env {
+    env_with(CredentialSecret::AccessToken(ADA_TOKEN.to_owned())).await
+}
+
+pub async fn env_with(secret: CredentialSecret) -> Env {
+    let fake = FakeBitbucket::start().await.expect("the fake starts");
+    let tenant = tenant_for(&fake, "tenant-a");
+    tenant.set_credential(secret).expect("memory store accepts");
+    Env { fake, tenant }
+}
+
+pub fn tenant_for(fake: &FakeBitbucket, id: &str) -> Tenant {
+    Tenant::new(id, Arc::new(MemoryCredentialStore::default()))
+        .with_config("api-base-url", fake.api_base_url())
+        .with_config("oauth-base-url", fake.base_url())
+        // Retries stay real but fast.
+        .with_config("retry-base-ms", "5")
+}
+
+impl Env {
+    pub async fn exec(&self, operation: &str, params: Value) -> Result<Value, Failure> {
+        exec_in(sandbox(), &self.tenant, operation, params).await
+    }
+}
+
+pub async fn exec_in(
+    sandbox: &Sandbox,
+    tenant: &Tenant,
+    operation: &str,
+    params: Value,
+) -> Result<Value, Failure> {
+    let answer = sandbox
+        .execute(tenant, operation, &params.to_string())
+        .await?;
+    Ok(serde_json::from_str(&answer).expect("execute answers JSON"))
+}
+
+/// The slugs of a page answer.
+pub fn slugs(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .expect("a page has items")
+        .iter()
+        .map(|r| {
+            r["slug"]
+                .as_str()
+                .expect("a repository has a slug")
+                .to_owned()
+        })
+        .collect()
+}

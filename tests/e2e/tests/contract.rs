@@ -1,0 +1,157 @@
+//! The contract as the ATOM host sees it: discovery describes every
+//! operation, and `execute` answers exactly what the typed function does.
+
+mod common;
+
+use atom_harness::contract::{Complexity, ListRepositoriesRequest, PageRequest, RepoRef};
+use common::{env, sandbox};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn execute_and_the_typed_functions_agree() {
+    let env = env().await;
+    let request = ListRepositoriesRequest {
+        workspace: "acme".into(),
+        role: None,
+        page: Some(PageRequest {
+            cursor: None,
+            size: Some(25),
+            q: Some("name ~ \"billing\"".into()),
+            sort: Some("name".into()),
+        }),
+    };
+    let typed = sandbox()
+        .run(&env.tenant, move |guest, store| {
+            Box::pin(async move {
+                guest
+                    .atom_integration_integration()
+                    .call_list_repositories(store, &request)
+                    .await
+            })
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let executed = env
+        .exec("list-repositories", json!({ "workspace": "acme", "page": { "size": 25, "q": "name ~ \"billing\"", "sort": "name" } }))
+        .await
+        .unwrap();
+    assert_eq!(serde_json::to_value(&typed).unwrap(), executed);
+    assert_eq!(typed.items.len(), 24);
+
+    let repo = RepoRef {
+        workspace: "atom-labs".into(),
+        repo_slug: "atom-core".into(),
+    };
+    let typed = sandbox()
+        .run(&env.tenant, move |guest, store| {
+            Box::pin(async move {
+                guest
+                    .atom_integration_integration()
+                    .call_get_repository(store, &repo)
+                    .await
+            })
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let executed = env
+        .exec(
+            "get-repository",
+            json!({ "workspace": "atom-labs", "repo_slug": "atom-core" }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(serde_json::to_value(&typed).unwrap(), executed);
+
+    // Errors agree too.
+    let missing = RepoRef {
+        workspace: "atom-labs".into(),
+        repo_slug: "nope".into(),
+    };
+    let typed = sandbox()
+        .run(&env.tenant, move |guest, store| {
+            Box::pin(async move {
+                guest
+                    .atom_integration_integration()
+                    .call_get_repository(store, &missing)
+                    .await
+            })
+        })
+        .await
+        .unwrap()
+        .unwrap_err();
+    let executed = env
+        .exec(
+            "get-repository",
+            json!({ "workspace": "atom-labs", "repo_slug": "nope" }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        atom_harness::Failure::Integration(typed).to_json(),
+        executed.to_json()
+    );
+}
+
+#[tokio::test]
+async fn discovery_describes_every_operation_with_a_usable_schema() {
+    let env = env().await;
+    let operations = sandbox().operations(&env.tenant).await.unwrap();
+    assert!(operations.len() >= 40, "the whole contract is listed");
+    for op in &operations {
+        let params: Value = serde_json::from_str(&op.parameters_schema)
+            .unwrap_or_else(|e| panic!("{}: {e}", op.name));
+        let result: Value = serde_json::from_str(&op.result_schema).unwrap();
+        assert_eq!(params["type"], "object", "{}", op.name);
+        assert!(
+            result.is_object() && !op.description.is_empty(),
+            "{}",
+            op.name
+        );
+    }
+    let find = |name: &str| {
+        operations
+            .iter()
+            .find(|o| o.name == name)
+            .unwrap_or_else(|| panic!("{name} listed"))
+    };
+
+    let list = find("list-repositories");
+    assert!(list.implemented);
+    assert!(matches!(list.complexity, Complexity::Read));
+    let schema: Value = serde_json::from_str(&list.parameters_schema).unwrap();
+    assert_eq!(schema["required"], json!(["workspace"]));
+    assert!(schema["properties"]["page"].is_object());
+    assert!(
+        list.parameters_schema.contains("BBQL"),
+        "field docs become schema descriptions"
+    );
+
+    assert!(matches!(
+        find("merge-pull-request").complexity,
+        Complexity::Critical
+    ));
+    assert!(matches!(
+        find("create-pull-request").complexity,
+        Complexity::Execute
+    ));
+    assert!(matches!(
+        find("analytics-summary").complexity,
+        Complexity::Analyze
+    ));
+    for done in [
+        "health",
+        "get-current-user",
+        "list-workspaces",
+        "list-repositories",
+        "get-repository",
+    ] {
+        assert!(find(done).implemented, "{done}");
+    }
+
+    let info = sandbox().capabilities(&env.tenant).await.unwrap();
+    assert_eq!(info.name, "bitbucket");
+    assert_eq!(info.allowed_hosts, ["api.bitbucket.org", "bitbucket.org"]);
+    assert_eq!(info.webhook_events.len(), 29);
+}
