@@ -63,3 +63,26 @@ pub fn removed_change_2770() -> Response {
         }),
     )
 }
+
+/// A 400 naming the offending field, as Bitbucket's validation errors do.
+pub fn field_error(field: &str, message: &str) -> Response {
+    error_body(
+        400,
+        json!({
+            "type": "error",
+            "error": {
+                "message": format!("{field}: {message}"),
+                "fields": { field: [message] }
+            }
+        }),
+    )
+}
+
+pub fn forbidden(message: &str) -> Response {
+    error(403, message)
+}
+
+/// Bitbucket's answer when a merge or decline outlives its time budget.
+pub fn timed_out() -> Response {
+    error(555, "Timed out")
+}

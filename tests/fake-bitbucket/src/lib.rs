@@ -4,18 +4,27 @@
 //! same paths, JSON shapes (from Atlassian's OpenAPI spec), `{size, page,
 //! pagelen, next, values}` pages capped at 100, Bitbucket's error bodies and
 //! status codes, Bearer and Basic authentication, and 410 on the endpoints
-//! removed in 2026. Tests reach into it through [`FakeBitbucket::control`]
-//! to seed data, inject faults and read what was requested.
+//! removed in 2026. Besides workspaces and repositories it keeps branches,
+//! commits, pull requests (with async merges), pipelines (runs that progress
+//! as they are polled, logs behind pre-signed URLs), issues, code search and
+//! webhooks that it really delivers, signed, to loopback receivers. Tests
+//! reach into it through [`FakeBitbucket::control`] to seed data, inject
+//! faults, turn knobs and read what was requested and delivered.
 
 // Handlers answer `Result<_, Response>` as axum handlers do; boxing every
 // early answer would only obscure them.
 #![allow(clippy::result_large_err)]
 
 mod bbql;
+mod clock;
+mod delivery;
 mod errors;
+mod events;
 mod pages;
 mod routes;
 mod seed;
+#[cfg(test)]
+mod tests;
 mod world;
 
 use std::net::SocketAddr;
@@ -24,8 +33,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-pub use seed::{ADA_API_TOKEN, ADA_EMAIL, ADA_TOKEN, GRACE_TOKEN};
-pub use world::{Fault, RecordedRequest, World};
+pub use delivery::signature as webhook_signature;
+pub use seed::{
+    ADA_API_TOKEN, ADA_EMAIL, ADA_TOKEN, CUSTOM_PIPELINES, GRACE_TOKEN, RICH as RICH_REPOSITORIES,
+};
+pub use world::{
+    Branch, Comment, Commit, Delivery, EVENT_KEYS, Fault, HookSubject, Inline, Issue, IssueChange,
+    Membership, MergeParams, MergeTask, Participant, Phase, Pipeline, PipelineTarget, PrState,
+    PullRequest, RecordedRequest, Repository, ReviewState, RunResult, SourceFile, Step, StepPhase,
+    StepResult, Trigger, User, Variable, Webhook, Workspace, World,
+};
 
 pub(crate) type Shared = Arc<Mutex<World>>;
 
@@ -76,6 +93,24 @@ impl FakeBitbucket {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Waits until at least `count` webhook deliveries have been recorded (or
+    /// `timeout` passes) and answers all of them: deliveries run in the
+    /// background, after the API has answered.
+    pub async fn wait_for_deliveries(
+        &self,
+        count: usize,
+        timeout: std::time::Duration,
+    ) -> Vec<world::Delivery> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let deliveries = self.control().deliveries();
+            if deliveries.len() >= count || tokio::time::Instant::now() >= deadline {
+                return deliveries;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
 
     /// The fake's state, for seeding, fault injection and inspection.

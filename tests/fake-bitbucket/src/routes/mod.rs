@@ -1,20 +1,37 @@
 //! The fake's HTTP surface: one module per Bitbucket area, a shared layer
 //! that records requests and plays injected faults, and authentication.
 
-mod repositories;
-mod user;
+mod branches;
+pub(crate) mod commits;
+mod hooks;
+mod issues;
+mod logs;
+mod pipelines;
+mod pullrequests;
+pub(crate) mod repositories;
+mod search;
+pub(crate) mod user;
 mod workspaces;
 
+use axum::Json;
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::Response;
-use axum::routing::get;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use base64::Engine as _;
+use serde_json::{Map, Value};
 
-use crate::world::{Fault, RecordedRequest, World};
-use crate::{Shared, errors};
+use crate::world::{Fault, RecordedRequest, Repository, World};
+use crate::{Shared, delivery, errors};
+
+pub(crate) use issues::render as issue_json;
+pub(crate) use pipelines::standard_steps;
+pub(crate) use pullrequests::render as pullrequest_json;
+
+/// `/2.0/repositories/{workspace}/{repo_slug}`: every repository route hangs off it.
+const R: &str = "/2.0/repositories/{workspace}/{repo_slug}";
 
 pub fn router(world: Shared) -> Router {
     Router::new()
@@ -30,12 +47,103 @@ pub fn router(world: Shared) -> Router {
             "/2.0/repositories/{workspace}/{repo_slug}",
             get(repositories::get),
         )
+        .merge(repository_routes())
+        .route("/2.0/workspaces/{workspace}/search/code", get(search::code))
+        .route(
+            "/2.0/workspaces/{workspace}/hooks",
+            get(hooks::list_workspace).post(hooks::create_workspace),
+        )
+        .route(
+            "/2.0/workspaces/{workspace}/hooks/{uid}",
+            get(hooks::get_workspace)
+                .put(hooks::update_workspace)
+                .delete(hooks::delete_workspace),
+        )
+        // Pre-signed, outside the API: no credential needed, like Bitbucket's log storage.
+        .route("/log-storage/{id}", get(logs::storage))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             world.clone(),
             record_and_fault,
         ))
         .with_state(world)
+}
+
+fn repository_routes() -> Router<Shared> {
+    let at = |tail: &str| format!("{R}{tail}");
+    Router::new()
+        .route(
+            &at("/refs/branches"),
+            get(branches::list).post(branches::create),
+        )
+        .route(
+            &at("/refs/branches/{*name}"),
+            get(branches::get).delete(branches::delete),
+        )
+        .route(&at("/commits"), get(commits::list))
+        .route(&at("/commits/{*revision}"), get(commits::list_revision))
+        .route(&at("/commit/{commit}"), get(commits::get))
+        .route(
+            &at("/pullrequests"),
+            get(pullrequests::list).post(pullrequests::create),
+        )
+        .route(
+            &at("/pullrequests/{id}"),
+            get(pullrequests::get).put(pullrequests::update),
+        )
+        .route(
+            &at("/pullrequests/{id}/approve"),
+            post(pullrequests::approve).delete(pullrequests::unapprove),
+        )
+        .route(
+            &at("/pullrequests/{id}/request-changes"),
+            post(pullrequests::request_changes).delete(pullrequests::unrequest_changes),
+        )
+        .route(
+            &at("/pullrequests/{id}/decline"),
+            post(pullrequests::decline),
+        )
+        .route(&at("/pullrequests/{id}/merge"), post(pullrequests::merge))
+        .route(
+            &at("/pullrequests/{id}/merge/task-status/{task_id}"),
+            get(pullrequests::task_status),
+        )
+        .route(
+            &at("/pullrequests/{id}/comments"),
+            get(pullrequests::list_comments).post(pullrequests::create_comment),
+        )
+        .route(
+            &at("/pullrequests/{id}/comments/{comment_id}"),
+            get(pullrequests::get_comment),
+        )
+        .route(
+            &at("/pipelines"),
+            get(pipelines::list).post(pipelines::trigger),
+        )
+        .route(
+            &at("/pipelines/"),
+            get(pipelines::list).post(pipelines::trigger),
+        )
+        .route(&at("/pipelines/{uuid}"), get(pipelines::get))
+        .route(&at("/pipelines/{uuid}/stopPipeline"), post(pipelines::stop))
+        .route(&at("/pipelines/{uuid}/steps"), get(pipelines::steps))
+        .route(&at("/pipelines/{uuid}/steps/"), get(pipelines::steps))
+        .route(&at("/pipelines/{uuid}/steps/{step}"), get(pipelines::step))
+        .route(
+            &at("/pipelines/{uuid}/steps/{step}/log"),
+            get(logs::step_log),
+        )
+        .route(&at("/issues"), get(issues::list).post(issues::create))
+        .route(&at("/issues/{id}"), get(issues::get).put(issues::update))
+        .route(
+            &at("/issues/{id}/changes"),
+            get(issues::list_changes).post(issues::create_change),
+        )
+        .route(&at("/hooks"), get(hooks::list).post(hooks::create))
+        .route(
+            &at("/hooks/{uid}"),
+            get(hooks::get).put(hooks::update).delete(hooks::delete),
+        )
 }
 
 async fn removed() -> Response {
@@ -47,7 +155,8 @@ async fn not_found() -> Response {
 }
 
 /// Logs every request (never the credential) and answers with the next
-/// injected fault, if any, before the route sees it.
+/// injected fault, if any, before the route sees it; once answered, sends
+/// the webhook events the request raised.
 async fn record_and_fault(State(world): State<Shared>, request: Request, next: Next) -> Response {
     let fault = {
         let mut world = lock(&world);
@@ -64,7 +173,7 @@ async fn record_and_fault(State(world): State<Shared>, request: Request, next: N
         });
         world.faults.pop_front()
     };
-    match fault {
+    let response = match fault {
         Some(Fault::Status {
             status,
             content_type,
@@ -76,7 +185,9 @@ async fn record_and_fault(State(world): State<Shared>, request: Request, next: N
             next.run(request).await
         }
         None => next.run(request).await,
-    }
+    };
+    delivery::flush(&world);
+    response
 }
 
 pub(crate) fn lock(world: &Shared) -> std::sync::MutexGuard<'_, World> {
@@ -125,4 +236,80 @@ pub(crate) fn authenticate(world: &World, headers: &HeaderMap) -> Result<String,
         None
     };
     user.ok_or_else(errors::unauthorized)
+}
+
+/// Every value of a repeatable query parameter, in order.
+pub(crate) fn params<'a>(query: &'a [(String, String)], key: &str) -> Vec<&'a str> {
+    query
+        .iter()
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+/// The caller and the repository a request names: 401 without a valid
+/// credential, Bitbucket's 404 when the repository is unknown or unreadable.
+pub(crate) fn open_repository(
+    world: &World,
+    headers: &HeaderMap,
+    workspace: &str,
+    slug: &str,
+) -> Result<(String, Repository), Response> {
+    let user = authenticate(world, headers)?;
+    let repository = world
+        .workspace(workspace)
+        .and_then(|ws| world.repository(ws, slug))
+        .filter(|r| world.can_read(r, &user))
+        .cloned()
+        .ok_or_else(errors::repository_not_found)?;
+    Ok((user, repository))
+}
+
+/// Writes need workspace membership (reading a public repository does not).
+pub(crate) fn require_write(
+    world: &World,
+    user: &str,
+    repository: &Repository,
+) -> Result<(), Response> {
+    if world.can_write(repository, user) {
+        Ok(())
+    } else {
+        Err(errors::forbidden(
+            "You do not have write access to this repository.",
+        ))
+    }
+}
+
+/// A JSON request body; an empty body reads as `{}`.
+pub(crate) fn json_body(body: &[u8]) -> Result<Value, Response> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Map::new()));
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(value @ Value::Object(_)) => Ok(value),
+        _ => Err(errors::error(400, "Malformed JSON in the request body.")),
+    }
+}
+
+pub(crate) fn created(body: Value) -> Response {
+    (StatusCode::CREATED, Json(body)).into_response()
+}
+
+pub(crate) fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Markdown as Bitbucket renders a one-paragraph text: escaped, in `<p>`.
+pub(crate) fn rendered(raw: &str) -> Value {
+    let escaped = raw
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;");
+    let html = if raw.is_empty() {
+        String::new()
+    } else {
+        format!("<p>{}</p>", escaped.replace("\n\n", "</p>\n<p>"))
+    };
+    serde_json::json!({ "type": "rendered", "raw": raw, "markup": "markdown", "html": html })
 }

@@ -150,3 +150,28 @@ pub fn render(world: &World, r: &Repository) -> Value {
         }
     })
 }
+
+/// A `repository` as Bitbucket embeds it in other objects.
+pub fn summary(world: &World, r: &Repository) -> Value {
+    let base = &world.base_url;
+    let full_name = r.full_name();
+    json!({
+        "type": "repository",
+        "full_name": full_name,
+        "name": r.name,
+        "uuid": r.uuid,
+        "links": {
+            "self": { "href": format!("{base}/2.0/repositories/{full_name}") },
+            "html": { "href": format!("{base}/{full_name}") },
+            "avatar": { "href": format!("{base}/{full_name}/avatar/32/") }
+        }
+    })
+}
+
+/// The summary by full name; `null` if the repository is gone.
+pub fn summary_named(world: &World, full_name: &str) -> Value {
+    world
+        .repository_named(full_name)
+        .map(|r| summary(world, r))
+        .unwrap_or(Value::Null)
+}

@@ -1,7 +1,19 @@
 //! The demo and test data set: three people, four workspaces, one of them
-//! with 263 repositories so listings span pages.
+//! with 263 repositories so listings span pages; histories, pull requests,
+//! pipelines, issues and searchable files on a few of the repositories.
+
+mod code;
+mod git;
+mod issues;
+mod pipelines;
+mod pulls;
 
 use crate::world::{Membership, Repository, User, Workspace, World};
+
+/// The repositories with histories, pull requests, pipelines and issues.
+pub use git::RICH;
+/// The custom pipelines both of them define.
+pub use pipelines::CUSTOM as CUSTOM_PIPELINES;
 
 pub const ADA_TOKEN: &str = "fake-token-ada-7c1e";
 pub const GRACE_TOKEN: &str = "fake-token-grace-93b0";
@@ -169,6 +181,15 @@ pub fn world() -> World {
         ));
     }
 
+    // The plugin's own repository is a Rust project with an issue tracker,
+    // as its seeded files, pipelines and issues say.
+    for r in &mut repositories {
+        if r.workspace == "atom-labs" && r.slug == "bitbucket-plugin" {
+            r.has_issues = true;
+            r.language = "rust".into();
+        }
+    }
+
     let mut world = World {
         users: vec![ada.clone(), grace.clone(), linus],
         workspaces,
@@ -184,6 +205,10 @@ pub fn world() -> World {
     world
         .api_tokens
         .insert((ADA_EMAIL.into(), ADA_API_TOKEN.into()), ada.uuid);
+    git::seed(&mut world);
+    pipelines::seed(&mut world);
+    issues::seed(&mut world);
+    code::seed(&mut world);
     world
 }
 

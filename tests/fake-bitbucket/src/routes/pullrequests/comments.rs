@@ -1,0 +1,217 @@
+//! `R/pullrequests/{id}/comments[/{comment_id}]`: oldest first, replies
+//! through `parent`, inline comments through `inline`, drafts through
+//! `pending`.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::{Id, find};
+use crate::clock::stamp;
+use crate::pages::{self, PageParams};
+use crate::routes::user::account;
+use crate::routes::{
+    created, json_body, lock, open_repository, param, query_pairs, rendered, require_write,
+};
+use crate::world::{Comment, Inline, PullRequest, World};
+use crate::{Shared, bbql, errors, events};
+
+/// Fields `q` and `sort` accept on comments.
+const FIELDS: [&str; 9] = [
+    "id",
+    "created_on",
+    "updated_on",
+    "content.raw",
+    "user.uuid",
+    "user.display_name",
+    "inline.path",
+    "deleted",
+    "pending",
+];
+
+pub async fn list_comments(
+    State(world): State<Shared>,
+    headers: HeaderMap,
+    Path((workspace, slug, id)): Path<Id>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, Response> {
+    let world = lock(&world);
+    let (user, repository) = open_repository(&world, &headers, &workspace, &slug)?;
+    let pr = &world.pull_requests[find(&world, &repository, &id)?];
+    let query = query_pairs(query.as_deref());
+    let params = PageParams::from_query(&query)?;
+    // Someone else's drafts stay invisible.
+    let mut comments: Vec<&Comment> = pr
+        .comments
+        .iter()
+        .filter(|c| !c.pending || c.user == user)
+        .collect();
+    comments.sort_by_key(|c| c.id);
+    let mut items: Vec<Value> = comments.iter().map(|c| render(&world, pr, c)).collect();
+    if let Some(q) = param(&query, "q") {
+        let filter = bbql::parse(q, &FIELDS).map_err(|m| errors::error(400, &m))?;
+        items.retain(|item| filter.matches(item));
+    }
+    if let Some(sort) = param(&query, "sort") {
+        bbql::sort(&mut items, sort, &FIELDS).map_err(|m| errors::error(400, &m))?;
+    }
+    let url = format!(
+        "{}/2.0/repositories/{}/pullrequests/{}/comments",
+        world.base_url, pr.repo, pr.id
+    );
+    Ok(Json(pages::page(items, &params, &url, &query)).into_response())
+}
+
+pub async fn get_comment(
+    State(world): State<Shared>,
+    headers: HeaderMap,
+    Path((workspace, slug, id, comment_id)): Path<(String, String, String, String)>,
+) -> Result<Response, Response> {
+    let world = lock(&world);
+    let (user, repository) = open_repository(&world, &headers, &workspace, &slug)?;
+    let pr = &world.pull_requests[find(&world, &repository, &id)?];
+    let comment = comment_id
+        .parse::<u64>()
+        .ok()
+        .and_then(|cid| pr.comments.iter().find(|c| c.id == cid))
+        .filter(|c| !c.pending || c.user == user)
+        .ok_or_else(|| errors::error(404, "Comment not found"))?;
+    Ok(Json(render(&world, pr, comment)).into_response())
+}
+
+pub async fn create_comment(
+    State(world): State<Shared>,
+    headers: HeaderMap,
+    Path((workspace, slug, id)): Path<Id>,
+    body: Bytes,
+) -> Result<Response, Response> {
+    let mut world = lock(&world);
+    let (user, repository) = open_repository(&world, &headers, &workspace, &slug)?;
+    require_write(&world, &user, &repository)?;
+    let at = find(&world, &repository, &id)?;
+    let body = json_body(&body)?;
+    let raw = body["content"]["raw"]
+        .as_str()
+        .filter(|r| !r.trim().is_empty())
+        .ok_or_else(|| errors::field_error("content", "This field is required."))?
+        .to_owned();
+    let parent = match &body["parent"] {
+        Value::Null => None,
+        parent => {
+            let parent_id = parent["id"]
+                .as_u64()
+                .ok_or_else(|| errors::field_error("parent", "Expected {\"id\": <number>}."))?;
+            if !world.pull_requests[at]
+                .comments
+                .iter()
+                .any(|c| c.id == parent_id)
+            {
+                return Err(errors::field_error(
+                    "parent",
+                    &format!("Comment {parent_id} not found on this pull request."),
+                ));
+            }
+            Some(parent_id)
+        }
+    };
+    let inline = match &body["inline"] {
+        Value::Null => None,
+        inline => {
+            let path = inline["path"]
+                .as_str()
+                .filter(|p| !p.is_empty())
+                .ok_or_else(|| errors::field_error("inline", "inline.path is required."))?;
+            Some(Inline {
+                path: path.to_owned(),
+                from: inline["from"].as_u64(),
+                to: inline["to"].as_u64(),
+            })
+        }
+    };
+    let pending = body["pending"].as_bool().unwrap_or(false);
+    let now = world.now();
+    world.counter += 1;
+    let comment = Comment {
+        id: 700_000 + world.counter,
+        user: user.clone(),
+        raw,
+        parent,
+        inline,
+        pending,
+        deleted: false,
+        created_on: now,
+        updated_on: now,
+    };
+    let pr = &mut world.pull_requests[at];
+    pr.comments.push(comment.clone());
+    let me = pr.participant_mut(&user);
+    if me.participated_on.is_none() {
+        me.participated_on = Some(now);
+    }
+    let answer = render(&world, &world.pull_requests[at], &comment);
+    if !pending {
+        let pr_id = world.pull_requests[at].id;
+        events::pull_request(
+            &mut world,
+            "pullrequest:comment_created",
+            &repository.full_name(),
+            pr_id,
+            &user,
+            Some(("comment", answer.clone())),
+        );
+    }
+    Ok(created(answer))
+}
+
+/// The `pullrequest_comment` definition.
+pub fn render(world: &World, pr: &PullRequest, c: &Comment) -> Value {
+    let base = &world.base_url;
+    let api = format!("{base}/2.0/repositories/{}/pullrequests/{}", pr.repo, pr.id);
+    let html = format!("{base}/{}/pull-requests/{}", pr.repo, pr.id);
+    let mut comment = json!({
+        "type": "pullrequest_comment",
+        "id": c.id,
+        "created_on": stamp(c.created_on),
+        "updated_on": stamp(c.updated_on),
+        "content": rendered(&c.raw),
+        "user": account(world, &c.user),
+        "deleted": c.deleted,
+        "pending": c.pending,
+        "pullrequest": {
+            "type": "pullrequest",
+            "id": pr.id,
+            "title": pr.title,
+            "links": {
+                "self": { "href": api },
+                "html": { "href": html }
+            }
+        },
+        "links": {
+            "self": { "href": format!("{api}/comments/{}", c.id) },
+            "html": { "href": format!("{html}/_/diff#comment-{}", c.id) }
+        }
+    });
+    if let Some(parent) = c.parent {
+        comment["parent"] = json!({
+            "id": parent,
+            "links": {
+                "self": { "href": format!("{api}/comments/{parent}") },
+                "html": { "href": format!("{html}/_/diff#comment-{parent}") }
+            }
+        });
+    }
+    if let Some(inline) = &c.inline {
+        comment["inline"] = json!({
+            "path": inline.path,
+            "from": inline.from,
+            "to": inline.to,
+        });
+        comment["links"]["code"] = json!({
+            "href": format!("{api}/diff#chg-{}", inline.path)
+        });
+    }
+    comment
+}

@@ -1,0 +1,421 @@
+//! `R/pullrequests`, `R/pullrequests/{id}`; reviews, merges and comments
+//! live in the sibling modules.
+
+mod comments;
+mod merge;
+mod review;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+pub use comments::{create_comment, get_comment, list_comments};
+pub use merge::{merge, task_status};
+pub use review::{approve, decline, request_changes, unapprove, unrequest_changes};
+
+use super::commits::reference;
+use super::repositories::summary_named;
+use super::user::account;
+use super::{
+    created, json_body, lock, open_repository, params, query_pairs, rendered, require_write,
+};
+use crate::clock::stamp;
+use crate::pages::{self, PageParams};
+use crate::world::{Participant, PrState, PullRequest, Repository, World};
+use crate::{Shared, bbql, errors, events};
+
+/// Fields `q` and `sort` accept on pull requests.
+const FIELDS: [&str; 15] = [
+    "id",
+    "title",
+    "description",
+    "state",
+    "draft",
+    "author.uuid",
+    "author.account_id",
+    "author.display_name",
+    "author.nickname",
+    "source.branch.name",
+    "destination.branch.name",
+    "created_on",
+    "updated_on",
+    "comment_count",
+    "close_source_branch",
+];
+
+type Id = (String, String, String);
+
+pub async fn list(
+    State(world): State<Shared>,
+    headers: HeaderMap,
+    Path((workspace, slug)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, Response> {
+    let world = lock(&world);
+    let (_, repository) = open_repository(&world, &headers, &workspace, &slug)?;
+    let query = query_pairs(query.as_deref());
+    let page_params = PageParams::from_query(&query)?;
+    let mut states = Vec::new();
+    for name in params(&query, "state") {
+        states.push(
+            PrState::parse(name)
+                .ok_or_else(|| errors::error(400, &format!("Invalid state: {name}")))?,
+        );
+    }
+    if states.is_empty() {
+        states.push(PrState::Open);
+    }
+    let full_name = repository.full_name();
+    let mut pulls: Vec<&PullRequest> = world
+        .pull_requests
+        .iter()
+        .filter(|p| p.repo == full_name && states.contains(&p.state))
+        .collect();
+    // Newest first unless sorted.
+    pulls.sort_by_key(|p| std::cmp::Reverse(p.id));
+    let mut items: Vec<Value> = pulls.iter().map(|p| render(&world, p)).collect();
+    if let Some(q) = super::param(&query, "q") {
+        let filter = bbql::parse(q, &FIELDS).map_err(|m| errors::error(400, &m))?;
+        items.retain(|item| filter.matches(item));
+    }
+    if let Some(sort) = super::param(&query, "sort") {
+        bbql::sort(&mut items, sort, &FIELDS).map_err(|m| errors::error(400, &m))?;
+    }
+    let url = format!(
+        "{}/2.0/repositories/{full_name}/pullrequests",
+        world.base_url
+    );
+    Ok(Json(pages::page(items, &page_params, &url, &query)).into_response())
+}
+
+pub async fn get(
+    State(world): State<Shared>,
+    headers: HeaderMap,
+    Path((workspace, slug, id)): Path<Id>,
+) -> Result<Response, Response> {
+    let world = lock(&world);
+    let (_, repository) = open_repository(&world, &headers, &workspace, &slug)?;
+    let at = find(&world, &repository, &id)?;
+    Ok(Json(render(&world, &world.pull_requests[at])).into_response())
+}
+
+pub async fn create(
+    State(world): State<Shared>,
+    headers: HeaderMap,
+    Path((workspace, slug)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, Response> {
+    let mut world = lock(&world);
+    let (user, repository) = open_repository(&world, &headers, &workspace, &slug)?;
+    require_write(&world, &user, &repository)?;
+    let body = json_body(&body)?;
+    let full_name = repository.full_name();
+    let title = body["title"]
+        .as_str()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| errors::field_error("title", "This field is required."))?
+        .to_owned();
+    let source = body["source"]["branch"]["name"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| errors::field_error("source", "This field is required."))?
+        .to_owned();
+    let source_head = world
+        .branch_in(&full_name, &source)
+        .map(|b| b.target.clone())
+        .ok_or_else(|| errors::field_error("source", &format!("Branch not found: {source}")))?;
+    let destination = match body["destination"]["branch"]["name"].as_str() {
+        Some(name) if !name.is_empty() => name.to_owned(),
+        _ => repository.main_branch.clone(),
+    };
+    let destination_head = world
+        .branch_in(&full_name, &destination)
+        .map(|b| b.target.clone())
+        .ok_or_else(|| {
+            errors::field_error("destination", &format!("Branch not found: {destination}"))
+        })?;
+    if source == destination {
+        return Err(errors::field_error(
+            "source",
+            "The source branch and the destination branch must differ.",
+        ));
+    }
+    let reviewers = reviewers(&world, &body["reviewers"], &user)?.unwrap_or_default();
+    let id = world
+        .pull_requests
+        .iter()
+        .filter(|p| p.repo == full_name)
+        .map(|p| p.id)
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let now = world.now();
+    let participants = reviewers
+        .iter()
+        .map(|r| Participant {
+            user: r.clone(),
+            reviewer: true,
+            approved: false,
+            state: None,
+            participated_on: None,
+        })
+        .collect();
+    let pr = PullRequest {
+        repo: full_name.clone(),
+        id,
+        title,
+        description: body["description"].as_str().unwrap_or_default().to_owned(),
+        state: PrState::Open,
+        draft: body["draft"].as_bool().unwrap_or(false),
+        queued: false,
+        author: user.clone(),
+        source_branch: source,
+        source_commit: source_head,
+        destination_branch: destination,
+        destination_commit: destination_head,
+        merge_commit: None,
+        close_source_branch: body["close_source_branch"].as_bool().unwrap_or(false),
+        reviewers,
+        participants,
+        comments: Vec::new(),
+        task_count: 0,
+        closed_by: None,
+        reason: String::new(),
+        created_on: now,
+        updated_on: now,
+    };
+    let answer = render(&world, &pr);
+    world.pull_requests.push(pr);
+    events::pull_request(
+        &mut world,
+        "pullrequest:created",
+        &full_name,
+        id,
+        &user,
+        None,
+    );
+    Ok(created(answer))
+}
+
+pub async fn update(
+    State(world): State<Shared>,
+    headers: HeaderMap,
+    Path((workspace, slug, id)): Path<Id>,
+    body: Bytes,
+) -> Result<Response, Response> {
+    let mut world = lock(&world);
+    let (user, repository) = open_repository(&world, &headers, &workspace, &slug)?;
+    require_write(&world, &user, &repository)?;
+    let at = find(&world, &repository, &id)?;
+    let body = json_body(&body)?;
+    if world.pull_requests[at].state != PrState::Open {
+        return Err(errors::error(400, "You can't edit a closed pull request."));
+    }
+    let full_name = repository.full_name();
+    let title = match &body["title"] {
+        Value::Null => None,
+        Value::String(t) if !t.trim().is_empty() => Some(t.trim().to_owned()),
+        _ => return Err(errors::field_error("title", "This field may not be blank.")),
+    };
+    let destination = match body["destination"]["branch"]["name"].as_str() {
+        None => None,
+        Some(name) => {
+            if world.branch_in(&full_name, name).is_none() {
+                return Err(errors::field_error(
+                    "destination",
+                    &format!("Branch not found: {name}"),
+                ));
+            }
+            if name == world.pull_requests[at].source_branch {
+                return Err(errors::field_error(
+                    "destination",
+                    "The source branch and the destination branch must differ.",
+                ));
+            }
+            Some(name.to_owned())
+        }
+    };
+    let author = world.pull_requests[at].author.clone();
+    let reviewers = reviewers(&world, &body["reviewers"], &author)?;
+    let now = world.now();
+    let pr = &mut world.pull_requests[at];
+    if let Some(title) = title {
+        pr.title = title;
+    }
+    if let Some(description) = body["description"].as_str() {
+        pr.description = description.to_owned();
+    }
+    if let Some(destination) = destination {
+        pr.destination_branch = destination;
+    }
+    if let Some(draft) = body["draft"].as_bool() {
+        pr.draft = draft;
+    }
+    if let Some(close) = body["close_source_branch"].as_bool() {
+        pr.close_source_branch = close;
+    }
+    if let Some(reviewers) = reviewers {
+        // Reviewers who took part stay on as participants.
+        pr.participants.retain(|p| {
+            !p.reviewer || reviewers.contains(&p.user) || p.approved || p.state.is_some()
+        });
+        for p in &mut pr.participants {
+            p.reviewer = reviewers.contains(&p.user);
+        }
+        for r in &reviewers {
+            pr.participant_mut(r).reviewer = true;
+        }
+        pr.reviewers = reviewers;
+    }
+    pr.updated_on = now;
+    let pr_id = pr.id;
+    events::pull_request(
+        &mut world,
+        "pullrequest:updated",
+        &full_name,
+        pr_id,
+        &user,
+        None,
+    );
+    Ok(Json(render(&world, &world.pull_requests[at])).into_response())
+}
+
+/// `reviewers: [{uuid} | {account_id}]` → account uuids; None when absent.
+fn reviewers(world: &World, value: &Value, author: &str) -> Result<Option<Vec<String>>, Response> {
+    let Some(list) = value.as_array() else {
+        return match value {
+            Value::Null => Ok(None),
+            _ => Err(errors::field_error(
+                "reviewers",
+                "Expected a list of accounts.",
+            )),
+        };
+    };
+    let mut uuids: Vec<String> = Vec::new();
+    for entry in list {
+        let user = world.users.iter().find(|u| {
+            entry["uuid"].as_str() == Some(u.uuid.as_str())
+                || entry["account_id"].as_str() == Some(u.account_id.as_str())
+        });
+        let Some(user) = user else {
+            let named = entry["uuid"]
+                .as_str()
+                .or(entry["account_id"].as_str())
+                .unwrap_or("?");
+            return Err(errors::field_error(
+                "reviewers",
+                &format!("{named} is not a valid user."),
+            ));
+        };
+        if user.uuid == author {
+            return Err(errors::field_error(
+                "reviewers",
+                &format!(
+                    "{} is the author and cannot be included as a reviewer.",
+                    user.display_name
+                ),
+            ));
+        }
+        if !uuids.contains(&user.uuid) {
+            uuids.push(user.uuid.clone());
+        }
+    }
+    Ok(Some(uuids))
+}
+
+/// The index of the pull request `id` names in `repository`, or 404.
+fn find(world: &World, repository: &Repository, id: &str) -> Result<usize, Response> {
+    let full_name = repository.full_name();
+    id.parse::<u64>()
+        .ok()
+        .and_then(|id| {
+            world
+                .pull_requests
+                .iter()
+                .position(|p| p.repo == full_name && p.id == id)
+        })
+        .ok_or_else(|| errors::error(404, "Pull request not found"))
+}
+
+/// The `participant` definition.
+pub fn participant(world: &World, p: &Participant) -> Value {
+    json!({
+        "type": "participant",
+        "user": account(world, &p.user),
+        "role": if p.reviewer { "REVIEWER" } else { "PARTICIPANT" },
+        "approved": p.approved,
+        "state": p.state.map(|s| s.as_str()),
+        "participated_on": p.participated_on.map(stamp),
+    })
+}
+
+/// The `pullrequest` definition.
+pub fn render(world: &World, pr: &PullRequest) -> Value {
+    let base = &world.base_url;
+    let repo = &pr.repo;
+    let api = format!("{base}/2.0/repositories/{repo}/pullrequests/{}", pr.id);
+    let open = pr.state == PrState::Open;
+    let endpoint = |name: &str, stored: &str| {
+        let live = world.branch_in(repo, name);
+        let hash = match live {
+            Some(b) if open => b.target.clone(),
+            _ => stored.to_owned(),
+        };
+        let mut branch = json!({ "name": name });
+        if let Some(b) = live {
+            branch["merge_strategies"] = json!(b.merge_strategies);
+            branch["default_merge_strategy"] = json!(b.default_merge_strategy);
+        }
+        json!({
+            "branch": branch,
+            "commit": reference(world, repo, &hash, true),
+            "repository": summary_named(world, repo),
+        })
+    };
+    json!({
+        "type": "pullrequest",
+        "id": pr.id,
+        "title": pr.title,
+        "description": pr.description,
+        "summary": rendered(&pr.description),
+        "rendered": {
+            "title": rendered(&pr.title),
+            "description": rendered(&pr.description),
+            "reason": rendered(&pr.reason),
+        },
+        "state": pr.state.as_str(),
+        "draft": pr.draft,
+        "queued": pr.queued,
+        "author": account(world, &pr.author),
+        "source": endpoint(&pr.source_branch, &pr.source_commit),
+        "destination": endpoint(&pr.destination_branch, &pr.destination_commit),
+        "merge_commit": pr.merge_commit.as_deref().map(|h| reference(world, repo, h, true)),
+        "close_source_branch": pr.close_source_branch,
+        "comment_count": pr.comment_count(),
+        "task_count": pr.task_count,
+        "reviewers": pr.reviewers.iter().map(|r| account(world, r)).collect::<Vec<_>>(),
+        "participants": pr.participants.iter().map(|p| participant(world, p)).collect::<Vec<_>>(),
+        "closed_by": pr.closed_by.as_deref().map(|u| account(world, u)),
+        "reason": pr.reason,
+        "created_on": stamp(pr.created_on),
+        "updated_on": stamp(pr.updated_on),
+        "links": {
+            "self": { "href": api },
+            "html": { "href": format!("{base}/{repo}/pull-requests/{}", pr.id) },
+            "commits": { "href": format!("{api}/commits") },
+            "approve": { "href": format!("{api}/approve") },
+            "request-changes": { "href": format!("{api}/request-changes") },
+            "diff": { "href": format!("{api}/diff") },
+            "diffstat": { "href": format!("{api}/diffstat") },
+            "comments": { "href": format!("{api}/comments") },
+            "activity": { "href": format!("{api}/activity") },
+            "merge": { "href": format!("{api}/merge") },
+            "decline": { "href": format!("{api}/decline") },
+            "statuses": { "href": format!("{api}/statuses") }
+        }
+    })
+}

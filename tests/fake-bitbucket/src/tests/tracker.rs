@@ -1,0 +1,138 @@
+//! Issues and code search.
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use super::{Api, PLUGIN, strings, values};
+
+#[tokio::test]
+async fn issues_filter_create_change_and_retire() {
+    let api = Api::start().await;
+    let q = "q=state%3D%22new%22%20AND%20kind%3D%22bug%22";
+    let bugs = api.get(&format!("{PLUGIN}/issues?{q}")).await.json();
+    assert_eq!(
+        strings(&bugs, "title"),
+        ["Merge fails with 555 on large pull requests"]
+    );
+    let made = api
+        .post(&format!("{PLUGIN}/issues"), json!({ "title": "New one", "content": { "raw": "Body" }, "kind": "task", "priority": "minor" }))
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED);
+    let issue = made.json();
+    assert_eq!(issue["id"], 9);
+    assert_eq!(issue["state"], "new");
+    assert_eq!(issue["reporter"]["nickname"], "ada");
+    let grace = api
+        .fake
+        .control()
+        .user_named("grace")
+        .unwrap()
+        .account_id
+        .clone();
+    let assigned = api
+        .put(
+            &format!("{PLUGIN}/issues/9"),
+            json!({ "assignee": { "account_id": grace } }),
+        )
+        .await
+        .json();
+    assert_eq!(assigned["assignee"]["nickname"], "grace");
+    let cleared = api
+        .put(&format!("{PLUGIN}/issues/9"), json!({ "assignee": null }))
+        .await
+        .json();
+    assert!(cleared["assignee"].is_null());
+    let change = api
+        .post(
+            &format!("{PLUGIN}/issues/9/changes"),
+            json!({ "changes": { "state": { "new": "resolved" } }, "message": { "raw": "Done" } }),
+        )
+        .await;
+    assert_eq!(change.status, StatusCode::CREATED);
+    assert_eq!(change.json()["type"], "issue_change");
+    assert_eq!(
+        change.json()["changes"]["state"],
+        json!({ "old": "new", "new": "resolved" })
+    );
+    assert_eq!(
+        api.get(&format!("{PLUGIN}/issues/9")).await.json()["state"],
+        "resolved"
+    );
+    assert_eq!(
+        api.post(&format!("{PLUGIN}/issues"), json!({ "kind": "bug" }))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    let no_tracker = api
+        .get("/2.0/repositories/atom-labs/atom-harness/issues")
+        .await;
+    assert_eq!(no_tracker.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        no_tracker.json()["error"]["message"],
+        "Repository has no issue tracker."
+    );
+    api.fake.control().issues_retired = true;
+    let gone = api.get(&format!("{PLUGIN}/issues/1")).await;
+    assert_eq!(gone.status, StatusCode::GONE);
+    assert!(
+        gone.json()["error"]["data"]["announcement_url"]
+            .as_str()
+            .unwrap()
+            .contains("community.atlassian.com")
+    );
+}
+
+#[tokio::test]
+async fn code_search_finds_marks_and_pages() {
+    let api = Api::start().await;
+    let url = "/2.0/workspaces/atom-labs/search/code";
+    let hits = api
+        .get(&format!("{url}?search_query=verify_signature"))
+        .await
+        .json();
+    assert_eq!(hits["size"], 4);
+    assert_eq!(hits["query_substituted"], false);
+    let first = &values(&hits)[0];
+    assert_eq!(first["type"], "code_search_result");
+    assert_eq!(first["file"]["type"], "commit_file");
+    assert!(first["file"]["commit"]["repository"]["full_name"].is_string());
+    let narrowed = api
+        .get(&format!("{url}?search_query=verify_signature%20repo%3Abitbucket-plugin%20path%3Asrc%2Fwebhooks.rs"))
+        .await
+        .json();
+    assert_eq!(narrowed["size"], 1);
+    let result = &values(&narrowed)[0];
+    assert_eq!(result["content_match_count"], 1);
+    let line = &result["content_matches"][0]["lines"][1];
+    assert_eq!(line["line"], 5);
+    assert!(
+        line["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["match"] == true && s["text"] == "verify_signature")
+    );
+
+    let todo = api
+        .get(&format!("{url}?search_query=TODO&pagelen=5"))
+        .await
+        .json();
+    let total = todo["size"].as_u64().unwrap();
+    assert!(total > 10);
+    let page2 = api.get(todo["next"].as_str().unwrap()).await.json();
+    assert_ne!(values(&todo)[4], values(&page2)[0]);
+    api.fake.control().search_duplicates_across_pages = true;
+    let page2 = api.get(todo["next"].as_str().unwrap()).await.json();
+    assert_eq!(values(&todo)[4], values(&page2)[0], "BCLOUD-23644");
+    assert_eq!(page2["size"], total);
+
+    assert_eq!(api.get(url).await.status, StatusCode::BAD_REQUEST);
+    api.fake.control().search_disabled = true;
+    let off = api.get(&format!("{url}?search_query=x")).await;
+    assert_eq!(off.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        off.json()["error"]["message"],
+        "Search is not enabled for the requested workspace, navigate to https://bitbucket.org/search to turn it on"
+    );
+}

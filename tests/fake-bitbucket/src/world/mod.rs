@@ -1,0 +1,383 @@
+//! The fake's state: accounts, workspaces, repositories, credentials, what
+//! lives in the repositories (commits, branches, pull requests, pipelines,
+//! issues, files, webhooks), and the knobs tests turn (faults, delays) and
+//! read (the request log, webhook deliveries).
+
+mod code;
+mod git;
+mod hooks;
+mod issues;
+mod pipelines;
+mod pulls;
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub use code::SourceFile;
+pub use git::{Branch, Commit};
+pub(crate) use git::{MERGE_STRATEGIES, Resolved, commit_hash};
+pub(crate) use hooks::Event;
+pub use hooks::{Delivery, EVENT_KEYS, HookSubject, Webhook};
+pub use issues::{Issue, IssueChange};
+pub(crate) use issues::{KINDS, PRIORITIES, STATES};
+pub use pipelines::{
+    Phase, Pipeline, PipelineTarget, RunResult, Step, StepPhase, StepResult, Trigger, Variable,
+};
+pub use pulls::{
+    Comment, Inline, MergeParams, MergeTask, Participant, PrState, PullRequest, ReviewState,
+};
+
+#[derive(Clone, Debug)]
+pub struct User {
+    pub uuid: String,
+    pub account_id: String,
+    pub display_name: String,
+    pub nickname: String,
+    pub email: String,
+    pub created_on: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Membership {
+    pub user_uuid: String,
+    pub administrator: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Workspace {
+    pub uuid: String,
+    pub slug: String,
+    pub name: String,
+    pub is_private: bool,
+    pub created_on: String,
+    pub members: Vec<Membership>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Repository {
+    pub uuid: String,
+    pub workspace: String,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub is_private: bool,
+    pub language: String,
+    pub size: u64,
+    pub has_issues: bool,
+    pub created_on: String,
+    pub updated_on: String,
+    pub project_key: String,
+    pub project_name: String,
+    pub main_branch: String,
+}
+
+impl Repository {
+    /// `workspace/slug`: the key everything inside a repository is filed under.
+    pub fn full_name(&self) -> String {
+        format!("{}/{}", self.workspace, self.slug)
+    }
+}
+
+/// An answer injected ahead of the normal one.
+#[derive(Clone, Debug)]
+pub enum Fault {
+    /// Answer with this status and body instead.
+    Status {
+        status: u16,
+        content_type: &'static str,
+        body: String,
+        retry_after: Option<u32>,
+    },
+    /// Wait this long, then answer normally.
+    Delay(Duration),
+}
+
+impl Fault {
+    /// Bitbucket's 429: text/plain, no JSON.
+    pub fn rate_limited(retry_after: Option<u32>) -> Self {
+        Fault::Status {
+            status: 429,
+            content_type: "text/plain",
+            body: "Rate limit for this resource has been exceeded".into(),
+            retry_after,
+        }
+    }
+
+    pub fn unavailable() -> Self {
+        Fault::Status {
+            status: 503,
+            content_type: "application/json",
+            body: r#"{"type":"error","error":{"message":"Service Unavailable"}}"#.into(),
+            retry_after: None,
+        }
+    }
+}
+
+/// What a test can assert about a request the fake received.
+#[derive(Clone, Debug)]
+pub struct RecordedRequest {
+    pub method: String,
+    pub path: String,
+    /// The decoded query pairs, in order.
+    pub query: Vec<(String, String)>,
+    /// `Bearer` or `Basic`, never the credential itself.
+    pub auth_scheme: Option<String>,
+}
+
+impl RecordedRequest {
+    pub fn param(&self, key: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+pub struct World {
+    /// `http://127.0.0.1:PORT`, set when the server starts; links are built on it.
+    pub base_url: String,
+    pub users: Vec<User>,
+    pub workspaces: Vec<Workspace>,
+    pub repositories: Vec<Repository>,
+    /// Bearer token → user uuid.
+    pub bearer_tokens: HashMap<String, String>,
+    /// (account e-mail, API token) → user uuid.
+    pub api_tokens: HashMap<(String, String), String>,
+    /// Answers to give before normal service resumes, oldest first.
+    pub faults: VecDeque<Fault>,
+    /// Pads `GET /user`'s display name to this many bytes (huge answers).
+    pub pad_user_display_name: Option<usize>,
+    pub requests: Vec<RecordedRequest>,
+
+    /// Every repository's commits, oldest first; `Commit::repo` is the full name.
+    pub commits: Vec<Commit>,
+    /// Every repository's branches (`Branch::repo` is the full name).
+    pub branches: Vec<Branch>,
+    /// Pull requests, ids counting from 1 per repository.
+    pub pull_requests: Vec<PullRequest>,
+    /// Merges accepted with 202, polled through `…/merge/task-status/{id}`.
+    pub merge_tasks: Vec<MergeTask>,
+    /// Pipeline runs, build numbers counting from 1 per repository.
+    pub pipelines: Vec<Pipeline>,
+    /// The custom pipelines (`selector.pattern`) each repository's
+    /// bitbucket-pipelines.yml defines, by full name.
+    pub custom_pipelines: HashMap<String, Vec<String>>,
+    /// Issues, ids counting from 1 per repository.
+    pub issues: Vec<Issue>,
+    /// Files on the main branch that code search looks through.
+    pub files: Vec<SourceFile>,
+    /// Repository and workspace webhooks.
+    pub hooks: Vec<Webhook>,
+    /// Webhook POSTs the fake made, in the order they were answered.
+    pub deliveries: Vec<Delivery>,
+
+    /// The next decline answers 555 (Bitbucket's "Timed out") and changes nothing.
+    pub timeout_next_decline: bool,
+    /// The next merge answers 555 (Bitbucket's "Timed out") and changes nothing.
+    pub timeout_next_merge: bool,
+    /// Every merge answers 202 and a task to poll, even without `async=true`.
+    pub force_async_merges: bool,
+    /// Polls of a merge task that answer PENDING before the one that merges (default 2).
+    pub merge_polls_before_success: u32,
+    /// How a triggered pipeline ends once it has run its course (default SUCCESSFUL).
+    pub pipeline_result: RunResult,
+    /// GETs of a triggered pipeline that answer IN_PROGRESS after the PENDING one (default 1).
+    pub pipeline_running_polls: u32,
+    /// Full pipeline pages lose `next`, as in Bitbucket's BCLOUD-20639.
+    pub omit_pipeline_next: bool,
+    /// Every issue endpoint answers 410: the tracker was removed at the 2026 sunset.
+    pub issues_retired: bool,
+    /// Code search answers Bitbucket's "Search is not enabled" 404.
+    pub search_disabled: bool,
+    /// Page N+1 of code search starts with the last result of page N (BCLOUD-23644).
+    pub search_duplicates_across_pages: bool,
+
+    /// Events raised while answering; delivered once the answer has left.
+    pub(crate) outbox: Vec<Event>,
+    /// Pre-signed log URLs handed out: signature → (pipeline uuid, step uuid).
+    pub(crate) log_links: HashMap<String, (String, String)>,
+    /// Source of fresh uuids and ids.
+    pub(crate) counter: u64,
+    /// The last timestamp handed out, so that timestamps never repeat.
+    pub(crate) clock: u64,
+}
+
+impl Default for World {
+    fn default() -> Self {
+        Self {
+            base_url: String::new(),
+            users: Vec::new(),
+            workspaces: Vec::new(),
+            repositories: Vec::new(),
+            bearer_tokens: HashMap::new(),
+            api_tokens: HashMap::new(),
+            faults: VecDeque::new(),
+            pad_user_display_name: None,
+            requests: Vec::new(),
+            commits: Vec::new(),
+            branches: Vec::new(),
+            pull_requests: Vec::new(),
+            merge_tasks: Vec::new(),
+            pipelines: Vec::new(),
+            custom_pipelines: HashMap::new(),
+            issues: Vec::new(),
+            files: Vec::new(),
+            hooks: Vec::new(),
+            deliveries: Vec::new(),
+            timeout_next_decline: false,
+            timeout_next_merge: false,
+            force_async_merges: false,
+            merge_polls_before_success: 2,
+            pipeline_result: RunResult::Successful,
+            pipeline_running_polls: 1,
+            omit_pipeline_next: false,
+            issues_retired: false,
+            search_disabled: false,
+            search_duplicates_across_pages: false,
+            outbox: Vec::new(),
+            log_links: HashMap::new(),
+            counter: 0,
+            clock: 0,
+        }
+    }
+}
+
+impl World {
+    pub fn inject(&mut self, fault: Fault) {
+        self.faults.push_back(fault);
+    }
+
+    pub fn requests_to(&self, path: &str) -> Vec<RecordedRequest> {
+        self.requests
+            .iter()
+            .filter(|r| r.path == path)
+            .cloned()
+            .collect()
+    }
+
+    pub fn user(&self, uuid: &str) -> Option<&User> {
+        self.users.iter().find(|u| u.uuid == uuid)
+    }
+
+    /// By nickname, e.g. `"ada"` or `"grace"`.
+    pub fn user_named(&self, nickname: &str) -> Option<&User> {
+        self.users.iter().find(|u| u.nickname == nickname)
+    }
+
+    /// By slug or `{uuid}`.
+    pub fn workspace(&self, id: &str) -> Option<&Workspace> {
+        self.workspaces
+            .iter()
+            .find(|w| w.slug == id || w.uuid == id)
+    }
+
+    /// By workspace (slug or uuid) and repository slug or `{uuid}`.
+    pub fn repository(&self, workspace: &Workspace, id: &str) -> Option<&Repository> {
+        self.repositories
+            .iter()
+            .find(|r| r.workspace == workspace.slug && (r.slug == id || r.uuid == id))
+    }
+
+    /// By `workspace/slug`.
+    pub fn repository_named(&self, full_name: &str) -> Option<&Repository> {
+        self.repositories
+            .iter()
+            .find(|r| r.full_name() == full_name)
+    }
+
+    pub fn is_member(&self, workspace: &Workspace, user_uuid: &str) -> bool {
+        workspace.members.iter().any(|m| m.user_uuid == user_uuid)
+    }
+
+    pub fn is_admin(&self, workspace: &Workspace, user_uuid: &str) -> bool {
+        workspace
+            .members
+            .iter()
+            .any(|m| m.user_uuid == user_uuid && m.administrator)
+    }
+
+    pub fn can_read(&self, repository: &Repository, user_uuid: &str) -> bool {
+        !repository.is_private || self.can_write(repository, user_uuid)
+    }
+
+    /// Workspace members write to every repository of the workspace.
+    pub fn can_write(&self, repository: &Repository, user_uuid: &str) -> bool {
+        self.workspace(&repository.workspace)
+            .is_some_and(|w| self.is_member(w, user_uuid))
+    }
+
+    /// A pull request by workspace slug, repository slug and id.
+    pub fn pull_request(&self, workspace: &str, repo: &str, id: u64) -> Option<&PullRequest> {
+        let full_name = format!("{workspace}/{repo}");
+        self.pull_requests
+            .iter()
+            .find(|p| p.repo == full_name && p.id == id)
+    }
+
+    /// A pipeline by uuid, with or without braces.
+    pub fn pipeline(&self, uuid: &str) -> Option<&Pipeline> {
+        let uuid = braced(uuid);
+        self.pipelines.iter().find(|p| p.uuid == uuid)
+    }
+
+    /// One repository's pipelines, oldest first.
+    pub fn pipelines_of(&self, workspace: &str, repo: &str) -> Vec<&Pipeline> {
+        let full_name = format!("{workspace}/{repo}");
+        self.pipelines
+            .iter()
+            .filter(|p| p.repo == full_name)
+            .collect()
+    }
+
+    /// An issue by workspace slug, repository slug and id.
+    pub fn issue(&self, workspace: &str, repo: &str, id: u64) -> Option<&Issue> {
+        let full_name = format!("{workspace}/{repo}");
+        self.issues
+            .iter()
+            .find(|i| i.repo == full_name && i.id == id)
+    }
+
+    /// A webhook by uuid, with or without braces.
+    pub fn hook(&self, uuid: &str) -> Option<&Webhook> {
+        let uuid = braced(uuid);
+        self.hooks.iter().find(|h| h.uuid == uuid)
+    }
+
+    /// Webhook POSTs made so far (answered or failed), oldest first.
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.deliveries.clone()
+    }
+
+    /// A fresh `{uuid}`, distinct from every seeded one.
+    pub(crate) fn fresh_uuid(&mut self) -> String {
+        self.counter += 1;
+        crate::seed::uuid(1_000_000 + self.counter)
+    }
+
+    /// Now, strictly after every timestamp handed out before.
+    pub(crate) fn now(&mut self) -> u64 {
+        self.clock = crate::clock::wall().max(self.clock + 1);
+        self.clock
+    }
+
+    /// Queues a webhook event; it is delivered after the current answer.
+    pub(crate) fn emit(&mut self, repo: &str, key: &'static str, payload: Value) {
+        self.outbox.push(Event {
+            repo: repo.to_owned(),
+            key,
+            payload,
+        });
+    }
+}
+
+/// `{uuid}` whether or not the caller kept the braces.
+pub(crate) fn braced(uuid: &str) -> String {
+    let uuid = uuid.trim();
+    if uuid.starts_with('{') {
+        uuid.to_owned()
+    } else {
+        format!("{{{uuid}}}")
+    }
+}
