@@ -6,7 +6,10 @@ use crate::bindings::exports::atom::integration::integration::Guest;
 use crate::error::Error;
 use crate::schema::{self, NoParams};
 use crate::types::*;
-use crate::{Component, health, repositories, users, workspaces};
+use crate::{
+    Component, analytics, auth, branches, commits, health, issues, pipelines, pullrequests,
+    repositories, search, users, webhooks, workspaces,
+};
 
 /// Hosts the component reaches by default; the host's allowlist should match.
 pub const ALLOWED_HOSTS: [&str; 2] = ["api.bitbucket.org", "bitbucket.org"];
@@ -64,35 +67,14 @@ macro_rules! request_value {
     };
 }
 
-/// Runs a row: its function when it is `done`, a typed error while it is
-/// `todo` (a todo row's function is a placeholder and is never expanded).
-macro_rules! run {
-    (done, $name:ident, $function:path, $request:expr) => {
-        $function($request)
-    };
-    (todo, $name:ident, $function:path, $request:expr) => {{
-        let _ = $request;
-        Err(Error::not_implemented(&operation_name(stringify!($name))))
-    }};
-}
-
-macro_rules! is_done {
-    (done) => {
-        true
-    };
-    (todo) => {
-        false
-    };
-}
-
 macro_rules! operations {
     ($(
-        $status:ident $complexity:ident $name:ident ( $($request:ty)? ) -> $result:ty = $function:path, $description:literal;
+        $complexity:ident $name:ident ( $($request:ty)? ) -> $result:ty = $function:path, $description:literal;
     )*) => {
         impl Guest for Component {
             $(
                 fn $name($(request: $request)?) -> Result<$result, Error> {
-                    run!($status, $name, $function, request_value!(request; $($request)?))
+                    $function(request_value!(request; $($request)?))
                 }
             )*
 
@@ -108,7 +90,7 @@ macro_rules! operations {
                         complexity: Complexity::$complexity,
                         parameters_schema: schema::schema_of::<request_type!($($request)?)>().to_string(),
                         result_schema: schema::schema_of::<$result>().to_string(),
-                        implemented: is_done!($status),
+                        implemented: true,
                     },
                 )*]
             }
@@ -118,7 +100,7 @@ macro_rules! operations {
                     $(
                         stringify!($name) => {
                             let request: request_type!($($request)?) = schema::parse(&params_json)?;
-                            let result: $result = run!($status, $name, $function, request)?;
+                            let result: $result = $function(request)?;
                             serde_json::to_string(&result)
                                 .map_err(|e| Error::internal(format!("could not encode the result: {e}")))
                         }
@@ -134,93 +116,93 @@ macro_rules! operations {
 }
 
 operations! {
-    done Read health() -> HealthReport = health::check,
+    Read health() -> HealthReport = health::check,
         "Whether Bitbucket is reachable with this connection's credential, which kind it is and what it can do.";
-    todo Critical auth_start() -> AuthStartResult = unimplemented,
+    Critical auth_start() -> AuthStartResult = auth::start,
         "Start an OAuth 2.0 login: the Bitbucket authorize URL and the state the callback must return.";
-    todo Critical auth_complete(AuthCompleteRequest) -> AuthStatus = unimplemented,
+    Critical auth_complete(AuthCompleteRequest) -> AuthStatus = auth::complete,
         "Finish an OAuth 2.0 login: check the state, exchange the code and store the tokens.";
-    todo Critical auth_refresh() -> AuthStatus = unimplemented,
+    Critical auth_refresh() -> AuthStatus = auth::refresh,
         "Exchange the stored refresh token for new tokens now.";
 
-    done Read get_current_user() -> Account = users::current,
+    Read get_current_user() -> Account = users::current,
         "The Bitbucket account the credential acts as.";
-    done Read list_workspaces(ListWorkspacesRequest) -> WorkspacePage = workspaces::list,
+    Read list_workspaces(ListWorkspacesRequest) -> WorkspacePage = workspaces::list,
         "Workspaces the current user can access (GET /user/workspaces).";
-    done Read list_repositories(ListRepositoriesRequest) -> RepositoryPage = repositories::list,
+    Read list_repositories(ListRepositoriesRequest) -> RepositoryPage = repositories::list,
         "Repositories of a workspace, filtered with BBQL `page.q` and sorted with `page.sort`.";
-    done Read get_repository(RepoRef) -> Repository = repositories::get,
+    Read get_repository(RepoRef) -> Repository = repositories::get,
         "One repository by workspace and slug.";
 
-    todo Read list_branches(ListBranchesRequest) -> BranchPage = unimplemented,
+    Read list_branches(ListBranchesRequest) -> BranchPage = branches::list,
         "Branches of a repository, filtered with BBQL and sorted.";
-    todo Read get_branch(BranchRef) -> Branch = unimplemented,
+    Read get_branch(BranchRef) -> Branch = branches::get,
         "One branch by name (names may contain `/`).";
-    todo Read list_commits(ListCommitsRequest) -> CommitPage = unimplemented,
+    Read list_commits(ListCommitsRequest) -> CommitPage = commits::list,
         "Commits reachable from `include` and not from `exclude`, optionally touching `path`, newest first.";
-    todo Read get_commit(CommitRef) -> Commit = unimplemented,
+    Read get_commit(CommitRef) -> Commit = commits::get,
         "One commit by hash.";
 
-    todo Read list_pull_requests(ListPullRequestsRequest) -> PullRequestPage = unimplemented,
+    Read list_pull_requests(ListPullRequestsRequest) -> PullRequestPage = pullrequests::list,
         "Pull requests of a repository in one or several states.";
-    todo Read get_pull_request(PullRequestRef) -> PullRequest = unimplemented,
+    Read get_pull_request(PullRequestRef) -> PullRequest = pullrequests::get,
         "One pull request with its participants and approvals.";
-    todo Execute create_pull_request(CreatePullRequestRequest) -> PullRequest = unimplemented,
+    Execute create_pull_request(CreatePullRequestRequest) -> PullRequest = pullrequests::create,
         "Open a pull request from a source branch (never retried automatically).";
-    todo Execute update_pull_request(UpdatePullRequestRequest) -> PullRequest = unimplemented,
+    Execute update_pull_request(UpdatePullRequestRequest) -> PullRequest = pullrequests::update,
         "Change a pull request's title, description, destination, reviewers or draft flag.";
-    todo Execute approve_pull_request(PullRequestRef) -> Participant = unimplemented,
+    Execute approve_pull_request(PullRequestRef) -> Participant = pullrequests::approve,
         "Approve a pull request as the current user.";
-    todo Execute unapprove_pull_request(PullRequestRef) -> PullRequest = unimplemented,
+    Execute unapprove_pull_request(PullRequestRef) -> PullRequest = pullrequests::unapprove,
         "Withdraw the current user's approval.";
-    todo Execute request_changes(PullRequestRef) -> Participant = unimplemented,
+    Execute request_changes(PullRequestRef) -> Participant = pullrequests::request_changes,
         "Request changes on a pull request as the current user.";
-    todo Execute remove_change_request(PullRequestRef) -> PullRequest = unimplemented,
+    Execute remove_change_request(PullRequestRef) -> PullRequest = pullrequests::remove_change_request,
         "Withdraw the current user's change request.";
-    todo Critical decline_pull_request(PullRequestRef) -> PullRequest = unimplemented,
+    Critical decline_pull_request(PullRequestRef) -> PullRequest = pullrequests::decline,
         "Decline a pull request.";
-    todo Critical merge_pull_request(MergePullRequestRequest) -> PullRequest = unimplemented,
+    Critical merge_pull_request(MergePullRequestRequest) -> PullRequest = pullrequests::merge,
         "Merge a pull request with a strategy, waiting for Bitbucket's asynchronous merge.";
-    todo Read list_pull_request_comments(ListPullRequestCommentsRequest) -> PullRequestCommentPage = unimplemented,
+    Read list_pull_request_comments(ListPullRequestCommentsRequest) -> PullRequestCommentPage = pullrequests::list_comments,
         "Comments on a pull request, oldest first.";
-    todo Execute create_pull_request_comment(CreatePullRequestCommentRequest) -> PullRequestComment = unimplemented,
+    Execute create_pull_request_comment(CreatePullRequestCommentRequest) -> PullRequestComment = pullrequests::create_comment,
         "Comment on a pull request: plain, as a reply, or inline on a file and line.";
 
-    todo Read list_pipelines(ListPipelinesRequest) -> PipelinePage = unimplemented,
+    Read list_pipelines(ListPipelinesRequest) -> PipelinePage = pipelines::list,
         "Pipeline runs of a repository, filtered by status, branch and trigger.";
-    todo Read get_pipeline(PipelineRef) -> Pipeline = unimplemented,
+    Read get_pipeline(PipelineRef) -> Pipeline = pipelines::get,
         "One pipeline run with its status, result, duration and trigger.";
-    todo Read list_pipeline_steps(ListPipelineStepsRequest) -> PipelineStepPage = unimplemented,
+    Read list_pipeline_steps(ListPipelineStepsRequest) -> PipelineStepPage = pipelines::steps,
         "Steps of a pipeline run with their status and duration.";
-    todo Read get_step_log(StepLogRequest) -> StepLog = unimplemented,
+    Read get_step_log(StepLogRequest) -> StepLog = pipelines::log,
         "A step's log, whole or a byte range.";
-    todo Execute trigger_pipeline(TriggerPipelineRequest) -> Pipeline = unimplemented,
+    Execute trigger_pipeline(TriggerPipelineRequest) -> Pipeline = pipelines::trigger,
         "Run a pipeline on a branch, a commit or a custom selector, with variables (never retried automatically).";
-    todo Execute stop_pipeline(PipelineRef) -> Pipeline = unimplemented,
+    Execute stop_pipeline(PipelineRef) -> Pipeline = pipelines::stop,
         "Stop a running pipeline.";
 
-    todo Read list_issues(ListIssuesRequest) -> IssuePage = unimplemented,
+    Read list_issues(ListIssuesRequest) -> IssuePage = issues::list,
         "Issues of a repository by state, kind and priority (Bitbucket Issues is deprecated upstream).";
-    todo Read get_issue(IssueRef) -> Issue = unimplemented,
+    Read get_issue(IssueRef) -> Issue = issues::get,
         "One issue.";
-    todo Execute create_issue(CreateIssueRequest) -> Issue = unimplemented,
+    Execute create_issue(CreateIssueRequest) -> Issue = issues::create,
         "File an issue (never retried automatically).";
-    todo Execute update_issue(UpdateIssueRequest) -> Issue = unimplemented,
+    Execute update_issue(UpdateIssueRequest) -> Issue = issues::update,
         "Change an issue's fields or state.";
 
-    todo Read search_code(SearchCodeRequest) -> CodeSearchPage = unimplemented,
+    Read search_code(SearchCodeRequest) -> CodeSearchPage = search::search,
         "Search code in a workspace with Bitbucket's search syntax.";
 
-    todo Read list_webhooks(ListWebhooksRequest) -> WebhookPage = unimplemented,
+    Read list_webhooks(ListWebhooksRequest) -> WebhookPage = webhooks::list,
         "Webhooks of a repository or of a workspace.";
-    todo Critical create_webhook(CreateWebhookRequest) -> Webhook = unimplemented,
+    Critical create_webhook(CreateWebhookRequest) -> Webhook = webhooks::create,
         "Subscribe a URL to events, optionally signed with a secret.";
-    todo Critical delete_webhook(WebhookRef) -> WebhookRef = unimplemented,
+    Critical delete_webhook(WebhookRef) -> WebhookRef = webhooks::delete,
         "Delete a webhook.";
-    todo Read verify_webhook_delivery(WebhookDelivery) -> WebhookEvent = unimplemented,
+    Read verify_webhook_delivery(WebhookDelivery) -> WebhookEvent = webhooks::verify,
         "Verify a delivery's signature and parse it into a typed event (no upstream request).";
 
-    todo Analyze analytics_summary(AnalyticsSummaryRequest) -> WorkspaceAnalytics = unimplemented,
+    Analyze analytics_summary(AnalyticsSummaryRequest) -> WorkspaceAnalytics = analytics::summary,
         "Repository, pull request, pipeline and issue figures of a workspace.";
 }
 

@@ -12,7 +12,6 @@ pub const DEFAULT_OAUTH_BASE_URL: &str = "https://bitbucket.org";
 pub struct Config {
     /// `https://api.bitbucket.org/2.0`, without a trailing slash.
     pub api_base_url: String,
-    #[expect(dead_code, reason = "used by the OAuth flow")]
     pub oauth_base_url: String,
     /// Attempts for an idempotent request, the first included.
     pub max_attempts: u32,
@@ -21,6 +20,11 @@ pub struct Config {
     pub max_retry_wait: Duration,
     pub connect_timeout: Duration,
     pub max_response_bytes: usize,
+    /// An OAuth access token this close to expiry is refreshed before use.
+    pub refresh_margin: Duration,
+    /// How often and how many times an asynchronous merge is polled.
+    pub merge_poll_interval: Duration,
+    pub merge_poll_attempts: u32,
 }
 
 impl Config {
@@ -38,6 +42,9 @@ impl Config {
                 600_000,
             )?),
             max_response_bytes: number("max-response-bytes", 8 << 20, 1024, 256 << 20)? as usize,
+            refresh_margin: Duration::from_secs(number("refresh-margin-secs", 300, 0, 3_600)?),
+            merge_poll_interval: Duration::from_millis(number("merge-poll-ms", 1_000, 0, 60_000)?),
+            merge_poll_attempts: number("merge-poll-attempts", 30, 1, 600)? as u32,
         })
     }
 }

@@ -23,12 +23,6 @@ impl Error {
         Error::Internal(info(message, false, None))
     }
 
-    pub fn not_implemented(operation: &str) -> Self {
-        Self::internal(format!(
-            "operation '{operation}' is not implemented in this version of the component"
-        ))
-    }
-
     pub fn config(key: &str, problem: &str) -> Self {
         Self::internal(format!("connection setting '{key}' {problem}"))
     }
@@ -101,6 +95,10 @@ impl Error {
             }
             404 => Error::NotFound(info(message, false, status_some)),
             409 => Error::Conflict(info(message, false, status_some)),
+            416 => Error::validation(
+                "range",
+                format!("the requested range is outside the resource: {message}"),
+            ),
             410 => Error::RetiredUpstream(RetiredError {
                 announcement_url: parsed.as_ref().and_then(ApiError::announcement_url),
                 message,

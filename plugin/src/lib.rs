@@ -25,6 +25,7 @@ mod bindings {
     export!(Component);
 }
 
+mod auth;
 mod catalog;
 mod config;
 mod error;
@@ -36,9 +37,18 @@ mod path;
 mod schema;
 mod transport;
 mod types;
+mod wasi_http;
 
+mod analytics;
+mod branches;
+mod commits;
+mod issues;
+mod pipelines;
+mod pullrequests;
 mod repositories;
+mod search;
 mod users;
+mod webhooks;
 mod workspaces;
 
 struct Component;

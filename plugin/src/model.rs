@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::types::{Account, AccountRef};
+use crate::types::{Account, AccountRef, Commit};
 
 #[derive(Deserialize, Default)]
 pub struct Href {
@@ -36,10 +36,6 @@ pub struct ApiAccount {
 }
 
 impl ApiAccount {
-    #[expect(
-        dead_code,
-        reason = "used by the areas that embed accounts (pull requests, pipelines)"
-    )]
     pub fn into_ref(self) -> AccountRef {
         AccountRef {
             display_name: self
@@ -67,5 +63,79 @@ impl ApiAccount {
             account_status: self.account_status,
             created_on: self.created_on,
         }
+    }
+}
+
+/// `{"hash": …}` and friends: anything that only needs its hash.
+#[derive(Deserialize)]
+pub struct Hashed {
+    pub hash: Option<String>,
+}
+
+/// `{"name": …}`: branches inside other objects.
+#[derive(Deserialize)]
+pub struct Named {
+    pub name: Option<String>,
+}
+
+/// `{"full_name": …}`: repositories inside other objects.
+#[derive(Deserialize)]
+pub struct RepositoryName {
+    pub full_name: Option<String>,
+}
+
+/// `{"raw": …}`: rendered text fields (`content`, `summary`, `message`).
+#[derive(Deserialize)]
+pub struct Text {
+    pub raw: Option<String>,
+}
+
+/// The `commit` definition.
+#[derive(Deserialize)]
+pub struct ApiCommit {
+    pub hash: Option<String>,
+    pub date: Option<String>,
+    pub message: Option<String>,
+    pub author: Option<ApiAuthor>,
+    #[serde(default)]
+    pub parents: Vec<Hashed>,
+    pub links: Option<Links>,
+}
+
+#[derive(Deserialize)]
+pub struct ApiAuthor {
+    pub raw: Option<String>,
+    pub user: Option<ApiAccount>,
+}
+
+impl ApiCommit {
+    pub fn into_commit(self) -> Commit {
+        let (author_raw, author) = match self.author {
+            Some(author) => (author.raw, author.user.map(ApiAccount::into_ref)),
+            None => (None, None),
+        };
+        Commit {
+            hash: self.hash.unwrap_or_default(),
+            date: self.date,
+            message: self.message.unwrap_or_default(),
+            author_raw,
+            author,
+            parents: self.parents.into_iter().filter_map(|p| p.hash).collect(),
+            web_url: Links::html(&self.links),
+        }
+    }
+}
+
+pub fn account_refs(accounts: Vec<ApiAccount>) -> Vec<AccountRef> {
+    accounts.into_iter().map(ApiAccount::into_ref).collect()
+}
+
+/// Refuses an empty required text parameter, naming it.
+pub fn required<'a>(field: &str, value: &'a str) -> Result<&'a str, crate::error::Error> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        Err(crate::error::Error::validation(field, "must not be empty"))
+    } else {
+        Ok(trimmed)
     }
 }

@@ -26,6 +26,8 @@ pub struct Paginated<T> {
     pub next: Option<String>,
     pub page: Option<u32>,
     pub pagelen: Option<u32>,
+    /// The total, when Bitbucket computed it.
+    pub size: Option<u64>,
 }
 
 /// What a listing endpoint accepts besides `page` and `pagelen`.
@@ -37,6 +39,8 @@ pub struct Listing {
     pub sort: bool,
     /// Bitbucket omits `next` on some full pages (BCLOUD-20639): page by number.
     pub number_pages_when_next_missing: bool,
+    /// Larger page sizes are lowered to this (pull requests cap at 50).
+    pub max_size: u32,
 }
 
 impl Listing {
@@ -44,6 +48,7 @@ impl Listing {
         filter: true,
         sort: true,
         number_pages_when_next_missing: false,
+        max_size: MAX_PAGE_SIZE,
     };
 }
 
@@ -72,7 +77,10 @@ pub fn apply(
     listing: Listing,
 ) -> Result<Endpoint, Error> {
     let Some(page) = page else {
-        return Ok(endpoint.query("pagelen", DEFAULT_PAGE_SIZE.to_string()));
+        return Ok(endpoint.query(
+            "pagelen",
+            DEFAULT_PAGE_SIZE.min(listing.max_size).to_string(),
+        ));
     };
     let size = page.size.unwrap_or(DEFAULT_PAGE_SIZE);
     if !(1..=MAX_PAGE_SIZE).contains(&size) {
@@ -97,7 +105,7 @@ pub fn apply(
         return Ok(endpoint.with_raw_query(decode_cursor(cursor)?));
     }
     Ok(endpoint
-        .query("pagelen", size.to_string())
+        .query("pagelen", size.min(listing.max_size).to_string())
         .query_opt("q", page.q.as_deref().filter(|q| !q.trim().is_empty()))
         .query_opt(
             "sort",
@@ -105,7 +113,11 @@ pub fn apply(
         ))
 }
 
-fn next_cursor<T>(endpoint: &Endpoint, answer: &Paginated<T>, listing: Listing) -> Option<String> {
+pub fn next_cursor<T>(
+    endpoint: &Endpoint,
+    answer: &Paginated<T>,
+    listing: Listing,
+) -> Option<String> {
     if let Some(next) = &answer.next {
         return Some(encode_cursor(
             next.split_once('?').map_or("", |(_, query)| query),
@@ -131,11 +143,11 @@ fn next_cursor<T>(endpoint: &Endpoint, answer: &Paginated<T>, listing: Listing) 
     Some(encode_cursor(&query))
 }
 
-fn encode_cursor(query: &str) -> String {
+pub fn encode_cursor(query: &str) -> String {
     URL_SAFE_NO_PAD.encode(query)
 }
 
-fn decode_cursor(cursor: &str) -> Result<String, Error> {
+pub fn decode_cursor(cursor: &str) -> Result<String, Error> {
     let invalid = || Error::validation("page.cursor", "is not a cursor this component issued");
     if cursor.len() > MAX_CURSOR_LEN {
         return Err(invalid());
@@ -174,6 +186,7 @@ mod tests {
             next: Some("https://api.bitbucket.org/2.0/repositories/acme?page=2&pagelen=50&q=name%20~%20%22a%22".into()),
             page: Some(1),
             pagelen: Some(50),
+            size: None,
         };
         let endpoint = Endpoint::get(ApiPath::new("repositories/acme"));
         let cursor = next_cursor(&endpoint, &answer, Listing::FULL).unwrap();
@@ -208,12 +221,14 @@ mod tests {
             filter: false,
             sort: true,
             number_pages_when_next_missing: true,
+            max_size: MAX_PAGE_SIZE,
         };
         let answer: Paginated<u8> = Paginated {
             values: vec![1, 2],
             next: None,
             page: Some(3),
             pagelen: Some(2),
+            size: None,
         };
         let endpoint = Endpoint::get(ApiPath::new("p"))
             .query("pagelen", "2")
@@ -225,6 +240,7 @@ mod tests {
             next: None,
             page: Some(4),
             pagelen: Some(2),
+            size: None,
         };
         assert!(next_cursor(&endpoint, &short, listing).is_none());
     }

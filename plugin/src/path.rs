@@ -38,13 +38,6 @@ impl ApiPath {
         Ok(self)
     }
 
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "used by nested endpoints (refs, pull requests, pipelines)"
-        )
-    )]
     pub fn literal(mut self, literal: &str) -> Self {
         self.0.push('/');
         self.0.push_str(literal.trim_matches('/'));

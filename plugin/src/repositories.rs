@@ -5,7 +5,7 @@
 use serde::Deserialize;
 
 use crate::error::Error;
-use crate::model::Links;
+use crate::model::{Links, Named};
 use crate::page::{self, Listing};
 use crate::path::ApiPath;
 use crate::transport::{Client, Endpoint};
@@ -28,11 +28,6 @@ pub struct ApiRepository {
     project: Option<ApiProject>,
     workspace: Option<Slugged>,
     links: Option<Links>,
-}
-
-#[derive(Deserialize)]
-struct Named {
-    name: Option<String>,
 }
 
 #[derive(Deserialize)]

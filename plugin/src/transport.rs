@@ -12,11 +12,13 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use waki::ErrorCode;
 
+use std::cell::RefCell;
+
 use crate::config::Config;
 use crate::error::Error;
-use crate::host;
 use crate::path::ApiPath;
-use crate::types::{CredentialSecret, LogLevel};
+use crate::types::{Credential, CredentialSecret, LogLevel};
+use crate::{auth, host, wasi_http};
 
 const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
@@ -27,10 +29,6 @@ const MAX_REDIRECTS: usize = 3;
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[expect(
-    dead_code,
-    reason = "used by the areas that write (pull requests, pipelines, issues, webhooks)"
-)]
 pub enum Method {
     Get,
     Post,
@@ -71,6 +69,7 @@ pub struct Endpoint {
     pub path: ApiPath,
     query: String,
     body: Option<Value>,
+    headers: Vec<(&'static str, String)>,
 }
 
 impl Endpoint {
@@ -80,11 +79,30 @@ impl Endpoint {
             path,
             query: String::new(),
             body: None,
+            headers: Vec::new(),
         }
     }
 
     pub fn get(path: ApiPath) -> Self {
         Self::new(Method::Get, path)
+    }
+
+    pub fn post(path: ApiPath) -> Self {
+        Self::new(Method::Post, path)
+    }
+
+    pub fn put(path: ApiPath) -> Self {
+        Self::new(Method::Put, path)
+    }
+
+    pub fn delete(path: ApiPath) -> Self {
+        Self::new(Method::Delete, path)
+    }
+
+    /// An extra request header (`range`, a different `accept`...).
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
     }
 
     pub fn query(mut self, key: &str, value: impl AsRef<str>) -> Self {
@@ -110,11 +128,6 @@ impl Endpoint {
         self.query = query;
         self
     }
-
-    #[expect(
-        dead_code,
-        reason = "used by the areas that write (pull requests, pipelines, issues, webhooks)"
-    )]
     pub fn json(mut self, body: Value) -> Self {
         self.body = Some(body);
         self
@@ -149,21 +162,29 @@ impl Response {
 
 pub struct Client {
     config: Config,
-    /// The `Authorization` header value. Never logged, never in an error.
-    authorization: String,
+    /// The credential in use; replaced when an OAuth token is refreshed.
+    credential: RefCell<Credential>,
 }
 
 impl Client {
-    /// A client for the current tenant: its settings and its stored credential.
+    /// A client for the current tenant: its settings and its stored
+    /// credential, refreshed first when it is an OAuth token about to expire.
     pub fn connect() -> Result<Self, Error> {
         let config = Config::from_host()?;
-        let credential = host::credential().ok_or_else(|| {
+        let mut credential = host::credential().ok_or_else(|| {
             Error::auth_invalid("no credential is stored for this connection: add an access token, an API token or log in with OAuth")
         })?;
+        if auth::expiring(&credential.secret, config.refresh_margin) {
+            credential = auth::refresh_after(&config, credential.version)?;
+        }
         Ok(Self {
             config,
-            authorization: authorization(&credential.secret),
+            credential: RefCell::new(credential),
         })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     pub fn json<T: DeserializeOwned>(&self, endpoint: &Endpoint) -> Result<T, Error> {
@@ -172,7 +193,25 @@ impl Client {
 
     /// Sends `endpoint`, following redirects and retrying idempotent requests
     /// on 429, 5xx and transport failures with jittered exponential backoff.
+    /// An OAuth token Bitbucket refuses (401) is refreshed once and the
+    /// request sent again: a 401 means Bitbucket did not act on it.
     pub fn send(&self, endpoint: &Endpoint) -> Result<Response, Error> {
+        match self.send_with_retries(endpoint) {
+            Err(Error::AuthInvalid(info)) if info.status == Some(401) && self.is_oauth() => {
+                let seen = self.credential.borrow().version;
+                let fresh = auth::refresh_after(&self.config, seen)?;
+                *self.credential.borrow_mut() = fresh;
+                self.send_with_retries(endpoint)
+            }
+            other => other,
+        }
+    }
+
+    fn is_oauth(&self) -> bool {
+        matches!(self.credential.borrow().secret, CredentialSecret::Oauth(_))
+    }
+
+    fn send_with_retries(&self, endpoint: &Endpoint) -> Result<Response, Error> {
         let mut attempt = 1;
         loop {
             let started = Instant::now();
@@ -243,7 +282,7 @@ impl Client {
                 (301 | 302 | 303 | 307 | 308, Some(location)) if endpoint.method == Method::Get => {
                     url = resolve(&url, &location);
                     // Log storage and other redirect targets never see the token.
-                    send_credentials = same_origin(&url, &self.config.api_base_url);
+                    send_credentials = within_api(&url, &self.config.api_base_url);
                 }
                 _ => return Ok(response),
             }
@@ -269,27 +308,57 @@ impl Client {
         url: &str,
         send_credentials: bool,
     ) -> Result<Response, Error> {
-        let mut request = waki::Client::new()
-            .request(endpoint.method.to_waki(), url)
-            .connect_timeout(self.config.connect_timeout)
-            .header("accept", "application/json")
-            .header(
-                "user-agent",
-                concat!("atom-bitbucket/", env!("CARGO_PKG_VERSION")),
-            );
+        let accept = endpoint
+            .headers
+            .iter()
+            .find(|(name, _)| *name == "accept")
+            .map_or("application/json", |(_, value)| value.as_str());
+        let mut headers: Vec<(String, Vec<u8>)> = vec![
+            ("accept".into(), accept.as_bytes().to_vec()),
+            (
+                "user-agent".into(),
+                concat!("atom-bitbucket/", env!("CARGO_PKG_VERSION")).into(),
+            ),
+        ];
+        for (name, value) in endpoint
+            .headers
+            .iter()
+            .filter(|(name, _)| *name != "accept")
+        {
+            headers.push(((*name).into(), value.as_bytes().to_vec()));
+        }
         if send_credentials {
-            request = request.header("authorization", self.authorization.as_str());
+            headers.push((
+                "authorization".into(),
+                authorization(&self.credential.borrow().secret).into_bytes(),
+            ));
         }
-        if let Some(body) = &endpoint.body {
-            let bytes = serde_json::to_vec(body)
-                .map_err(|e| Error::internal(format!("could not encode the request body: {e}")))?;
-            // waki streams bodies chunked; Bitbucket wants a length.
-            request = request
-                .header("content-type", "application/json")
-                .header("content-length", bytes.len().to_string())
-                .body(bytes);
+        let body = match &endpoint.body {
+            Some(body) => {
+                let bytes = serde_json::to_vec(body).map_err(|e| {
+                    Error::internal(format!("could not encode the request body: {e}"))
+                })?;
+                headers.push(("content-type".into(), b"application/json".to_vec()));
+                Some(bytes)
+            }
+            None if matches!(endpoint.method, Method::Post | Method::Put) => Some(Vec::new()),
+            None => None,
+        };
+        if let Some(bytes) = &body {
+            // Bitbucket wants a length, not a chunked body.
+            headers.push((
+                "content-length".into(),
+                bytes.len().to_string().into_bytes(),
+            ));
         }
-        let response = request.send().map_err(|e| transport_error(&e, url))?;
+        let response = wasi_http::send(
+            endpoint.method.to_waki(),
+            url,
+            &headers,
+            body.as_deref(),
+            self.config.connect_timeout,
+        )
+        .map_err(|e| transport_error(&e, url))?;
         let status = response.status_code();
         let headers = response.headers().clone();
         let body = read_capped(&response, self.config.max_response_bytes, url)?;
@@ -305,6 +374,41 @@ impl Response {
     fn location(&self) -> Option<String> {
         self.header("location").map(str::to_owned)
     }
+}
+
+/// Sends a token request (form body) as the `oauth2` crate built it: once,
+/// never retried (a refresh token is single use), never logged.
+pub fn send_form(
+    config: &Config,
+    request: http::Request<Vec<u8>>,
+) -> Result<http::Response<Vec<u8>>, Error> {
+    let url = request.uri().to_string();
+    let method = match *request.method() {
+        http::Method::GET => waki::Method::Get,
+        _ => waki::Method::Post,
+    };
+    let body = request.body().clone();
+    let mut headers: Vec<(String, Vec<u8>)> = request
+        .headers()
+        .iter()
+        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
+        .collect();
+    headers.push(("content-length".into(), body.len().to_string().into_bytes()));
+    let response = wasi_http::send(method, &url, &headers, Some(&body), config.connect_timeout)
+        .map_err(|e| transport_error(&e, &url))?;
+    let status = response.status_code();
+    let headers = response.headers().clone();
+    let body = read_capped(&response, config.max_response_bytes, &url)?;
+    host::log(
+        LogLevel::Debug,
+        "oauth token request",
+        &[("status", status.to_string())],
+    );
+    let mut answer = http::Response::new(body);
+    *answer.status_mut() =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_GATEWAY);
+    *answer.headers_mut() = headers;
+    Ok(answer)
 }
 
 fn authorization(secret: &CredentialSecret) -> String {
@@ -375,8 +479,11 @@ fn origin(url: &str) -> &str {
     &url[..end]
 }
 
-fn same_origin(url: &str, base: &str) -> bool {
-    origin(url).eq_ignore_ascii_case(origin(base))
+/// Whether `url` is below the API base URL: only there does the token go.
+fn within_api(url: &str, base: &str) -> bool {
+    url.len() > base.len()
+        && url[..base.len()].eq_ignore_ascii_case(base)
+        && url.as_bytes()[base.len()] == b'/'
 }
 
 fn resolve(current: &str, location: &str) -> String {
@@ -455,10 +562,12 @@ mod tests {
     }
 
     #[test]
-    fn redirects_elsewhere_are_not_same_origin() {
+    fn redirects_outside_the_api_get_no_token() {
         let api = "https://api.bitbucket.org/2.0";
-        assert!(same_origin("https://api.bitbucket.org/2.0/x", api));
-        assert!(!same_origin("https://logs.example.net/x", api));
+        assert!(within_api("https://api.bitbucket.org/2.0/x", api));
+        assert!(!within_api("https://logs.example.net/x", api));
+        assert!(!within_api("https://api.bitbucket.org/log-storage/x", api));
+        assert!(!within_api("https://api.bitbucket.org/2.0evil/x", api));
         assert_eq!(
             resolve("https://api.bitbucket.org/2.0/a/b", "/c"),
             "https://api.bitbucket.org/c"

@@ -1,0 +1,51 @@
+//! Commits: `R/commits?include&exclude&path` and `R/commit/{commit}`.
+
+use crate::error::Error;
+use crate::model::{ApiCommit, required};
+use crate::page::{self, Listing};
+use crate::path::ApiPath;
+use crate::transport::{Client, Endpoint};
+use crate::types::{Commit, CommitPage, CommitRef, ListCommitsRequest};
+
+/// Commits page by Bitbucket's own cursor and take neither BBQL nor sort.
+const COMMITS: Listing = Listing {
+    filter: false,
+    sort: false,
+    ..Listing::FULL
+};
+
+pub fn list(request: ListCommitsRequest) -> Result<CommitPage, Error> {
+    let client = Client::connect()?;
+    let path = ApiPath::repository(&request.workspace, &request.repo_slug)?.literal("commits");
+    let mut endpoint = Endpoint::get(path);
+    for (field, refs) in [("include", &request.include), ("exclude", &request.exclude)] {
+        for (i, reference) in refs.iter().flatten().enumerate() {
+            endpoint = endpoint.query(field, required(&format!("{field}[{i}]"), reference)?);
+        }
+    }
+    let endpoint = endpoint.query_opt(
+        "path",
+        request
+            .path
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty()),
+    );
+    let (items, next_cursor) = page::fetch(
+        &client,
+        endpoint,
+        request.page.as_ref(),
+        COMMITS,
+        ApiCommit::into_commit,
+    )?;
+    Ok(CommitPage { items, next_cursor })
+}
+
+pub fn get(request: CommitRef) -> Result<Commit, Error> {
+    let client = Client::connect()?;
+    let path = ApiPath::repository(&request.workspace, &request.repo_slug)?
+        .literal("commit")
+        .param("commit", &request.commit)?;
+    let commit: ApiCommit = client.json(&Endpoint::get(path))?;
+    Ok(commit.into_commit())
+}
