@@ -7,8 +7,14 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use atom_harness::host_types::{ApiToken, CredentialSecret};
-use atom_harness::{Allowlist, Failure, Limits, MemoryCredentialStore, Sandbox, Tenant, params};
+use atom_harness::{
+    Allowlist, CredentialStore, Failure, Limits, MemoryCredentialStore, Sandbox, Tenant, params,
+};
 use clap::{Args, Parser, Subcommand};
+
+use crate::auth_cli::{
+    AuthCommand, KeysCommand, StoreArgs, oauth_client_from_env, open_store, run_auth, run_keys,
+};
 
 #[derive(Parser)]
 #[command(
@@ -19,6 +25,8 @@ use clap::{Args, Parser, Subcommand};
 struct Cli {
     #[command(flatten)]
     sandbox: SandboxArgs,
+    #[command(flatten)]
+    store: StoreArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -65,6 +73,12 @@ enum Command {
         #[arg(long, conflicts_with = "params")]
         json: Option<String>,
     },
+    /// Credentials of a tenant in the encrypted store.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+    /// The keys that seal the credential store.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Start the embedded fake Bitbucket and walk through the integration against it.
     #[cfg(feature = "demo")]
     Demo {
@@ -79,9 +93,14 @@ pub async fn run() -> anyhow::Result<ExitCode> {
     match cli.command {
         #[cfg(feature = "demo")]
         Command::Demo { serve } => crate::demo::run(&cli.sandbox, serve).await,
+        Command::Keys(command) => run_keys(&cli.store, command),
+        Command::Auth(command) => {
+            let sandbox = load(&cli.sandbox, &[])?;
+            run_auth(&sandbox, &cli.sandbox, &cli.store, command).await
+        }
         command => {
             let sandbox = load(&cli.sandbox, &[])?;
-            let tenant = tenant_from_env(&cli.sandbox)?;
+            let tenant = tenant_for_call(&cli.sandbox, &cli.store)?;
             run_command(&sandbox, &tenant, command).await
         }
     }
@@ -139,6 +158,7 @@ async fn run_command(
                 sandbox.execute(tenant, &operation, &params).await,
             ))
         }
+        Command::Auth(_) | Command::Keys(_) => unreachable!("handled before"),
         #[cfg(feature = "demo")]
         Command::Demo { .. } => unreachable!("handled before loading"),
     }
@@ -210,37 +230,56 @@ fn default_component() -> anyhow::Result<PathBuf> {
     bail!("no --component given (this build bundles none)")
 }
 
-/// The tenant of a CLI call: `--config` settings and a credential from the
-/// environment (`BITBUCKET_ACCESS_TOKEN`, or `BITBUCKET_EMAIL` with
-/// `BITBUCKET_API_TOKEN`), held in memory for this process only.
-pub fn tenant_from_env(args: &SandboxArgs) -> anyhow::Result<Tenant> {
-    let mut tenant = Tenant::new(
-        args.tenant.clone(),
-        Arc::new(MemoryCredentialStore::default()),
-    );
+/// A tenant with the flags' settings and the operator's OAuth consumer.
+pub fn configured_tenant(
+    args: &SandboxArgs,
+    credentials: Arc<dyn CredentialStore>,
+) -> anyhow::Result<Tenant> {
+    let mut tenant = Tenant::new(args.tenant.clone(), credentials);
     for setting in &args.config {
         let (key, value) = setting
             .split_once('=')
             .with_context(|| format!("--config '{setting}' is not key=value"))?;
         tenant = tenant.with_config(key.trim(), value.trim());
     }
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let secret = match (
-        env("BITBUCKET_ACCESS_TOKEN"),
-        env("BITBUCKET_EMAIL"),
-        env("BITBUCKET_API_TOKEN"),
-    ) {
-        (Some(token), _, _) => Some(CredentialSecret::AccessToken(token)),
-        (None, Some(email), Some(token)) => {
-            Some(CredentialSecret::ApiToken(ApiToken { email, token }))
-        }
-        (None, None, Some(_)) => {
-            bail!("BITBUCKET_API_TOKEN needs BITBUCKET_EMAIL (the Atlassian account e-mail)")
-        }
-        _ => None,
-    };
-    if let Some(secret) = secret {
-        tenant.set_credential(secret)?;
+    if let Some(client) = oauth_client_from_env(None) {
+        tenant = tenant.with_oauth_client(client);
     }
     Ok(tenant)
+}
+
+/// The tenant of a CLI call: a credential from the environment
+/// (`BITBUCKET_ACCESS_TOKEN`, or `BITBUCKET_EMAIL` with `BITBUCKET_API_TOKEN`)
+/// held in memory for this process only, else the encrypted store when it
+/// exists, else none.
+pub fn tenant_for_call(args: &SandboxArgs, store: &StoreArgs) -> anyhow::Result<Tenant> {
+    if let Some(secret) = secret_from_env()? {
+        let tenant = configured_tenant(args, Arc::new(MemoryCredentialStore::default()))?;
+        tenant.set_credential(secret)?;
+        return Ok(tenant);
+    }
+    if store.store.exists() {
+        return configured_tenant(args, open_store(store)?);
+    }
+    configured_tenant(args, Arc::new(MemoryCredentialStore::default()))
+}
+
+fn secret_from_env() -> anyhow::Result<Option<CredentialSecret>> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    Ok(
+        match (
+            env("BITBUCKET_ACCESS_TOKEN"),
+            env("BITBUCKET_EMAIL"),
+            env("BITBUCKET_API_TOKEN"),
+        ) {
+            (Some(token), _, _) => Some(CredentialSecret::AccessToken(token)),
+            (None, Some(email), Some(token)) => {
+                Some(CredentialSecret::ApiToken(ApiToken { email, token }))
+            }
+            (None, None, Some(_)) => {
+                bail!("BITBUCKET_API_TOKEN needs BITBUCKET_EMAIL (the Atlassian account e-mail)")
+            }
+            _ => None,
+        },
+    )
 }

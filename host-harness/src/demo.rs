@@ -3,14 +3,15 @@
 
 use std::collections::HashSet;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use atom_harness::host_types::CredentialSecret;
-use atom_harness::{Sandbox, Tenant};
+use atom_harness::{MemoryCredentialStore, Sandbox, Tenant};
 use fake_bitbucket::{ADA_TOKEN, FakeBitbucket};
 use serde_json::{Value, json};
 
-use crate::cli::{SandboxArgs, load, tenant_from_env};
+use crate::cli::{SandboxArgs, configured_tenant, load};
 
 pub async fn run(args: &SandboxArgs, serve: bool) -> anyhow::Result<ExitCode> {
     let fake = FakeBitbucket::start()
@@ -18,9 +19,10 @@ pub async fn run(args: &SandboxArgs, serve: bool) -> anyhow::Result<ExitCode> {
         .context("starting the fake Bitbucket")?;
     let fake_host = fake.addr().to_string();
     let sandbox = load(args, std::slice::from_ref(&fake_host))?;
-    let tenant = tenant_from_env(args)?
+    let tenant = configured_tenant(args, Arc::new(MemoryCredentialStore::default()))?
         .with_config("api-base-url", fake.api_base_url())
-        .with_config("oauth-base-url", fake.base_url());
+        .with_config("oauth-base-url", fake.base_url())
+        .with_config("merge-poll-ms", "50");
     tenant.set_credential(CredentialSecret::AccessToken(ADA_TOKEN.to_owned()))?;
 
     println!(
@@ -113,6 +115,9 @@ pub async fn run(args: &SandboxArgs, serve: bool) -> anyhow::Result<ExitCode> {
         json!({ "workspace": "acme", "repo_slug": "no-such-repo" }),
     )
     .await;
+    println!();
+
+    workflow(&demo, &sandbox, &fake).await?;
 
     if serve {
         println!("\nThe fake keeps running. In another terminal, for example:\n");
@@ -124,6 +129,124 @@ pub async fn run(args: &SandboxArgs, serve: bool) -> anyhow::Result<ExitCode> {
         tokio::signal::ctrl_c().await?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A change from branch to production: pull request, review by a second
+/// tenant, merge, pipeline, log.
+async fn workflow(demo: &Demo<'_>, sandbox: &Sandbox, fake: &FakeBitbucket) -> anyhow::Result<()> {
+    let repo = json!({ "workspace": "atom-labs", "repo_slug": "bitbucket-plugin" });
+    let with = |extra: Value| {
+        let mut params = repo.clone();
+        params
+            .as_object_mut()
+            .expect("an object")
+            .extend(extra.as_object().cloned().unwrap_or_default());
+        params
+    };
+    println!("A change, start to finish, on atom-labs/bitbucket-plugin:\n");
+    let branches = demo
+        .step(
+            "list-branches",
+            with(json!({ "page": { "q": "name ~ \"feature/\"" } })),
+        )
+        .await?;
+    for b in items(&branches) {
+        println!(
+            "  {:<22} {}",
+            b["name"].as_str().unwrap_or(""),
+            &b["target_hash"].as_str().unwrap_or("")
+                [..12.min(b["target_hash"].as_str().unwrap_or("").len())]
+        );
+    }
+    let pr = demo
+        .step(
+            "create-pull-request",
+            with(json!({ "title": "Log in with Bitbucket", "source_branch": "feature/login", "destination_branch": "main", "close_source_branch": true })),
+        )
+        .await?;
+    let id = pr["id"].as_u64().unwrap_or_default();
+    println!(
+        "  #{id} {} ({} → {}), {}\n",
+        pr["title"], pr["source_branch"], pr["destination_branch"], pr["state"]
+    );
+
+    // Grace reviews from her own tenant: same sandbox, another credential.
+    let grace = Tenant::new("grace", Arc::new(MemoryCredentialStore::default()))
+        .with_config("api-base-url", fake.api_base_url())
+        .with_config("merge-poll-ms", "50");
+    grace.set_credential(CredentialSecret::AccessToken(
+        fake_bitbucket::GRACE_TOKEN.to_owned(),
+    ))?;
+    let reviewer = Demo {
+        sandbox,
+        tenant: &grace,
+    };
+    let approval = reviewer
+        .step("approve-pull-request", with(json!({ "id": id })))
+        .await?;
+    println!(
+        "  {} approved: {}\n",
+        approval["user"]["display_name"], approval["approved"]
+    );
+
+    let merged = demo.step("merge-pull-request", with(json!({ "id": id, "strategy": "squash", "message": format!("Log in with Bitbucket (#{id})") }))).await?;
+    println!(
+        "  #{id} is {} as {}\n",
+        merged["state"], merged["merge_commit"]
+    );
+
+    let run = demo
+        .step("trigger-pipeline", with(json!({ "branch": "main", "variables": [{ "key": "DEPLOY_ENV", "value": "staging" }] })))
+        .await?;
+    let uuid = run["uuid"].as_str().unwrap_or_default().to_owned();
+    println!("  build #{} {}", run["build_number"], run["status"]);
+    let mut status = run["status"].as_str().unwrap_or_default().to_owned();
+    for _ in 0..20 {
+        if !matches!(status.as_str(), "Pending" | "Running" | "Paused") {
+            break;
+        }
+        let now = demo
+            .quiet("get-pipeline", with(json!({ "pipeline_uuid": uuid })))
+            .await?;
+        status = now["status"].as_str().unwrap_or_default().to_owned();
+        println!(
+            "  build #{} {}{}",
+            now["build_number"],
+            status,
+            now["duration_seconds"]
+                .as_u64()
+                .map(|d| format!(" in {d} s"))
+                .unwrap_or_default()
+        );
+    }
+    println!();
+    let steps = demo
+        .step(
+            "list-pipeline-steps",
+            with(json!({ "pipeline_uuid": uuid })),
+        )
+        .await?;
+    for step in items(&steps) {
+        println!(
+            "  {:<10} {}",
+            step["name"].as_str().unwrap_or(""),
+            step["status"].as_str().unwrap_or("")
+        );
+    }
+    if let Some(step) = items(&steps).first() {
+        let log = demo
+            .step("get-step-log", with(json!({ "pipeline_uuid": uuid, "step_uuid": step["uuid"], "range_start": 0, "range_end": 399 })))
+            .await?;
+        println!(
+            "  first {} of {} bytes:",
+            log["content"].as_str().unwrap_or("").len(),
+            log["total_size"]
+        );
+        for line in log["content"].as_str().unwrap_or("").lines().take(6) {
+            println!("  | {line}");
+        }
+    }
+    Ok(())
 }
 
 struct Demo<'a> {
@@ -174,6 +297,7 @@ fn cli_args(params: &Value, prefix: &str) -> String {
         .filter(|(_, v)| !v.is_null())
         .map(|(k, v)| match v {
             Value::Object(_) => cli_args(v, &format!("{prefix}{k}.")),
+            Value::Array(_) => format!(" '{prefix}{k}:={v}'"),
             Value::String(s) if s.contains([' ', '"']) => format!(" '{prefix}{k}={s}'"),
             Value::String(s) => format!(" {prefix}{k}={s}"),
             other => format!(" {prefix}{k}={other}"),

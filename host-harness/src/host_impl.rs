@@ -15,11 +15,24 @@ impl Host for HostState {
         }
     }
 
+    async fn lock_credential(&mut self) -> Option<Credential> {
+        if self.credential_guard.is_none() {
+            self.credential_guard = Some(self.tenant.credential_lock.clone().lock_owned().await);
+        }
+        self.get_credential().await
+    }
+
+    async fn unlock_credential(&mut self) {
+        self.credential_guard = None;
+    }
+
     async fn replace_credential(
         &mut self,
         expected_version: u64,
         secret: CredentialSecret,
     ) -> Result<u64, ReplaceError> {
+        // Whatever the outcome, this call is done with the lock.
+        let _released = self.credential_guard.take();
         self.tenant
             .credentials
             .replace(&self.tenant.id, expected_version, secret)

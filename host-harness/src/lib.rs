@@ -15,6 +15,7 @@ mod sandbox;
 mod tenant;
 
 pub mod params;
+pub mod store;
 
 pub use bindings::{contract, host_types};
 pub use failure::{Failure, Limit};

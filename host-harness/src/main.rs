@@ -1,5 +1,6 @@
 //! `atom-harness`: run an ATOM integration component from the command line.
 
+mod auth_cli;
 mod cli;
 #[cfg(feature = "demo")]
 mod demo;

@@ -25,6 +25,9 @@ const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Everything one call's `Store` holds.
 pub struct HostState {
     pub(crate) tenant: Tenant,
+    /// The tenant's credential lock while this call holds it; dropped with
+    /// the store, so a trap or a deadline cannot leave it held.
+    pub(crate) credential_guard: Option<tokio::sync::OwnedMutexGuard<()>>,
     wasi: WasiCtx,
     http: WasiHttpCtx,
     table: ResourceTable,
@@ -172,6 +175,7 @@ impl Sandbox {
         let wasi = WasiCtx::builder().inherit_stderr().build();
         let state = HostState {
             tenant: tenant.clone(),
+            credential_guard: None,
             wasi,
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),

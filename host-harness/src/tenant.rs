@@ -101,6 +101,8 @@ pub struct Tenant {
     pub oauth_client: Option<OauthClient>,
     /// OAuth `state` values awaiting their callback, with their expiry.
     pending_states: Arc<Mutex<HashMap<String, u64>>>,
+    /// Held by the one call refreshing this tenant's credential.
+    pub(crate) credential_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Tenant {
@@ -111,7 +113,13 @@ impl Tenant {
             credentials,
             oauth_client: None,
             pending_states: Arc::default(),
+            credential_lock: Arc::default(),
         }
+    }
+
+    pub fn with_oauth_client(mut self, client: OauthClient) -> Self {
+        self.oauth_client = Some(client);
+        self
     }
 
     pub fn with_config(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {

@@ -1,0 +1,445 @@
+//! Sealed credentials in one SQLite file that several harness processes share.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
+
+use super::keyring::Keyring;
+use super::seal::{self, RowId};
+use crate::host_types::{Credential, CredentialSecret};
+use crate::tenant::{CredentialStore, StoreError, unix_now};
+
+/// The connection a store serves unless told otherwise.
+pub const DEFAULT_CONNECTION: &str = "bitbucket";
+
+/// How long a write waits for another process's write to finish.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `PRAGMA user_version` of the schema below.
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE credentials (
+    tenant      TEXT    NOT NULL,
+    connection  TEXT    NOT NULL,
+    version     INTEGER NOT NULL CHECK (version > 0),
+    key_version INTEGER NOT NULL CHECK (key_version BETWEEN 1 AND 4294967295),
+    nonce       BLOB    NOT NULL CHECK (length(nonce) = 12),
+    ciphertext  BLOB    NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    PRIMARY KEY (tenant, connection)
+) STRICT;
+";
+
+/// Tenants' credentials for one connection, sealed with AES-256-GCM (see the
+/// module documentation). Each handle owns one SQLite connection; handles in
+/// other threads or processes coordinate through the database's locks.
+pub struct SqliteCredentialStore {
+    path: PathBuf,
+    connection: String,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    db: Connection,
+    keyring: Keyring,
+}
+
+/// A row as read, still sealed.
+struct StoredRow {
+    tenant: String,
+    connection: String,
+    version: i64,
+    key_version: u32,
+    nonce: Vec<u8>,
+    ciphertext: Vec<u8>,
+}
+
+impl StoredRow {
+    fn id(&self) -> RowId<'_> {
+        RowId {
+            tenant: &self.tenant,
+            connection: &self.connection,
+        }
+    }
+
+    fn open(&self, keyring: &Keyring) -> Result<CredentialSecret, StoreError> {
+        seal::open(
+            keyring,
+            self.id(),
+            self.key_version,
+            &self.nonce,
+            &self.ciphertext,
+        )
+    }
+}
+
+impl SqliteCredentialStore {
+    /// Opens (creating if absent) the store at `path` for the default connection.
+    pub fn open(path: &Path, keyring: Keyring) -> Result<Self, StoreError> {
+        Self::open_connection(path, keyring, DEFAULT_CONNECTION)
+    }
+
+    /// Opens (creating if absent) the store at `path` for `connection`.
+    pub fn open_connection(
+        path: &Path,
+        keyring: Keyring,
+        connection: &str,
+    ) -> Result<Self, StoreError> {
+        if connection.is_empty() {
+            return Err(StoreError::Unavailable(
+                "credential store: the connection name is empty".into(),
+            ));
+        }
+        create_private(path)?;
+        let mut db = Connection::open(path).map_err(|error| {
+            StoreError::Unavailable(format!("credential store {}: {error}", path.display()))
+        })?;
+        prepare(&mut db, path)?;
+        Ok(Self {
+            path: path.to_owned(),
+            connection: connection.to_owned(),
+            inner: Mutex::new(Inner { db, keyring }),
+        })
+    }
+
+    /// The connection this handle reads and writes.
+    pub fn connection(&self) -> &str {
+        &self.connection
+    }
+
+    /// Every tenant with a credential on this connection, with its version
+    /// and the key version it is sealed with; decrypts nothing.
+    pub fn list(&self) -> Result<Vec<(String, u64, u32)>, StoreError> {
+        let inner = self.lock()?;
+        let mut statement = inner
+            .db
+            .prepare_cached(
+                "SELECT tenant, version, key_version FROM credentials
+                 WHERE connection = ?1 ORDER BY tenant",
+            )
+            .map_err(self.failed("listing credentials"))?;
+        let rows = statement
+            .query_map(params![self.connection], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, u32>(2)?,
+                ))
+            })
+            .map_err(self.failed("listing credentials"))?;
+        rows.map(|row| {
+            let (tenant, version, key_version) = row.map_err(self.failed("listing credentials"))?;
+            Ok((tenant, stored_version(version)?, key_version))
+        })
+        .collect()
+    }
+
+    /// Re-seals every row of the file, whatever its connection, that is not
+    /// under `new_keyring`'s current key, then seals with `new_keyring` from
+    /// now on. Rows are read with the key version each names, so
+    /// `new_keyring` must still hold the old keys (as
+    /// `Keyring::with_new_current_key` gives). One transaction: a row it
+    /// cannot open fails the whole rotation and changes nothing. Credential
+    /// versions and `updated_at` stay: the credentials themselves are the
+    /// same. Answers how many rows were re-sealed.
+    pub fn rotate(&self, new_keyring: Keyring) -> Result<usize, StoreError> {
+        let mut guard = self.lock()?;
+        let inner = &mut *guard;
+        let failed = self.failed("rotating credential keys");
+        let target = new_keyring.current_version();
+        let transaction = inner
+            .db
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(failed)?;
+        let rows = {
+            let mut statement = transaction
+                .prepare(
+                    "SELECT tenant, connection, version, key_version, nonce, ciphertext
+                     FROM credentials WHERE key_version != ?1",
+                )
+                .map_err(failed)?;
+            statement
+                .query_map(params![target], |row| {
+                    Ok(StoredRow {
+                        tenant: row.get(0)?,
+                        connection: row.get(1)?,
+                        version: row.get(2)?,
+                        key_version: row.get(3)?,
+                        nonce: row.get(4)?,
+                        ciphertext: row.get(5)?,
+                    })
+                })
+                .map_err(failed)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(failed)?
+        };
+        let mut resealed = 0;
+        for row in &rows {
+            let secret = row.open(&new_keyring)?;
+            let sealed = seal::seal(&new_keyring, row.id(), &secret)?;
+            resealed += transaction
+                .execute(
+                    "UPDATE credentials SET key_version = ?1, nonce = ?2, ciphertext = ?3
+                     WHERE tenant = ?4 AND connection = ?5 AND version = ?6",
+                    params![
+                        sealed.key_version,
+                        &sealed.nonce[..],
+                        sealed.ciphertext,
+                        row.tenant,
+                        row.connection,
+                        row.version
+                    ],
+                )
+                .map_err(failed)?;
+        }
+        transaction.commit().map_err(failed)?;
+        inner.keyring = new_keyring;
+        // Old-key ciphertext lingers in the write-ahead log until it is
+        // overwritten; truncating it now is best effort, since readers in
+        // other processes may hold it open.
+        match inner
+            .db
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                row.get::<_, i64>(0)
+            }) {
+            Ok(0) => {}
+            Ok(_) => tracing::warn!(
+                path = %self.path.display(),
+                "credential keys rotated, but the write-ahead log is in use and was not truncated"
+            ),
+            Err(error) => tracing::warn!(
+                path = %self.path.display(),
+                %error,
+                "credential keys rotated, but the write-ahead log was not truncated"
+            ),
+        }
+        Ok(resealed)
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Inner>, StoreError> {
+        self.inner
+            .lock()
+            .map_err(|_| StoreError::Unavailable("credential store lock poisoned".into()))
+    }
+
+    fn failed(&self, doing: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + Copy + '_ {
+        move |error| {
+            StoreError::Unavailable(format!(
+                "credential store {}: {doing}: {error}",
+                self.path.display()
+            ))
+        }
+    }
+
+    fn row_id<'a>(&'a self, tenant: &'a str) -> RowId<'a> {
+        RowId {
+            tenant,
+            connection: &self.connection,
+        }
+    }
+}
+
+impl CredentialStore for SqliteCredentialStore {
+    fn get(&self, tenant: &str) -> Result<Option<Credential>, StoreError> {
+        let inner = self.lock()?;
+        let failed = self.failed("reading a credential");
+        let row = inner
+            .db
+            .prepare_cached(
+                "SELECT version, key_version, nonce, ciphertext FROM credentials
+                 WHERE tenant = ?1 AND connection = ?2",
+            )
+            .map_err(failed)?
+            .query_row(params![tenant, self.connection], |row| {
+                Ok(StoredRow {
+                    tenant: tenant.to_owned(),
+                    connection: self.connection.clone(),
+                    version: row.get(0)?,
+                    key_version: row.get(1)?,
+                    nonce: row.get(2)?,
+                    ciphertext: row.get(3)?,
+                })
+            })
+            .optional()
+            .map_err(failed)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        Ok(Some(Credential {
+            secret: row.open(&inner.keyring)?,
+            version: stored_version(row.version)?,
+        }))
+    }
+
+    fn replace(
+        &self,
+        tenant: &str,
+        expected_version: u64,
+        secret: CredentialSecret,
+    ) -> Result<u64, StoreError> {
+        let mut guard = self.lock()?;
+        let inner = &mut *guard;
+        let failed = self.failed("replacing a credential");
+        // Sealed before taking the write lock, which other processes wait on.
+        let sealed = seal::seal(&inner.keyring, self.row_id(tenant), &secret)?;
+        let now = i64::try_from(unix_now()).unwrap_or(i64::MAX);
+        // IMMEDIATE takes the write lock up front: a deferred transaction
+        // that read first could not upgrade past a concurrent writer.
+        let transaction = inner
+            .db
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(failed)?;
+        let changed = match i64::try_from(expected_version) {
+            Ok(0) => transaction.execute(
+                "INSERT INTO credentials
+                     (tenant, connection, version, key_version, nonce, ciphertext, updated_at)
+                 VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (tenant, connection) DO NOTHING",
+                params![
+                    tenant,
+                    self.connection,
+                    sealed.key_version,
+                    &sealed.nonce[..],
+                    sealed.ciphertext,
+                    now
+                ],
+            ),
+            Ok(expected) => transaction.execute(
+                "UPDATE credentials
+                 SET version = version + 1, key_version = ?1, nonce = ?2, ciphertext = ?3,
+                     updated_at = ?4
+                 WHERE tenant = ?5 AND connection = ?6 AND version = ?7",
+                params![
+                    sealed.key_version,
+                    &sealed.nonce[..],
+                    sealed.ciphertext,
+                    now,
+                    tenant,
+                    self.connection,
+                    expected
+                ],
+            ),
+            // Beyond any version SQLite can hold: it cannot be the stored one.
+            Err(_) => Ok(0),
+        }
+        .map_err(failed)?;
+        if changed == 1 {
+            transaction.commit().map_err(failed)?;
+            return Ok(expected_version + 1);
+        }
+        let current = transaction
+            .query_row(
+                "SELECT version FROM credentials WHERE tenant = ?1 AND connection = ?2",
+                params![tenant, self.connection],
+                |row| row.get::<_, i64>(0),
+            )
+            .optional()
+            .map_err(failed)?;
+        Err(StoreError::Conflict(match current {
+            Some(version) => stored_version(version)?,
+            None => 0,
+        }))
+    }
+
+    fn remove(&self, tenant: &str) -> Result<(), StoreError> {
+        let inner = self.lock()?;
+        inner
+            .db
+            .execute(
+                "DELETE FROM credentials WHERE tenant = ?1 AND connection = ?2",
+                params![tenant, self.connection],
+            )
+            .map_err(self.failed("removing a credential"))?;
+        Ok(())
+    }
+}
+
+impl fmt::Debug for SqliteCredentialStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteCredentialStore")
+            .field("path", &self.path)
+            .field("connection", &self.connection)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Settings every handle needs, then the schema if the file is new.
+fn prepare(db: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let refuse = |problem: String| {
+        StoreError::Unavailable(format!("credential store {}: {problem}", path.display()))
+    };
+    let failed = |error: rusqlite::Error| refuse(error.to_string());
+    // First, so that even switching to WAL waits for other processes.
+    db.busy_timeout(BUSY_TIMEOUT).map_err(failed)?;
+    let mode: String = db
+        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+        .map_err(failed)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(refuse(format!(
+            "cannot use write-ahead logging (journal mode stays {mode})"
+        )));
+    }
+    // A committed refresh may have rotated the upstream's refresh token:
+    // losing it to a power cut would lock the tenant out.
+    db.pragma_update(None, "synchronous", "FULL")
+        .map_err(failed)?;
+    // Wipes freed space, so ciphertext sealed under a retired key does not
+    // outlive its row.
+    db.pragma_update(None, "secure_delete", "ON")
+        .map_err(failed)?;
+    let transaction = db
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(failed)?;
+    let version: i64 = transaction
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(failed)?;
+    match version {
+        // A plain CREATE: a file that already has some other `credentials`
+        // table is not ours, and must not be written to.
+        0 => {
+            transaction.execute_batch(SCHEMA).map_err(failed)?;
+            transaction
+                .pragma_update(None, "user_version", SCHEMA_VERSION)
+                .map_err(failed)?;
+        }
+        SCHEMA_VERSION => {}
+        other => {
+            return Err(refuse(format!(
+                "schema version {other} is newer than this harness understands ({SCHEMA_VERSION})"
+            )));
+        }
+    }
+    transaction.commit().map_err(failed)
+}
+
+/// Creates the database file readable by its owner only; SQLite gives its
+/// `-wal` and `-shm` files the same permissions.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(StoreError::Unavailable(format!(
+            "credential store {}: {error}",
+            path.display()
+        ))),
+    }
+}
+
+fn stored_version(version: i64) -> Result<u64, StoreError> {
+    u64::try_from(version).map_err(|_| {
+        StoreError::Unavailable(format!(
+            "credential store holds an invalid version {version}"
+        ))
+    })
+}
