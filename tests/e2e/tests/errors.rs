@@ -174,36 +174,6 @@ async fn bad_params_name_the_field_and_never_reach_bitbucket() {
     );
 }
 
-#[tokio::test]
-async fn operations_not_built_yet_answer_a_typed_error() {
-    let env = env().await;
-    let operations = common::sandbox().operations(&env.tenant).await.unwrap();
-    let pending: Vec<&str> = operations
-        .iter()
-        .filter(|o| !o.implemented)
-        .map(|o| o.name.as_str())
-        .collect();
-    for name in pending {
-        let failure = env.exec(name, json!({})).await.unwrap_err();
-        // Params are still checked first; either way it is typed, not a trap.
-        assert!(
-            matches!(
-                failure,
-                Failure::Integration(Error::Internal(_) | Error::Validation(_))
-            ),
-            "{name}: {failure}"
-        );
-    }
-    let failure = env
-        .exec(
-            "list-branches",
-            json!({ "workspace": "acme", "repo_slug": "x" }),
-        )
-        .await
-        .unwrap_err();
-    assert!(failure.message().contains("not implemented"), "{failure}");
-}
-
 async fn raw_get(url: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let rest = url.strip_prefix("http://").unwrap();
