@@ -7,7 +7,13 @@ mod generated {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "guest",
-        imports: { default: async },
+        // A credential the store holds but cannot open fails the call
+        // (a trap with the store's message) rather than looking like none.
+        imports: {
+            "atom:integration/host.get-credential": async | trappable,
+            "atom:integration/host.lock-credential": async | trappable,
+            default: async,
+        },
         exports: { default: async },
         additional_derives: [serde::Serialize, serde::Deserialize],
     });

@@ -5,17 +5,17 @@ use crate::sandbox::HostState;
 use crate::tenant::StoreError;
 
 impl Host for HostState {
-    async fn get_credential(&mut self) -> Option<Credential> {
-        match self.tenant.credentials.get(&self.tenant.id) {
-            Ok(credential) => credential,
-            Err(error) => {
+    async fn get_credential(&mut self) -> wasmtime::Result<Option<Credential>> {
+        self.tenant
+            .credentials
+            .get(&self.tenant.id)
+            .map_err(|error| {
                 tracing::error!(tenant = %self.tenant.id, %error, "credential store read failed");
-                None
-            }
-        }
+                wasmtime::format_err!("{error}")
+            })
     }
 
-    async fn lock_credential(&mut self) -> Option<Credential> {
+    async fn lock_credential(&mut self) -> wasmtime::Result<Option<Credential>> {
         if self.credential_guard.is_none() {
             self.credential_guard = Some(self.tenant.credential_lock.clone().lock_owned().await);
         }

@@ -35,13 +35,14 @@ use tokio::sync::oneshot;
 
 pub use delivery::signature as webhook_signature;
 pub use seed::{
-    ADA_API_TOKEN, ADA_EMAIL, ADA_TOKEN, CUSTOM_PIPELINES, GRACE_TOKEN, RICH as RICH_REPOSITORIES,
+    ADA_API_TOKEN, ADA_EMAIL, ADA_TOKEN, CUSTOM_PIPELINES, GRACE_TOKEN, OAUTH_CLIENT_ID,
+    OAUTH_CLIENT_SECRET, RICH as RICH_REPOSITORIES,
 };
 pub use world::{
     Branch, Comment, Commit, Delivery, EVENT_KEYS, Fault, HookSubject, Inline, Issue, IssueChange,
-    Membership, MergeParams, MergeTask, Participant, Phase, Pipeline, PipelineTarget, PrState,
-    PullRequest, RecordedRequest, Repository, ReviewState, RunResult, SourceFile, Step, StepPhase,
-    StepResult, Trigger, User, Variable, Webhook, Workspace, World,
+    Membership, MergeParams, MergeTask, OauthConsumer, OauthServer, Participant, Phase, Pipeline,
+    PipelineTarget, PrState, PullRequest, RecordedRequest, Repository, ReviewState, RunResult,
+    SourceFile, Step, StepPhase, StepResult, Trigger, User, Variable, Webhook, Workspace, World,
 };
 
 pub(crate) type Shared = Arc<Mutex<World>>;

@@ -6,6 +6,7 @@ pub(crate) mod commits;
 mod hooks;
 mod issues;
 mod logs;
+mod oauth;
 mod pipelines;
 mod pullrequests;
 pub(crate) mod repositories;
@@ -61,6 +62,8 @@ pub fn router(world: Shared) -> Router {
         )
         // Pre-signed, outside the API: no credential needed, like Bitbucket's log storage.
         .route("/log-storage/{id}", get(logs::storage))
+        .route("/site/oauth2/authorize", get(oauth::authorize))
+        .route("/site/oauth2/access_token", post(oauth::token))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             world.clone(),
@@ -219,6 +222,12 @@ pub(crate) fn authenticate(world: &World, headers: &HeaderMap) -> Result<String,
         .ok_or_else(errors::unauthorized)?;
     let (scheme, value) = header.split_once(' ').ok_or_else(errors::unauthorized)?;
     let user = if scheme.eq_ignore_ascii_case("bearer") {
+        if world.oauth.is_expired(value.trim()) {
+            return Err(errors::error(
+                401,
+                "Access token expired. Use your refresh token to obtain a new access token.",
+            ));
+        }
         world.bearer_tokens.get(value.trim()).cloned()
     } else if scheme.eq_ignore_ascii_case("basic") {
         base64::engine::general_purpose::STANDARD

@@ -19,6 +19,9 @@ pub const ADA_TOKEN: &str = "fake-token-ada-7c1e";
 pub const GRACE_TOKEN: &str = "fake-token-grace-93b0";
 pub const ADA_EMAIL: &str = "ada@example.com";
 pub const ADA_API_TOKEN: &str = "ATATT-fake-ada-api-token";
+/// The seeded OAuth consumer; redirect URIs under `http://127.0.0.1` are accepted.
+pub const OAUTH_CLIENT_ID: &str = "atom-fake-consumer";
+pub const OAUTH_CLIENT_SECRET: &str = "atom-fake-consumer-secret";
 
 const LANGUAGES: [&str; 6] = ["rust", "typescript", "python", "go", "java", "kotlin"];
 const AREAS: [&str; 11] = [
@@ -202,6 +205,14 @@ pub fn world() -> World {
     world
         .bearer_tokens
         .insert(GRACE_TOKEN.into(), grace.uuid.clone());
+    world.oauth.consumers.push(crate::world::OauthConsumer {
+        key: OAUTH_CLIENT_ID.into(),
+        secret: OAUTH_CLIENT_SECRET.into(),
+        callback_url: "http://127.0.0.1".into(),
+        scopes: "account repository:write pullrequest:write pipeline:write webhook issue:write"
+            .into(),
+    });
+    world.oauth.authorize_as = ada.uuid.clone();
     world
         .api_tokens
         .insert((ADA_EMAIL.into(), ADA_API_TOKEN.into()), ada.uuid);

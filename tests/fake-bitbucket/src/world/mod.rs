@@ -7,6 +7,7 @@ mod code;
 mod git;
 mod hooks;
 mod issues;
+pub(crate) mod oauth;
 mod pipelines;
 mod pulls;
 
@@ -22,6 +23,7 @@ pub(crate) use hooks::Event;
 pub use hooks::{Delivery, EVENT_KEYS, HookSubject, Webhook};
 pub use issues::{Issue, IssueChange};
 pub(crate) use issues::{KINDS, PRIORITIES, STATES};
+pub use oauth::{OauthConsumer, OauthServer};
 pub use pipelines::{
     Phase, Pipeline, PipelineTarget, RunResult, Step, StepPhase, StepResult, Trigger, Variable,
 };
@@ -194,6 +196,9 @@ pub struct World {
     /// Page N+1 of code search starts with the last result of page N (BCLOUD-23644).
     pub search_duplicates_across_pages: bool,
 
+    /// The OAuth 2.0 authorization server (`/site/oauth2/…`).
+    pub oauth: OauthServer,
+
     /// Events raised while answering; delivered once the answer has left.
     pub(crate) outbox: Vec<Event>,
     /// Pre-signed log URLs handed out: signature → (pipeline uuid, step uuid).
@@ -236,6 +241,10 @@ impl Default for World {
             issues_retired: false,
             search_disabled: false,
             search_duplicates_across_pages: false,
+            oauth: OauthServer {
+                access_lifetime: 7_200,
+                ..OauthServer::default()
+            },
             outbox: Vec::new(),
             log_links: HashMap::new(),
             counter: 0,
