@@ -63,3 +63,192 @@ fn operations_are_listed_and_failed_calls_say_why() {
     );
     assert!(!stderr.contains("not-used"), "the token is never printed");
 }
+
+mod credentials {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    use fake_bitbucket::{ADA_TOKEN, FakeBitbucket, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET};
+
+    use super::harness;
+
+    struct Setup {
+        fake: FakeBitbucket,
+        dir: tempfile::TempDir,
+    }
+
+    impl Setup {
+        async fn new() -> Self {
+            Self {
+                fake: FakeBitbucket::start().await.unwrap(),
+                dir: tempfile::tempdir().unwrap(),
+            }
+        }
+
+        fn cli(&self, args: &[&str]) -> Command {
+            let mut command = harness();
+            command
+                .arg("--store")
+                .arg(self.dir.path().join("store.sqlite3"))
+                .arg("--key-file")
+                .arg(self.dir.path().join("store.key"))
+                .args(["--allow-host", &self.fake.addr().to_string()])
+                .args([
+                    "--config",
+                    &format!("api-base-url={}", self.fake.api_base_url()),
+                ])
+                .args([
+                    "--config",
+                    &format!("oauth-base-url={}", self.fake.base_url()),
+                ])
+                .args(args)
+                .env_remove("ATOM_CREDENTIAL_KEYS")
+                .env("ATOM_OAUTH_CLIENT_ID", OAUTH_CLIENT_ID)
+                .env("ATOM_OAUTH_CLIENT_SECRET", OAUTH_CLIENT_SECRET);
+            command
+        }
+
+        /// Runs off the async runtime so the fake keeps answering.
+        async fn run(&self, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+            let mut command = self.cli(args);
+            for (k, v) in env {
+                command.env(k, v);
+            }
+            let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+                .await
+                .unwrap();
+            (
+                output.status.success(),
+                String::from_utf8_lossy(&output.stdout).into_owned(),
+                String::from_utf8_lossy(&output.stderr).into_owned(),
+            )
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn tokens_are_stored_sealed_used_rotated_and_never_printed() {
+        let setup = Setup::new().await;
+        let (ok, _, err) = setup.run(&["call", "get-current-user"], &[]).await;
+        assert!(
+            !ok && err.contains("auth-invalid"),
+            "nothing stored yet: {err}"
+        );
+
+        assert!(setup.run(&["keys", "init"], &[]).await.0);
+        let (ok, out, err) = setup
+            .run(
+                &["auth", "add-token", "--kind", "access-token"],
+                &[("BITBUCKET_ACCESS_TOKEN", ADA_TOKEN)],
+            )
+            .await;
+        assert!(ok, "{err}");
+        assert!(!out.contains(ADA_TOKEN) && !err.contains(ADA_TOKEN));
+
+        let (ok, out, err) = setup.run(&["call", "get-current-user"], &[]).await;
+        assert!(ok, "the stored token is used: {err}");
+        assert!(out.contains("Ada Lovelace"));
+
+        let (ok, out, _) = setup.run(&["auth", "status"], &[]).await;
+        assert!(
+            ok && out.contains("access token") && !out.contains(ADA_TOKEN),
+            "{out}"
+        );
+        let (ok, out, err) = setup.run(&["keys", "rotate"], &[]).await;
+        assert!(ok && out.contains("re-sealed 1"), "{out}{err}");
+        assert!(
+            setup.run(&["call", "get-current-user"], &[]).await.0,
+            "still readable after rotation"
+        );
+
+        let raw = std::fs::read(setup.dir.path().join("store.sqlite3")).unwrap();
+        assert!(!String::from_utf8_lossy(&raw).contains(ADA_TOKEN));
+
+        assert!(setup.run(&["auth", "logout"], &[]).await.0);
+        let (_, out, _) = setup.run(&["auth", "status"], &[]).await;
+        assert!(out.contains("no credential"), "{out}");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn auth_login_completes_through_the_local_callback() {
+        let setup = Setup::new().await;
+        assert!(setup.run(&["keys", "init"], &[]).await.0);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = setup
+            .cli(&[
+                "auth",
+                "login",
+                "--port",
+                &port.to_string(),
+                "--wait-secs",
+                "30",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (url, rest) = tokio::task::spawn_blocking(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let url = lines
+                .by_ref()
+                .map_while(Result::ok)
+                .find_map(|l| l.trim().starts_with("http").then(|| l.trim().to_owned()))
+                .expect("the authorize URL is printed");
+            (url, lines)
+        })
+        .await
+        .unwrap();
+
+        // The browser: Bitbucket's consent redirect, then the local callback.
+        let consent = http_get(&url).await;
+        let location = consent
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("location: ")
+                    .or_else(|| l.strip_prefix("Location: "))
+            })
+            .unwrap()
+            .trim()
+            .to_owned();
+        assert!(
+            location.starts_with(&format!("http://127.0.0.1:{port}/callback?")),
+            "{location}"
+        );
+        let page = http_get(&location).await;
+        assert!(page.contains("You can close this window"), "{page}");
+
+        let (status, rest) = tokio::task::spawn_blocking(move || {
+            (
+                child.wait().unwrap(),
+                rest.map_while(Result::ok).collect::<Vec<_>>().join("\n"),
+            )
+        })
+        .await
+        .unwrap();
+        assert!(status.success(), "{rest}");
+        assert!(rest.contains("Logged in"), "{rest}");
+        let (_, out, _) = setup.run(&["auth", "status"], &[]).await;
+        assert!(
+            out.contains("OAuth 2.0") && out.contains("refresh token stored"),
+            "{out}"
+        );
+        let (ok, out, _) = setup.run(&["call", "list-workspaces"], &[]).await;
+        assert!(ok && out.contains("atom-labs"), "{out}");
+    }
+
+    async fn http_get(url: &str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let rest = url.strip_prefix("http://").unwrap();
+        let (host, path) = rest.split_once('/').unwrap();
+        let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+        let request = format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        response
+    }
+}
