@@ -73,6 +73,12 @@ enum Command {
         #[arg(long, conflicts_with = "params")]
         json: Option<String>,
     },
+    /// Serve the contract over HTTP for every tenant in the store.
+    Serve {
+        /// Where to listen; keep it on loopback or behind the platform's authentication.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+    },
     /// Credentials of a tenant in the encrypted store.
     #[command(subcommand)]
     Auth(AuthCommand),
@@ -94,6 +100,7 @@ pub async fn run() -> anyhow::Result<ExitCode> {
         #[cfg(feature = "demo")]
         Command::Demo { serve } => crate::demo::run(&cli.sandbox, serve).await,
         Command::Keys(command) => run_keys(&cli.store, command),
+        Command::Serve { listen } => serve(&cli.sandbox, &cli.store, listen).await,
         Command::Auth(command) => {
             let sandbox = load(&cli.sandbox, &[])?;
             run_auth(&sandbox, &cli.sandbox, &cli.store, command).await
@@ -158,7 +165,9 @@ async fn run_command(
                 sandbox.execute(tenant, &operation, &params).await,
             ))
         }
-        Command::Auth(_) | Command::Keys(_) => unreachable!("handled before"),
+        Command::Auth(_) | Command::Keys(_) | Command::Serve { .. } => {
+            unreachable!("handled before")
+        }
         #[cfg(feature = "demo")]
         Command::Demo { .. } => unreachable!("handled before loading"),
     }
@@ -282,4 +291,47 @@ fn secret_from_env() -> anyhow::Result<Option<CredentialSecret>> {
             _ => None,
         },
     )
+}
+
+/// `atom-harness serve`: the gateway, with tenants from the encrypted store.
+/// A tenant is built once and kept, so its credential lock and pending OAuth
+/// states are shared by all of its requests.
+async fn serve(
+    args: &SandboxArgs,
+    store: &StoreArgs,
+    listen: std::net::SocketAddr,
+) -> anyhow::Result<ExitCode> {
+    let sandbox = load(args, &[])?;
+    let credentials: Arc<dyn CredentialStore> = open_store(store)?;
+    let discovery = configured_tenant(args, Arc::new(MemoryCredentialStore::default()))?;
+    let template = configured_tenant(args, credentials)?;
+    let known = std::sync::Mutex::new(std::collections::HashMap::<String, Tenant>::new());
+    let resolver: atom_harness::gateway::TenantResolver = Arc::new(move |name: &str| {
+        let valid = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        if !valid {
+            return None;
+        }
+        let mut known = known.lock().ok()?;
+        Some(
+            known
+                .entry(name.to_owned())
+                .or_insert_with(|| template.for_id(name))
+                .clone(),
+        )
+    });
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    eprintln!("atom-harness gateway on http://{}", listener.local_addr()?);
+    axum::serve(
+        listener,
+        atom_harness::gateway::router(sandbox, resolver, discovery),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(ExitCode::SUCCESS)
 }

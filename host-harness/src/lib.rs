@@ -14,6 +14,7 @@ mod outbound;
 mod sandbox;
 mod tenant;
 
+pub mod gateway;
 pub mod params;
 pub mod store;
 

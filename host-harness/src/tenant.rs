@@ -117,6 +117,19 @@ impl Tenant {
         }
     }
 
+    /// Another tenant with this one's settings and store, and its own lock
+    /// and pending logins.
+    pub fn for_id(&self, id: &str) -> Self {
+        Self {
+            id: id.to_owned(),
+            config: self.config.clone(),
+            credentials: self.credentials.clone(),
+            oauth_client: self.oauth_client.clone(),
+            pending_states: Arc::default(),
+            credential_lock: Arc::default(),
+        }
+    }
+
     pub fn with_oauth_client(mut self, client: OauthClient) -> Self {
         self.oauth_client = Some(client);
         self

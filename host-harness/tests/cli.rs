@@ -240,6 +240,104 @@ mod credentials {
         assert!(ok && out.contains("atom-labs"), "{out}");
     }
 
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_gateway_serves_stored_tenants_with_http_statuses() {
+        let setup = Setup::new().await;
+        assert!(setup.run(&["keys", "init"], &[]).await.0);
+        let added = setup
+            .run(
+                &[
+                    "--tenant",
+                    "acme",
+                    "auth",
+                    "add-token",
+                    "--kind",
+                    "access-token",
+                ],
+                &[("BITBUCKET_ACCESS_TOKEN", ADA_TOKEN)],
+            )
+            .await;
+        assert!(added.0, "{}", added.2);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = setup
+            .cli(&["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        tokio::task::spawn_blocking(move || {
+            BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+                .find(|l| l.contains("gateway on"))
+                .expect("the gateway starts")
+        })
+        .await
+        .unwrap();
+
+        let base = format!("127.0.0.1:{port}");
+        let listed = http_post(
+            &base,
+            "/v1/tenants/acme/operations/list-repositories",
+            r#"{"workspace":"atom-labs"}"#,
+        )
+        .await;
+        assert!(listed.starts_with("HTTP/1.1 200"), "{listed}");
+        assert!(listed.contains("bitbucket-plugin"));
+        let missing = http_post(
+            &base,
+            "/v1/tenants/acme/operations/get-repository",
+            r#"{"workspace":"atom-labs","repo_slug":"nope"}"#,
+        )
+        .await;
+        assert!(
+            missing.starts_with("HTTP/1.1 404") && missing.contains(r#""code":"not-found""#),
+            "{missing}"
+        );
+        let invalid = http_post(
+            &base,
+            "/v1/tenants/acme/operations/list-repositories",
+            r#"{"page":{"size":500}}"#,
+        )
+        .await;
+        assert!(
+            invalid.starts_with("HTTP/1.1 400") && invalid.contains(r#""field":"workspace""#),
+            "{invalid}"
+        );
+        let stranger =
+            http_post(&base, "/v1/tenants/ghost/operations/get-current-user", "{}").await;
+        assert!(stranger.starts_with("HTTP/1.1 401"), "{stranger}");
+        let operations = http_get(&format!("http://{base}/v1/operations")).await;
+        assert!(
+            operations.starts_with("HTTP/1.1 200") && operations.contains("merge-pull-request")
+        );
+        for answer in [&listed, &missing, &invalid, &stranger] {
+            assert!(
+                !answer.contains(ADA_TOKEN),
+                "a gateway answer never carries the token"
+            );
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    async fn http_post(host: &str, path: &str, body: &str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        response
+    }
+
     async fn http_get(url: &str) -> String {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let rest = url.strip_prefix("http://").unwrap();
