@@ -25,22 +25,10 @@ const DEFAULT_SAMPLE: u32 = 10;
 const DEFAULT_RUNS: u32 = 20;
 const WEEK_SECONDS: u64 = 7 * 24 * 3600;
 
-struct Counter<'a> {
-    client: &'a Client,
-    requests: u32,
-}
-
-impl Counter<'_> {
-    fn get<T: serde::de::DeserializeOwned>(&mut self, endpoint: Endpoint) -> Result<T, Error> {
-        self.requests += 1;
-        self.client.json(&endpoint)
-    }
-
-    /// How many items a listing has, from one one-item page.
-    fn count(&mut self, endpoint: Endpoint) -> Result<u32, Error> {
-        let page: Paginated<Value> = self.get(endpoint.query("pagelen", "1"))?;
-        Ok(page.size.map_or(page.values.len() as u32, |s| s as u32))
-    }
+/// How many items a listing has, from one one-item page.
+fn count(client: &Client, endpoint: Endpoint) -> Result<u32, Error> {
+    let page: Paginated<Value> = client.json(&endpoint.query("pagelen", "1"))?;
+    Ok(page.size.map_or(page.values.len() as u32, |s| s as u32))
 }
 
 pub fn summary(request: AnalyticsSummaryRequest) -> Result<WorkspaceAnalytics, Error> {
@@ -49,14 +37,10 @@ pub fn summary(request: AnalyticsSummaryRequest) -> Result<WorkspaceAnalytics, E
         return Err(Error::validation("pipeline_runs", "must be from 1 to 100"));
     }
     let client = Client::connect()?;
-    let mut counter = Counter {
-        client: &client,
-        requests: 0,
-    };
     let repositories_path = ApiPath::new("repositories").param("workspace", &request.workspace)?;
 
-    let listing: Paginated<ApiRepository> = counter.get(
-        Endpoint::get(repositories_path.clone())
+    let listing: Paginated<ApiRepository> = client.json(
+        &Endpoint::get(repositories_path.clone())
             .query("sort", "-updated_on")
             .query("pagelen", DEFAULT_SAMPLE.to_string()),
     )?;
@@ -76,8 +60,8 @@ pub fn summary(request: AnalyticsSummaryRequest) -> Result<WorkspaceAnalytics, E
                 let path = repositories_path
                     .clone()
                     .param(&format!("repo_slugs[{i}]"), slug)?;
-                counter
-                    .get::<ApiRepository>(Endpoint::get(path))
+                client
+                    .json::<ApiRepository>(&Endpoint::get(path))
                     .map(ApiRepository::into_repository)
             })
             .collect::<Result<_, _>>()?,
@@ -88,16 +72,19 @@ pub fn summary(request: AnalyticsSummaryRequest) -> Result<WorkspaceAnalytics, E
     let mut pipelines: Vec<ApiPipeline> = Vec::new();
     for repo in &sample {
         let base = ApiPath::repository(&request.workspace, &repo.slug)?;
-        open_prs += counter
-            .count(Endpoint::get(base.clone().literal("pullrequests")).query("state", "OPEN"))?;
-        merged += counter.count(
+        open_prs += count(
+            &client,
+            Endpoint::get(base.clone().literal("pullrequests")).query("state", "OPEN"),
+        )?;
+        merged += count(
+            &client,
             Endpoint::get(base.clone().literal("pullrequests"))
                 .query("state", "MERGED")
                 .query("q", format!("updated_on >= {since}")),
         )?;
         // A repository without Pipelines enabled has no runs to count.
-        match counter.get::<Paginated<ApiPipeline>>(
-            Endpoint::get(base.clone().literal("pipelines"))
+        match client.json::<Paginated<ApiPipeline>>(
+            &Endpoint::get(base.clone().literal("pipelines"))
                 .query("sort", "-created_on")
                 .query("pagelen", runs.to_string()),
         ) {
@@ -108,7 +95,7 @@ pub fn summary(request: AnalyticsSummaryRequest) -> Result<WorkspaceAnalytics, E
         if repo.has_issues == Some(true) {
             let open = Endpoint::get(base.literal("issues"))
                 .query("q", r#"state = "new" OR state = "open""#);
-            match counter.count(open) {
+            match count(&client, open) {
                 Ok(n) => {
                     open_issues += n;
                     trackers += 1;
@@ -128,7 +115,8 @@ pub fn summary(request: AnalyticsSummaryRequest) -> Result<WorkspaceAnalytics, E
         merged_last_week: merged,
         pipelines: stats(pipelines),
         open_issues: (trackers > 0).then_some(open_issues),
-        upstream_requests: counter.requests,
+        // Counted where they are sent: retries and redirects cost too.
+        upstream_requests: client.requests_sent(),
     })
 }
 

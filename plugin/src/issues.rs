@@ -212,6 +212,12 @@ pub fn update(request: UpdateIssueRequest) -> Result<Issue, Error> {
         request.priority,
         request.assignee_account_id.as_deref(),
     )?;
+    if request.state_message.is_some() && request.state.is_none() {
+        return Err(Error::validation(
+            "state_message",
+            "goes with a new state: give state too",
+        ));
+    }
     if body.is_empty() && request.state.is_none() {
         return Err(Error::validation(
             "state",

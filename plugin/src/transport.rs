@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use waki::ErrorCode;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use crate::config::Config;
 use crate::error::Error;
@@ -164,6 +164,8 @@ pub struct Client {
     config: Config,
     /// The credential in use; replaced when an OAuth token is refreshed.
     credential: RefCell<Credential>,
+    /// Requests that left for Bitbucket, retries and redirects included.
+    sent: Cell<u32>,
 }
 
 impl Client {
@@ -180,11 +182,17 @@ impl Client {
         Ok(Self {
             config,
             credential: RefCell::new(credential),
+            sent: Cell::new(0),
         })
     }
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// How many requests this client has sent to Bitbucket so far.
+    pub fn requests_sent(&self) -> u32 {
+        self.sent.get()
     }
 
     pub fn json<T: DeserializeOwned>(&self, endpoint: &Endpoint) -> Result<T, Error> {
@@ -351,6 +359,7 @@ impl Client {
                 bytes.len().to_string().into_bytes(),
             ));
         }
+        self.sent.set(self.sent.get() + 1);
         let response = wasi_http::send(
             endpoint.method.to_waki(),
             url,
