@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::repo;
+
 use atom_harness::Failure;
 use atom_harness::contract::Error;
 use common::{Env, env};
@@ -11,15 +13,6 @@ use serde_json::{Value, json};
 
 const REPO: &str = "atom-labs/bitbucket-plugin";
 const ISSUES_PATH: &str = "/2.0/repositories/atom-labs/bitbucket-plugin/issues";
-
-fn repo(extra: Value) -> Value {
-    let mut params = json!({ "workspace": "atom-labs", "repo_slug": "bitbucket-plugin" });
-    params
-        .as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    params
-}
 
 fn items(page: &Value) -> &Vec<Value> {
     page["items"].as_array().expect("a page has items")

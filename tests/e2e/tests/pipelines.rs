@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::repo;
+
 use std::collections::HashSet;
 
 use atom_harness::Failure;
@@ -11,15 +13,6 @@ use atom_harness::contract::Error;
 use common::{Env, env};
 use fake_bitbucket::Fault;
 use serde_json::{Value, json};
-
-fn repo(extra: Value) -> Value {
-    let mut params = json!({ "workspace": "atom-labs", "repo_slug": "bitbucket-plugin" });
-    params
-        .as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    params
-}
 
 fn items(page: &Value) -> &Vec<Value> {
     page["items"].as_array().unwrap()

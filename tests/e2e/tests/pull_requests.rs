@@ -3,21 +3,14 @@
 
 mod common;
 
+use common::repo;
+
 use atom_harness::Failure;
 use atom_harness::contract::Error;
 use atom_harness::host_types::CredentialSecret;
 use common::{Env, env, exec_in, sandbox, tenant_for};
 use fake_bitbucket::{Fault, GRACE_TOKEN};
 use serde_json::{Value, json};
-
-fn repo(extra: Value) -> Value {
-    let mut params = json!({ "workspace": "atom-labs", "repo_slug": "bitbucket-plugin" });
-    params
-        .as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    params
-}
 
 async fn open_pull_request(env: &Env, source: &str) -> Value {
     env.exec(

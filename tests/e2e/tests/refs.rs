@@ -2,19 +2,12 @@
 
 mod common;
 
+use common::repo;
+
 use atom_harness::Failure;
 use atom_harness::contract::Error;
 use common::env;
 use serde_json::{Value, json};
-
-fn repo(extra: Value) -> Value {
-    let mut params = json!({ "workspace": "atom-labs", "repo_slug": "bitbucket-plugin" });
-    params
-        .as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    params
-}
 
 fn names(page: &Value, key: &str) -> Vec<String> {
     page["items"]

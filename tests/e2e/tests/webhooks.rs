@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::repo;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,15 +19,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 const SECRET: &str = "wh-s3cret-4f9a1c7e";
-
-fn repo(extra: Value) -> Value {
-    let mut params = json!({ "workspace": "atom-labs", "repo_slug": "bitbucket-plugin" });
-    params
-        .as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    params
-}
 
 fn items(page: &Value) -> &Vec<Value> {
     page["items"].as_array().expect("a page has items")

@@ -107,3 +107,13 @@ pub async fn raw_get(url: &str) -> (u16, Vec<(String, String)>, String) {
         .collect();
     (status, headers, body.to_owned())
 }
+
+/// Params for the richly seeded repository, atom-labs/bitbucket-plugin, plus `extra`.
+pub fn repo(extra: Value) -> Value {
+    let mut params =
+        serde_json::json!({ "workspace": "atom-labs", "repo_slug": "bitbucket-plugin" });
+    if let (Some(params), Some(extra)) = (params.as_object_mut(), extra.as_object()) {
+        params.extend(extra.clone());
+    }
+    params
+}
