@@ -300,6 +300,16 @@ pub(crate) fn json_body(body: &[u8]) -> Result<Value, Response> {
     }
 }
 
+/// A text field Bitbucket requires, trimmed; 400 naming it when absent or blank.
+pub(crate) fn required_text(body: &Value, field: &str) -> Result<String, Response> {
+    body[field]
+        .as_str()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| errors::field_error(field, "This field is required."))
+}
+
 pub(crate) fn created(body: Value) -> Response {
     (StatusCode::CREATED, Json(body)).into_response()
 }

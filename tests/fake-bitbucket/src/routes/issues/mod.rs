@@ -17,7 +17,7 @@ use super::repositories::summary_named;
 use super::user::account;
 use super::{
     authenticate, created, json_body, lock, open_repository, param, query_pairs, rendered,
-    require_write,
+    require_write, required_text,
 };
 use crate::clock::stamp;
 use crate::pages::{self, PageParams};
@@ -134,12 +134,7 @@ pub async fn create(
     require_write(&world, &user, &repository)?;
     let body = json_body(&body)?;
     let full_name = repository.full_name();
-    let title = body["title"]
-        .as_str()
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| errors::field_error("title", "This field is required."))?
-        .to_owned();
+    let title = required_text(&body, "title")?;
     let kind = choice(&body, "kind", &KINDS)?.unwrap_or_else(|| "bug".into());
     let priority = choice(&body, "priority", &PRIORITIES)?.unwrap_or_else(|| "major".into());
     let state = choice(&body, "state", &STATES)?.unwrap_or_else(|| "new".into());

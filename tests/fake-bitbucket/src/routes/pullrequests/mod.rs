@@ -21,6 +21,7 @@ use super::repositories::summary_named;
 use super::user::account;
 use super::{
     created, json_body, lock, open_repository, params, query_pairs, rendered, require_write,
+    required_text,
 };
 use crate::clock::stamp;
 use crate::pages::{self, PageParams};
@@ -113,12 +114,7 @@ pub async fn create(
     require_write(&world, &user, &repository)?;
     let body = json_body(&body)?;
     let full_name = repository.full_name();
-    let title = body["title"]
-        .as_str()
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| errors::field_error("title", "This field is required."))?
-        .to_owned();
+    let title = required_text(&body, "title")?;
     let source = body["source"]["branch"]["name"]
         .as_str()
         .filter(|s| !s.is_empty())
