@@ -144,9 +144,26 @@ mod credentials {
         assert!(ok, "{err}");
         assert!(!out.contains(ADA_TOKEN) && !err.contains(ADA_TOKEN));
 
-        let (ok, out, err) = setup.run(&["call", "get-current-user"], &[]).await;
+        // Every log level on, the component's and the host's: still no token.
+        let (ok, out, err) = setup
+            .run(
+                &["call", "get-current-user"],
+                &[(
+                    "RUST_LOG",
+                    "trace,cranelift_codegen=off,regalloc2=off,wasmtime_internal_cranelift=off",
+                )],
+            )
+            .await;
         assert!(ok, "the stored token is used: {err}");
         assert!(out.contains("Ada Lovelace"));
+        assert!(
+            err.contains("bitbucket request"),
+            "the guest's request log is there"
+        );
+        assert!(
+            !err.contains(ADA_TOKEN) && !out.contains(ADA_TOKEN),
+            "no token in any log line"
+        );
 
         let (ok, out, _) = setup.run(&["auth", "status"], &[]).await;
         assert!(
