@@ -15,6 +15,8 @@ mod generated {
             default: async,
         },
         exports: { default: async },
+        // For the sealed store's format and the error records' details only:
+        // what the host writes as JSON is spelled out in `wire`.
         additional_derives: [serde::Serialize, serde::Deserialize],
     });
 }

@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use atom_harness::host_types::{ApiToken, CredentialSecret};
 use atom_harness::{
     Allowlist, CredentialStore, Failure, Limits, MemoryCredentialStore, Sandbox, Tenant, params,
+    wire,
 };
 use clap::{Args, Parser, Subcommand};
 
@@ -122,18 +123,16 @@ async fn run_command(
         Command::Operations { json } => {
             let operations = sandbox.operations(tenant).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&operations)?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&wire::operations(&operations))?
+                );
             } else {
                 for op in operations {
-                    let status = if op.implemented {
-                        ""
-                    } else {
-                        "  (not implemented yet)"
-                    };
                     println!(
-                        "{:<28} {:<9} {}{status}",
+                        "{:<28} {:<9} {}",
                         op.name,
-                        format!("{:?}", op.complexity).to_lowercase(),
+                        wire::complexity_name(op.complexity),
                         op.description
                     );
                 }
@@ -143,7 +142,9 @@ async fn run_command(
         Command::Capabilities => {
             println!(
                 "{}",
-                serde_json::to_string_pretty(&sandbox.capabilities(tenant).await?)?
+                serde_json::to_string_pretty(&wire::capabilities(
+                    &sandbox.capabilities(tenant).await?
+                ))?
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -36,9 +36,8 @@ pub async fn run(args: &SandboxArgs, serve: bool) -> anyhow::Result<ExitCode> {
 
     let info = sandbox.capabilities(&tenant).await?;
     let operations = sandbox.operations(&tenant).await?;
-    let ready = operations.iter().filter(|o| o.implemented).count();
     println!(
-        "Component: {} {} — {ready} of {} operations implemented\n",
+        "Component: {} {}, {} operations\n",
         info.name,
         info.version,
         operations.len()
@@ -202,7 +201,7 @@ async fn workflow(demo: &Demo<'_>, sandbox: &Sandbox, fake: &FakeBitbucket) -> a
     println!("  build #{} {}", run["build_number"], run["status"]);
     let mut status = run["status"].as_str().unwrap_or_default().to_owned();
     for _ in 0..20 {
-        if !matches!(status.as_str(), "Pending" | "Running" | "Paused") {
+        if !matches!(status.as_str(), "pending" | "running" | "paused") {
             break;
         }
         let now = demo

@@ -1,6 +1,7 @@
 //! How a call can fail: the component's own typed error, or the sandbox
 //! stopping it. Both render as the JSON the CLI and gateway answer with.
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::contract::Error as IntegrationError;
@@ -10,6 +11,15 @@ use crate::contract::Error as IntegrationError;
 pub enum Limit {
     Memory,
     Deadline,
+}
+
+impl Limit {
+    fn name(self) -> &'static str {
+        match self {
+            Limit::Memory => "memory",
+            Limit::Deadline => "deadline",
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -25,10 +35,11 @@ pub enum Failure {
 }
 
 impl Failure {
-    /// ATOM's error code for this failure.
+    /// The error code in the wire format (`not_found`), one per variant of
+    /// the contract's error, `timeout` or `internal` for the sandbox's own.
     pub fn code(&self) -> &'static str {
         match self {
-            Failure::Integration(error) => integration_code(error),
+            Failure::Integration(error) => integration(error).0,
             Failure::LimitExceeded {
                 limit: Limit::Deadline,
                 ..
@@ -42,41 +53,27 @@ impl Failure {
     }
 
     pub fn message(&self) -> String {
-        match self {
-            Failure::Integration(error) => details(error)
-                .get("message")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-            Failure::LimitExceeded { message, .. }
-            | Failure::Trap(message)
-            | Failure::Host(message) => message.clone(),
-        }
+        self.to_json()["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     pub fn retryable(&self) -> bool {
-        match self {
-            Failure::Integration(error) => details(error)
-                .get("retryable")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
-            Failure::LimitExceeded { .. } => true,
-            Failure::Trap(_) | Failure::Host(_) => false,
-        }
+        self.to_json()["retryable"].as_bool().unwrap_or(false)
     }
 
     /// `{"code": …, "message": …, "retryable": …, …details}`
     pub fn to_json(&self) -> Value {
         let mut body = match self {
-            Failure::Integration(error) => details(error),
-            _ => json!({ "message": self.message(), "retryable": self.retryable() }),
+            Failure::Integration(error) => integration(error).1,
+            Failure::LimitExceeded { limit, message } => {
+                json!({ "message": message, "retryable": true, "limit": limit.name() })
+            }
+            Failure::Trap(message) | Failure::Host(message) => {
+                json!({ "message": message, "retryable": false })
+            }
         };
-        if let Failure::LimitExceeded { limit, .. } = self {
-            body["limit"] = json!(match limit {
-                Limit::Memory => "memory",
-                Limit::Deadline => "deadline",
-            });
-        }
         body["code"] = json!(self.code());
         body
     }
@@ -90,31 +87,23 @@ impl std::fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
-fn integration_code(error: &IntegrationError) -> &'static str {
-    match error {
-        IntegrationError::AuthExpired(_) => "auth-expired",
-        IntegrationError::AuthInvalid(_) => "auth-invalid",
-        IntegrationError::PermissionDenied(_) => "permission-denied",
-        IntegrationError::NotFound(_) => "not-found",
-        IntegrationError::Validation(_) => "validation",
-        IntegrationError::Conflict(_) => "conflict",
-        IntegrationError::RateLimited(_) => "rate-limited",
-        IntegrationError::UpstreamUnavailable(_) => "upstream-unavailable",
-        IntegrationError::Timeout(_) => "timeout",
-        IntegrationError::RetiredUpstream(_) => "retired-upstream",
-        IntegrationError::Internal(_) => "internal",
+/// The code and the variant's record as JSON: the one place that looks
+/// inside the contract's error.
+fn integration(error: &IntegrationError) -> (&'static str, Value) {
+    fn record(value: &impl Serialize) -> Value {
+        serde_json::to_value(value).unwrap_or_else(|_| json!({}))
     }
-}
-
-/// The variant's record as JSON (`{"message":…, "retryable":…, …}`).
-fn details(error: &IntegrationError) -> Value {
-    match serde_json::to_value(error) {
-        // Externally tagged: {"NotFound": {...}}
-        Ok(Value::Object(map)) => map
-            .into_iter()
-            .next()
-            .map(|(_, v)| v)
-            .unwrap_or(Value::Null),
-        _ => Value::Null,
+    match error {
+        IntegrationError::AuthExpired(e) => ("auth_expired", record(e)),
+        IntegrationError::AuthInvalid(e) => ("auth_invalid", record(e)),
+        IntegrationError::PermissionDenied(e) => ("permission_denied", record(e)),
+        IntegrationError::NotFound(e) => ("not_found", record(e)),
+        IntegrationError::Validation(e) => ("validation", record(e)),
+        IntegrationError::Conflict(e) => ("conflict", record(e)),
+        IntegrationError::RateLimited(e) => ("rate_limited", record(e)),
+        IntegrationError::UpstreamUnavailable(e) => ("upstream_unavailable", record(e)),
+        IntegrationError::Timeout(e) => ("timeout", record(e)),
+        IntegrationError::RetiredUpstream(e) => ("retired_upstream", record(e)),
+        IntegrationError::Internal(e) => ("internal", record(e)),
     }
 }

@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use crate::failure::Failure;
 use crate::sandbox::Sandbox;
 use crate::tenant::Tenant;
+use crate::wire;
 
 /// Builds the tenant a request names, or refuses an unknown one.
 pub type TenantResolver = Arc<dyn Fn(&str) -> Option<Tenant> + Send + Sync>;
@@ -47,14 +48,14 @@ pub fn router(sandbox: Sandbox, tenants: TenantResolver, discovery: Tenant) -> R
 
 async fn capabilities(State(gateway): State<Gateway>) -> Response {
     match gateway.sandbox.capabilities(&gateway.discovery).await {
-        Ok(info) => Json(info).into_response(),
+        Ok(info) => Json(wire::capabilities(&info)).into_response(),
         Err(failure) => failure_response(&failure),
     }
 }
 
 async fn operations(State(gateway): State<Gateway>) -> Response {
     match gateway.sandbox.operations(&gateway.discovery).await {
-        Ok(operations) => Json(operations).into_response(),
+        Ok(operations) => Json(wire::operations(&operations)).into_response(),
         Err(failure) => failure_response(&failure),
     }
 }
@@ -67,7 +68,7 @@ async fn execute(
     let Some(tenant) = (gateway.tenants)(&tenant) else {
         return error(
             StatusCode::NOT_FOUND,
-            json!({ "code": "not-found", "message": format!("unknown tenant '{tenant}'"), "retryable": false }),
+            json!({ "code": "not_found", "message": format!("unknown tenant '{tenant}'"), "retryable": false }),
         );
     };
     let params = if body.is_empty() {
@@ -84,13 +85,13 @@ async fn execute(
 fn failure_response(failure: &Failure) -> Response {
     let status = match failure.code() {
         "validation" => StatusCode::BAD_REQUEST,
-        "auth-expired" | "auth-invalid" => StatusCode::UNAUTHORIZED,
-        "permission-denied" => StatusCode::FORBIDDEN,
-        "not-found" => StatusCode::NOT_FOUND,
+        "auth_expired" | "auth_invalid" => StatusCode::UNAUTHORIZED,
+        "permission_denied" => StatusCode::FORBIDDEN,
+        "not_found" => StatusCode::NOT_FOUND,
         "conflict" => StatusCode::CONFLICT,
-        "retired-upstream" => StatusCode::GONE,
-        "rate-limited" => StatusCode::TOO_MANY_REQUESTS,
-        "upstream-unavailable" => StatusCode::BAD_GATEWAY,
+        "retired_upstream" => StatusCode::GONE,
+        "rate_limited" => StatusCode::TOO_MANY_REQUESTS,
+        "upstream_unavailable" => StatusCode::BAD_GATEWAY,
         "timeout" => StatusCode::GATEWAY_TIMEOUT,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };

@@ -17,6 +17,7 @@ mod tenant;
 pub mod gateway;
 pub mod params;
 pub mod store;
+pub mod wire;
 
 pub use bindings::{contract, host_types};
 pub use failure::{Failure, Limit};

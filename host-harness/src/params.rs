@@ -126,14 +126,14 @@ mod tests {
                 "page": { "anyOf": [{ "$ref": "#/$defs/Page" }, { "type": "null" }] }
             },
             "$defs": {
-                "State": { "type": "string", "enum": ["Open", "Merged"] },
+                "State": { "type": "string", "enum": ["open", "merged"] },
                 "Page": { "type": "object", "properties": { "size": { "type": ["integer", "null"] }, "q": { "type": ["string", "null"] } } }
             }
         });
         let args: Vec<String> = [
             "workspace=123",
             "id=7",
-            "states=Open,Merged",
+            "states=open,merged",
             "page.size=50",
             "page.q=name ~ \"x\"",
             "extra:={\"a\":1}",
@@ -142,7 +142,7 @@ mod tests {
         .to_vec();
         assert_eq!(
             from_pairs(&schema, &args).unwrap(),
-            json!({"workspace": "123", "id": 7, "states": ["Open", "Merged"], "page": {"size": 50, "q": "name ~ \"x\""}, "extra": {"a": 1}})
+            json!({"workspace": "123", "id": 7, "states": ["open", "merged"], "page": {"size": 50, "q": "name ~ \"x\""}, "extra": {"a": 1}})
         );
         assert!(from_pairs(&schema, &["novalue".to_owned()]).is_err());
     }

@@ -26,7 +26,7 @@ fn the_demo_lists_every_acme_repository_across_pages() {
         "{stdout}"
     );
     assert!(stdout.contains("connected as Ada Lovelace"), "{stdout}");
-    assert!(stdout.contains("error: not-found"), "{stdout}");
+    assert!(stdout.contains("error: not_found"), "{stdout}");
 }
 
 #[test]
@@ -49,7 +49,7 @@ fn operations_are_listed_and_failed_calls_say_why() {
         .expect("call runs");
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("error: auth-invalid"), "{stderr}");
+    assert!(stderr.contains("error: auth_invalid"), "{stderr}");
 
     let output = harness()
         .args(["call", "list-repositories", "page.size=5"])
@@ -130,7 +130,7 @@ mod credentials {
         let setup = Setup::new().await;
         let (ok, _, err) = setup.run(&["call", "get-current-user"], &[]).await;
         assert!(
-            !ok && err.contains("auth-invalid"),
+            !ok && err.contains("auth_invalid"),
             "nothing stored yet: {err}"
         );
 
@@ -312,7 +312,7 @@ mod credentials {
         )
         .await;
         assert!(
-            missing.starts_with("HTTP/1.1 404") && missing.contains(r#""code":"not-found""#),
+            missing.starts_with("HTTP/1.1 404") && missing.contains(r#""code":"not_found""#),
             "{missing}"
         );
         let invalid = http_post(

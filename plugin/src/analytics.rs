@@ -7,39 +7,49 @@
 //! per named repository to read it. Counts use `pagelen=1` and Bitbucket's
 //! `size`, so a busy repository costs no more than a quiet one.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
+use crate::endpoint::{Endpoint, Upstream};
 use crate::error::Error;
 use crate::page::Paginated;
 use crate::path::ApiPath;
 use crate::pipelines::ApiPipeline;
 use crate::repositories::ApiRepository;
-use crate::transport::{Client, Endpoint};
 use crate::types::{
     AnalyticsSummaryRequest, PipelineStats, Repository, RunStatus, WorkspaceAnalytics,
 };
 
 const DEFAULT_SAMPLE: u32 = 10;
 const DEFAULT_RUNS: u32 = 20;
-const WEEK_SECONDS: u64 = 7 * 24 * 3600;
+const WEEK: time::Duration = time::Duration::days(7);
 
 /// How many items a listing has, from one one-item page.
-fn count(client: &Client, endpoint: Endpoint) -> Result<u32, Error> {
-    let page: Paginated<Value> = client.json(&endpoint.query("pagelen", "1"))?;
+fn count(upstream: &dyn Upstream, endpoint: Endpoint) -> Result<u32, Error> {
+    let page: Paginated<Value> = upstream.json(&endpoint.query("pagelen", "1"))?;
     Ok(page.size.map_or(page.values.len() as u32, |s| s as u32))
 }
 
-pub fn summary(request: AnalyticsSummaryRequest) -> Result<WorkspaceAnalytics, Error> {
+pub fn summary(
+    upstream: &dyn Upstream,
+    request: AnalyticsSummaryRequest,
+) -> Result<WorkspaceAnalytics, Error> {
+    summary_since(upstream, request, OffsetDateTime::now_utc() - WEEK)
+}
+
+fn summary_since(
+    upstream: &dyn Upstream,
+    request: AnalyticsSummaryRequest,
+    since: OffsetDateTime,
+) -> Result<WorkspaceAnalytics, Error> {
     let runs = request.pipeline_runs.unwrap_or(DEFAULT_RUNS);
     if !(1..=100).contains(&runs) {
         return Err(Error::validation("pipeline_runs", "must be from 1 to 100"));
     }
-    let client = Client::connect()?;
     let repositories_path = ApiPath::new("repositories").param("workspace", &request.workspace)?;
 
-    let listing: Paginated<ApiRepository> = client.json(
+    let listing: Paginated<ApiRepository> = upstream.json(
         &Endpoint::get(repositories_path.clone())
             .query("sort", "-updated_on")
             .query("pagelen", DEFAULT_SAMPLE.to_string()),
@@ -60,30 +70,34 @@ pub fn summary(request: AnalyticsSummaryRequest) -> Result<WorkspaceAnalytics, E
                 let path = repositories_path
                     .clone()
                     .param(&format!("repo_slugs[{i}]"), slug)?;
-                client
+                upstream
                     .json::<ApiRepository>(&Endpoint::get(path))
                     .map(ApiRepository::into_repository)
             })
             .collect::<Result<_, _>>()?,
     };
 
-    let since = iso_datetime(unix_now().saturating_sub(WEEK_SECONDS));
+    let since = since
+        .replace_nanosecond(0)
+        .unwrap_or(since)
+        .format(&Rfc3339)
+        .map_err(|e| Error::internal(format!("could not write a date: {e}")))?;
     let (mut open_prs, mut merged, mut open_issues, mut trackers) = (0, 0, 0, 0);
     let mut pipelines: Vec<ApiPipeline> = Vec::new();
     for repo in &sample {
         let base = ApiPath::repository(&request.workspace, &repo.slug)?;
         open_prs += count(
-            &client,
+            upstream,
             Endpoint::get(base.clone().literal("pullrequests")).query("state", "OPEN"),
         )?;
         merged += count(
-            &client,
+            upstream,
             Endpoint::get(base.clone().literal("pullrequests"))
                 .query("state", "MERGED")
                 .query("q", format!("updated_on >= {since}")),
         )?;
         // A repository without Pipelines enabled has no runs to count.
-        match client.json::<Paginated<ApiPipeline>>(
+        match upstream.json::<Paginated<ApiPipeline>>(
             &Endpoint::get(base.clone().literal("pipelines"))
                 .query("sort", "-created_on")
                 .query("pagelen", runs.to_string()),
@@ -95,7 +109,7 @@ pub fn summary(request: AnalyticsSummaryRequest) -> Result<WorkspaceAnalytics, E
         if repo.has_issues == Some(true) {
             let open = Endpoint::get(base.literal("issues"))
                 .query("q", r#"state = "new" OR state = "open""#);
-            match count(&client, open) {
+            match count(upstream, open) {
                 Ok(n) => {
                     open_issues += n;
                     trackers += 1;
@@ -116,7 +130,7 @@ pub fn summary(request: AnalyticsSummaryRequest) -> Result<WorkspaceAnalytics, E
         pipelines: stats(pipelines),
         open_issues: (trackers > 0).then_some(open_issues),
         // Counted where they are sent: retries and redirects cost too.
-        upstream_requests: client.requests_sent(),
+        upstream_requests: upstream.requests_sent(),
     })
 }
 
@@ -159,41 +173,45 @@ fn stats(runs: Vec<ApiPipeline>) -> PipelineStats {
     s
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// `YYYY-MM-DDTHH:MM:SS+00:00` (days-from-civil, proleptic Gregorian).
-fn iso_datetime(unix: u64) -> String {
-    let days = (unix / 86_400) as i64;
-    let seconds = unix % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}+00:00",
-        seconds / 3600,
-        (seconds / 60) % 60,
-        seconds % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+    use crate::endpoint::script::Script;
 
     #[test]
-    fn dates_are_iso_utc() {
-        assert_eq!(iso_datetime(0), "1970-01-01T00:00:00+00:00");
-        assert_eq!(iso_datetime(1_795_000_000), "2026-11-18T11:06:40+00:00");
-        assert_eq!(iso_datetime(951_782_400), "2000-02-29T00:00:00+00:00");
+    fn one_repository_costs_five_requests_and_counts_by_size() {
+        let script = Script::new()
+            .ok(json!({"size": 1, "values": [{"slug": "api", "full_name": "acme/api", "has_issues": true}]}))
+            .ok(json!({"size": 3, "values": [{}]}))
+            .ok(json!({"size": 2, "values": [{}]}))
+            .ok(json!({"values": [
+                {"state": {"name": "COMPLETED", "result": {"name": "SUCCESSFUL"}}, "duration_in_seconds": 10},
+                {"state": {"name": "COMPLETED", "result": {"name": "FAILED"}}, "duration_in_seconds": 30}
+            ]}))
+            .ok(json!({"size": 4, "values": [{}]}));
+        let since = OffsetDateTime::from_unix_timestamp(1_795_000_000).unwrap();
+        let summary = summary_since(
+            &script,
+            AnalyticsSummaryRequest {
+                workspace: "acme".into(),
+                repo_slugs: None,
+                pipeline_runs: None,
+            },
+            since,
+        )
+        .unwrap();
+        assert_eq!(summary.repositories, 1);
+        assert_eq!(summary.open_pull_requests, 3);
+        assert_eq!(summary.merged_last_week, 2);
+        assert_eq!(summary.open_issues, Some(4));
+        assert_eq!(summary.pipelines.success_rate, Some(0.5));
+        assert_eq!(summary.pipelines.mean_duration_seconds, Some(20.0));
+        assert_eq!(summary.upstream_requests, 5);
+        assert_eq!(
+            script.sent.borrow()[2].query_string(),
+            "state=MERGED&q=updated_on%20%3E%3D%202026-11-18T11%3A06%3A40Z&pagelen=1"
+        );
     }
 }

@@ -2,11 +2,11 @@
 
 use serde::Deserialize;
 
+use crate::endpoint::{Endpoint, Upstream};
 use crate::error::Error;
 use crate::model::{ApiCommit, Links};
 use crate::page::{self, Listing};
 use crate::path::ApiPath;
-use crate::transport::{Client, Endpoint};
 use crate::types::{Branch, BranchPage, BranchRef, ListBranchesRequest};
 
 #[derive(Deserialize)]
@@ -36,12 +36,11 @@ impl ApiBranch {
     }
 }
 
-pub fn list(request: ListBranchesRequest) -> Result<BranchPage, Error> {
-    let client = Client::connect()?;
+pub fn list(upstream: &dyn Upstream, request: ListBranchesRequest) -> Result<BranchPage, Error> {
     let path =
         ApiPath::repository(&request.workspace, &request.repo_slug)?.literal("refs/branches");
     let (items, next_cursor) = page::fetch(
-        &client,
+        upstream,
         Endpoint::get(path),
         request.page.as_ref(),
         Listing::FULL,
@@ -50,12 +49,11 @@ pub fn list(request: ListBranchesRequest) -> Result<BranchPage, Error> {
     Ok(BranchPage { items, next_cursor })
 }
 
-pub fn get(request: BranchRef) -> Result<Branch, Error> {
-    let client = Client::connect()?;
+pub fn get(upstream: &dyn Upstream, request: BranchRef) -> Result<Branch, Error> {
     let name = request.name.trim().trim_start_matches("refs/heads/");
     let path = ApiPath::repository(&request.workspace, &request.repo_slug)?
         .literal("refs/branches")
         .param("name", name)?;
-    let branch: ApiBranch = client.json(&Endpoint::get(path))?;
+    let branch: ApiBranch = upstream.json(&Endpoint::get(path))?;
     Ok(branch.into_branch())
 }

@@ -4,48 +4,20 @@
 
 use crate::bindings::exports::atom::integration::integration::Guest;
 use crate::error::Error;
-use crate::schema::{self, NoParams};
+use crate::transport::Client;
 use crate::types::*;
+use crate::webhooks::WEBHOOK_EVENTS;
+use crate::wire::{self, NoParams};
 use crate::{
-    Component, analytics, auth, branches, commits, health, issues, pipelines, pullrequests,
-    repositories, search, users, webhooks, workspaces,
+    analytics, auth, branches, commits, health, issues, pipelines, pullrequests, repositories,
+    search, users, webhooks, workspaces,
 };
+
+/// The component the bindings export.
+pub struct Component;
 
 /// Hosts the component reaches by default; the host's allowlist should match.
 pub const ALLOWED_HOSTS: [&str; 2] = ["api.bitbucket.org", "bitbucket.org"];
-
-/// Bitbucket's 29 webhook event keys.
-pub const WEBHOOK_EVENTS: [&str; 29] = [
-    "repo:push",
-    "repo:fork",
-    "repo:updated",
-    "repo:created",
-    "repo:deleted",
-    "repo:imported",
-    "repo:transfer",
-    "repo:commit_comment_created",
-    "repo:commit_status_created",
-    "repo:commit_status_updated",
-    "pullrequest:created",
-    "pullrequest:updated",
-    "pullrequest:push",
-    "pullrequest:approved",
-    "pullrequest:unapproved",
-    "pullrequest:changes_request_created",
-    "pullrequest:changes_request_removed",
-    "pullrequest:fulfilled",
-    "pullrequest:rejected",
-    "pullrequest:comment_created",
-    "pullrequest:comment_updated",
-    "pullrequest:comment_deleted",
-    "pullrequest:comment_resolved",
-    "pullrequest:comment_reopened",
-    "issue:created",
-    "issue:updated",
-    "issue:comment_created",
-    "project:updated",
-    "pipeline:span_created",
-];
 
 /// The request type of a row: its record, or `NoParams`.
 macro_rules! request_type {
@@ -74,7 +46,7 @@ macro_rules! operations {
         impl Guest for Component {
             $(
                 fn $name($(request: $request)?) -> Result<$result, Error> {
-                    $function(request_value!(request; $($request)?))
+                    $function(&Client::new()?, request_value!(request; $($request)?))
                 }
             )*
 
@@ -88,9 +60,8 @@ macro_rules! operations {
                         name: operation_name(stringify!($name)),
                         description: $description.to_owned(),
                         complexity: Complexity::$complexity,
-                        parameters_schema: schema::schema_of::<request_type!($($request)?)>().to_string(),
-                        result_schema: schema::schema_of::<$result>().to_string(),
-                        implemented: true,
+                        parameters_schema: wire::schema_of::<request_type!($($request)?)>().to_string(),
+                        result_schema: wire::schema_of::<$result>().to_string(),
                     },
                 )*]
             }
@@ -99,10 +70,8 @@ macro_rules! operations {
                 match operation.replace('-', "_").as_str() {
                     $(
                         stringify!($name) => {
-                            let request: request_type!($($request)?) = schema::parse(&params_json)?;
-                            let result: $result = $function(request)?;
-                            serde_json::to_string(&result)
-                                .map_err(|e| Error::internal(format!("could not encode the result: {e}")))
+                            let request: request_type!($($request)?) = wire::parse(&params_json)?;
+                            wire::to_json(&$function(&Client::new()?, request)?)
                         }
                     )*
                     _ => Err(Error::validation(

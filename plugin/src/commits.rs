@@ -1,10 +1,10 @@
 //! Commits: `R/commits?include&exclude&path` and `R/commit/{commit}`.
 
+use crate::endpoint::{Endpoint, Upstream};
 use crate::error::Error;
 use crate::model::{ApiCommit, required};
 use crate::page::{self, Listing};
 use crate::path::ApiPath;
-use crate::transport::{Client, Endpoint};
 use crate::types::{Commit, CommitPage, CommitRef, ListCommitsRequest};
 
 /// Commits page by Bitbucket's own cursor and take neither BBQL nor sort.
@@ -14,8 +14,7 @@ const COMMITS: Listing = Listing {
     ..Listing::FULL
 };
 
-pub fn list(request: ListCommitsRequest) -> Result<CommitPage, Error> {
-    let client = Client::connect()?;
+pub fn list(upstream: &dyn Upstream, request: ListCommitsRequest) -> Result<CommitPage, Error> {
     let path = ApiPath::repository(&request.workspace, &request.repo_slug)?.literal("commits");
     let mut endpoint = Endpoint::get(path);
     for (field, refs) in [("include", &request.include), ("exclude", &request.exclude)] {
@@ -32,7 +31,7 @@ pub fn list(request: ListCommitsRequest) -> Result<CommitPage, Error> {
             .filter(|p| !p.is_empty()),
     );
     let (items, next_cursor) = page::fetch(
-        &client,
+        upstream,
         endpoint,
         request.page.as_ref(),
         COMMITS,
@@ -41,11 +40,10 @@ pub fn list(request: ListCommitsRequest) -> Result<CommitPage, Error> {
     Ok(CommitPage { items, next_cursor })
 }
 
-pub fn get(request: CommitRef) -> Result<Commit, Error> {
-    let client = Client::connect()?;
+pub fn get(upstream: &dyn Upstream, request: CommitRef) -> Result<Commit, Error> {
     let path = ApiPath::repository(&request.workspace, &request.repo_slug)?
         .literal("commit")
         .param("commit", &request.commit)?;
-    let commit: ApiCommit = client.json(&Endpoint::get(path))?;
+    let commit: ApiCommit = upstream.json(&Endpoint::get(path))?;
     Ok(commit.into_commit())
 }

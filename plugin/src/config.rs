@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use url::Url;
+
 use crate::error::Error;
 use crate::host;
 
@@ -27,24 +29,60 @@ pub struct Config {
     pub merge_poll_attempts: u32,
 }
 
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            api_base_url: DEFAULT_API_BASE_URL.to_owned(),
+            oauth_base_url: DEFAULT_OAUTH_BASE_URL.to_owned(),
+            max_attempts: 3,
+            retry_base: Duration::from_millis(500),
+            max_retry_wait: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            max_response_bytes: 8 << 20,
+            refresh_margin: Duration::from_secs(300),
+            merge_poll_interval: Duration::from_secs(1),
+            merge_poll_attempts: 30,
+        }
+    }
+}
+
 impl Config {
     pub fn from_host() -> Result<Self, Error> {
+        let default = Self::default();
+        let millis = |key: &str, default: Duration, max: u64| {
+            number(key, default.as_millis() as u64, 0, max).map(Duration::from_millis)
+        };
         Ok(Self {
-            api_base_url: base_url("api-base-url", DEFAULT_API_BASE_URL)?,
-            oauth_base_url: base_url("oauth-base-url", DEFAULT_OAUTH_BASE_URL)?,
-            max_attempts: number("max-attempts", 3, 1, 10)? as u32,
-            retry_base: Duration::from_millis(number("retry-base-ms", 500, 0, 60_000)?),
-            max_retry_wait: Duration::from_millis(number("max-retry-wait-ms", 30_000, 0, 600_000)?),
+            api_base_url: base_url("api-base-url", &default.api_base_url)?,
+            oauth_base_url: base_url("oauth-base-url", &default.oauth_base_url)?,
+            max_attempts: number("max-attempts", default.max_attempts.into(), 1, 10)? as u32,
+            retry_base: millis("retry-base-ms", default.retry_base, 60_000)?,
+            max_retry_wait: millis("max-retry-wait-ms", default.max_retry_wait, 600_000)?,
             connect_timeout: Duration::from_millis(number(
                 "connect-timeout-ms",
-                10_000,
+                default.connect_timeout.as_millis() as u64,
                 1,
                 600_000,
             )?),
-            max_response_bytes: number("max-response-bytes", 8 << 20, 1024, 256 << 20)? as usize,
-            refresh_margin: Duration::from_secs(number("refresh-margin-secs", 300, 0, 3_600)?),
-            merge_poll_interval: Duration::from_millis(number("merge-poll-ms", 1_000, 0, 60_000)?),
-            merge_poll_attempts: number("merge-poll-attempts", 30, 1, 600)? as u32,
+            max_response_bytes: number(
+                "max-response-bytes",
+                default.max_response_bytes as u64,
+                1024,
+                256 << 20,
+            )? as usize,
+            refresh_margin: Duration::from_secs(number(
+                "refresh-margin-secs",
+                default.refresh_margin.as_secs(),
+                0,
+                3_600,
+            )?),
+            merge_poll_interval: millis("merge-poll-ms", default.merge_poll_interval, 60_000)?,
+            merge_poll_attempts: number(
+                "merge-poll-attempts",
+                default.merge_poll_attempts.into(),
+                1,
+                600,
+            )? as u32,
         })
     }
 }
@@ -52,10 +90,12 @@ impl Config {
 fn base_url(key: &str, default: &str) -> Result<String, Error> {
     let value = host::config(key).unwrap_or_else(|| default.to_owned());
     let trimmed = value.trim().trim_end_matches('/');
-    if !(trimmed.starts_with("https://") || trimmed.starts_with("http://")) {
-        return Err(Error::config(key, "must be an http(s) URL"));
+    match Url::parse(trimmed) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {
+            Ok(trimmed.to_owned())
+        }
+        _ => Err(Error::config(key, "must be an http(s) URL")),
     }
-    Ok(trimmed.to_owned())
 }
 
 fn number(key: &str, default: u64, min: u64, max: u64) -> Result<u64, Error> {

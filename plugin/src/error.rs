@@ -50,20 +50,43 @@ impl Error {
         })
     }
 
-    pub fn retryable(&self) -> bool {
+    /// The code, message, retry flag and upstream status every variant
+    /// carries: the one place that looks inside the variant.
+    fn parts(&self) -> (&'static str, &str, bool, Option<u16>) {
         match self {
-            Error::AuthExpired(e)
-            | Error::AuthInvalid(e)
-            | Error::NotFound(e)
-            | Error::Conflict(e)
-            | Error::UpstreamUnavailable(e)
-            | Error::Timeout(e)
-            | Error::Internal(e) => e.retryable,
-            Error::PermissionDenied(e) => e.retryable,
-            Error::Validation(e) => e.retryable,
-            Error::RateLimited(e) => e.retryable,
-            Error::RetiredUpstream(e) => e.retryable,
+            Error::AuthExpired(e) => ("auth_expired", &e.message, e.retryable, e.status),
+            Error::AuthInvalid(e) => ("auth_invalid", &e.message, e.retryable, e.status),
+            Error::NotFound(e) => ("not_found", &e.message, e.retryable, e.status),
+            Error::Conflict(e) => ("conflict", &e.message, e.retryable, e.status),
+            Error::UpstreamUnavailable(e) => {
+                ("upstream_unavailable", &e.message, e.retryable, e.status)
+            }
+            Error::Timeout(e) => ("timeout", &e.message, e.retryable, e.status),
+            Error::Internal(e) => ("internal", &e.message, e.retryable, e.status),
+            Error::PermissionDenied(e) => ("permission_denied", &e.message, e.retryable, None),
+            Error::Validation(e) => ("validation", &e.message, e.retryable, None),
+            Error::RateLimited(e) => ("rate_limited", &e.message, e.retryable, None),
+            Error::RetiredUpstream(e) => ("retired_upstream", &e.message, e.retryable, None),
         }
+    }
+
+    /// The variant's name in the wire format (`not_found`).
+    pub fn code(&self) -> &'static str {
+        self.parts().0
+    }
+
+    /// The human message, safe to show a user.
+    pub fn message(&self) -> &str {
+        self.parts().1
+    }
+
+    pub fn retryable(&self) -> bool {
+        self.parts().2
+    }
+
+    /// The upstream's HTTP status, when an answer was mapped into this error.
+    pub fn upstream_status(&self) -> Option<u16> {
+        self.parts().3
     }
 
     /// Maps a non-success upstream answer. `retry_after` is the parsed
@@ -114,23 +137,6 @@ impl Error {
             500..=599 => Error::UpstreamUnavailable(info(message, true, status_some)),
             _ => Error::Internal(info(message, false, status_some)),
         }
-    }
-}
-
-/// The human message of any error.
-pub fn message(error: &Error) -> &str {
-    match error {
-        Error::AuthExpired(e)
-        | Error::AuthInvalid(e)
-        | Error::NotFound(e)
-        | Error::Conflict(e)
-        | Error::UpstreamUnavailable(e)
-        | Error::Timeout(e)
-        | Error::Internal(e) => &e.message,
-        Error::PermissionDenied(e) => &e.message,
-        Error::Validation(e) => &e.message,
-        Error::RateLimited(e) => &e.message,
-        Error::RetiredUpstream(e) => &e.message,
     }
 }
 

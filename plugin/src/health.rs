@@ -1,16 +1,14 @@
 //! `health`: is Bitbucket reachable with this connection's credential, and
 //! what can that credential do.
 
-use crate::config::Config;
+use crate::endpoint::Upstream;
 use crate::error::Error;
 use crate::host;
-use crate::schema::NoParams;
-use crate::transport::Client;
 use crate::types::{AuthKind, CredentialSecret, HealthReport, HealthStatus};
 use crate::users;
+use crate::wire::NoParams;
 
-pub fn check(_: NoParams) -> Result<HealthReport, Error> {
-    let config = Config::from_host()?;
+pub fn check(upstream: &dyn Upstream, _: NoParams) -> Result<HealthReport, Error> {
     let mut health = HealthReport {
         status: HealthStatus::Unauthenticated,
         message: "no credential is stored for this connection".to_owned(),
@@ -19,7 +17,7 @@ pub fn check(_: NoParams) -> Result<HealthReport, Error> {
         scopes: Vec::new(),
         can: Vec::new(),
         expires_at: None,
-        api_base_url: config.api_base_url,
+        api_base_url: upstream.config().api_base_url.clone(),
     };
     let Some(credential) = host::credential() else {
         return Ok(health);
@@ -31,7 +29,7 @@ pub fn check(_: NoParams) -> Result<HealthReport, Error> {
         health.scopes = tokens.scopes.clone();
         health.expires_at = tokens.expires_at;
     }
-    match users::current_with(&Client::connect()?) {
+    match users::current(upstream, NoParams {}) {
         Ok(account) => {
             health.status = HealthStatus::Ok;
             health.message = format!("connected as {}", account.display_name);
@@ -53,7 +51,7 @@ pub fn check(_: NoParams) -> Result<HealthReport, Error> {
         }
         Err(other) => {
             health.status = HealthStatus::Unreachable;
-            health.message = crate::error::message(&other).to_owned();
+            health.message = other.message().to_owned();
         }
     }
     Ok(health)

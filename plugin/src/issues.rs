@@ -3,14 +3,13 @@
 //! (410) comes back as `not-found` or `retired-upstream` in Bitbucket's own
 //! words, never as an empty list.
 
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
 
+use crate::endpoint::{Endpoint, Upstream};
 use crate::error::Error;
 use crate::model::{ApiAccount, Links, Text, required};
 use crate::page::{self, Listing};
 use crate::path::ApiPath;
-use crate::transport::{Client, Endpoint};
 use crate::types::{
     CreateIssueRequest, Issue, IssueKind, IssuePage, IssuePriority, IssueRef, IssueState,
     ListIssuesRequest, UpdateIssueRequest,
@@ -51,90 +50,53 @@ impl ApiIssue {
     }
 }
 
-const STATES: [(IssueState, &str); 9] = [
-    (IssueState::Submitted, "submitted"),
-    (IssueState::New, "new"),
-    (IssueState::Open, "open"),
-    (IssueState::Resolved, "resolved"),
-    (IssueState::OnHold, "on hold"),
-    (IssueState::Invalid, "invalid"),
-    (IssueState::Duplicate, "duplicate"),
-    (IssueState::Wontfix, "wontfix"),
-    (IssueState::Closed, "closed"),
-];
-const KINDS: [(IssueKind, &str); 4] = [
-    (IssueKind::Bug, "bug"),
-    (IssueKind::Enhancement, "enhancement"),
-    (IssueKind::Proposal, "proposal"),
-    (IssueKind::Task, "task"),
-];
-const PRIORITIES: [(IssuePriority, &str); 5] = [
-    (IssuePriority::Trivial, "trivial"),
-    (IssuePriority::Minor, "minor"),
-    (IssuePriority::Major, "major"),
-    (IssuePriority::Critical, "critical"),
-    (IssuePriority::Blocker, "blocker"),
-];
-
-fn name_of<T: PartialEq + Copy>(table: &[(T, &'static str)], value: T) -> &'static str {
-    table
-        .iter()
-        .find(|(v, _)| *v == value)
-        .map_or("", |(_, name)| name)
-}
-
-fn value_of<T: Copy>(table: &[(T, &'static str)], name: Option<&str>, default: T) -> T {
-    table
-        .iter()
-        .find(|(_, n)| Some(*n) == name)
-        .map_or(default, |(v, _)| *v)
+/// Bitbucket's names are the wire names, but for "on hold".
+fn state_name(state: IssueState) -> String {
+    state.wire_name().replace('_', " ")
 }
 
 fn parse_state(name: Option<&str>) -> IssueState {
-    value_of(&STATES, name, IssueState::New)
+    name.and_then(|n| IssueState::from_wire_name(&n.replace(' ', "_")))
+        .unwrap_or(IssueState::New)
 }
 
 fn parse_kind(name: Option<&str>) -> IssueKind {
-    value_of(&KINDS, name, IssueKind::Bug)
+    name.and_then(IssueKind::from_wire_name)
+        .unwrap_or(IssueKind::Bug)
 }
 
 fn parse_priority(name: Option<&str>) -> IssuePriority {
-    value_of(&PRIORITIES, name, IssuePriority::Major)
+    name.and_then(IssuePriority::from_wire_name)
+        .unwrap_or(IssuePriority::Major)
 }
 
 fn issues(workspace: &str, repo_slug: &str) -> Result<ApiPath, Error> {
     Ok(ApiPath::repository(workspace, repo_slug)?.literal("issues"))
 }
 
-fn issue(r: &IssueRef) -> Result<ApiPath, Error> {
-    issues(&r.workspace, &r.repo_slug)?.param("id", &r.id.to_string())
+fn issue(workspace: &str, repo_slug: &str, id: u64) -> Result<ApiPath, Error> {
+    issues(workspace, repo_slug)?.param("id", &id.to_string())
 }
 
-pub fn list(request: ListIssuesRequest) -> Result<IssuePage, Error> {
+pub fn list(upstream: &dyn Upstream, request: ListIssuesRequest) -> Result<IssuePage, Error> {
     let mut clauses = Vec::new();
     if let Some(state) = request.state {
-        clauses.push(format!("state = \"{}\"", name_of(&STATES, state)));
+        clauses.push(format!("state = \"{}\"", state_name(state)));
     }
     if let Some(kind) = request.kind {
-        clauses.push(format!("kind = \"{}\"", name_of(&KINDS, kind)));
+        clauses.push(format!("kind = \"{}\"", kind.wire_name()));
     }
     if let Some(priority) = request.priority {
-        clauses.push(format!("priority = \"{}\"", name_of(&PRIORITIES, priority)));
+        clauses.push(format!("priority = \"{}\"", priority.wire_name()));
     }
-    let mut page = request.page.clone().unwrap_or(crate::types::PageRequest {
-        cursor: None,
-        size: None,
-        q: None,
-        sort: None,
-    });
+    let mut page = request.page.clone().unwrap_or_else(page::first_page);
     if let Some(q) = page.q.take().filter(|q| !q.trim().is_empty()) {
         clauses.push(format!("({q})"));
     }
     page.q = (!clauses.is_empty()).then(|| clauses.join(" AND "));
-    let client = Client::connect()?;
     let endpoint = Endpoint::get(issues(&request.workspace, &request.repo_slug)?);
     let (items, next_cursor) = page::fetch(
-        &client,
+        upstream,
         endpoint,
         Some(&page),
         Listing::FULL,
@@ -143,69 +105,107 @@ pub fn list(request: ListIssuesRequest) -> Result<IssuePage, Error> {
     Ok(IssuePage { items, next_cursor })
 }
 
-pub fn get(request: IssueRef) -> Result<Issue, Error> {
-    let client = Client::connect()?;
-    fetch(&client, &request)
+pub fn get(upstream: &dyn Upstream, r: IssueRef) -> Result<Issue, Error> {
+    fetch(upstream, issue(&r.workspace, &r.repo_slug, r.id)?)
 }
 
-fn fetch(client: &Client, r: &IssueRef) -> Result<Issue, Error> {
-    let found: ApiIssue = client.json(&Endpoint::get(issue(r)?))?;
+fn fetch(upstream: &dyn Upstream, path: ApiPath) -> Result<Issue, Error> {
+    let found: ApiIssue = upstream.json(&Endpoint::get(path))?;
     Ok(found.into_issue())
 }
 
-fn fields(
-    title: Option<&str>,
-    content: Option<&str>,
-    kind: Option<IssueKind>,
-    priority: Option<IssuePriority>,
-    assignee: Option<&str>,
-) -> Result<Map<String, Value>, Error> {
-    let mut body = Map::new();
-    if let Some(title) = title {
-        body.insert("title".into(), json!(required("title", title)?));
+#[derive(Serialize)]
+struct Raw<'a> {
+    raw: &'a str,
+}
+
+#[derive(Serialize)]
+struct AccountId<'a> {
+    account_id: &'a str,
+}
+
+/// The fields a create or an update sends; absent ones are left out.
+#[derive(Serialize)]
+struct IssueBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<Raw<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    priority: Option<&'static str>,
+    /// `Some(None)` unassigns: Bitbucket takes `null`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    assignee: Option<Option<AccountId<'a>>>,
+}
+
+impl<'a> IssueBody<'a> {
+    fn new(
+        title: Option<&'a str>,
+        content: Option<&'a str>,
+        kind: Option<IssueKind>,
+        priority: Option<IssuePriority>,
+        assignee: Option<&'a str>,
+    ) -> Result<Self, Error> {
+        Ok(Self {
+            title: title.map(|t| required("title", t)).transpose()?,
+            content: content.map(|raw| Raw { raw }),
+            kind: kind.map(IssueKind::wire_name),
+            priority: priority.map(IssuePriority::wire_name),
+            // An empty account id unassigns.
+            assignee: assignee.map(|id| {
+                let id = id.trim();
+                (!id.is_empty()).then_some(AccountId { account_id: id })
+            }),
+        })
     }
-    if let Some(content) = content {
-        body.insert("content".into(), json!({ "raw": content }));
+
+    fn is_empty(&self) -> bool {
+        self.title.is_none()
+            && self.content.is_none()
+            && self.kind.is_none()
+            && self.priority.is_none()
+            && self.assignee.is_none()
     }
-    if let Some(kind) = kind {
-        body.insert("kind".into(), json!(name_of(&KINDS, kind)));
-    }
-    if let Some(priority) = priority {
-        body.insert("priority".into(), json!(name_of(&PRIORITIES, priority)));
-    }
-    if let Some(assignee) = assignee {
-        // An empty account id unassigns.
-        let value = if assignee.trim().is_empty() {
-            Value::Null
-        } else {
-            json!({ "account_id": assignee.trim() })
-        };
-        body.insert("assignee".into(), value);
-    }
-    Ok(body)
+}
+
+/// `{"changes": {"state": {"new": …}}, "message": {"raw": …}}`
+#[derive(Serialize)]
+struct StateChange<'a> {
+    changes: Changes,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<Raw<'a>>,
+}
+
+#[derive(Serialize)]
+struct Changes {
+    state: NewValue,
+}
+
+#[derive(Serialize)]
+struct NewValue {
+    new: String,
 }
 
 /// Files an issue. Never retried.
-pub fn create(request: CreateIssueRequest) -> Result<Issue, Error> {
-    required("title", &request.title)?;
-    let body = fields(
+pub fn create(upstream: &dyn Upstream, request: CreateIssueRequest) -> Result<Issue, Error> {
+    let body = IssueBody::new(
         Some(&request.title),
         request.content.as_deref(),
         request.kind,
         request.priority,
         request.assignee_account_id.as_deref(),
     )?;
-    let client = Client::connect()?;
-    let created: ApiIssue = client.json(
-        &Endpoint::post(issues(&request.workspace, &request.repo_slug)?).json(Value::Object(body)),
-    )?;
+    let endpoint = Endpoint::post(issues(&request.workspace, &request.repo_slug)?).json(&body)?;
+    let created: ApiIssue = upstream.json(&endpoint)?;
     Ok(created.into_issue())
 }
 
 /// Changes fields with a PUT and the state through Bitbucket's issue changes
 /// (which record who changed it and why), then answers the issue as it is.
-pub fn update(request: UpdateIssueRequest) -> Result<Issue, Error> {
-    let body = fields(
+pub fn update(upstream: &dyn Upstream, request: UpdateIssueRequest) -> Result<Issue, Error> {
+    let body = IssueBody::new(
         request.title.as_deref(),
         request.content.as_deref(),
         request.kind,
@@ -224,31 +224,91 @@ pub fn update(request: UpdateIssueRequest) -> Result<Issue, Error> {
             "nothing to change: give a field or a new state",
         ));
     }
-    let target = IssueRef {
-        workspace: request.workspace,
-        repo_slug: request.repo_slug,
-        id: request.id,
-    };
-    let client = Client::connect()?;
+    let path = issue(&request.workspace, &request.repo_slug, request.id)?;
     if !body.is_empty() {
-        client.send(&Endpoint::put(issue(&target)?).json(Value::Object(body)))?;
+        upstream.send(&Endpoint::put(path.clone()).json(&body)?)?;
     }
     if let Some(state) = request.state {
-        let mut change = Map::new();
-        change.insert(
-            "changes".into(),
-            json!({ "state": { "new": name_of(&STATES, state) } }),
-        );
-        if let Some(message) = request
-            .state_message
-            .as_deref()
-            .filter(|m| !m.trim().is_empty())
-        {
-            change.insert("message".into(), json!({ "raw": message }));
-        }
-        client.send(
-            &Endpoint::post(issue(&target)?.literal("changes")).json(Value::Object(change)),
-        )?;
+        let change = StateChange {
+            changes: Changes {
+                state: NewValue {
+                    new: state_name(state),
+                },
+            },
+            message: request
+                .state_message
+                .as_deref()
+                .filter(|m| !m.trim().is_empty())
+                .map(|raw| Raw { raw }),
+        };
+        upstream.send(&Endpoint::post(path.clone().literal("changes")).json(&change)?)?;
     }
-    fetch(&client, &target)
+    fetch(upstream, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::endpoint::script::Script;
+
+    #[test]
+    fn state_filters_use_bitbucket_spelling() {
+        let script = Script::new().ok(json!({"values": [
+            {"id": 5, "title": "Crash", "state": "on hold", "kind": "bug", "priority": "critical"}
+        ]}));
+        let page = list(
+            &script,
+            ListIssuesRequest {
+                workspace: "acme".into(),
+                repo_slug: "api".into(),
+                state: Some(IssueState::OnHold),
+                kind: None,
+                priority: Some(IssuePriority::Critical),
+                page: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(page.items[0].state, IssueState::OnHold);
+        assert_eq!(page.items[0].priority, IssuePriority::Critical);
+        assert_eq!(
+            script.sent.borrow()[0].query_string(),
+            "pagelen=50&q=state%20%3D%20%22on%20hold%22%20AND%20priority%20%3D%20%22critical%22"
+        );
+    }
+
+    #[test]
+    fn update_puts_fields_then_posts_the_state_change() {
+        let script = Script::new()
+            .ok(json!({}))
+            .ok(json!({}))
+            .ok(json!({"id": 5, "title": "Crash", "state": "resolved"}));
+        let issue = update(
+            &script,
+            UpdateIssueRequest {
+                workspace: "acme".into(),
+                repo_slug: "api".into(),
+                id: 5,
+                title: None,
+                content: None,
+                kind: None,
+                priority: None,
+                assignee_account_id: Some(String::new()),
+                state: Some(IssueState::Resolved),
+                state_message: Some("Fixed".into()),
+            },
+        )
+        .unwrap();
+        assert_eq!(issue.state, IssueState::Resolved);
+        assert_eq!(script.body(0), json!({"assignee": null}));
+        assert_eq!(
+            script.body(1),
+            json!({"changes": {"state": {"new": "resolved"}}, "message": {"raw": "Fixed"}})
+        );
+        assert_eq!(
+            script.sent.borrow()[1].path.as_str(),
+            "/repositories/acme/api/issues/5/changes"
+        );
+    }
 }

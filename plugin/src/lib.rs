@@ -1,10 +1,11 @@
 //! Bitbucket Cloud for ATOM, as a WebAssembly component.
 //!
 //! One module per Bitbucket area (`repositories`, `pullrequests`, ...), each
-//! with its upstream JSON models and its operations. Transport, credentials,
-//! pagination and error mapping are written once in `transport`, `page` and
-//! `error`; `catalog` ties every operation to its typed export and to
-//! `execute`, so both run the same function.
+//! with its upstream JSON models and its operations. Every area reaches
+//! Bitbucket through the `Upstream` seam of `transport`; credentials and
+//! refresh live in `session`, pagination in `page`, error mapping in `error`
+//! and the JSON wire format in `wire`. `catalog` ties every operation to its
+//! typed export and to `execute`, so both run the same function.
 
 // Generated glue is the only unsafe code in the crate.
 #[allow(unsafe_code, unsafe_op_in_unsafe_fn)]
@@ -15,33 +16,44 @@ mod bindings {
         // The request and result records double as `execute`'s JSON and
         // the source of its JSON Schemas, so the two cannot drift apart.
         additional_derives: [serde::Serialize, serde::Deserialize, schemars::JsonSchema],
+        // Enums get their JSON names from `wire::enums`; the host's records
+        // never travel as JSON in the guest.
+        additional_derives_ignore: [
+            "auth-kind", "complexity", "health-status", "repo-role", "pull-request-state",
+            "participant-role", "merge-strategy", "run-status", "issue-state", "issue-kind",
+            "issue-priority", "webhook-event-category",
+            "oauth-tokens", "api-token", "credential-secret", "credential", "replace-error",
+            "oauth-client", "log-level",
+        ],
     });
 
     // Exported symbols are named like `atom:integration/…#execute`, which a
     // native linker refuses; natively the crate only runs its unit tests.
     #[cfg(target_arch = "wasm32")]
-    use super::Component;
+    use crate::catalog::Component;
     #[cfg(target_arch = "wasm32")]
     export!(Component);
 }
 
-mod auth;
 mod catalog;
 mod config;
+mod endpoint;
 mod error;
-mod health;
 mod host;
 mod model;
 mod page;
 mod path;
-mod schema;
+mod session;
 mod transport;
 mod types;
 mod wasi_http;
+mod wire;
 
 mod analytics;
+mod auth;
 mod branches;
 mod commits;
+mod health;
 mod issues;
 mod pipelines;
 mod pullrequests;
@@ -50,5 +62,3 @@ mod search;
 mod users;
 mod webhooks;
 mod workspaces;
-
-struct Component;

@@ -36,6 +36,16 @@ pub struct ApiAccount {
 }
 
 impl ApiAccount {
+    /// Who did something, when Bitbucket did not say.
+    pub fn unknown() -> AccountRef {
+        AccountRef {
+            uuid: None,
+            account_id: None,
+            display_name: String::new(),
+            nickname: None,
+        }
+    }
+
     pub fn into_ref(self) -> AccountRef {
         AccountRef {
             display_name: self

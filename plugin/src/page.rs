@@ -10,13 +10,23 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use crate::endpoint::{Endpoint, Upstream};
 use crate::error::Error;
-use crate::transport::{Client, Endpoint};
 use crate::types::PageRequest;
 
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 pub const MAX_PAGE_SIZE: u32 = 100;
 const MAX_CURSOR_LEN: usize = 4096;
+
+/// A first-page request with Bitbucket's defaults.
+pub fn first_page() -> PageRequest {
+    PageRequest {
+        cursor: None,
+        size: None,
+        q: None,
+        sort: None,
+    }
+}
 
 /// `{size, page, pagelen, next, previous, values}`
 #[derive(Deserialize)]
@@ -54,7 +64,7 @@ impl Listing {
 
 /// One page of `T` from `endpoint`, mapped through `map`, and the cursor of the next.
 pub fn fetch<T, U>(
-    client: &Client,
+    upstream: &dyn Upstream,
     endpoint: Endpoint,
     page: Option<&PageRequest>,
     listing: Listing,
@@ -64,7 +74,7 @@ where
     T: DeserializeOwned,
 {
     let endpoint = apply(endpoint, page, listing)?;
-    let answer: Paginated<T> = client.json(&endpoint)?;
+    let answer: Paginated<T> = upstream.json(&endpoint)?;
     let next = next_cursor(&endpoint, &answer, listing);
     Ok((answer.values.into_iter().map(map).collect(), next))
 }

@@ -6,8 +6,9 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::error::Error;
 
-/// Everything but RFC 3986 unreserved characters is encoded.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+/// Everything but RFC 3986 unreserved characters is encoded, in path
+/// segments and query values alike.
+pub const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')
@@ -34,7 +35,7 @@ impl ApiPath {
             return Err(Error::validation(field, "is not a valid name"));
         }
         self.0.push('/');
-        self.0.extend(utf8_percent_encode(value, SEGMENT));
+        self.0.extend(utf8_percent_encode(value, UNRESERVED));
         Ok(self)
     }
 

@@ -3,14 +3,13 @@
 //! Each run and step carries one `run-status` derived from Bitbucket's
 //! state, stage and result, so callers never re-derive it.
 
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
 
+use crate::endpoint::{Endpoint, Upstream};
 use crate::error::Error;
 use crate::model::{ApiAccount, Hashed, Links, required};
 use crate::page::{self, Listing};
 use crate::path::ApiPath;
-use crate::transport::{Client, Endpoint};
 use crate::types::{
     ListPipelineStepsRequest, ListPipelinesRequest, Pipeline, PipelinePage, PipelineRef,
     PipelineStep, PipelineStepPage, PipelineTarget, RunStatus, StepLog, StepLogRequest,
@@ -169,14 +168,7 @@ impl ApiPipeline {
                 .trigger
                 .and_then(|t| t.label())
                 .unwrap_or_else(|| "UNKNOWN".to_owned()),
-            target: target.unwrap_or(PipelineTarget {
-                ref_type: None,
-                ref_name: None,
-                commit_hash: None,
-                selector_type: None,
-                selector_pattern: None,
-                pull_request_id: None,
-            }),
+            target: target.unwrap_or_else(no_target),
             creator: self.creator.map(ApiAccount::into_ref),
             created_on: self.created_on,
             completed_on: self.completed_on,
@@ -184,6 +176,17 @@ impl ApiPipeline {
             build_seconds_used: self.build_seconds_used,
             web_url: Links::html(&self.links),
         }
+    }
+}
+
+fn no_target() -> PipelineTarget {
+    PipelineTarget {
+        ref_type: None,
+        ref_name: None,
+        commit_hash: None,
+        selector_type: None,
+        selector_pattern: None,
+        pull_request_id: None,
     }
 }
 
@@ -226,7 +229,7 @@ fn braced(uuid: &str) -> String {
     }
 }
 
-pub fn list(request: ListPipelinesRequest) -> Result<PipelinePage, Error> {
+pub fn list(upstream: &dyn Upstream, request: ListPipelinesRequest) -> Result<PipelinePage, Error> {
     if let Some(sort) = request.page.as_ref().and_then(|p| p.sort.as_deref())
         && !SORTS.contains(&sort)
     {
@@ -235,7 +238,6 @@ pub fn list(request: ListPipelinesRequest) -> Result<PipelinePage, Error> {
             format!("must be one of: {}", SORTS.join(", ")),
         ));
     }
-    let client = Client::connect()?;
     let endpoint = Endpoint::get(pipelines(&request.workspace, &request.repo_slug)?)
         .query_opt(
             "status",
@@ -247,18 +249,10 @@ pub fn list(request: ListPipelinesRequest) -> Result<PipelinePage, Error> {
             request.trigger_type.as_deref().map(str::to_ascii_uppercase),
         );
     // Newest first unless the caller sorts.
-    let page = request.page.clone().unwrap_or(crate::types::PageRequest {
-        cursor: None,
-        size: None,
-        q: None,
-        sort: None,
-    });
-    let page = crate::types::PageRequest {
-        sort: page.sort.or(Some("-created_on".to_owned())),
-        ..page
-    };
+    let mut page = request.page.clone().unwrap_or_else(page::first_page);
+    page.sort = page.sort.or(Some("-created_on".to_owned()));
     let (items, next_cursor) = page::fetch(
-        &client,
+        upstream,
         endpoint,
         Some(&page),
         PIPELINES,
@@ -267,13 +261,12 @@ pub fn list(request: ListPipelinesRequest) -> Result<PipelinePage, Error> {
     Ok(PipelinePage { items, next_cursor })
 }
 
-pub fn get(request: PipelineRef) -> Result<Pipeline, Error> {
-    let client = Client::connect()?;
-    fetch(&client, &request)
+pub fn get(upstream: &dyn Upstream, request: PipelineRef) -> Result<Pipeline, Error> {
+    fetch(upstream, &request)
 }
 
-fn fetch(client: &Client, r: &PipelineRef) -> Result<Pipeline, Error> {
-    let run: ApiPipeline = client.json(&Endpoint::get(pipeline(
+fn fetch(upstream: &dyn Upstream, r: &PipelineRef) -> Result<Pipeline, Error> {
+    let run: ApiPipeline = upstream.json(&Endpoint::get(pipeline(
         &r.workspace,
         &r.repo_slug,
         &r.pipeline_uuid,
@@ -281,8 +274,10 @@ fn fetch(client: &Client, r: &PipelineRef) -> Result<Pipeline, Error> {
     Ok(run.into_pipeline())
 }
 
-pub fn steps(request: ListPipelineStepsRequest) -> Result<PipelineStepPage, Error> {
-    let client = Client::connect()?;
+pub fn steps(
+    upstream: &dyn Upstream,
+    request: ListPipelineStepsRequest,
+) -> Result<PipelineStepPage, Error> {
     let path = pipeline(
         &request.workspace,
         &request.repo_slug,
@@ -290,7 +285,7 @@ pub fn steps(request: ListPipelineStepsRequest) -> Result<PipelineStepPage, Erro
     )?
     .literal("steps");
     let (items, next_cursor) = page::fetch(
-        &client,
+        upstream,
         Endpoint::get(path),
         request.page.as_ref(),
         STEPS,
@@ -301,7 +296,7 @@ pub fn steps(request: ListPipelineStepsRequest) -> Result<PipelineStepPage, Erro
 
 /// The step's log, following Bitbucket's 307 to log storage (which never
 /// sees the credential), whole or as a byte range.
-pub fn log(request: StepLogRequest) -> Result<StepLog, Error> {
+pub fn log(upstream: &dyn Upstream, request: StepLogRequest) -> Result<StepLog, Error> {
     let path = pipeline(
         &request.workspace,
         &request.repo_slug,
@@ -325,8 +320,7 @@ pub fn log(request: StepLogRequest) -> Result<StepLog, Error> {
             endpoint = endpoint.header("range", format!("bytes={}-{end}", start.unwrap_or(0)));
         }
     }
-    let client = Client::connect()?;
-    let response = client.send(&endpoint)?;
+    let response = upstream.send(&endpoint)?;
     // `Content-Range: bytes a-b/total` on 206; the body's length on 200.
     let total_size = response
         .header("content-range")
@@ -341,81 +335,124 @@ pub fn log(request: StepLogRequest) -> Result<StepLog, Error> {
     })
 }
 
+#[derive(Serialize)]
+struct TriggerBody<'a> {
+    target: Target<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    variables: Option<Vec<Variable<'a>>>,
+}
+
+/// `pipeline_ref_target` (a branch, perhaps at a commit) or
+/// `pipeline_commit_target` (a bare commit).
+#[derive(Serialize)]
+struct Target<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ref_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ref_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    commit: Option<CommitHash<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    selector: Option<Selector<'a>>,
+}
+
+#[derive(Serialize)]
+struct CommitHash<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    hash: &'a str,
+}
+
+#[derive(Serialize)]
+struct Selector<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    pattern: &'a str,
+}
+
+#[derive(Serialize)]
+struct Variable<'a> {
+    key: &'a str,
+    value: &'a str,
+    secured: bool,
+}
+
 /// Starts a run. Never retried: a lost answer does not mean no run started.
-pub fn trigger(request: TriggerPipelineRequest) -> Result<Pipeline, Error> {
-    let branch = request
-        .branch
-        .as_deref()
-        .map(|b| required("branch", b))
-        .transpose()?;
-    let commit = request
-        .commit
-        .as_deref()
-        .map(|c| required("commit", c))
-        .transpose()?;
-    let custom = request
-        .custom_pipeline
-        .as_deref()
-        .map(|c| required("custom_pipeline", c))
-        .transpose()?;
-    let mut target = Map::new();
-    match (branch, commit) {
+pub fn trigger(
+    upstream: &dyn Upstream,
+    request: TriggerPipelineRequest,
+) -> Result<Pipeline, Error> {
+    let optional = |field: &str, value: &'_ Option<String>| -> Result<Option<String>, Error> {
+        value
+            .as_deref()
+            .map(|v| required(field, v).map(str::to_owned))
+            .transpose()
+    };
+    let branch = optional("branch", &request.branch)?;
+    let commit = optional("commit", &request.commit)?;
+    let custom = optional("custom_pipeline", &request.custom_pipeline)?;
+    let commit_hash = commit.as_deref().map(|hash| CommitHash {
+        kind: "commit",
+        hash,
+    });
+    let (kind, ref_type) = match (&branch, &commit) {
         (None, None) => {
             return Err(Error::validation(
                 "branch",
                 "give a branch, a commit, or both",
             ));
         }
-        (Some(branch), commit) => {
-            target.insert("type".into(), json!("pipeline_ref_target"));
-            target.insert("ref_type".into(), json!("branch"));
-            target.insert("ref_name".into(), json!(branch));
-            if let Some(hash) = commit {
-                target.insert("commit".into(), json!({ "type": "commit", "hash": hash }));
-            }
-        }
-        (None, Some(hash)) => {
-            target.insert("type".into(), json!("pipeline_commit_target"));
-            target.insert("commit".into(), json!({ "type": "commit", "hash": hash }));
-        }
-    }
-    if let Some(pattern) = custom {
-        target.insert(
-            "selector".into(),
-            json!({ "type": "custom", "pattern": pattern }),
-        );
-    }
-    let mut body = Map::new();
-    body.insert("target".into(), Value::Object(target));
-    if let Some(variables) = &request.variables {
-        let list = variables
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                let key = required(&format!("variables[{i}].key"), &v.key)?;
-                Ok(json!({ "key": key, "value": v.value, "secured": v.secured.unwrap_or(false) }))
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
-        body.insert("variables".into(), Value::Array(list));
-    }
-    let client = Client::connect()?;
-    let endpoint = Endpoint::post(pipelines(&request.workspace, &request.repo_slug)?)
-        .json(Value::Object(body));
-    let run: ApiPipeline = client.json(&endpoint)?;
+        (Some(_), _) => ("pipeline_ref_target", Some("branch")),
+        (None, Some(_)) => ("pipeline_commit_target", None),
+    };
+    let variables = request
+        .variables
+        .as_ref()
+        .map(|variables| {
+            variables
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    Ok(Variable {
+                        key: required(&format!("variables[{i}].key"), &v.key)?,
+                        value: &v.value,
+                        secured: v.secured.unwrap_or(false),
+                    })
+                })
+                .collect::<Result<Vec<_>, Error>>()
+        })
+        .transpose()?;
+    let body = TriggerBody {
+        target: Target {
+            kind,
+            ref_type,
+            ref_name: branch.as_deref(),
+            commit: commit_hash,
+            selector: custom.as_deref().map(|pattern| Selector {
+                kind: "custom",
+                pattern,
+            }),
+        },
+        variables,
+    };
+    let endpoint =
+        Endpoint::post(pipelines(&request.workspace, &request.repo_slug)?).json(&body)?;
+    let run: ApiPipeline = upstream.json(&endpoint)?;
     Ok(run.into_pipeline())
 }
 
 /// Asks Bitbucket to stop the run (204), then answers the run as it is now.
-pub fn stop(request: PipelineRef) -> Result<Pipeline, Error> {
-    let client = Client::connect()?;
+pub fn stop(upstream: &dyn Upstream, request: PipelineRef) -> Result<Pipeline, Error> {
     let path = pipeline(
         &request.workspace,
         &request.repo_slug,
         &request.pipeline_uuid,
     )?
     .literal("stopPipeline");
-    client.send(&Endpoint::post(path))?;
-    fetch(&client, &request)
+    upstream.send(&Endpoint::post(path))?;
+    fetch(upstream, &request)
 }
 
 #[cfg(test)]
@@ -456,6 +493,44 @@ mod tests {
             state(r#"{"name":"SOMETHING_NEW"}"#),
             RunStatus::Unknown
         ));
+    }
+
+    #[test]
+    fn trigger_sends_a_ref_target_with_selector_and_variables() {
+        use crate::endpoint::script::Script;
+        use serde_json::json;
+
+        let script = Script::new().ok(json!({
+            "uuid": "{p1}", "build_number": 9,
+            "state": {"name": "PENDING"}, "trigger": {"name": "MANUAL"}
+        }));
+        let run = trigger(
+            &script,
+            TriggerPipelineRequest {
+                workspace: "acme".into(),
+                repo_slug: "api".into(),
+                branch: Some("main".into()),
+                commit: None,
+                custom_pipeline: Some("deploy".into()),
+                variables: Some(vec![crate::types::PipelineVariable {
+                    key: "ENV".into(),
+                    value: "staging".into(),
+                    secured: None,
+                }]),
+            },
+        )
+        .unwrap();
+        assert_eq!(run.status, RunStatus::Pending);
+        assert_eq!(
+            script.body(0),
+            json!({
+                "target": {
+                    "type": "pipeline_ref_target", "ref_type": "branch", "ref_name": "main",
+                    "selector": {"type": "custom", "pattern": "deploy"}
+                },
+                "variables": [{"key": "ENV", "value": "staging", "secured": false}]
+            })
+        );
     }
 
     #[test]

@@ -1,21 +1,19 @@
 //! Pull requests: `R/pullrequests[/{id}[/approve|/request-changes|/decline|/merge|/comments]]`.
 
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
 
+use crate::endpoint::{Endpoint, Upstream};
 use crate::error::Error;
 use crate::model::{
     ApiAccount, Hashed, Links, Named, RepositoryName, Text, account_refs, required,
 };
 use crate::page::{self, Listing};
 use crate::path::ApiPath;
-use crate::transport::{Client, Endpoint};
 use crate::types::{
     CreatePullRequestCommentRequest, CreatePullRequestRequest, InlineAnchor,
-    ListPullRequestCommentsRequest, ListPullRequestsRequest, MergePullRequestRequest,
-    MergeStrategy, Participant, ParticipantRole, PullRequest, PullRequestComment,
-    PullRequestCommentPage, PullRequestPage, PullRequestRef, PullRequestState,
-    UpdatePullRequestRequest,
+    ListPullRequestCommentsRequest, ListPullRequestsRequest, MergePullRequestRequest, Participant,
+    ParticipantRole, PullRequest, PullRequestComment, PullRequestCommentPage, PullRequestPage,
+    PullRequestRef, PullRequestState, UpdatePullRequestRequest,
 };
 
 /// Pull request listings have long capped `pagelen` at 50.
@@ -144,12 +142,7 @@ impl ApiParticipant {
             user: self
                 .user
                 .map(ApiAccount::into_ref)
-                .unwrap_or_else(|| crate::types::AccountRef {
-                    uuid: None,
-                    account_id: None,
-                    display_name: String::new(),
-                    nickname: None,
-                }),
+                .unwrap_or_else(ApiAccount::unknown),
             role: if self.role.as_deref() == Some("REVIEWER") {
                 ParticipantRole::Reviewer
             } else {
@@ -184,66 +177,144 @@ impl ApiComment {
 }
 
 fn state_from_api(state: Option<&str>) -> PullRequestState {
-    match state {
-        Some("MERGED") => PullRequestState::Merged,
-        Some("DECLINED") => PullRequestState::Declined,
-        Some("SUPERSEDED") => PullRequestState::Superseded,
-        _ => PullRequestState::Open,
+    state
+        .map(str::to_ascii_lowercase)
+        .and_then(|s| PullRequestState::from_wire_name(&s))
+        .unwrap_or(PullRequestState::Open)
+}
+
+/// `{"branch": {"name": …}}`
+#[derive(Serialize)]
+struct BranchSpec<'a> {
+    branch: Name<'a>,
+}
+
+#[derive(Serialize)]
+struct Name<'a> {
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct Uuid<'a> {
+    uuid: &'a str,
+}
+
+/// The fields a create or an update sends; absent ones are left out.
+#[derive(Serialize, Default)]
+struct PullRequestBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<BranchSpec<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    destination: Option<BranchSpec<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reviewers: Option<Vec<Uuid<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    close_source_branch: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    draft: Option<bool>,
+}
+
+impl PullRequestBody<'_> {
+    fn is_empty(&self) -> bool {
+        self.title.is_none()
+            && self.source.is_none()
+            && self.destination.is_none()
+            && self.description.is_none()
+            && self.reviewers.is_none()
+            && self.close_source_branch.is_none()
+            && self.draft.is_none()
     }
 }
 
-fn state_name(state: PullRequestState) -> &'static str {
-    match state {
-        PullRequestState::Open => "OPEN",
-        PullRequestState::Merged => "MERGED",
-        PullRequestState::Declined => "DECLINED",
-        PullRequestState::Superseded => "SUPERSEDED",
-    }
+#[derive(Serialize)]
+struct MergeBody<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    merge_strategy: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    close_source_branch: Option<bool>,
 }
 
-fn strategy_name(strategy: MergeStrategy) -> &'static str {
-    match strategy {
-        MergeStrategy::MergeCommit => "merge_commit",
-        MergeStrategy::Squash => "squash",
-        MergeStrategy::FastForward => "fast_forward",
-        MergeStrategy::SquashFastForward => "squash_fast_forward",
-        MergeStrategy::RebaseFastForward => "rebase_fast_forward",
-        MergeStrategy::RebaseMerge => "rebase_merge",
-    }
+#[derive(Serialize)]
+struct CommentBody<'a> {
+    content: Raw<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent: Option<Id>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inline: Option<InlineBody<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pending: Option<bool>,
+}
+
+#[derive(Serialize)]
+struct Raw<'a> {
+    raw: &'a str,
+}
+
+#[derive(Serialize)]
+struct Id {
+    id: u64,
+}
+
+#[derive(Serialize)]
+struct InlineBody<'a> {
+    path: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    from: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    to: Option<u32>,
+}
+
+fn branch<'a>(field: &str, name: &'a str) -> Result<BranchSpec<'a>, Error> {
+    Ok(BranchSpec {
+        branch: Name {
+            name: required(field, name)?,
+        },
+    })
+}
+
+fn reviewers(uuids: &[String]) -> Result<Vec<Uuid<'_>>, Error> {
+    uuids
+        .iter()
+        .enumerate()
+        .map(|(i, uuid)| {
+            Ok(Uuid {
+                uuid: required(&format!("reviewers[{i}]"), uuid)?,
+            })
+        })
+        .collect()
 }
 
 fn pull_requests(workspace: &str, repo_slug: &str) -> Result<ApiPath, Error> {
     Ok(ApiPath::repository(workspace, repo_slug)?.literal("pullrequests"))
 }
 
-fn pull_request(r: &PullRequestRef) -> Result<ApiPath, Error> {
-    pull_requests(&r.workspace, &r.repo_slug)?.param("id", &r.id.to_string())
+fn pull_request(workspace: &str, repo_slug: &str, id: u64) -> Result<ApiPath, Error> {
+    pull_requests(workspace, repo_slug)?.param("id", &id.to_string())
 }
 
-fn fetch(client: &Client, r: &PullRequestRef) -> Result<PullRequest, Error> {
-    let pr: ApiPullRequest = client.json(&Endpoint::get(pull_request(r)?))?;
+fn fetch(upstream: &dyn Upstream, path: ApiPath) -> Result<PullRequest, Error> {
+    let pr: ApiPullRequest = upstream.json(&Endpoint::get(path))?;
     Ok(pr.into_pull_request())
 }
 
-fn reviewers_body(reviewers: &[String]) -> Result<Value, Error> {
-    let list = reviewers
-        .iter()
-        .enumerate()
-        .map(|(i, uuid)| {
-            required(&format!("reviewers[{i}]"), uuid).map(|uuid| json!({ "uuid": uuid }))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Value::Array(list))
-}
-
-pub fn list(request: ListPullRequestsRequest) -> Result<PullRequestPage, Error> {
-    let client = Client::connect()?;
+pub fn list(
+    upstream: &dyn Upstream,
+    request: ListPullRequestsRequest,
+) -> Result<PullRequestPage, Error> {
     let mut endpoint = Endpoint::get(pull_requests(&request.workspace, &request.repo_slug)?);
     for state in request.states.iter().flatten() {
-        endpoint = endpoint.query("state", state_name(*state));
+        endpoint = endpoint.query("state", state.wire_name().to_ascii_uppercase());
     }
     let (items, next_cursor) = page::fetch(
-        &client,
+        upstream,
         endpoint,
         request.page.as_ref(),
         PULL_REQUESTS,
@@ -252,116 +323,108 @@ pub fn list(request: ListPullRequestsRequest) -> Result<PullRequestPage, Error> 
     Ok(PullRequestPage { items, next_cursor })
 }
 
-pub fn get(request: PullRequestRef) -> Result<PullRequest, Error> {
-    fetch(&Client::connect()?, &request)
+pub fn get(upstream: &dyn Upstream, r: PullRequestRef) -> Result<PullRequest, Error> {
+    fetch(upstream, pull_request(&r.workspace, &r.repo_slug, r.id)?)
 }
 
-pub fn create(request: CreatePullRequestRequest) -> Result<PullRequest, Error> {
-    let mut body = Map::new();
-    body.insert("title".into(), json!(required("title", &request.title)?));
-    body.insert(
-        "source".into(),
-        json!({ "branch": { "name": required("source_branch", &request.source_branch)? } }),
-    );
-    if let Some(destination) = &request.destination_branch {
-        body.insert(
-            "destination".into(),
-            json!({ "branch": { "name": required("destination_branch", destination)? } }),
-        );
-    }
-    if let Some(description) = &request.description {
-        body.insert("description".into(), json!(description));
-    }
-    if let Some(reviewers) = &request.reviewers {
-        body.insert("reviewers".into(), reviewers_body(reviewers)?);
-    }
-    if let Some(close) = request.close_source_branch {
-        body.insert("close_source_branch".into(), json!(close));
-    }
-    if let Some(draft) = request.draft {
-        body.insert("draft".into(), json!(draft));
-    }
-    let client = Client::connect()?;
-    let endpoint = Endpoint::post(pull_requests(&request.workspace, &request.repo_slug)?)
-        .json(Value::Object(body));
-    let pr: ApiPullRequest = client.json(&endpoint)?;
+/// Opens a pull request. Never retried.
+pub fn create(
+    upstream: &dyn Upstream,
+    request: CreatePullRequestRequest,
+) -> Result<PullRequest, Error> {
+    let body = PullRequestBody {
+        title: Some(required("title", &request.title)?),
+        source: Some(branch("source_branch", &request.source_branch)?),
+        destination: request
+            .destination_branch
+            .as_deref()
+            .map(|name| branch("destination_branch", name))
+            .transpose()?,
+        description: request.description.as_deref(),
+        reviewers: request.reviewers.as_deref().map(reviewers).transpose()?,
+        close_source_branch: request.close_source_branch,
+        draft: request.draft,
+    };
+    let endpoint =
+        Endpoint::post(pull_requests(&request.workspace, &request.repo_slug)?).json(&body)?;
+    let pr: ApiPullRequest = upstream.json(&endpoint)?;
     Ok(pr.into_pull_request())
 }
 
-pub fn update(request: UpdatePullRequestRequest) -> Result<PullRequest, Error> {
-    let mut body = Map::new();
-    if let Some(title) = &request.title {
-        body.insert("title".into(), json!(required("title", title)?));
-    }
-    if let Some(description) = &request.description {
-        body.insert("description".into(), json!(description));
-    }
-    if let Some(destination) = &request.destination_branch {
-        body.insert(
-            "destination".into(),
-            json!({ "branch": { "name": required("destination_branch", destination)? } }),
-        );
-    }
-    if let Some(reviewers) = &request.reviewers {
-        body.insert("reviewers".into(), reviewers_body(reviewers)?);
-    }
-    if let Some(draft) = request.draft {
-        body.insert("draft".into(), json!(draft));
-    }
-    if let Some(close) = request.close_source_branch {
-        body.insert("close_source_branch".into(), json!(close));
-    }
+pub fn update(
+    upstream: &dyn Upstream,
+    request: UpdatePullRequestRequest,
+) -> Result<PullRequest, Error> {
+    let body = PullRequestBody {
+        title: request
+            .title
+            .as_deref()
+            .map(|title| required("title", title))
+            .transpose()?,
+        destination: request
+            .destination_branch
+            .as_deref()
+            .map(|name| branch("destination_branch", name))
+            .transpose()?,
+        description: request.description.as_deref(),
+        reviewers: request.reviewers.as_deref().map(reviewers).transpose()?,
+        close_source_branch: request.close_source_branch,
+        draft: request.draft,
+        source: None,
+    };
     if body.is_empty() {
         return Err(Error::validation(
             "title",
             "nothing to change: give at least one field to update",
         ));
     }
-    let target = PullRequestRef {
-        workspace: request.workspace,
-        repo_slug: request.repo_slug,
-        id: request.id,
-    };
-    let client = Client::connect()?;
-    let pr: ApiPullRequest =
-        client.json(&Endpoint::put(pull_request(&target)?).json(Value::Object(body)))?;
+    let path = pull_request(&request.workspace, &request.repo_slug, request.id)?;
+    let pr: ApiPullRequest = upstream.json(&Endpoint::put(path).json(&body)?)?;
     Ok(pr.into_pull_request())
 }
 
-pub fn approve(request: PullRequestRef) -> Result<Participant, Error> {
-    review(&request, "approve")
+pub fn approve(upstream: &dyn Upstream, request: PullRequestRef) -> Result<Participant, Error> {
+    review(upstream, &request, "approve")
 }
 
-pub fn request_changes(request: PullRequestRef) -> Result<Participant, Error> {
-    review(&request, "request-changes")
+pub fn request_changes(
+    upstream: &dyn Upstream,
+    request: PullRequestRef,
+) -> Result<Participant, Error> {
+    review(upstream, &request, "request-changes")
 }
 
-pub fn unapprove(request: PullRequestRef) -> Result<PullRequest, Error> {
-    withdraw(&request, "approve")
+pub fn unapprove(upstream: &dyn Upstream, request: PullRequestRef) -> Result<PullRequest, Error> {
+    withdraw(upstream, &request, "approve")
 }
 
-pub fn remove_change_request(request: PullRequestRef) -> Result<PullRequest, Error> {
-    withdraw(&request, "request-changes")
+pub fn remove_change_request(
+    upstream: &dyn Upstream,
+    request: PullRequestRef,
+) -> Result<PullRequest, Error> {
+    withdraw(upstream, &request, "request-changes")
 }
 
-fn review(request: &PullRequestRef, action: &str) -> Result<Participant, Error> {
-    let client = Client::connect()?;
-    let participant: ApiParticipant =
-        client.json(&Endpoint::post(pull_request(request)?.literal(action)))?;
+fn review(upstream: &dyn Upstream, r: &PullRequestRef, action: &str) -> Result<Participant, Error> {
+    let path = pull_request(&r.workspace, &r.repo_slug, r.id)?.literal(action);
+    let participant: ApiParticipant = upstream.json(&Endpoint::post(path))?;
     Ok(participant.into_participant())
 }
 
 /// DELETE answers 204 with no body: the pull request as it is now follows.
-fn withdraw(request: &PullRequestRef, action: &str) -> Result<PullRequest, Error> {
-    let client = Client::connect()?;
-    client.send(&Endpoint::delete(pull_request(request)?.literal(action)))?;
-    fetch(&client, request)
+fn withdraw(
+    upstream: &dyn Upstream,
+    r: &PullRequestRef,
+    action: &str,
+) -> Result<PullRequest, Error> {
+    let path = pull_request(&r.workspace, &r.repo_slug, r.id)?;
+    upstream.send(&Endpoint::delete(path.clone().literal(action)))?;
+    fetch(upstream, path)
 }
 
-pub fn decline(request: PullRequestRef) -> Result<PullRequest, Error> {
-    let client = Client::connect()?;
-    let pr: ApiPullRequest =
-        client.json(&Endpoint::post(pull_request(&request)?.literal("decline")))?;
+pub fn decline(upstream: &dyn Upstream, r: PullRequestRef) -> Result<PullRequest, Error> {
+    let path = pull_request(&r.workspace, &r.repo_slug, r.id)?.literal("decline");
+    let pr: ApiPullRequest = upstream.json(&Endpoint::post(path))?;
     Ok(pr.into_pull_request())
 }
 
@@ -374,31 +437,28 @@ struct TaskStatus {
 /// Merges, asking Bitbucket to work asynchronously and polling its task
 /// status (202 + `Location`) within a bound. The POST itself is never retried:
 /// a 555 comes back as a retryable `timeout` for the caller to decide.
-pub fn merge(request: MergePullRequestRequest) -> Result<PullRequest, Error> {
-    let mut body = Map::new();
-    body.insert("type".into(), json!("pullrequest_merge_parameters"));
-    if let Some(strategy) = request.strategy {
-        body.insert("merge_strategy".into(), json!(strategy_name(strategy)));
+pub fn merge(
+    upstream: &dyn Upstream,
+    request: MergePullRequestRequest,
+) -> Result<PullRequest, Error> {
+    if request
+        .message
+        .as_ref()
+        .is_some_and(|message| message.len() > 128 * 1024)
+    {
+        return Err(Error::validation("message", "must be at most 128 KiB"));
     }
-    if let Some(message) = &request.message {
-        if message.len() > 128 * 1024 {
-            return Err(Error::validation("message", "must be at most 128 KiB"));
-        }
-        body.insert("message".into(), json!(message));
-    }
-    if let Some(close) = request.close_source_branch {
-        body.insert("close_source_branch".into(), json!(close));
-    }
-    let target = PullRequestRef {
-        workspace: request.workspace,
-        repo_slug: request.repo_slug,
-        id: request.id,
+    let body = MergeBody {
+        kind: "pullrequest_merge_parameters",
+        merge_strategy: request.strategy.map(|s| s.wire_name()),
+        message: request.message.as_deref(),
+        close_source_branch: request.close_source_branch,
     };
-    let client = Client::connect()?;
-    let endpoint = Endpoint::post(pull_request(&target)?.literal("merge"))
+    let path = pull_request(&request.workspace, &request.repo_slug, request.id)?;
+    let endpoint = Endpoint::post(path.clone().literal("merge"))
         .query("async", "true")
-        .json(Value::Object(body));
-    let response = client.send(&endpoint)?;
+        .json(&body)?;
+    let response = upstream.send(&endpoint)?;
     if response.status != 202 {
         return Ok(response.json::<ApiPullRequest>()?.into_pull_request());
     }
@@ -414,18 +474,18 @@ pub fn merge(request: MergePullRequestRequest) -> Result<PullRequest, Error> {
             )
         })?;
     let status = Endpoint::get(
-        pull_request(&target)?
+        path.clone()
             .literal("merge/task-status")
             .param("task_id", &task_id)?,
     );
-    let config = client.config();
+    let config = upstream.config();
     for _ in 0..config.merge_poll_attempts {
-        let task: TaskStatus = client.json(&status)?;
+        let task: TaskStatus = upstream.json(&status)?;
         match task.task_status.as_deref() {
             Some("SUCCESS") => {
                 return match task.merge_result {
                     Some(pr) => Ok(pr.into_pull_request()),
-                    None => fetch(&client, &target),
+                    None => fetch(upstream, path),
                 };
             }
             Some("PENDING") | None => std::thread::sleep(config.merge_poll_interval),
@@ -444,18 +504,13 @@ pub fn merge(request: MergePullRequestRequest) -> Result<PullRequest, Error> {
 }
 
 pub fn list_comments(
+    upstream: &dyn Upstream,
     request: ListPullRequestCommentsRequest,
 ) -> Result<PullRequestCommentPage, Error> {
-    let client = Client::connect()?;
-    let target = PullRequestRef {
-        workspace: request.workspace,
-        repo_slug: request.repo_slug,
-        id: request.id,
-    };
-    let endpoint = Endpoint::get(pull_request(&target)?.literal("comments"));
+    let path = pull_request(&request.workspace, &request.repo_slug, request.id)?;
     let (items, next_cursor) = page::fetch(
-        &client,
-        endpoint,
+        upstream,
+        Endpoint::get(path.literal("comments")),
         request.page.as_ref(),
         Listing::FULL,
         ApiComment::into_comment,
@@ -463,45 +518,153 @@ pub fn list_comments(
     Ok(PullRequestCommentPage { items, next_cursor })
 }
 
+/// Comments on a pull request. Never retried.
 pub fn create_comment(
+    upstream: &dyn Upstream,
     request: CreatePullRequestCommentRequest,
 ) -> Result<PullRequestComment, Error> {
-    let mut body = Map::new();
-    body.insert(
-        "content".into(),
-        json!({ "raw": required("content", &request.content)? }),
-    );
-    if let Some(parent) = request.parent_id {
-        body.insert("parent".into(), json!({ "id": parent }));
-    }
-    if let Some(inline) = &request.inline {
-        let mut anchor = Map::new();
-        anchor.insert("path".into(), json!(required("inline.path", &inline.path)?));
-        if inline.from_line.is_none() && inline.to_line.is_none() {
+    let inline = match &request.inline {
+        Some(inline) if inline.from_line.is_none() && inline.to_line.is_none() => {
             return Err(Error::validation(
                 "inline.to_line",
                 "give the line on the new side (to_line) or the old side (from_line)",
             ));
         }
-        if let Some(from) = inline.from_line {
-            anchor.insert("from".into(), json!(from));
-        }
-        if let Some(to) = inline.to_line {
-            anchor.insert("to".into(), json!(to));
-        }
-        body.insert("inline".into(), Value::Object(anchor));
-    }
-    if let Some(pending) = request.pending {
-        body.insert("pending".into(), json!(pending));
-    }
-    let target = PullRequestRef {
-        workspace: request.workspace,
-        repo_slug: request.repo_slug,
-        id: request.id,
+        Some(inline) => Some(InlineBody {
+            path: required("inline.path", &inline.path)?,
+            from: inline.from_line,
+            to: inline.to_line,
+        }),
+        None => None,
     };
-    let client = Client::connect()?;
-    let comment: ApiComment = client.json(
-        &Endpoint::post(pull_request(&target)?.literal("comments")).json(Value::Object(body)),
-    )?;
+    let body = CommentBody {
+        content: Raw {
+            raw: required("content", &request.content)?,
+        },
+        parent: request.parent_id.map(|id| Id { id }),
+        inline,
+        pending: request.pending,
+    };
+    let path = pull_request(&request.workspace, &request.repo_slug, request.id)?;
+    let comment: ApiComment =
+        upstream.json(&Endpoint::post(path.literal("comments")).json(&body)?)?;
     Ok(comment.into_comment())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::endpoint::script::Script;
+
+    fn pr_json(id: u64, state: &str) -> serde_json::Value {
+        json!({
+            "type": "pullrequest", "id": id, "title": "Log in", "state": state,
+            "source": {"branch": {"name": "feature/login"}},
+            "destination": {"branch": {"name": "main"}},
+            "participants": [{"user": {"display_name": "Ada"}, "role": "REVIEWER", "approved": true}]
+        })
+    }
+
+    #[test]
+    fn create_sends_only_the_given_fields_once() {
+        let script = Script::new().ok(pr_json(7, "OPEN"));
+        let created = create(
+            &script,
+            CreatePullRequestRequest {
+                workspace: "acme".into(),
+                repo_slug: "api".into(),
+                title: " Log in ".into(),
+                source_branch: "feature/login".into(),
+                destination_branch: None,
+                description: None,
+                reviewers: Some(vec!["{a1}".into()]),
+                close_source_branch: Some(true),
+                draft: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(created.id, 7);
+        assert_eq!(created.state, PullRequestState::Open);
+        assert_eq!(created.participants[0].role, ParticipantRole::Reviewer);
+        let sent = script.sent.borrow();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].method, http::Method::POST);
+        assert_eq!(sent[0].path.as_str(), "/repositories/acme/api/pullrequests");
+        assert_eq!(
+            script.body(0),
+            json!({
+                "title": "Log in",
+                "source": {"branch": {"name": "feature/login"}},
+                "reviewers": [{"uuid": "{a1}"}],
+                "close_source_branch": true
+            })
+        );
+    }
+
+    #[test]
+    fn a_failed_create_is_not_sent_again() {
+        let script = Script::new().answer(Err(Error::unavailable("reset", None)));
+        let result = create(
+            &script,
+            CreatePullRequestRequest {
+                workspace: "acme".into(),
+                repo_slug: "api".into(),
+                title: "t".into(),
+                source_branch: "b".into(),
+                destination_branch: None,
+                description: None,
+                reviewers: None,
+                close_source_branch: None,
+                draft: None,
+            },
+        );
+        assert!(result.is_err());
+        assert_eq!(script.requests_sent(), 1);
+    }
+
+    #[test]
+    fn listing_sends_bitbucket_state_names_and_maps_them_back() {
+        let script = Script::new().ok(json!({"values": [pr_json(3, "MERGED")], "pagelen": 50}));
+        let page = list(
+            &script,
+            ListPullRequestsRequest {
+                workspace: "acme".into(),
+                repo_slug: "api".into(),
+                states: Some(vec![PullRequestState::Merged, PullRequestState::Declined]),
+                page: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(page.items[0].state, PullRequestState::Merged);
+        assert!(page.next_cursor.is_none());
+        assert_eq!(
+            script.sent.borrow()[0].query_string(),
+            "state=MERGED&state=DECLINED&pagelen=50"
+        );
+    }
+
+    #[test]
+    fn merge_sends_the_strategy_by_its_bitbucket_name() {
+        let script = Script::new().ok(pr_json(7, "MERGED"));
+        let merged = merge(
+            &script,
+            MergePullRequestRequest {
+                workspace: "acme".into(),
+                repo_slug: "api".into(),
+                id: 7,
+                strategy: Some(crate::types::MergeStrategy::MergeCommit),
+                message: None,
+                close_source_branch: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(merged.state, PullRequestState::Merged);
+        assert_eq!(
+            script.body(0),
+            json!({"type": "pullrequest_merge_parameters", "merge_strategy": "merge_commit"})
+        );
+        assert_eq!(script.sent.borrow()[0].query_string(), "async=true");
+    }
 }

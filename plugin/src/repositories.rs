@@ -4,11 +4,11 @@
 
 use serde::Deserialize;
 
+use crate::endpoint::{Endpoint, Upstream};
 use crate::error::Error;
 use crate::model::{Links, Named};
 use crate::page::{self, Listing};
 use crate::path::ApiPath;
-use crate::transport::{Client, Endpoint};
 use crate::types::{ListRepositoriesRequest, RepoRef, RepoRole, Repository, RepositoryPage};
 
 #[derive(Deserialize)]
@@ -76,20 +76,15 @@ impl ApiRepository {
     }
 }
 
-pub fn list(request: ListRepositoriesRequest) -> Result<RepositoryPage, Error> {
-    let client = Client::connect()?;
-    list_with(&client, &request)
-}
-
-pub fn list_with(
-    client: &Client,
-    request: &ListRepositoriesRequest,
+pub fn list(
+    upstream: &dyn Upstream,
+    request: ListRepositoriesRequest,
 ) -> Result<RepositoryPage, Error> {
     let endpoint =
         Endpoint::get(ApiPath::new("repositories").param("workspace", &request.workspace)?)
-            .query_opt("role", request.role.map(role_name));
+            .query_opt("role", request.role.map(RepoRole::wire_name));
     let (items, next_cursor) = page::fetch(
-        client,
+        upstream,
         endpoint,
         request.page.as_ref(),
         Listing::FULL,
@@ -98,18 +93,8 @@ pub fn list_with(
     Ok(RepositoryPage { items, next_cursor })
 }
 
-pub fn get(request: RepoRef) -> Result<Repository, Error> {
-    let client = Client::connect()?;
+pub fn get(upstream: &dyn Upstream, request: RepoRef) -> Result<Repository, Error> {
     let path = ApiPath::repository(&request.workspace, &request.repo_slug)?;
-    let repository: ApiRepository = client.json(&Endpoint::get(path))?;
+    let repository: ApiRepository = upstream.json(&Endpoint::get(path))?;
     Ok(repository.into_repository())
-}
-
-fn role_name(role: RepoRole) -> &'static str {
-    match role {
-        RepoRole::Member => "member",
-        RepoRole::Contributor => "contributor",
-        RepoRole::Admin => "admin",
-        RepoRole::Owner => "owner",
-    }
 }

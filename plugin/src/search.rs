@@ -7,11 +7,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
+use crate::endpoint::{Endpoint, Upstream};
 use crate::error::Error;
 use crate::model::{Hashed, RepositoryName, required};
 use crate::page::{self, Listing, Paginated};
 use crate::path::ApiPath;
-use crate::transport::{Client, Endpoint};
 use crate::types::{
     CodeSearchHit, CodeSearchPage, PageRequest, SearchCodeRequest, SearchLine, SearchSegment,
 };
@@ -142,14 +142,17 @@ fn encode(cursor: &Cursor) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(cursor).unwrap_or_default())
 }
 
-pub fn search(request: SearchCodeRequest) -> Result<CodeSearchPage, Error> {
+pub fn search(
+    upstream: &dyn Upstream,
+    request: SearchCodeRequest,
+) -> Result<CodeSearchPage, Error> {
     let query = required("query", &request.query)?;
     let (page_request, seen) = match request.page.as_ref().and_then(|p| p.cursor.as_deref()) {
         Some(cursor) => {
             let cursor = decode(cursor)?;
             let page = PageRequest {
                 cursor: Some(cursor.next),
-                ..request.page.clone().unwrap_or_else(empty_page)
+                ..request.page.clone().unwrap_or_else(page::first_page)
             };
             (Some(page), cursor.seen)
         }
@@ -164,8 +167,7 @@ pub fn search(request: SearchCodeRequest) -> Result<CodeSearchPage, Error> {
         SEARCH,
     )?;
     // A cursor replaces the whole query; Bitbucket's `next` keeps search_query.
-    let client = Client::connect()?;
-    let answer: SearchPage = client.json(&endpoint).map_err(|error| match error {
+    let answer: SearchPage = upstream.json(&endpoint).map_err(|error| match error {
         Error::NotFound(mut info) if info.message.contains("not enabled") => {
             info.message = format!(
                 "code search is not enabled for workspace '{}': a workspace admin turns it on at https://bitbucket.org/search (Bitbucket said: {})",
@@ -194,13 +196,4 @@ pub fn search(request: SearchCodeRequest) -> Result<CodeSearchPage, Error> {
         query_substituted: answer.query_substituted,
         next_cursor,
     })
-}
-
-fn empty_page() -> PageRequest {
-    PageRequest {
-        cursor: None,
-        size: None,
-        q: None,
-        sort: None,
-    }
 }

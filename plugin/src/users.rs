@@ -1,17 +1,13 @@
 //! The current user: `GET /user`.
 
+use crate::endpoint::{Endpoint, Upstream};
 use crate::error::Error;
 use crate::model::ApiAccount;
 use crate::path::ApiPath;
-use crate::schema::NoParams;
-use crate::transport::{Client, Endpoint};
 use crate::types::Account;
+use crate::wire::NoParams;
 
-pub fn current(_: NoParams) -> Result<Account, Error> {
-    current_with(&Client::connect()?)
-}
-
-pub fn current_with(client: &Client) -> Result<Account, Error> {
-    let user: ApiAccount = client.json(&Endpoint::get(ApiPath::new("user")))?;
+pub fn current(upstream: &dyn Upstream, _: NoParams) -> Result<Account, Error> {
+    let user: ApiAccount = upstream.json(&Endpoint::get(ApiPath::new("user")))?;
     Ok(user.into_account())
 }

@@ -1,4 +1,6 @@
-//! One HTTP exchange over wasi:http, with waki's bindings and response type.
+//! One HTTP exchange over wasi:http, with waki's bindings and response type:
+//! the request as given, the answer read up to a cap, transport failures
+//! mapped into the contract's error. Nothing here knows about credentials.
 //!
 //! waki's own `send` checks the body stream once more after writing the last
 //! byte; when the host has already handed the whole body over and released
@@ -11,31 +13,78 @@
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
+use http::Method;
+use url::Url;
+use waki::ErrorCode;
 use waki::bindings::wasi::http::outgoing_handler;
 use waki::bindings::wasi::http::types::{
-    Fields, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
+    Fields, Method as WasiMethod, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
 };
-use waki::{Method, Response};
 
-pub fn send(
-    method: Method,
-    url: &str,
-    headers: &[(String, Vec<u8>)],
+use crate::endpoint::Response;
+use crate::error::Error;
+
+/// How one exchange is bounded.
+pub struct Limits {
+    pub connect_timeout: Duration,
+    pub max_response_bytes: usize,
+}
+
+/// Sends one request and reads the whole answer, whatever its status.
+pub fn exchange(
+    method: &Method,
+    url: &Url,
+    headers: &[(&str, &[u8])],
+    body: Option<&[u8]>,
+    limits: &Limits,
+) -> Result<Response, Error> {
+    let response = send(method, url, headers, body, limits.connect_timeout)
+        .map_err(|e| transport_error(&e, url))?;
+    let status = response.status_code();
+    let headers = response.headers().clone();
+    let body = read_capped(&response, limits.max_response_bytes, url)?;
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// `scheme://host[:port]` of a URL: what errors and logs may name.
+pub fn origin(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+fn wasi_method(method: &Method) -> WasiMethod {
+    match *method {
+        Method::GET => WasiMethod::Get,
+        Method::POST => WasiMethod::Post,
+        Method::PUT => WasiMethod::Put,
+        Method::DELETE => WasiMethod::Delete,
+        Method::PATCH => WasiMethod::Patch,
+        Method::HEAD => WasiMethod::Head,
+        _ => WasiMethod::Other(method.as_str().to_owned()),
+    }
+}
+
+fn send(
+    method: &Method,
+    url: &Url,
+    headers: &[(&str, &[u8])],
     body: Option<&[u8]>,
     connect_timeout: Duration,
-) -> anyhow::Result<Response> {
-    let uri: http::Uri = url.parse().with_context(|| format!("invalid URL {url}"))?;
+) -> anyhow::Result<waki::Response> {
     let fields = Fields::new();
     for (name, value) in headers {
         fields
-            .append(name, value)
+            .append(&(*name).to_owned(), &value.to_vec())
             .map_err(|e| anyhow!("header {name} refused: {e:?}"))?;
     }
     let request = OutgoingRequest::new(fields);
     request
-        .set_method(&method)
+        .set_method(&wasi_method(method))
         .map_err(|()| anyhow!("method refused"))?;
-    let scheme = if uri.scheme() == Some(&http::uri::Scheme::HTTP) {
+    let scheme = if url.scheme() == "http" {
         Scheme::Http
     } else {
         Scheme::Https
@@ -43,13 +92,20 @@ pub fn send(
     request
         .set_scheme(Some(&scheme))
         .map_err(|()| anyhow!("scheme refused"))?;
-    let authority = uri.authority().context("URL without a host")?.as_str();
+    let host = url.host_str().context("URL without a host")?;
+    let authority = match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    };
     request
-        .set_authority(Some(authority))
+        .set_authority(Some(&authority))
         .map_err(|()| anyhow!("authority refused"))?;
-    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let path = match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_owned(),
+    };
     request
-        .set_path_with_query(Some(path))
+        .set_path_with_query(Some(&path))
         .map_err(|()| anyhow!("path refused"))?;
     let outgoing = request
         .body()
@@ -72,7 +128,7 @@ pub fn send(
         }
     };
     let incoming = incoming.map_err(|()| anyhow!("response already taken"))??;
-    Response::try_from(incoming)
+    waki::Response::try_from(incoming)
 }
 
 fn write_body(outgoing: &OutgoingBody, body: &[u8]) -> anyhow::Result<()> {
@@ -107,4 +163,49 @@ fn write_body(outgoing: &OutgoingBody, body: &[u8]) -> anyhow::Result<()> {
     }
     let _ = stream.flush();
     Ok(())
+}
+
+fn read_capped(response: &waki::Response, cap: usize, url: &Url) -> Result<Vec<u8>, Error> {
+    let too_large = || {
+        Error::unavailable(
+            format!(
+                "Bitbucket's answer is larger than the {cap}-byte response cap (setting max-response-bytes)"
+            ),
+            Some(response.status_code()),
+        )
+    };
+    let declared = response
+        .header("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > cap) {
+        return Err(too_large());
+    }
+    let mut body = Vec::with_capacity(declared.unwrap_or(0));
+    while let Some(chunk) = response
+        .chunk(64 * 1024)
+        .map_err(|e| transport_error(&e, url))?
+    {
+        if body.len() + chunk.len() > cap {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn transport_error(error: &anyhow::Error, url: &Url) -> Error {
+    let origin = origin(url);
+    match error.downcast_ref::<ErrorCode>() {
+        Some(ErrorCode::HttpRequestDenied) => Error::sandbox_denied(&origin),
+        Some(
+            ErrorCode::DnsTimeout
+            | ErrorCode::ConnectionTimeout
+            | ErrorCode::ConnectionReadTimeout
+            | ErrorCode::ConnectionWriteTimeout
+            | ErrorCode::HttpResponseTimeout,
+        ) => Error::timeout(format!("{origin} did not answer in time")),
+        Some(code) => Error::unavailable(format!("could not reach {origin}: {code:?}"), None),
+        None => Error::unavailable(format!("could not reach {origin}: {error}"), None),
+    }
 }

@@ -3,11 +3,11 @@
 //! sha256=<hex HMAC-SHA256 of the raw body>`, compared in constant time.
 
 use hmac::{Hmac, Mac};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sha2::Sha256;
 
-use crate::catalog::WEBHOOK_EVENTS;
+use crate::endpoint::{Endpoint, Upstream};
 use crate::error::Error;
 use crate::issues::ApiIssue;
 use crate::model::{ApiAccount, RepositoryName, required};
@@ -15,13 +15,45 @@ use crate::page::{self, Listing};
 use crate::path::ApiPath;
 use crate::pipelines::ApiPipeline;
 use crate::pullrequests::{ApiComment, ApiPullRequest};
-use crate::transport::{Client, Endpoint};
 use crate::types::{
     CreateWebhookRequest, ListWebhooksRequest, PushChange, Webhook, WebhookDelivery, WebhookEvent,
     WebhookEventCategory, WebhookPage, WebhookRef,
 };
 
 const MAX_SECRET_LEN: usize = 128;
+
+/// Bitbucket's 29 webhook event keys.
+pub const WEBHOOK_EVENTS: [&str; 29] = [
+    "repo:push",
+    "repo:fork",
+    "repo:updated",
+    "repo:created",
+    "repo:deleted",
+    "repo:imported",
+    "repo:transfer",
+    "repo:commit_comment_created",
+    "repo:commit_status_created",
+    "repo:commit_status_updated",
+    "pullrequest:created",
+    "pullrequest:updated",
+    "pullrequest:push",
+    "pullrequest:approved",
+    "pullrequest:unapproved",
+    "pullrequest:changes_request_created",
+    "pullrequest:changes_request_removed",
+    "pullrequest:fulfilled",
+    "pullrequest:rejected",
+    "pullrequest:comment_created",
+    "pullrequest:comment_updated",
+    "pullrequest:comment_deleted",
+    "pullrequest:comment_resolved",
+    "pullrequest:comment_reopened",
+    "issue:created",
+    "issue:updated",
+    "issue:comment_created",
+    "project:updated",
+    "pipeline:span_created",
+];
 
 #[derive(Deserialize)]
 struct ApiWebhook {
@@ -49,6 +81,16 @@ impl ApiWebhook {
     }
 }
 
+#[derive(Serialize)]
+struct NewWebhook<'a> {
+    url: &'a str,
+    events: &'a [String],
+    active: bool,
+    description: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<&'a str>,
+}
+
 /// `R/hooks` or `/workspaces/{workspace}/hooks`.
 fn hooks(workspace: &str, repo_slug: Option<&str>) -> Result<ApiPath, Error> {
     match repo_slug {
@@ -59,8 +101,7 @@ fn hooks(workspace: &str, repo_slug: Option<&str>) -> Result<ApiPath, Error> {
     }
 }
 
-pub fn list(request: ListWebhooksRequest) -> Result<WebhookPage, Error> {
-    let client = Client::connect()?;
+pub fn list(upstream: &dyn Upstream, request: ListWebhooksRequest) -> Result<WebhookPage, Error> {
     let endpoint = Endpoint::get(hooks(&request.workspace, request.repo_slug.as_deref())?);
     let listing = Listing {
         filter: false,
@@ -68,7 +109,7 @@ pub fn list(request: ListWebhooksRequest) -> Result<WebhookPage, Error> {
         ..Listing::FULL
     };
     let (items, next_cursor) = page::fetch(
-        &client,
+        upstream,
         endpoint,
         request.page.as_ref(),
         listing,
@@ -78,7 +119,7 @@ pub fn list(request: ListWebhooksRequest) -> Result<WebhookPage, Error> {
 }
 
 /// Subscribes a URL. Never retried.
-pub fn create(request: CreateWebhookRequest) -> Result<Webhook, Error> {
+pub fn create(upstream: &dyn Upstream, request: CreateWebhookRequest) -> Result<Webhook, Error> {
     let url = required("url", &request.url)?;
     if !(url.starts_with("https://") || url.starts_with("http://")) {
         return Err(Error::validation("url", "must be an http(s) URL"));
@@ -97,34 +138,30 @@ pub fn create(request: CreateWebhookRequest) -> Result<Webhook, Error> {
             ));
         }
     }
-    let mut body = Map::new();
-    body.insert("url".into(), json!(url));
-    body.insert("events".into(), json!(request.events));
-    body.insert("active".into(), json!(request.active.unwrap_or(true)));
-    body.insert(
-        "description".into(),
-        json!(request.description.as_deref().unwrap_or("ATOM")),
-    );
-    if let Some(secret) = request.secret.as_deref().filter(|s| !s.is_empty()) {
-        if secret.chars().count() > MAX_SECRET_LEN {
-            return Err(Error::validation(
-                "secret",
-                format!("must be at most {MAX_SECRET_LEN} characters"),
-            ));
-        }
-        body.insert("secret".into(), json!(secret));
+    let secret = request.secret.as_deref().filter(|s| !s.is_empty());
+    if secret.is_some_and(|s| s.chars().count() > MAX_SECRET_LEN) {
+        return Err(Error::validation(
+            "secret",
+            format!("must be at most {MAX_SECRET_LEN} characters"),
+        ));
     }
-    let client = Client::connect()?;
-    let endpoint = Endpoint::post(hooks(&request.workspace, request.repo_slug.as_deref())?)
-        .json(Value::Object(body));
-    let created: ApiWebhook = client.json(&endpoint)?;
+    let body = NewWebhook {
+        url,
+        events: &request.events,
+        active: request.active.unwrap_or(true),
+        description: request.description.as_deref().unwrap_or("ATOM"),
+        secret,
+    };
+    let endpoint =
+        Endpoint::post(hooks(&request.workspace, request.repo_slug.as_deref())?).json(&body)?;
+    let created: ApiWebhook = upstream.json(&endpoint)?;
     Ok(created.into_webhook())
 }
 
-pub fn delete(request: WebhookRef) -> Result<WebhookRef, Error> {
+pub fn delete(upstream: &dyn Upstream, request: WebhookRef) -> Result<WebhookRef, Error> {
     let path =
         hooks(&request.workspace, request.repo_slug.as_deref())?.param("uuid", &request.uuid)?;
-    Client::connect()?.send(&Endpoint::delete(path))?;
+    upstream.send(&Endpoint::delete(path))?;
     Ok(request)
 }
 
@@ -165,7 +202,7 @@ struct Payload {
 }
 
 /// Verifies and parses one delivery; no upstream request.
-pub fn verify(request: WebhookDelivery) -> Result<WebhookEvent, Error> {
+pub fn verify(_: &dyn Upstream, request: WebhookDelivery) -> Result<WebhookEvent, Error> {
     let header = |name: &str| {
         request
             .headers

@@ -5,11 +5,11 @@
 
 use serde::Deserialize;
 
+use crate::endpoint::{Endpoint, Upstream};
 use crate::error::Error;
 use crate::model::Links;
 use crate::page::{self, Listing};
 use crate::path::ApiPath;
-use crate::transport::{Client, Endpoint};
 use crate::types::{ListWorkspacesRequest, Workspace, WorkspacePage};
 
 #[derive(Deserialize)]
@@ -28,14 +28,16 @@ struct ApiWorkspace {
     links: Option<Links>,
 }
 
-pub fn list(request: ListWorkspacesRequest) -> Result<WorkspacePage, Error> {
-    let client = Client::connect()?;
+pub fn list(
+    upstream: &dyn Upstream,
+    request: ListWorkspacesRequest,
+) -> Result<WorkspacePage, Error> {
     let endpoint = Endpoint::get(ApiPath::new("user/workspaces")).query_opt(
         "administrator",
         request.administrator.map(|a| a.to_string()),
     );
     let (items, next_cursor) = page::fetch(
-        &client,
+        upstream,
         endpoint,
         request.page.as_ref(),
         Listing::FULL,

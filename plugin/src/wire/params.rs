@@ -1,29 +1,21 @@
-//! `execute`'s JSON side: schemas generated from the contract's records, and
-//! params parsed into them with errors that name the offending field.
+//! `execute`'s params: JSON parsed into the operation's request record, with
+//! errors that name the offending field.
 
-use schemars::{JsonSchema, SchemaGenerator};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::Error;
 
 /// The request of operations that take none: `{}` in `execute`.
-#[derive(Deserialize, JsonSchema)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoParams {}
 
-pub fn schema_of<T: JsonSchema>() -> Value {
-    SchemaGenerator::default()
-        .into_root_schema_for::<T>()
-        .to_value()
-}
-
 /// Parses `params` into `T`. Unknown keys are refused rather than ignored: a
-/// misspelt optional filter must not silently widen a listing. Enum values
-/// are matched ignoring case and `-`/`_`, so `open`, `OPEN` and `Open` agree.
-pub fn parse<T: DeserializeOwned + JsonSchema>(params: &str) -> Result<T, Error> {
-    let mut value: Value = if params.trim().is_empty() {
+/// misspelt optional filter must not silently widen a listing.
+pub fn parse<T: DeserializeOwned + Serialize>(params: &str) -> Result<T, Error> {
+    let value: Value = if params.trim().is_empty() {
         Value::Object(Map::new())
     } else {
         serde_json::from_str(params)
@@ -32,9 +24,7 @@ pub fn parse<T: DeserializeOwned + JsonSchema>(params: &str) -> Result<T, Error>
     if !value.is_object() {
         return Err(Error::validation("params", "must be a JSON object"));
     }
-    let schema = schema_of::<T>();
-    normalize(&schema, &schema, &mut value, "")?;
-    serde_path_to_error::deserialize(value).map_err(|e| {
+    let parsed: T = serde_path_to_error::deserialize(&value).map_err(|e| {
         let path = e.path().to_string();
         let message = e.inner().to_string();
         let field = missing_field(&message)
@@ -47,7 +37,19 @@ pub fn parse<T: DeserializeOwned + JsonSchema>(params: &str) -> Result<T, Error>
             })
             .unwrap_or(path);
         Error::validation(&field, message)
-    })
+    })?;
+    // The generated records cannot carry `deny_unknown_fields`; every field
+    // they know comes back when they are written out again (absent options
+    // as null), so a key that does not is one they do not have.
+    let known = serde_json::to_value(&parsed)
+        .map_err(|e| Error::internal(format!("could not re-encode the params: {e}")))?;
+    if let Some(field) = unknown_field(&value, &known, "") {
+        return Err(Error::validation(
+            &field,
+            "is not a parameter of this operation",
+        ));
+    }
+    Ok(parsed)
 }
 
 fn missing_field(message: &str) -> Option<&str> {
@@ -55,115 +57,33 @@ fn missing_field(message: &str) -> Option<&str> {
     rest.split('`').next()
 }
 
-fn normalize(root: &Value, schema: &Value, value: &mut Value, path: &str) -> Result<(), Error> {
-    match value {
-        Value::Object(fields) => {
-            let Some(properties) = object_properties(root, schema) else {
-                return Ok(());
+/// The first key of `given` that `known` lacks, as a dotted path.
+fn unknown_field(given: &Value, known: &Value, path: &str) -> Option<String> {
+    match (given, known) {
+        (Value::Object(given), Value::Object(known)) => given.iter().find_map(|(key, value)| {
+            let child = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
             };
-            for (key, field_value) in fields.iter_mut() {
-                let child = join(path, key);
-                let field_schema = properties.get(key).ok_or_else(|| {
-                    Error::validation(&child, "is not a parameter of this operation")
-                })?;
-                normalize(root, field_schema, field_value, &child)?;
+            match known.get(key) {
+                None => Some(child),
+                Some(known) => unknown_field(value, known, &child),
             }
-            Ok(())
-        }
-        Value::Array(items) => {
-            let Some(item_schema) = array_items(root, schema) else {
-                return Ok(());
-            };
-            for (i, item) in items.iter_mut().enumerate() {
-                normalize(root, item_schema, item, &format!("{path}[{i}]"))?;
-            }
-            Ok(())
-        }
-        Value::String(text) => {
-            let allowed = enum_values(root, schema);
-            if allowed.is_empty() {
-                return Ok(());
-            }
-            let wanted = fold(text);
-            match allowed.iter().find(|candidate| fold(candidate) == wanted) {
-                Some(canonical) => {
-                    *text = (*canonical).to_owned();
-                    Ok(())
-                }
-                None => Err(Error::validation(
-                    path,
-                    format!("must be one of: {}", allowed.join(", ")),
-                )),
-            }
-        }
-        _ => Ok(()),
+        }),
+        (Value::Array(given), Value::Array(known)) => given
+            .iter()
+            .zip(known)
+            .enumerate()
+            .find_map(|(i, (given, known))| unknown_field(given, known, &format!("{path}[{i}]"))),
+        _ => None,
     }
-}
-
-fn fold(text: &str) -> String {
-    text.chars()
-        .filter(|c| *c != '-' && *c != '_' && *c != ' ')
-        .flat_map(char::to_lowercase)
-        .collect()
-}
-
-/// The string values an enum schema allows (`enum`, or `oneOf` of `const`s).
-fn enum_values<'a>(root: &'a Value, schema: &'a Value) -> Vec<&'a str> {
-    alternatives(root, schema)
-        .flat_map(|s| {
-            let listed = s
-                .get("enum")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten();
-            let constant = s.get("const").into_iter();
-            listed.chain(constant).filter_map(Value::as_str)
-        })
-        .collect()
-}
-
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{path}.{key}")
-    }
-}
-
-/// `{"$ref": "#/$defs/X"}` → the definition.
-fn resolve<'a>(root: &'a Value, schema: &'a Value) -> &'a Value {
-    match schema.get("$ref").and_then(Value::as_str) {
-        Some(reference) => reference
-            .strip_prefix('#')
-            .and_then(|pointer| root.pointer(pointer))
-            .unwrap_or(schema),
-        None => schema,
-    }
-}
-
-/// The object schema among the alternatives of an `Option<Record>`.
-fn alternatives<'a>(root: &'a Value, schema: &'a Value) -> impl Iterator<Item = &'a Value> {
-    let schema = resolve(root, schema);
-    let nested = ["anyOf", "oneOf", "allOf"]
-        .into_iter()
-        .filter_map(move |key| schema.get(key).and_then(Value::as_array))
-        .flatten()
-        .map(move |s| resolve(root, s));
-    std::iter::once(schema).chain(nested)
-}
-
-fn object_properties<'a>(root: &'a Value, schema: &'a Value) -> Option<&'a Map<String, Value>> {
-    alternatives(root, schema).find_map(|s| s.get("properties").and_then(Value::as_object))
-}
-
-fn array_items<'a>(root: &'a Value, schema: &'a Value) -> Option<&'a Value> {
-    alternatives(root, schema).find_map(|s| s.get("items"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::ListRepositoriesRequest;
+    use crate::types::{ListRepositoriesRequest, MergePullRequestRequest, MergeStrategy, RepoRole};
 
     fn field_of(result: Result<ListRepositoriesRequest, Error>) -> String {
         match result {
@@ -193,16 +113,17 @@ mod tests {
     }
 
     #[test]
-    fn enum_values_ignore_case_and_separators() {
+    fn enum_values_are_the_published_snake_case_names() {
         let request: ListRepositoriesRequest =
-            parse(r#"{"workspace":"a","role":"ADMIN"}"#).unwrap();
-        assert!(matches!(request.role, Some(crate::types::RepoRole::Admin)));
-        let merge: crate::types::MergePullRequestRequest =
+            parse(r#"{"workspace":"a","role":"admin"}"#).unwrap();
+        assert_eq!(request.role, Some(RepoRole::Admin));
+        let merge: MergePullRequestRequest =
             parse(r#"{"workspace":"a","repo_slug":"r","id":1,"strategy":"merge_commit"}"#).unwrap();
-        assert!(matches!(
-            merge.strategy,
-            Some(crate::types::MergeStrategy::MergeCommit)
-        ));
+        assert_eq!(merge.strategy, Some(MergeStrategy::MergeCommit));
+        assert_eq!(
+            field_of(parse(r#"{"workspace":"a","role":"Admin"}"#)),
+            "role"
+        );
     }
 
     #[test]
@@ -211,5 +132,16 @@ mod tests {
             parse(r#"{"workspace":"acme","page":{"size":10,"q":"name ~ \"a\""}}"#).unwrap();
         assert_eq!(request.workspace, "acme");
         assert_eq!(request.page.unwrap().size, Some(10));
+    }
+
+    #[test]
+    fn unknown_keys_inside_lists_are_named() {
+        let result: Result<crate::types::TriggerPipelineRequest, Error> = parse(
+            r#"{"workspace":"a","repo_slug":"r","branch":"main","variables":[{"key":"A","value":"1"},{"key":"B","value":"2","secure":true}]}"#,
+        );
+        match result {
+            Err(Error::Validation(e)) => assert_eq!(e.field, "variables[1].secure"),
+            _ => panic!("the misspelt key must be refused"),
+        }
     }
 }

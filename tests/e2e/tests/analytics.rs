@@ -167,7 +167,7 @@ async fn a_merge_today_counts_as_merged_last_week() {
         )
         .await
         .unwrap();
-    assert_eq!(merged["state"], "Merged");
+    assert_eq!(merged["state"], "merged");
 
     let (after, requests) = summary(&env, params).await;
     let after = after.unwrap();

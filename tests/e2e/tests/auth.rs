@@ -103,7 +103,7 @@ async fn the_full_login_flow_stores_tokens_that_work() {
     );
 
     let status = login(&tenant).await;
-    assert_eq!(status["kind"], "Oauth2");
+    assert_eq!(status["kind"], "oauth2");
     assert!(
         status["scopes"]
             .as_array()
@@ -126,7 +126,7 @@ async fn the_full_login_flow_stores_tokens_that_work() {
     let health = exec_in(sandbox(), &tenant, "health", json!({}))
         .await
         .unwrap();
-    assert_eq!(health["credential_kind"], "Oauth2");
+    assert_eq!(health["credential_kind"], "oauth2");
 
     // At rest: no token, no client secret in the database file or its WAL.
     let mut bytes = Vec::new();

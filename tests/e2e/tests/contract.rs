@@ -118,7 +118,6 @@ async fn discovery_describes_every_operation_with_a_usable_schema() {
     };
 
     let list = find("list-repositories");
-    assert!(list.implemented);
     assert!(matches!(list.complexity, Complexity::Read));
     let schema: Value = serde_json::from_str(&list.parameters_schema).unwrap();
     assert_eq!(schema["required"], json!(["workspace"]));
@@ -140,15 +139,6 @@ async fn discovery_describes_every_operation_with_a_usable_schema() {
         find("analytics-summary").complexity,
         Complexity::Analyze
     ));
-    for done in [
-        "health",
-        "get-current-user",
-        "list-workspaces",
-        "list-repositories",
-        "get-repository",
-    ] {
-        assert!(find(done).implemented, "{done}");
-    }
 
     let info = sandbox().capabilities(&env.tenant).await.unwrap();
     assert_eq!(info.name, "bitbucket");

@@ -41,7 +41,7 @@ async fn a_wrong_token_is_auth_invalid_and_never_echoed() {
         matches!(failure, Failure::Integration(Error::AuthInvalid(_))),
         "got {failure}"
     );
-    assert_eq!(failure.code(), "auth-invalid");
+    assert_eq!(failure.code(), "auth_invalid");
     let rendered = failure.to_json().to_string();
     assert!(!rendered.contains(token) && !rendered.contains(ADA_TOKEN));
     // A 401 is not retried: one request reached Bitbucket.

@@ -63,7 +63,7 @@ async fn listings_filter_by_state_kind_and_priority_through_bbql() {
     let new_bugs = env
         .exec(
             "list-issues",
-            repo(json!({ "state": "new", "kind": "BUG" })),
+            repo(json!({ "state": "new", "kind": "bug" })),
         )
         .await
         .unwrap();
@@ -73,8 +73,8 @@ async fn listings_filter_by_state_kind_and_priority_through_bbql() {
         [5]
     );
     let issue = &items(&new_bugs)[0];
-    assert_eq!(issue["state"], "New");
-    assert_eq!(issue["kind"], "Bug");
+    assert_eq!(issue["state"], "new");
+    assert_eq!(issue["kind"], "bug");
     assert_eq!(
         issue["title"],
         "Merge fails with 555 on large pull requests"
@@ -85,24 +85,24 @@ async fn listings_filter_by_state_kind_and_priority_through_bbql() {
     assert!(q.contains("AND"), "{q}");
 
     let major = env
-        .exec("list-issues", repo(json!({ "priority": "Major" })))
+        .exec("list-issues", repo(json!({ "priority": "major" })))
         .await
         .unwrap();
     let mut major_ids = ids(&major);
     major_ids.sort_unstable();
     assert_eq!(major_ids, seeded_ids(&env, |i| i.priority == "major"));
     assert!(!major_ids.is_empty());
-    assert!(items(&major).iter().all(|i| i["priority"] == "Major"));
+    assert!(items(&major).iter().all(|i| i["priority"] == "major"));
     let q = last_listing_q(&env).unwrap();
     assert_eq!(q, r#"priority = "major""#);
 
     let on_hold = env
-        .exec("list-issues", repo(json!({ "state": "OnHold" })))
+        .exec("list-issues", repo(json!({ "state": "on_hold" })))
         .await
         .unwrap();
     assert_eq!(ids(&on_hold), seeded_ids(&env, |i| i.state == "on hold"));
     assert_eq!(ids(&on_hold), [6]);
-    assert_eq!(items(&on_hold)[0]["state"], "OnHold");
+    assert_eq!(items(&on_hold)[0]["state"], "on_hold");
     assert_eq!(last_listing_q(&env).unwrap(), r#"state = "on hold""#);
 
     // Pages keep the filter: every new issue once, two at a time.
@@ -116,7 +116,7 @@ async fn listings_filter_by_state_kind_and_priority_through_bbql() {
             .await
             .unwrap();
         pages += 1;
-        assert!(items(&page).iter().all(|i| i["state"] == "New"));
+        assert!(items(&page).iter().all(|i| i["state"] == "new"));
         paged.extend(ids(&page));
         cursor = page["next_cursor"].clone();
         if cursor.is_null() {
@@ -150,9 +150,9 @@ async fn one_issue_with_its_people_and_a_missing_one() {
         .unwrap();
     assert_eq!(issue["id"], 3);
     assert_eq!(issue["title"], "Step log download ignores the Range header");
-    assert_eq!(issue["state"], "Open");
-    assert_eq!(issue["kind"], "Bug");
-    assert_eq!(issue["priority"], "Critical");
+    assert_eq!(issue["state"], "open");
+    assert_eq!(issue["kind"], "bug");
+    assert_eq!(issue["priority"], "critical");
     assert_eq!(
         issue["content"],
         "Asking for `bytes=0-1023` returns the whole log."
@@ -192,9 +192,9 @@ async fn a_filed_issue_gets_the_next_id_and_is_listed() {
         .await
         .unwrap();
     assert_eq!(created["id"], 9);
-    assert_eq!(created["state"], "New");
-    assert_eq!(created["kind"], "Enhancement");
-    assert_eq!(created["priority"], "Critical");
+    assert_eq!(created["state"], "new");
+    assert_eq!(created["kind"], "enhancement");
+    assert_eq!(created["priority"], "critical");
     assert_eq!(created["title"], "Webhook deliveries are not retried");
     assert_eq!(
         created["content"],
@@ -267,9 +267,9 @@ async fn fields_change_and_the_state_moves_with_a_message() {
         .unwrap();
     assert_eq!(updated["id"], 5);
     assert_eq!(updated["title"], "Merge times out on large pull requests");
-    assert_eq!(updated["priority"], "Blocker");
-    assert_eq!(updated["state"], "Resolved");
-    assert_eq!(updated["kind"], "Bug", "untouched fields stay");
+    assert_eq!(updated["priority"], "blocker");
+    assert_eq!(updated["state"], "resolved");
+    assert_eq!(updated["kind"], "bug", "untouched fields stay");
 
     {
         let world = env.fake.control();
@@ -301,8 +301,8 @@ async fn fields_change_and_the_state_moves_with_a_message() {
         .exec("get-issue", repo(json!({ "id": 5 })))
         .await
         .unwrap();
-    assert_eq!(seen["state"], "Resolved");
-    assert_eq!(seen["priority"], "Blocker");
+    assert_eq!(seen["state"], "resolved");
+    assert_eq!(seen["priority"], "blocker");
     let new_bugs = env
         .exec(
             "list-issues",
@@ -317,10 +317,10 @@ async fn fields_change_and_the_state_moves_with_a_message() {
 
     // A state change alone.
     let reopened = env
-        .exec("update-issue", repo(json!({ "id": 5, "state": "Open" })))
+        .exec("update-issue", repo(json!({ "id": 5, "state": "open" })))
         .await
         .unwrap();
-    assert_eq!(reopened["state"], "Open");
+    assert_eq!(reopened["state"], "open");
     assert_eq!(reopened["title"], "Merge times out on large pull requests");
 }
 

@@ -26,7 +26,7 @@ async fn poll_until_done(env: &Env, uuid: &str) -> Value {
             .unwrap();
         if !matches!(
             run["status"].as_str(),
-            Some("Pending" | "Running" | "Paused")
+            Some("pending" | "running" | "paused")
         ) {
             return run;
         }
@@ -64,7 +64,7 @@ async fn runs_are_listed_newest_first_with_their_status_and_filters() {
     assert!(
         items(&failed)
             .iter()
-            .all(|p| p["status"] == "Failed" && p["result_name"] == "FAILED")
+            .all(|p| p["status"] == "failed" && p["result_name"] == "FAILED")
     );
     assert_eq!(
         env.fake.control().requests.last().unwrap().param("status"),
@@ -163,12 +163,12 @@ async fn a_triggered_run_moves_to_completion_with_steps_and_a_log() {
             .await
             .unwrap();
         statuses.push(now["status"].as_str().unwrap().to_owned());
-        if now["status"] == "Successful" {
+        if now["status"] == "successful" {
             break now;
         }
         assert!(statuses.len() < 10, "{statuses:?}");
     };
-    assert!(statuses.contains(&"Running".to_owned()), "{statuses:?}");
+    assert!(statuses.contains(&"running".to_owned()), "{statuses:?}");
     assert!(done["duration_seconds"].as_u64().unwrap() > 0);
     assert!(done["completed_on"].is_string());
     assert!(!done.to_string().contains("s3cr3t-value"));
@@ -185,7 +185,7 @@ async fn a_triggered_run_moves_to_completion_with_steps_and_a_log() {
         .map(|s| s["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["Build", "Test"]);
-    assert!(items(&steps).iter().all(|s| s["status"] == "Successful"));
+    assert!(items(&steps).iter().all(|s| s["status"] == "successful"));
     let step = items(&steps)[0]["uuid"].as_str().unwrap().to_owned();
 
     let whole = env
@@ -316,7 +316,7 @@ async fn custom_and_commit_triggers_failures_and_stop() {
         .exec("stop-pipeline", repo(json!({ "pipeline_uuid": uuid })))
         .await
         .unwrap();
-    assert_eq!(stopped["status"], "Stopped");
+    assert_eq!(stopped["status"], "stopped");
     let again = env
         .exec("stop-pipeline", repo(json!({ "pipeline_uuid": uuid })))
         .await
@@ -326,5 +326,5 @@ async fn custom_and_commit_triggers_failures_and_stop() {
         "{again}"
     );
     let finished = poll_until_done(&env, uuid).await;
-    assert_eq!(finished["status"], "Stopped");
+    assert_eq!(finished["status"], "stopped");
 }

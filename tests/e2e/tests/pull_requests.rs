@@ -34,7 +34,7 @@ async fn create_lists_and_reviews_a_pull_request() {
     let env = env().await;
     let pr = open_pull_request(&env, "feature/login").await;
     let id = pr["id"].as_u64().unwrap();
-    assert_eq!(pr["state"], "Open");
+    assert_eq!(pr["state"], "open");
     assert_eq!(pr["source_branch"], "feature/login");
     assert_eq!(
         pr["destination_branch"], "main",
@@ -128,12 +128,12 @@ async fn listings_take_one_or_several_states() {
             .as_array()
             .unwrap()
             .iter()
-            .all(|p| p["state"] == "Open")
+            .all(|p| p["state"] == "open")
     );
     let closed = env
         .exec(
             "list-pull-requests",
-            repo(json!({ "states": ["merged", "DECLINED"] })),
+            repo(json!({ "states": ["merged", "declined"] })),
         )
         .await
         .unwrap();
@@ -144,7 +144,7 @@ async fn listings_take_one_or_several_states() {
         .map(|p| p["state"].as_str().unwrap())
         .collect();
     assert!(
-        states.contains(&"Merged") && states.contains(&"Declined"),
+        states.contains(&"merged") && states.contains(&"declined"),
         "{states:?}"
     );
     let request = env.fake.control().requests.last().cloned().unwrap();
@@ -237,7 +237,7 @@ async fn merge_with_a_strategy_and_decline() {
         )
         .await
         .unwrap();
-    assert_eq!(merged["state"], "Merged");
+    assert_eq!(merged["state"], "merged");
     assert!(merged["merge_commit"].as_str().unwrap().len() >= 12);
     let body = env
         .fake
@@ -269,7 +269,7 @@ async fn merge_with_a_strategy_and_decline() {
         .exec("decline-pull-request", repo(json!({ "id": other })))
         .await
         .unwrap();
-    assert_eq!(declined["state"], "Declined");
+    assert_eq!(declined["state"], "declined");
 }
 
 #[tokio::test]
@@ -311,7 +311,7 @@ async fn a_merge_answered_555_is_a_retryable_timeout_sent_once() {
         .exec("get-pull-request", repo(json!({ "id": id })))
         .await
         .unwrap();
-    assert_eq!(still["state"], "Open");
+    assert_eq!(still["state"], "open");
 }
 
 #[tokio::test]

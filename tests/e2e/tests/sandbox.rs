@@ -138,10 +138,10 @@ async fn tenants_do_not_share_state() {
     let health = exec_in(sandbox(), &stranger, "health", json!({}))
         .await
         .unwrap();
-    assert_eq!(health["status"], "Unauthenticated");
+    assert_eq!(health["status"], "unauthenticated");
 
     let health = env.exec("health", json!({})).await.unwrap();
-    assert_eq!(health["status"], "Ok");
-    assert_eq!(health["credential_kind"], "AccessToken");
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["credential_kind"], "access_token");
     assert_eq!(health["account"]["display_name"], "Ada Lovelace");
 }

@@ -403,7 +403,7 @@ async fn a_signed_delivery_is_verified_and_parsed_and_tampering_is_refused() {
         "verifying asks Bitbucket nothing"
     );
     assert_eq!(event["event_key"], "pullrequest:created");
-    assert_eq!(event["category"], "PullRequest");
+    assert_eq!(event["category"], "pull_request");
     assert_eq!(event["signed"], true);
     assert_eq!(event["hook_uuid"], hook_uuid.as_str());
     assert_eq!(
@@ -414,7 +414,7 @@ async fn a_signed_delivery_is_verified_and_parsed_and_tampering_is_refused() {
     assert_eq!(event["repository"], "atom-labs/bitbucket-plugin");
     assert_eq!(event["actor"]["display_name"], "Ada Lovelace");
     assert_eq!(event["pull_request"]["id"], pr_id);
-    assert_eq!(event["pull_request"]["state"], "Open");
+    assert_eq!(event["pull_request"]["state"], "open");
     assert_eq!(event["pull_request"]["source_branch"], "feature/login");
     assert_eq!(event["pull_request"]["title"], pr["title"]);
     assert!(event["push_changes"].as_array().unwrap().is_empty());
@@ -528,7 +528,7 @@ async fn a_merge_delivers_a_push_and_a_fulfilled_pull_request() {
         )
         .await
         .unwrap();
-    assert_eq!(merged["state"], "Merged");
+    assert_eq!(merged["state"], "merged");
     let merge_commit = merged["merge_commit"].as_str().unwrap().to_owned();
     let new_main = env
         .fake
@@ -546,7 +546,7 @@ async fn a_merge_delivers_a_push_and_a_fulfilled_pull_request() {
         .await
         .unwrap();
     assert_eq!(event["event_key"], "repo:push");
-    assert_eq!(event["category"], "Repository");
+    assert_eq!(event["category"], "repository");
     assert_eq!(event["signed"], true);
     assert_eq!(event["repository"], "atom-labs/bitbucket-plugin");
     assert_eq!(event["actor"]["display_name"], "Ada Lovelace");
@@ -576,9 +576,9 @@ async fn a_merge_delivers_a_push_and_a_fulfilled_pull_request() {
     let fulfilled = verify(&env, &at_receiver.headers, &at_receiver.body, Some(SECRET))
         .await
         .unwrap();
-    assert_eq!(fulfilled["category"], "PullRequest");
+    assert_eq!(fulfilled["category"], "pull_request");
     assert_eq!(fulfilled["pull_request"]["id"], pr_id);
-    assert_eq!(fulfilled["pull_request"]["state"], "Merged");
+    assert_eq!(fulfilled["pull_request"]["state"], "merged");
     assert_eq!(
         fulfilled["pull_request"]["merge_commit"].as_str(),
         Some(merge_commit.as_str())

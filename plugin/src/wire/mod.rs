@@ -1,0 +1,33 @@
+//! The JSON wire format, in one place: how every result is written, how
+//! params are read, and the schemas that describe both.
+//!
+//! - Field names are the WIT names in snake_case (`repo_slug`), from the
+//!   generated records' serde derives.
+//! - Enum values are the WIT case names in snake_case (`merge_commit`), from
+//!   the table in `enums`; nothing else is accepted.
+//! - Absent options are `null` in results and may be left out in params.
+//! - Schemas are generated from the same types, so they describe exactly
+//!   what is emitted and accepted.
+
+mod enums;
+mod params;
+
+use schemars::{JsonSchema, SchemaGenerator};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::Error;
+
+pub use params::{NoParams, parse};
+
+pub fn schema_of<T: JsonSchema>() -> Value {
+    SchemaGenerator::default()
+        .into_root_schema_for::<T>()
+        .to_value()
+}
+
+/// A result as `execute` answers it.
+pub fn to_json<T: Serialize>(result: &T) -> Result<String, Error> {
+    serde_json::to_string(result)
+        .map_err(|e| Error::internal(format!("could not encode the result: {e}")))
+}
