@@ -34,9 +34,9 @@ async fn login(tenant: &Tenant) -> Value {
         .await
         .expect("auth-start");
     let url = started["authorize_url"].as_str().unwrap();
-    let (status, headers, _) = raw_get(url).await;
+    let (status, headers, _) = raw_get(url, None).await;
     assert_eq!(status, 302, "the consent screen redirects to the callback");
-    let location = &headers.iter().find(|(k, _)| k == "location").unwrap().1;
+    let location = headers["location"].to_str().unwrap();
     assert!(location.starts_with(REDIRECT), "{location}");
     let query = location.split_once('?').unwrap().1;
     let pairs: Vec<(String, String)> = query

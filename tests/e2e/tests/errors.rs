@@ -6,7 +6,7 @@ mod common;
 use atom_harness::Failure;
 use atom_harness::contract::Error;
 use atom_harness::host_types::CredentialSecret;
-use common::{env, env_with};
+use common::{env, env_with, raw_get};
 use fake_bitbucket::{ADA_TOKEN, Fault};
 use serde_json::json;
 
@@ -82,7 +82,7 @@ async fn the_fake_answers_410_on_the_endpoints_removed_in_2026() {
         "/2.0/user/permissions/repositories",
     ] {
         let url = format!("{}{path}", env.fake.base_url());
-        let (status, body) = raw_get(&url).await;
+        let (status, _, body) = raw_get(&url, Some(ADA_TOKEN)).await;
         assert_eq!(status, 410, "{path}");
         assert!(body.contains("announcement_url"), "{path}: {body}");
     }
@@ -172,19 +172,4 @@ async fn bad_params_name_the_field_and_never_reach_bitbucket() {
     assert!(
         matches!(&failure, Failure::Integration(Error::Validation(v)) if v.field == "operation")
     );
-}
-
-async fn raw_get(url: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_once('/').unwrap();
-    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
-    let request = format!(
-        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {ADA_TOKEN}\r\nConnection: close\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let status = response.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (status, response)
 }

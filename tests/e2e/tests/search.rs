@@ -182,19 +182,10 @@ async fn repo_and_ext_modifiers_narrow_the_hits() {
 /// A page of code search straight from the fake, as Ada, bypassing the
 /// component.
 async fn upstream_page(env: &Env, query: &str) -> Value {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let host = env.fake.addr().to_string();
-    let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
-    let request = format!(
-        "GET {SEARCH_PATH}?{query} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
-        fake_bitbucket::ADA_TOKEN
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    serde_json::from_str(body).unwrap()
+    let url = format!("{}{SEARCH_PATH}?{query}", env.fake.base_url());
+    let (status, _, body) = common::raw_get(&url, Some(fake_bitbucket::ADA_TOKEN)).await;
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
 }
 
 /// Every hit of `query`, following `next_cursor` with pages of `size`.
