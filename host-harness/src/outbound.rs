@@ -39,10 +39,6 @@ impl Allowlist {
             .iter()
             .any(|entry| *entry == host || *entry == with_port)
     }
-
-    pub fn entries(&self) -> &[String] {
-        &self.entries
-    }
 }
 
 /// The `wasi:http` hooks of one store.

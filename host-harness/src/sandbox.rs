@@ -103,14 +103,6 @@ impl Sandbox {
         }
     }
 
-    pub fn limits(&self) -> &Limits {
-        &self.limits
-    }
-
-    pub fn allowlist(&self) -> &Allowlist {
-        &self.allowlist
-    }
-
     /// Runs `call` for `tenant` in a fresh store, within the limits.
     pub async fn run<R, F>(&self, tenant: &Tenant, call: F) -> Result<R, Failure>
     where
