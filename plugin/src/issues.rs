@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::endpoint::{Endpoint, Upstream};
 use crate::error::Error;
-use crate::model::{ApiAccount, Links, Text, required};
+use crate::model::{ApiAccount, Links, Text, optional};
 use crate::page::{self, Listing};
 use crate::path::ApiPath;
 use crate::types::{
@@ -149,7 +149,7 @@ impl<'a> IssueBody<'a> {
         assignee: Option<&'a str>,
     ) -> Result<Self, Error> {
         Ok(Self {
-            title: title.map(|t| required("title", t)).transpose()?,
+            title: optional("title", title)?,
             content: content.map(|raw| Raw { raw }),
             kind: kind.map(IssueKind::wire_name),
             priority: priority.map(IssuePriority::wire_name),

@@ -140,6 +140,14 @@ pub fn account_refs(accounts: Vec<ApiAccount>) -> Vec<AccountRef> {
     accounts.into_iter().map(ApiAccount::into_ref).collect()
 }
 
+/// An optional text parameter: absent is fine, given but empty is refused.
+pub fn optional<'a>(
+    field: &str,
+    value: Option<&'a str>,
+) -> Result<Option<&'a str>, crate::error::Error> {
+    value.map(|v| required(field, v)).transpose()
+}
+
 /// Refuses an empty required text parameter, naming it.
 pub fn required<'a>(field: &str, value: &'a str) -> Result<&'a str, crate::error::Error> {
     let trimmed = value.trim();

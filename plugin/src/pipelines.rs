@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::endpoint::{Endpoint, Upstream};
 use crate::error::Error;
-use crate::model::{ApiAccount, Hashed, Links, required};
+use crate::model::{ApiAccount, Hashed, Links, optional, required};
 use crate::page::{self, Listing};
 use crate::path::ApiPath;
 use crate::types::{
@@ -384,16 +384,10 @@ pub fn trigger(
     upstream: &dyn Upstream,
     request: TriggerPipelineRequest,
 ) -> Result<Pipeline, Error> {
-    let optional = |field: &str, value: &'_ Option<String>| -> Result<Option<String>, Error> {
-        value
-            .as_deref()
-            .map(|v| required(field, v).map(str::to_owned))
-            .transpose()
-    };
-    let branch = optional("branch", &request.branch)?;
-    let commit = optional("commit", &request.commit)?;
-    let custom = optional("custom_pipeline", &request.custom_pipeline)?;
-    let commit_hash = commit.as_deref().map(|hash| CommitHash {
+    let branch = optional("branch", request.branch.as_deref())?;
+    let commit = optional("commit", request.commit.as_deref())?;
+    let custom = optional("custom_pipeline", request.custom_pipeline.as_deref())?;
+    let commit_hash = commit.map(|hash| CommitHash {
         kind: "commit",
         hash,
     });
@@ -428,9 +422,9 @@ pub fn trigger(
         target: Target {
             kind,
             ref_type,
-            ref_name: branch.as_deref(),
+            ref_name: branch,
             commit: commit_hash,
-            selector: custom.as_deref().map(|pattern| Selector {
+            selector: custom.map(|pattern| Selector {
                 kind: "custom",
                 pattern,
             }),

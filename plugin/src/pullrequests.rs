@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::endpoint::{Endpoint, Upstream};
 use crate::error::Error;
 use crate::model::{
-    ApiAccount, Hashed, Links, Named, RepositoryName, Text, account_refs, required,
+    ApiAccount, Hashed, Links, Named, RepositoryName, Text, account_refs, optional, required,
 };
 use crate::page::{self, Listing};
 use crate::path::ApiPath;
@@ -218,7 +218,27 @@ struct PullRequestBody<'a> {
     draft: Option<bool>,
 }
 
-impl PullRequestBody<'_> {
+impl<'a> PullRequestBody<'a> {
+    /// What a create and an update may both change.
+    fn changes(
+        destination: Option<&'a str>,
+        description: Option<&'a str>,
+        reviewer_uuids: Option<&'a [String]>,
+        close_source_branch: Option<bool>,
+        draft: Option<bool>,
+    ) -> Result<Self, Error> {
+        Ok(Self {
+            destination: destination
+                .map(|name| branch("destination_branch", name))
+                .transpose()?,
+            description,
+            reviewers: reviewer_uuids.map(reviewers).transpose()?,
+            close_source_branch,
+            draft,
+            ..Self::default()
+        })
+    }
+
     fn is_empty(&self) -> bool {
         self.title.is_none()
             && self.source.is_none()
@@ -335,15 +355,13 @@ pub fn create(
     let body = PullRequestBody {
         title: Some(required("title", &request.title)?),
         source: Some(branch("source_branch", &request.source_branch)?),
-        destination: request
-            .destination_branch
-            .as_deref()
-            .map(|name| branch("destination_branch", name))
-            .transpose()?,
-        description: request.description.as_deref(),
-        reviewers: request.reviewers.as_deref().map(reviewers).transpose()?,
-        close_source_branch: request.close_source_branch,
-        draft: request.draft,
+        ..PullRequestBody::changes(
+            request.destination_branch.as_deref(),
+            request.description.as_deref(),
+            request.reviewers.as_deref(),
+            request.close_source_branch,
+            request.draft,
+        )?
     };
     let endpoint =
         Endpoint::post(pull_requests(&request.workspace, &request.repo_slug)?).json(&body)?;
@@ -356,21 +374,14 @@ pub fn update(
     request: UpdatePullRequestRequest,
 ) -> Result<PullRequest, Error> {
     let body = PullRequestBody {
-        title: request
-            .title
-            .as_deref()
-            .map(|title| required("title", title))
-            .transpose()?,
-        destination: request
-            .destination_branch
-            .as_deref()
-            .map(|name| branch("destination_branch", name))
-            .transpose()?,
-        description: request.description.as_deref(),
-        reviewers: request.reviewers.as_deref().map(reviewers).transpose()?,
-        close_source_branch: request.close_source_branch,
-        draft: request.draft,
-        source: None,
+        title: optional("title", request.title.as_deref())?,
+        ..PullRequestBody::changes(
+            request.destination_branch.as_deref(),
+            request.description.as_deref(),
+            request.reviewers.as_deref(),
+            request.close_source_branch,
+            request.draft,
+        )?
     };
     if body.is_empty() {
         return Err(Error::validation(

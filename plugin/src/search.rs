@@ -6,6 +6,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::endpoint::{Endpoint, Upstream};
 use crate::error::Error;
@@ -116,18 +117,15 @@ impl ApiHit {
     }
 }
 
+/// Short and stable: enough to spot the repeat of a neighbour.
 fn fingerprint(hit: &CodeSearchHit) -> String {
-    // FNV-1a: short, stable, and enough to spot the repeat of a neighbour.
     let key = format!(
         "{}\u{0}{}\u{0}{}",
         hit.repository.as_deref().unwrap_or(""),
         hit.path,
         hit.commit.as_deref().unwrap_or("")
     );
-    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
-    format!("{hash:016x}")
+    hex::encode(&Sha256::digest(key)[..8])
 }
 
 fn decode(cursor: &str) -> Result<Cursor, Error> {
