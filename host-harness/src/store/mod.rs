@@ -26,9 +26,11 @@
 mod keyring;
 mod seal;
 mod sqlite;
+mod tenants;
 
 #[cfg(test)]
 mod tests;
 
 pub use keyring::{KEYS_ENV, Keyring};
 pub use sqlite::{DEFAULT_CONNECTION, SqliteCredentialStore};
+pub use tenants::{NewApiKey, TenantRecord, TenantRegistry, check_name};

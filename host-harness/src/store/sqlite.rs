@@ -19,9 +19,10 @@ pub const DEFAULT_CONNECTION: &str = "bitbucket";
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `PRAGMA user_version` of the schema below.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
-const SCHEMA: &str = "
+/// Version 1: sealed credentials.
+const SCHEMA_V1: &str = "
 CREATE TABLE credentials (
     tenant      TEXT    NOT NULL,
     connection  TEXT    NOT NULL,
@@ -32,6 +33,24 @@ CREATE TABLE credentials (
     updated_at  INTEGER NOT NULL,
     PRIMARY KEY (tenant, connection)
 ) STRICT;
+";
+
+/// Version 2: the tenants an operator created and their gateway API keys
+/// (only a SHA-256 of each key's secret half is kept; see `tenants`).
+const SCHEMA_V2: &str = "
+CREATE TABLE tenants (
+    name        TEXT    PRIMARY KEY,
+    created_at  INTEGER NOT NULL,
+    revoked_at  INTEGER
+) STRICT;
+CREATE TABLE api_keys (
+    id          TEXT    PRIMARY KEY,
+    tenant      TEXT    NOT NULL REFERENCES tenants (name),
+    hash        BLOB    NOT NULL CHECK (length(hash) = 32),
+    created_at  INTEGER NOT NULL,
+    revoked_at  INTEGER
+) STRICT;
+CREATE INDEX api_keys_by_tenant ON api_keys (tenant);
 ";
 
 /// Tenants' credentials for one connection, sealed with AES-256-GCM (see the
@@ -367,8 +386,8 @@ impl fmt::Debug for SqliteCredentialStore {
     }
 }
 
-/// Settings every handle needs, then the schema if the file is new.
-fn prepare(db: &mut Connection, path: &Path) -> Result<(), StoreError> {
+/// Settings every handle needs, then the schema if the file is new or older.
+pub(super) fn prepare(db: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let refuse = |problem: String| {
         StoreError::Unavailable(format!("credential store {}: {problem}", path.display()))
     };
@@ -397,28 +416,30 @@ fn prepare(db: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let version: i64 = transaction
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .map_err(failed)?;
-    match version {
-        // A plain CREATE: a file that already has some other `credentials`
-        // table is not ours, and must not be written to.
-        0 => {
-            transaction.execute_batch(SCHEMA).map_err(failed)?;
-            transaction
-                .pragma_update(None, "user_version", SCHEMA_VERSION)
-                .map_err(failed)?;
-        }
-        SCHEMA_VERSION => {}
-        other => {
-            return Err(refuse(format!(
-                "schema version {other} is newer than this harness understands ({SCHEMA_VERSION})"
-            )));
-        }
+    if version > SCHEMA_VERSION {
+        return Err(refuse(format!(
+            "schema version {version} is newer than this harness understands ({SCHEMA_VERSION})"
+        )));
+    }
+    // Plain CREATEs: a file that already has some other table of the same
+    // name is not ours, and must not be written to.
+    if version < 1 {
+        transaction.execute_batch(SCHEMA_V1).map_err(failed)?;
+    }
+    if version < 2 {
+        transaction.execute_batch(SCHEMA_V2).map_err(failed)?;
+    }
+    if version < SCHEMA_VERSION {
+        transaction
+            .pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(failed)?;
     }
     transaction.commit().map_err(failed)
 }
 
 /// Creates the database file readable by its owner only; SQLite gives its
 /// `-wal` and `-shm` files the same permissions.
-fn create_private(path: &Path) -> Result<(), StoreError> {
+pub(super) fn create_private(path: &Path) -> Result<(), StoreError> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
