@@ -179,9 +179,11 @@ impl Sandbox {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.memory);
-        let ticks = (self.limits.call_timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
-        store.set_epoch_deadline(ticks);
-        store.epoch_deadline_trap();
+        // Guest code gives its thread back to the runtime every tick, so a
+        // CPU-bound call never holds a worker that other calls and
+        // connections need; the call's deadline is the timeout around it.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
         store
     }
 }
@@ -195,9 +197,6 @@ fn classify(error: &wasmtime::Error, memory_exceeded: bool, limits: &Limits) -> 
                 limits.memory_bytes >> 20
             ),
         };
-    }
-    if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-        return deadline_exceeded(limits);
     }
     if let Some(trap) = error.downcast_ref::<Trap>() {
         return Failure::Trap(format!("the component trapped: {trap}"));
