@@ -3,8 +3,6 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::seed;
-
 /// 2024-01-01T00:00:00Z as a Unix time.
 const EPOCH_2024: u64 = 1_704_067_200;
 
@@ -27,7 +25,7 @@ pub fn wall() -> u64 {
 
 /// Bitbucket's timestamp with microseconds, e.g. `2026-11-23T08:01:02.123456+00:00`.
 pub fn stamp(at: u64) -> String {
-    seed::timestamp(at / DAY, at % DAY)
+    timestamp(at / DAY, at % DAY)
 }
 
 /// Git's commit date, which Bitbucket renders without fractions.
@@ -37,6 +35,50 @@ pub fn git_date(at: u64) -> String {
         (Some(dot), Some(plus)) => format!("{}{}", &full[..dot], &full[plus..]),
         _ => full,
     }
+}
+
+/// Bitbucket's timestamp format, `days` after 2024-01-01 and `seconds` into
+/// that day (modulo a day). The microseconds are derived from `seconds` so
+/// that stamps vary there too, as real ones do.
+pub fn timestamp(days: u64, seconds: u64) -> String {
+    let (mut year, mut day) = (2024u64, days);
+    loop {
+        let length = if year % 4 == 0 { 366 } else { 365 };
+        if day < length {
+            break;
+        }
+        day -= length;
+        year += 1;
+    }
+    let months = [
+        31,
+        if year % 4 == 0 { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    let mut month = 0;
+    while day >= months[month] {
+        day -= months[month];
+        month += 1;
+    }
+    let s = seconds % 86_400;
+    format!(
+        "{year:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}+00:00",
+        month + 1,
+        day + 1,
+        s / 3600,
+        (s / 60) % 60,
+        s % 60,
+        (seconds * 7919) % 1_000_000
+    )
 }
 
 #[cfg(test)]

@@ -12,9 +12,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use sha2::Sha256;
 
-use crate::Shared;
-use crate::routes::lock;
 use crate::world::{Delivery, HookSubject};
+use crate::{Shared, lock};
 
 /// Bitbucket gives a receiver ten seconds.
 const TIMEOUT: Duration = Duration::from_secs(10);

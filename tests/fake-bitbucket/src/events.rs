@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::routes::{commits, repositories, user};
+use crate::render;
 use crate::world::{HookSubject, World};
 
 /// Whether any active hook listens for `key` on `repo`: payloads are only
@@ -23,9 +23,9 @@ pub fn wanted(world: &World, repo: &str, key: &str) -> bool {
 fn envelope(world: &World, repo: &str, actor: &str) -> Value {
     let repository = world
         .repository_named(repo)
-        .map(|r| repositories::render(world, r))
+        .map(|r| render::repository(world, r))
         .unwrap_or(Value::Null);
-    json!({ "actor": user::account(world, actor), "repository": repository })
+    json!({ "actor": render::account(world, actor), "repository": repository })
 }
 
 /// One `push.changes[]` entry: a branch created (`old` None), moved, or
@@ -46,7 +46,7 @@ pub fn push_change(
             "name": name,
             "target": world
                 .commit_in(repo, hash)
-                .map(|c| commits::render(world, c))
+                .map(|c| render::commit(world, c))
                 .unwrap_or(Value::Null),
             "links": {
                 "self": { "href": format!("{base}/2.0/repositories/{repo}/refs/branches/{name}") },
@@ -58,7 +58,7 @@ pub fn push_change(
     let commits: Vec<Value> = gained
         .iter()
         .filter_map(|hash| world.commit_in(repo, hash))
-        .map(|c| commits::render(world, c))
+        .map(|c| render::commit(world, c))
         .collect();
     let span = match (old, new) {
         (Some(old), Some(new)) => format!("{new}..{old}"),
@@ -113,7 +113,7 @@ pub fn pull_request(
         return;
     };
     let mut payload = envelope(world, repo, actor);
-    payload["pullrequest"] = crate::routes::pullrequest_json(world, pr);
+    payload["pullrequest"] = render::pullrequest(world, pr);
     if let Some((name, value)) = extra {
         payload[name] = value;
     }
@@ -136,7 +136,7 @@ pub fn issue(
         return;
     };
     let mut payload = envelope(world, repo, actor);
-    payload["issue"] = crate::routes::issue_json(world, issue);
+    payload["issue"] = render::issue(world, issue);
     for (name, value) in extra {
         payload[name] = value;
     }

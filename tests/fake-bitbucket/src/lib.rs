@@ -21,6 +21,7 @@ mod delivery;
 mod errors;
 mod events;
 mod pages;
+mod render;
 mod routes;
 mod seed;
 #[cfg(test)]
@@ -46,6 +47,14 @@ pub use world::{
 };
 
 pub(crate) type Shared = Arc<Mutex<World>>;
+
+/// The world, even if a handler panicked while holding it: one bad request
+/// should not fail every later one.
+pub(crate) fn lock(world: &Shared) -> MutexGuard<'_, World> {
+    world
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// A running fake; stops when dropped.
 pub struct FakeBitbucket {
@@ -116,8 +125,6 @@ impl FakeBitbucket {
 
     /// The fake's state, for seeding, fault injection and inspection.
     pub fn control(&self) -> MutexGuard<'_, World> {
-        self.world
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.world)
     }
 }

@@ -9,13 +9,10 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{
-    commits, created, json_body, lock, no_content, open_repository, param, query_pairs,
-    require_write,
-};
+use super::{created, json_body, no_content, open_repository, param, query_pairs, require_write};
 use crate::pages::{self, PageParams};
 use crate::world::{Branch, Resolved, World};
-use crate::{Shared, bbql, errors, events};
+use crate::{Shared, bbql, errors, events, lock};
 
 /// Fields `q` and `sort` accept on branches.
 const FIELDS: [&str; 6] = [
@@ -261,7 +258,7 @@ pub fn render(world: &World, b: &Branch) -> Value {
     let repo = &b.repo;
     let target = world
         .commit_in(repo, &b.target)
-        .map(|c| commits::render(world, c))
+        .map(|c| crate::render::commit(world, c))
         .unwrap_or(Value::Null);
     json!({
         "type": "branch",

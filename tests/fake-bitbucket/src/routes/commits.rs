@@ -6,15 +6,13 @@ use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::repositories::summary_named;
-use super::user::account;
-use super::{lock, open_repository, params, query_pairs, rendered};
-use crate::clock::git_date;
+use super::{open_repository, params, query_pairs};
 use crate::pages::{self, PageParams};
-use crate::world::{Commit, Resolved, World};
-use crate::{Shared, errors};
+use crate::render;
+use crate::world::{Commit, Resolved};
+use crate::{Shared, errors, lock};
 
 pub async fn list(
     State(world): State<Shared>,
@@ -93,7 +91,7 @@ fn answer(
         .filter(|c| paths.is_empty() || paths.iter().any(|p| touches(c, p)))
         .collect();
     commits.sort_by(|a, b| b.date.cmp(&a.date).then_with(|| b.hash.cmp(&a.hash)));
-    let items: Vec<Value> = commits.iter().map(|c| render(&world, c)).collect();
+    let items: Vec<Value> = commits.iter().map(|c| render::commit(&world, c)).collect();
     let url = match revision {
         Some(revision) => format!(
             "{}/2.0/repositories/{full_name}/commits/{revision}",
@@ -126,7 +124,7 @@ pub async fn get(
             let commit = world
                 .commit_in(&full_name, &full)
                 .ok_or_else(commit_not_found)?;
-            Ok(Json(render(&world, commit)).into_response())
+            Ok(Json(render::commit(&world, commit)).into_response())
         }
         Resolved::Ambiguous => Err(errors::error(
             400,
@@ -138,70 +136,4 @@ pub async fn get(
 
 fn commit_not_found() -> Response {
     errors::error(404, "Commit not found")
-}
-
-/// The `commit` definition.
-pub fn render(world: &World, c: &Commit) -> Value {
-    let base = &world.base_url;
-    let repo = &c.repo;
-    let mut author = json!({ "type": "author", "raw": c.author_raw });
-    if let Some(user) = &c.author {
-        author["user"] = account(world, user);
-    }
-    let parents: Vec<Value> = c
-        .parents
-        .iter()
-        .map(|hash| {
-            json!({
-                "type": "commit",
-                "hash": hash,
-                "links": {
-                    "self": { "href": format!("{base}/2.0/repositories/{repo}/commit/{hash}") },
-                    "html": { "href": format!("{base}/{repo}/commits/{hash}") }
-                }
-            })
-        })
-        .collect();
-    let api = format!("{base}/2.0/repositories/{repo}");
-    let hash = &c.hash;
-    json!({
-        "type": "commit",
-        "hash": hash,
-        "date": git_date(c.date),
-        "author": author,
-        "message": c.message,
-        "summary": rendered(&c.message),
-        "rendered": { "message": rendered(&c.message) },
-        "parents": parents,
-        "repository": summary_named(world, repo),
-        "participants": [],
-        "links": {
-            "self": { "href": format!("{api}/commit/{hash}") },
-            "html": { "href": format!("{base}/{repo}/commits/{hash}") },
-            "comments": { "href": format!("{api}/commit/{hash}/comments") },
-            "patch": { "href": format!("{api}/patch/{hash}") },
-            "diff": { "href": format!("{api}/diff/{hash}") },
-            "approve": { "href": format!("{api}/commit/{hash}/approve") },
-            "statuses": { "href": format!("{api}/commit/{hash}/statuses") }
-        }
-    })
-}
-
-/// A commit as pull requests and pipelines point at one: the hash
-/// (shortened to 12 digits, as Bitbucket's pull requests show it) and links.
-pub fn reference(world: &World, repo: &str, hash: &str, short: bool) -> Value {
-    let base = &world.base_url;
-    let shown = if short && hash.len() > 12 {
-        &hash[..12]
-    } else {
-        hash
-    };
-    json!({
-        "type": "commit",
-        "hash": shown,
-        "links": {
-            "self": { "href": format!("{base}/2.0/repositories/{repo}/commit/{shown}") },
-            "html": { "href": format!("{base}/{repo}/commits/{shown}") }
-        }
-    })
 }

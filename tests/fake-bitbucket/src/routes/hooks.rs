@@ -9,16 +9,15 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::repositories::summary;
-use super::user::encode_braces;
 use super::workspaces;
 use super::{
-    authenticate, created, json_body, lock, no_content, open_repository, query_pairs, require_write,
+    authenticate, created, json_body, no_content, open_repository, query_pairs, require_write,
 };
 use crate::clock::stamp;
 use crate::pages::{self, PageParams};
+use crate::render::{encode_braces, summary};
 use crate::world::{EVENT_KEYS, HookSubject, Webhook, World, braced};
-use crate::{Shared, delivery, errors};
+use crate::{Shared, delivery, errors, lock};
 
 /// Whose hooks a request is about, once the caller may manage them.
 fn subject_of_repository(

@@ -2,16 +2,16 @@
 //! that records requests and plays injected faults, and authentication.
 
 mod branches;
-pub(crate) mod commits;
+mod commits;
 mod hooks;
 mod issues;
 mod logs;
 mod oauth;
 mod pipelines;
 mod pullrequests;
-pub(crate) mod repositories;
+mod repositories;
 mod search;
-pub(crate) mod user;
+mod user;
 mod workspaces;
 
 use axum::Json;
@@ -25,11 +25,7 @@ use base64::Engine as _;
 use serde_json::{Map, Value};
 
 use crate::world::{Fault, RecordedRequest, Repository, World};
-use crate::{Shared, delivery, errors};
-
-pub(crate) use issues::render as issue_json;
-pub(crate) use pipelines::standard_steps;
-pub(crate) use pullrequests::render as pullrequest_json;
+use crate::{Shared, delivery, errors, lock};
 
 /// `/2.0/repositories/{workspace}/{repo_slug}`: every repository route hangs off it.
 const R: &str = "/2.0/repositories/{workspace}/{repo_slug}";
@@ -193,12 +189,6 @@ async fn record_and_fault(State(world): State<Shared>, request: Request, next: N
     response
 }
 
-pub(crate) fn lock(world: &Shared) -> std::sync::MutexGuard<'_, World> {
-    world
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 pub(crate) fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
     form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .into_owned()
@@ -316,19 +306,4 @@ pub(crate) fn created(body: Value) -> Response {
 
 pub(crate) fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
-}
-
-/// Markdown as Bitbucket renders a one-paragraph text: escaped, in `<p>`.
-pub(crate) fn rendered(raw: &str) -> Value {
-    let escaped = raw
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;");
-    let html = if raw.is_empty() {
-        String::new()
-    } else {
-        format!("<p>{}</p>", escaped.replace("\n\n", "</p>\n<p>"))
-    };
-    serde_json::json!({ "type": "rendered", "raw": raw, "markup": "markdown", "html": html })
 }

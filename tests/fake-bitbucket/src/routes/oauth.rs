@@ -7,10 +7,10 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde_json::json;
 
-use super::{lock, param, query_pairs};
-use crate::Shared;
+use super::{param, query_pairs};
 use crate::world::World;
 use crate::world::oauth::{Grant, unix_now};
+use crate::{Shared, lock};
 
 /// The consent screen, already agreed to by `authorize_as`: redirects to the
 /// consumer's callback with a single-use code and the caller's `state`.

@@ -4,12 +4,12 @@ use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::{authenticate, lock, param, query_pairs};
+use super::{authenticate, param, query_pairs};
 use crate::pages::{self, PageParams};
-use crate::world::{Repository, World};
-use crate::{Shared, bbql, errors};
+use crate::render;
+use crate::{Shared, bbql, errors, lock};
 
 /// Fields `q` and `sort` accept on repositories.
 const FIELDS: [&str; 12] = [
@@ -58,7 +58,7 @@ pub async fn list(
             .repositories
             .iter()
             .filter(|r| r.workspace == ws.slug && world.can_read(r, &user))
-            .map(|r| render(&world, r))
+            .map(|r| render::repository(&world, r))
             .collect()
     } else {
         Vec::new()
@@ -93,85 +93,7 @@ pub async fn get(
         .and_then(|ws| world.repository(ws, &slug))
         .filter(|r| world.can_read(r, &user));
     match found {
-        Some(repository) => Json(render(&world, repository)).into_response(),
+        Some(repository) => Json(render::repository(&world, repository)).into_response(),
         None => errors::repository_not_found(),
     }
-}
-
-/// The `repository` definition, with the fields the real API adds (`slug`,
-/// `workspace`).
-pub fn render(world: &World, r: &Repository) -> Value {
-    let base = &world.base_url;
-    let full_name = format!("{}/{}", r.workspace, r.slug);
-    let ws = world.workspace(&r.workspace);
-    let host = base.split("://").nth(1).unwrap_or(base);
-    json!({
-        "type": "repository",
-        "uuid": r.uuid,
-        "slug": r.slug,
-        "name": r.name,
-        "full_name": full_name,
-        "description": r.description,
-        "scm": "git",
-        "is_private": r.is_private,
-        "fork_policy": "no_public_forks",
-        "language": r.language,
-        "size": r.size,
-        "has_issues": r.has_issues,
-        "has_wiki": false,
-        "created_on": r.created_on,
-        "updated_on": r.updated_on,
-        "mainbranch": { "type": "branch", "name": r.main_branch },
-        "project": {
-            "type": "project",
-            "key": r.project_key,
-            "name": r.project_name,
-            "links": { "self": { "href": format!("{base}/2.0/workspaces/{}/projects/{}", r.workspace, r.project_key) } }
-        },
-        "workspace": {
-            "type": "workspace",
-            "slug": r.workspace,
-            "name": ws.map(|w| w.name.clone()),
-            "uuid": ws.map(|w| w.uuid.clone()),
-        },
-        "owner": {
-            "type": "team",
-            "display_name": ws.map(|w| w.name.clone()),
-            "uuid": ws.map(|w| w.uuid.clone()),
-            "username": r.workspace,
-        },
-        "links": {
-            "self": { "href": format!("{base}/2.0/repositories/{full_name}") },
-            "html": { "href": format!("{base}/{full_name}") },
-            "clone": [
-                { "name": "https", "href": format!("https://{host}/{full_name}.git") },
-                { "name": "ssh", "href": format!("git@{host}:{full_name}.git") }
-            ]
-        }
-    })
-}
-
-/// A `repository` as Bitbucket embeds it in other objects.
-pub fn summary(world: &World, r: &Repository) -> Value {
-    let base = &world.base_url;
-    let full_name = r.full_name();
-    json!({
-        "type": "repository",
-        "full_name": full_name,
-        "name": r.name,
-        "uuid": r.uuid,
-        "links": {
-            "self": { "href": format!("{base}/2.0/repositories/{full_name}") },
-            "html": { "href": format!("{base}/{full_name}") },
-            "avatar": { "href": format!("{base}/{full_name}/avatar/32/") }
-        }
-    })
-}
-
-/// The summary by full name; `null` if the repository is gone.
-pub fn summary_named(world: &World, full_name: &str) -> Value {
-    world
-        .repository_named(full_name)
-        .map(|r| summary(world, r))
-        .unwrap_or(Value::Null)
 }

@@ -8,12 +8,11 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::commits::reference;
-use super::repositories::summary_named;
-use super::{authenticate, lock, param, query_pairs};
+use super::{authenticate, param, query_pairs};
 use crate::pages::{self, PageParams};
+use crate::render::{reference, summary_named};
 use crate::world::{SourceFile, World};
-use crate::{Shared, errors};
+use crate::{Shared, errors, lock};
 
 pub const DISABLED: &str = "Search is not enabled for the requested workspace, navigate to https://bitbucket.org/search to turn it on";
 

@@ -6,10 +6,10 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{authenticate, lock, param, query_pairs};
+use super::{authenticate, param, query_pairs};
 use crate::pages::{self, PageParams};
 use crate::world::{Workspace, World};
-use crate::{Shared, bbql, errors};
+use crate::{Shared, bbql, errors, lock};
 
 pub async fn mine(
     State(world): State<Shared>,

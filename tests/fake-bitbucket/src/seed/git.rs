@@ -1,4 +1,4 @@
-//! Histories, branches and pull requests. The two rich repositories
+//! Histories and branches. The two rich repositories
 //! (atom-labs/bitbucket-plugin and acme/api-service-00) share one story:
 //! ~40 commits on main with two merged pull requests, develop, two feature
 //! branches and a release branch, three open pull requests and a declined
@@ -326,9 +326,10 @@ impl History<'_> {
     }
 }
 
-pub fn seed(world: &mut World) {
-    let ada = crate::seed::uuid(1);
-    let grace = crate::seed::uuid(2);
+/// Answers the rich repositories' stories, for the pull requests to point into.
+pub fn seed(world: &mut World) -> Vec<(&'static str, Story)> {
+    let ada = crate::world::uuid(1);
+    let grace = crate::world::uuid(2);
     let plain: Vec<(String, u64)> = world
         .repositories
         .iter()
@@ -354,12 +355,12 @@ pub fn seed(world: &mut World) {
         );
         history.branch("main", &head, &MAIN_STRATEGIES, "merge_commit");
     }
-    for repo in RICH {
-        rich(world, repo, &ada, &grace);
-    }
+    RICH.into_iter()
+        .map(|repo| (repo, rich(world, repo, &ada, &grace)))
+        .collect()
 }
 
-fn rich(world: &mut World, repo: &str, ada: &str, grace: &str) {
+fn rich(world: &mut World, repo: &str, ada: &str, grace: &str) -> Story {
     let mut h = History {
         world,
         repo: repo.to_owned(),
@@ -427,7 +428,7 @@ fn rich(world: &mut World, repo: &str, ada: &str, grace: &str) {
         "merge_commit",
     );
 
-    let story = Story {
+    Story {
         main,
         pagination,
         bump,
@@ -436,8 +437,7 @@ fn rich(world: &mut World, repo: &str, ada: &str, grace: &str) {
         login,
         search,
         release,
-    };
-    super::pulls::seed(h.world, repo, &story, ada, grace);
+    }
 }
 
 /// The commits the pull requests point at, by branch, oldest first.

@@ -135,7 +135,7 @@ pub fn seed(world: &mut World) {
 }
 
 fn issues(world: &mut World, repo: &str, seeds: &[Seed]) {
-    let person = |c: char| crate::seed::uuid(if c == 'a' { 1 } else { 2 });
+    let person = |c: char| crate::world::uuid(if c == 'a' { 1 } else { 2 });
     for (i, (title, kind, priority, state, reporter, assignee, content)) in seeds.iter().enumerate()
     {
         let id = i as u64 + 1;

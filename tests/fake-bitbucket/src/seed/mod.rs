@@ -8,7 +8,8 @@ mod issues;
 mod pipelines;
 mod pulls;
 
-use crate::world::{Membership, Repository, User, Workspace, World};
+use crate::clock::timestamp;
+use crate::world::{Membership, Repository, User, Workspace, World, uuid};
 
 /// The repositories with histories, pull requests, pipelines and issues.
 pub use git::RICH;
@@ -28,60 +29,6 @@ const AREAS: [&str; 11] = [
     "api", "billing", "search", "auth", "web", "mobile", "data", "infra", "docs", "ml", "ops",
 ];
 const KINDS: [&str; 6] = ["service", "gateway", "worker", "client", "tools", "config"];
-
-/// `{8-4-4-4-12}` from a number: stable across runs, unique per seed.
-pub fn uuid(n: u64) -> String {
-    format!(
-        "{{{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}}}",
-        n.wrapping_mul(2_654_435_761) & 0xffff_ffff,
-        n & 0xffff,
-        (n >> 4) & 0xfff,
-        (n >> 8) & 0xfff,
-        n.wrapping_mul(11_400_714_819_323_198_485) & 0xffff_ffff_ffff
-    )
-}
-
-/// Bitbucket's timestamp format, `days` after 2024-01-01.
-pub fn timestamp(days: u64, seconds: u64) -> String {
-    let (mut year, mut day) = (2024u64, days);
-    loop {
-        let length = if year % 4 == 0 { 366 } else { 365 };
-        if day < length {
-            break;
-        }
-        day -= length;
-        year += 1;
-    }
-    let months = [
-        31,
-        if year % 4 == 0 { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    let mut month = 0;
-    while day >= months[month] {
-        day -= months[month];
-        month += 1;
-    }
-    let s = seconds % 86_400;
-    format!(
-        "{year:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}+00:00",
-        month + 1,
-        day + 1,
-        s / 3600,
-        (s / 60) % 60,
-        s % 60,
-        (seconds * 7919) % 1_000_000
-    )
-}
 
 pub fn world() -> World {
     let ada = user(1, "Ada Lovelace", "ada", ADA_EMAIL);
@@ -216,7 +163,9 @@ pub fn world() -> World {
     world
         .api_tokens
         .insert((ADA_EMAIL.into(), ADA_API_TOKEN.into()), ada.uuid);
-    git::seed(&mut world);
+    for (repo, story) in git::seed(&mut world) {
+        pulls::seed(&mut world, repo, &story);
+    }
     pipelines::seed(&mut world);
     issues::seed(&mut world);
     code::seed(&mut world);

@@ -3,7 +3,6 @@
 //! each repository's bitbucket-pipelines.yml defines.
 
 use crate::clock::{HOUR, SEED_NOW};
-use crate::routes::standard_steps;
 use crate::world::{Phase, Pipeline, PipelineTarget, RunResult, Trigger, World};
 
 /// The custom pipelines of both rich repositories.
@@ -57,8 +56,8 @@ fn runs(world: &mut World, repo: &str, results: &str, hours_apart: u64) {
     let Some(repository) = world.repository_named(repo).cloned() else {
         return;
     };
-    let ada = crate::seed::uuid(1);
-    let grace = crate::seed::uuid(2);
+    let ada = crate::world::uuid(1);
+    let grace = crate::world::uuid(2);
     let count = results.len() as u64;
     // Runs on main built main's history in order, ending at its head.
     let main_history: Vec<String> = {
@@ -108,8 +107,8 @@ fn runs(world: &mut World, repo: &str, results: &str, hours_apart: u64) {
         };
         let created_on = SEED_NOW - (count + 1 - n) * hours_apart * HOUR + (n * 137) % 1_800;
         let duration = 70 + (n * 37) % 400;
-        let uuid = crate::seed::uuid(50_000 + world.pipelines.len() as u64);
-        let steps = standard_steps(world, &repository);
+        let uuid = crate::world::uuid(50_000 + world.pipelines.len() as u64);
+        let steps = world.standard_steps(&repository);
         world.pipelines.push(Pipeline {
             repo: repo.to_owned(),
             uuid,

@@ -5,7 +5,9 @@ use super::git::{Story, main_date};
 use crate::clock::{HOUR, SEED_NOW};
 use crate::world::{Comment, Inline, Participant, PrState, PullRequest, ReviewState, World};
 
-pub fn seed(world: &mut World, repo: &str, story: &Story, ada: &str, grace: &str) {
+pub fn seed(world: &mut World, repo: &str, story: &Story) {
+    let ada = &crate::world::uuid(1);
+    let grace = &crate::world::uuid(2);
     let reviewer = |user: &str, approved: bool, on: Option<u64>| Participant {
         user: user.to_owned(),
         reviewer: true,

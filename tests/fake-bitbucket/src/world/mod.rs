@@ -6,6 +6,7 @@
 mod code;
 mod git;
 mod hooks;
+mod ids;
 mod issues;
 pub(crate) mod oauth;
 mod pipelines;
@@ -21,6 +22,7 @@ pub use git::{Branch, Commit};
 pub(crate) use git::{MERGE_STRATEGIES, Resolved, commit_hash};
 pub(crate) use hooks::Event;
 pub use hooks::{Delivery, EVENT_KEYS, HookSubject, Webhook};
+pub(crate) use ids::{braced, uuid};
 pub use issues::{Issue, IssueChange};
 pub(crate) use issues::{KINDS, PRIORITIES, STATES};
 pub use oauth::{OauthConsumer, OauthServer};
@@ -362,7 +364,7 @@ impl World {
     /// A fresh `{uuid}`, distinct from every seeded one.
     pub(crate) fn fresh_uuid(&mut self) -> String {
         self.counter += 1;
-        crate::seed::uuid(1_000_000 + self.counter)
+        uuid(1_000_000 + self.counter)
     }
 
     /// Now, strictly after every timestamp handed out before.
@@ -378,15 +380,5 @@ impl World {
             key,
             payload,
         });
-    }
-}
-
-/// `{uuid}` whether or not the caller kept the braces.
-pub(crate) fn braced(uuid: &str) -> String {
-    let uuid = uuid.trim();
-    if uuid.starts_with('{') {
-        uuid.to_owned()
-    } else {
-        format!("{{{uuid}}}")
     }
 }

@@ -1,6 +1,8 @@
 //! Pipeline runs and their steps, and the state machine a triggered run
 //! walks through as it is polled.
 
+use super::{Repository, World};
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum RunResult {
     #[default]
@@ -205,6 +207,35 @@ impl Pipeline {
             ),
             StepPhase::Completed(_) => (Some(start), Some(start + share)),
         }
+    }
+}
+
+impl World {
+    /// The two steps every run of the fake has, seeded or triggered.
+    pub(crate) fn standard_steps(&mut self, repository: &Repository) -> Vec<Step> {
+        let image = match repository.language.as_str() {
+            "rust" => "rust:1.95",
+            "python" => "python:3.13",
+            "go" => "golang:1.25",
+            "java" | "kotlin" => "eclipse-temurin:21",
+            _ => "node:22",
+        };
+        let (build, test) = match repository.language.as_str() {
+            "rust" => ("cargo build --locked", "cargo test --locked"),
+            "python" => ("pip install -r requirements.txt", "pytest -q"),
+            "go" => ("go build ./...", "go test ./..."),
+            "java" | "kotlin" => ("./gradlew assemble", "./gradlew test"),
+            _ => ("npm ci", "npm test"),
+        };
+        [("Build", build), ("Test", test)]
+            .iter()
+            .map(|(name, command)| Step {
+                uuid: self.fresh_uuid(),
+                name: (*name).to_owned(),
+                image: image.to_owned(),
+                script: vec![(*command).to_owned()],
+            })
+            .collect()
     }
 }
 

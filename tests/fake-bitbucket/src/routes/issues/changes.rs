@@ -11,11 +11,10 @@ use serde_json::{Map, Value, json};
 use super::{assignee, find, open_tracker};
 use crate::clock::stamp;
 use crate::pages::{self, PageParams};
-use crate::routes::repositories::summary_named;
-use crate::routes::user::account;
-use crate::routes::{created, json_body, lock, query_pairs, rendered, require_write};
+use crate::render::{account, rendered, summary_named};
+use crate::routes::{created, json_body, query_pairs, require_write};
 use crate::world::{Issue, IssueChange, KINDS, PRIORITIES, STATES, World};
-use crate::{Shared, errors, events};
+use crate::{Shared, errors, events, lock};
 
 pub async fn list_changes(
     State(world): State<Shared>,

@@ -13,16 +13,14 @@ mod changes;
 use changes::{apply, changes_json};
 pub use changes::{create_change, list_changes};
 
-use super::repositories::summary_named;
-use super::user::account;
 use super::{
-    authenticate, created, json_body, lock, open_repository, param, query_pairs, rendered,
-    require_write, required_text,
+    authenticate, created, json_body, open_repository, param, query_pairs, require_write,
+    required_text,
 };
-use crate::clock::stamp;
 use crate::pages::{self, PageParams};
+use crate::render;
 use crate::world::{Issue, KINDS, PRIORITIES, Repository, STATES, World};
-use crate::{Shared, bbql, errors, events};
+use crate::{Shared, bbql, errors, events, lock};
 
 /// Fields `q` and `sort` accept on issues.
 const FIELDS: [&str; 16] = [
@@ -99,7 +97,7 @@ pub async fn list(
         .issues
         .iter()
         .filter(|i| i.repo == full_name)
-        .map(|i| render(&world, i))
+        .map(|i| render::issue(&world, i))
         .collect();
     if let Some(q) = param(&query, "q") {
         let filter = bbql::parse(q, &FIELDS).map_err(|m| errors::error(400, &m))?;
@@ -120,7 +118,7 @@ pub async fn get(
     let world = lock(&world);
     let (_, repository) = open_tracker(&world, &headers, &workspace, &slug)?;
     let at = find(&world, &repository, &id)?;
-    Ok(Json(render(&world, &world.issues[at])).into_response())
+    Ok(Json(render::issue(&world, &world.issues[at])).into_response())
 }
 
 pub async fn create(
@@ -171,7 +169,7 @@ pub async fn create(
         edited_on: None,
         changes: Vec::new(),
     };
-    let answer = render(&world, &issue);
+    let answer = render::issue(&world, &issue);
     world.issues.push(issue);
     events::issue(
         &mut world,
@@ -247,7 +245,7 @@ pub async fn update(
         &user,
         extra,
     );
-    Ok(Json(render(&world, &world.issues[at])).into_response())
+    Ok(Json(render::issue(&world, &world.issues[at])).into_response())
 }
 
 fn choice(body: &Value, field: &str, allowed: &[&str]) -> Result<Option<String>, Response> {
@@ -285,41 +283,4 @@ fn named(value: &Value) -> Option<Option<String>> {
         Value::String(name) => Some(Some(name.clone())),
         _ => None,
     }
-}
-
-/// The `issue` definition.
-pub fn render(world: &World, i: &Issue) -> Value {
-    let base = &world.base_url;
-    let api = format!("{base}/2.0/repositories/{}/issues/{}", i.repo, i.id);
-    let named = |kind: &str, name: &Option<String>| {
-        name.as_ref().map(|n| json!({ "type": kind, "name": n }))
-    };
-    json!({
-        "type": "issue",
-        "id": i.id,
-        "repository": summary_named(world, &i.repo),
-        "title": i.title,
-        "reporter": account(world, &i.reporter),
-        "assignee": i.assignee.as_deref().map(|a| account(world, a)),
-        "created_on": stamp(i.created_on),
-        "updated_on": stamp(i.updated_on),
-        "edited_on": i.edited_on.map(stamp),
-        "state": i.state,
-        "kind": i.kind,
-        "priority": i.priority,
-        "component": named("component", &i.component),
-        "milestone": named("milestone", &i.milestone),
-        "version": named("version", &i.version),
-        "votes": i.votes,
-        "watches": i.watches,
-        "content": rendered(&i.content),
-        "links": {
-            "self": { "href": api },
-            "html": { "href": format!("{base}/{}/issues/{}", i.repo, i.id) },
-            "comments": { "href": format!("{api}/comments") },
-            "attachments": { "href": format!("{api}/attachments") },
-            "watch": { "href": format!("{api}/watch") },
-            "vote": { "href": format!("{api}/vote") }
-        }
-    })
 }

@@ -17,9 +17,9 @@ mod text;
 pub use text::log_text;
 
 use super::pipelines::{find, find_step};
-use super::{lock, open_repository, param, query_pairs};
+use super::{open_repository, param, query_pairs};
 use crate::world::{StepPhase, StepResult};
-use crate::{Shared, errors};
+use crate::{Shared, errors, lock};
 
 pub async fn step_log(
     State(world): State<Shared>,

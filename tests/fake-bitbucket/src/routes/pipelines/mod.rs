@@ -7,7 +7,6 @@ mod trigger;
 
 pub use render::{render, render_step};
 use trigger::bad_request;
-pub(crate) use trigger::standard_steps;
 pub use trigger::trigger;
 
 use axum::Json;
@@ -16,11 +15,11 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::user::encode_braces;
-use super::{lock, no_content, open_repository, param, params, query_pairs, require_write};
+use super::{no_content, open_repository, param, params, query_pairs, require_write};
 use crate::pages::{self, PageParams};
+use crate::render::encode_braces;
 use crate::world::{Phase, Pipeline, Repository, RunResult, World, braced};
-use crate::{Shared, errors};
+use crate::{Shared, errors, lock};
 
 /// `status` values the list accepts, and the runs each selects.
 const STATUSES: [&str; 10] = [

@@ -3,8 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::clock::stamp;
-use crate::routes::repositories::summary_named;
-use crate::routes::user::{account, encode_braces};
+use crate::render::{account, encode_braces, summary_named};
 use crate::world::{Phase, Pipeline, RunResult, StepPhase, World};
 
 fn state(phase: Phase) -> Value {

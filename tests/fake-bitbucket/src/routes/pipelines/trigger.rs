@@ -8,11 +8,9 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::render;
-use crate::routes::{created, json_body, lock, open_repository, require_write};
-use crate::world::{
-    Phase, Pipeline, PipelineTarget, Repository, Resolved, Step, Trigger, Variable, World,
-};
-use crate::{Shared, errors};
+use crate::routes::{created, json_body, open_repository, require_write};
+use crate::world::{Phase, Pipeline, PipelineTarget, Resolved, Trigger, Variable, World};
+use crate::{Shared, errors, lock};
 
 pub async fn trigger(
     State(world): State<Shared>,
@@ -36,7 +34,7 @@ pub async fn trigger(
         .unwrap_or(0)
         + 1;
     let uuid = world.fresh_uuid();
-    let steps = standard_steps(&mut world, &repository);
+    let steps = world.standard_steps(&repository);
     let now = world.now();
     let pipeline = Pipeline {
         repo: full_name,
@@ -58,33 +56,6 @@ pub async fn trigger(
     let answer = render(&world, &pipeline);
     world.pipelines.push(pipeline);
     Ok(created(answer))
-}
-
-/// The two steps every run of the fake has.
-pub(crate) fn standard_steps(world: &mut World, repository: &Repository) -> Vec<Step> {
-    let image = match repository.language.as_str() {
-        "rust" => "rust:1.95",
-        "python" => "python:3.13",
-        "go" => "golang:1.25",
-        "java" | "kotlin" => "eclipse-temurin:21",
-        _ => "node:22",
-    };
-    let (build, test) = match repository.language.as_str() {
-        "rust" => ("cargo build --locked", "cargo test --locked"),
-        "python" => ("pip install -r requirements.txt", "pytest -q"),
-        "go" => ("go build ./...", "go test ./..."),
-        "java" | "kotlin" => ("./gradlew assemble", "./gradlew test"),
-        _ => ("npm ci", "npm test"),
-    };
-    [("Build", build), ("Test", test)]
-        .iter()
-        .map(|(name, command)| Step {
-            uuid: world.fresh_uuid(),
-            name: (*name).to_owned(),
-            image: image.to_owned(),
-            script: vec![(*command).to_owned()],
-        })
-        .collect()
 }
 
 fn target(world: &World, repo: &str, target: &Value) -> Result<PipelineTarget, Response> {

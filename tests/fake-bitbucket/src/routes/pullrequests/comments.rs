@@ -12,12 +12,10 @@ use serde_json::{Value, json};
 use super::{Id, find};
 use crate::clock::stamp;
 use crate::pages::{self, PageParams};
-use crate::routes::user::account;
-use crate::routes::{
-    created, json_body, lock, open_repository, param, query_pairs, rendered, require_write,
-};
+use crate::render::{account, rendered};
+use crate::routes::{created, json_body, open_repository, param, query_pairs, require_write};
 use crate::world::{Comment, Inline, PullRequest, World};
-use crate::{Shared, bbql, errors, events};
+use crate::{Shared, bbql, errors, events, lock};
 
 /// Fields `q` and `sort` accept on comments.
 const FIELDS: [&str; 9] = [

@@ -9,10 +9,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{Id, find, render};
-use crate::routes::{json_body, lock, open_repository, param, query_pairs, require_write};
+use super::{Id, find};
+use crate::render;
+use crate::routes::{json_body, open_repository, param, query_pairs, require_write};
 use crate::world::{Commit, MERGE_STRATEGIES, MergeParams, MergeTask, PrState, World};
-use crate::{Shared, errors, events};
+use crate::{Shared, errors, events, lock};
 
 pub async fn merge(
     State(world): State<Shared>,
@@ -45,7 +46,7 @@ pub async fn merge(
     let pr_id = world.pull_requests[at].id;
     if !run_async {
         land(&mut world, &full_name, pr_id, &params, &user)?;
-        return Ok(Json(render(&world, &world.pull_requests[at])).into_response());
+        return Ok(Json(render::pullrequest(&world, &world.pull_requests[at])).into_response());
     }
     let task_id = world.fresh_uuid().trim_matches(['{', '}']).to_owned();
     world.pull_requests[at].queued = true;
@@ -117,7 +118,7 @@ pub async fn task_status(
         "type": "task_status",
         "task_status": "SUCCESS",
         "links": { "self": { "href": href } },
-        "merge_result": render(&world, &world.pull_requests[at]),
+        "merge_result": render::pullrequest(&world, &world.pull_requests[at]),
     }))
     .into_response())
 }

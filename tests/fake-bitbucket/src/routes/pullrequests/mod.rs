@@ -10,23 +10,19 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 pub use comments::{create_comment, get_comment, list_comments};
 pub use merge::{merge, task_status};
 pub use review::{approve, decline, request_changes, unapprove, unrequest_changes};
 
-use super::commits::reference;
-use super::repositories::summary_named;
-use super::user::account;
 use super::{
-    created, json_body, lock, open_repository, params, query_pairs, rendered, require_write,
-    required_text,
+    created, json_body, open_repository, params, query_pairs, require_write, required_text,
 };
-use crate::clock::stamp;
 use crate::pages::{self, PageParams};
+use crate::render;
 use crate::world::{Participant, PrState, PullRequest, Repository, World};
-use crate::{Shared, bbql, errors, events};
+use crate::{Shared, bbql, errors, events, lock};
 
 /// Fields `q` and `sort` accept on pull requests.
 const FIELDS: [&str; 15] = [
@@ -77,7 +73,10 @@ pub async fn list(
         .collect();
     // Newest first unless sorted.
     pulls.sort_by_key(|p| std::cmp::Reverse(p.id));
-    let mut items: Vec<Value> = pulls.iter().map(|p| render(&world, p)).collect();
+    let mut items: Vec<Value> = pulls
+        .iter()
+        .map(|p| render::pullrequest(&world, p))
+        .collect();
     if let Some(q) = super::param(&query, "q") {
         let filter = bbql::parse(q, &FIELDS).map_err(|m| errors::error(400, &m))?;
         items.retain(|item| filter.matches(item));
@@ -100,7 +99,7 @@ pub async fn get(
     let world = lock(&world);
     let (_, repository) = open_repository(&world, &headers, &workspace, &slug)?;
     let at = find(&world, &repository, &id)?;
-    Ok(Json(render(&world, &world.pull_requests[at])).into_response())
+    Ok(Json(render::pullrequest(&world, &world.pull_requests[at])).into_response())
 }
 
 pub async fn create(
@@ -184,7 +183,7 @@ pub async fn create(
         created_on: now,
         updated_on: now,
     };
-    let answer = render(&world, &pr);
+    let answer = render::pullrequest(&world, &pr);
     world.pull_requests.push(pr);
     events::pull_request(
         &mut world,
@@ -277,7 +276,7 @@ pub async fn update(
         &user,
         None,
     );
-    Ok(Json(render(&world, &world.pull_requests[at])).into_response())
+    Ok(Json(render::pullrequest(&world, &world.pull_requests[at])).into_response())
 }
 
 /// `reviewers: [{uuid} | {account_id}]` → account uuids; None when absent.
@@ -335,83 +334,4 @@ fn find(world: &World, repository: &Repository, id: &str) -> Result<usize, Respo
                 .position(|p| p.repo == full_name && p.id == id)
         })
         .ok_or_else(|| errors::error(404, "Pull request not found"))
-}
-
-/// The `participant` definition.
-pub fn participant(world: &World, p: &Participant) -> Value {
-    json!({
-        "type": "participant",
-        "user": account(world, &p.user),
-        "role": if p.reviewer { "REVIEWER" } else { "PARTICIPANT" },
-        "approved": p.approved,
-        "state": p.state.map(|s| s.as_str()),
-        "participated_on": p.participated_on.map(stamp),
-    })
-}
-
-/// The `pullrequest` definition.
-pub fn render(world: &World, pr: &PullRequest) -> Value {
-    let base = &world.base_url;
-    let repo = &pr.repo;
-    let api = format!("{base}/2.0/repositories/{repo}/pullrequests/{}", pr.id);
-    let open = pr.state == PrState::Open;
-    let endpoint = |name: &str, stored: &str| {
-        let live = world.branch_in(repo, name);
-        let hash = match live {
-            Some(b) if open => b.target.clone(),
-            _ => stored.to_owned(),
-        };
-        let mut branch = json!({ "name": name });
-        if let Some(b) = live {
-            branch["merge_strategies"] = json!(b.merge_strategies);
-            branch["default_merge_strategy"] = json!(b.default_merge_strategy);
-        }
-        json!({
-            "branch": branch,
-            "commit": reference(world, repo, &hash, true),
-            "repository": summary_named(world, repo),
-        })
-    };
-    json!({
-        "type": "pullrequest",
-        "id": pr.id,
-        "title": pr.title,
-        "description": pr.description,
-        "summary": rendered(&pr.description),
-        "rendered": {
-            "title": rendered(&pr.title),
-            "description": rendered(&pr.description),
-            "reason": rendered(&pr.reason),
-        },
-        "state": pr.state.as_str(),
-        "draft": pr.draft,
-        "queued": pr.queued,
-        "author": account(world, &pr.author),
-        "source": endpoint(&pr.source_branch, &pr.source_commit),
-        "destination": endpoint(&pr.destination_branch, &pr.destination_commit),
-        "merge_commit": pr.merge_commit.as_deref().map(|h| reference(world, repo, h, true)),
-        "close_source_branch": pr.close_source_branch,
-        "comment_count": pr.comment_count(),
-        "task_count": pr.task_count,
-        "reviewers": pr.reviewers.iter().map(|r| account(world, r)).collect::<Vec<_>>(),
-        "participants": pr.participants.iter().map(|p| participant(world, p)).collect::<Vec<_>>(),
-        "closed_by": pr.closed_by.as_deref().map(|u| account(world, u)),
-        "reason": pr.reason,
-        "created_on": stamp(pr.created_on),
-        "updated_on": stamp(pr.updated_on),
-        "links": {
-            "self": { "href": api },
-            "html": { "href": format!("{base}/{repo}/pull-requests/{}", pr.id) },
-            "commits": { "href": format!("{api}/commits") },
-            "approve": { "href": format!("{api}/approve") },
-            "request-changes": { "href": format!("{api}/request-changes") },
-            "diff": { "href": format!("{api}/diff") },
-            "diffstat": { "href": format!("{api}/diffstat") },
-            "comments": { "href": format!("{api}/comments") },
-            "activity": { "href": format!("{api}/activity") },
-            "merge": { "href": format!("{api}/merge") },
-            "decline": { "href": format!("{api}/decline") },
-            "statuses": { "href": format!("{api}/statuses") }
-        }
-    })
 }

@@ -7,12 +7,12 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::{Id, find, participant, render};
+use super::{Id, find};
 use crate::clock::stamp;
-use crate::routes::user::account;
-use crate::routes::{json_body, lock, no_content, open_repository, require_write};
+use crate::render::{self, account, participant};
+use crate::routes::{json_body, no_content, open_repository, require_write};
 use crate::world::{PrState, ReviewState};
-use crate::{Shared, errors, events};
+use crate::{Shared, errors, events, lock};
 
 /// What a review action does to the caller's participant entry.
 #[derive(Clone, Copy)]
@@ -181,5 +181,5 @@ pub async fn decline(
         &user,
         None,
     );
-    Ok(Json(render(&world, &world.pull_requests[at])).into_response())
+    Ok(Json(render::pullrequest(&world, &world.pull_requests[at])).into_response())
 }

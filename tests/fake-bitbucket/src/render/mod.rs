@@ -1,0 +1,17 @@
+//! The Bitbucket JSON definitions that API answers and webhook payloads
+//! both embed. They live below `routes` and `events` so that each can use
+//! them without depending on the other.
+
+mod commits;
+mod issues;
+mod markup;
+mod pullrequests;
+mod repositories;
+mod user;
+
+pub use commits::{commit, reference};
+pub use issues::issue;
+pub(crate) use markup::rendered;
+pub use pullrequests::{participant, pullrequest};
+pub use repositories::{repository, summary, summary_named};
+pub use user::{account, encode_braces};
