@@ -1,6 +1,6 @@
 //! What a call through the sandbox costs, against the same call without it.
 //!
-//! `cargo bench -p atom-harness --bench calls --profile dev` (dependencies are
+//! `cargo bench -p atom-harness --features demo --bench calls --profile dev` (dependencies are
 //! optimised in the dev profile, so Wasmtime runs at full speed without a
 //! second build of it). Prints one table; every row is measured in this run,
 //! against the fake Bitbucket on loopback, and compared with the baseline: the
@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use atom_harness::host_types::CredentialSecret;
 use atom_harness::{Allowlist, Limits, MemoryCredentialStore, Sandbox, Tenant};
 use fake_bitbucket::{ADA_TOKEN, FakeBitbucket};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const ROUNDS: usize = 200;
 
@@ -34,12 +33,14 @@ async fn main() {
         .unwrap();
 
     let addr = fake.addr().to_string();
+    // No pooling: the sandbox opens a fresh connection per request too.
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
     let direct = |path: &'static str| {
-        let addr = addr.clone();
-        move || {
-            let addr = addr.clone();
-            async move { direct_get(&addr, path).await }
-        }
+        let (client, url) = (client.clone(), format!("http://{addr}{path}"));
+        move || direct_get(client.clone(), url.clone())
     };
     let user_baseline = measure(direct("/2.0/user")).await;
     let page_baseline = measure(direct("/2.0/repositories/acme?pagelen=100")).await;
@@ -144,14 +145,9 @@ where
     }
 }
 
-/// One HTTP/1.1 GET on a fresh connection, as the sandbox makes it.
-async fn direct_get(addr: &str, path: &str) {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {ADA_TOKEN}\r\nConnection: close\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
-    assert!(response.starts_with(b"HTTP/1.1 200"));
+/// One GET on a fresh connection, as the sandbox makes it.
+async fn direct_get(client: reqwest::Client, url: String) {
+    let response = client.get(url).bearer_auth(ADA_TOKEN).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    response.bytes().await.unwrap();
 }

@@ -4,44 +4,24 @@
 //! printed.
 
 use std::io::Read as _;
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use atom_harness::host_types::{ApiToken, CredentialSecret};
 use atom_harness::store::{KEYS_ENV, Keyring, SqliteCredentialStore};
-use atom_harness::{CredentialStore, OauthClient, Sandbox, Tenant};
+use atom_harness::{CredentialStore, Sandbox, Tenant};
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::Html;
 use axum::routing::get;
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Subcommand, ValueEnum};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
-use crate::cli::SandboxArgs;
-
-#[derive(Args, Clone)]
-pub struct StoreArgs {
-    /// The encrypted credential store (SQLite).
-    #[arg(
-        long,
-        env = "ATOM_STORE",
-        default_value = "atom-credentials.sqlite3",
-        global = true
-    )]
-    pub store: PathBuf,
-    /// The key file sealing the store, unless ATOM_CREDENTIAL_KEYS holds the keys.
-    #[arg(
-        long,
-        env = "ATOM_KEY_FILE",
-        default_value = "atom-credentials.key",
-        global = true
-    )]
-    pub key_file: PathBuf,
-}
+use crate::setup::{
+    SandboxArgs, StoreArgs, configured_tenant, keyring, oauth_client_from_env, open_store,
+};
 
 #[derive(Subcommand)]
 pub enum AuthCommand {
@@ -87,38 +67,6 @@ pub enum KeysCommand {
     Rotate,
 }
 
-/// The keyring: ATOM_CREDENTIAL_KEYS when set, else the key file.
-pub fn keyring(args: &StoreArgs) -> anyhow::Result<Keyring> {
-    if std::env::var_os(KEYS_ENV).is_some() {
-        return Ok(Keyring::from_env()?);
-    }
-    Keyring::load_file(&args.key_file).with_context(|| {
-        format!(
-            "no credential keys: set {KEYS_ENV} or run `atom-harness keys init` to create {}",
-            args.key_file.display()
-        )
-    })
-}
-
-pub fn open_store(args: &StoreArgs) -> anyhow::Result<Arc<SqliteCredentialStore>> {
-    Ok(Arc::new(SqliteCredentialStore::open(
-        &args.store,
-        keyring(args)?,
-    )?))
-}
-
-/// The operator's OAuth consumer, from the environment.
-pub fn oauth_client_from_env(redirect_uri: Option<String>) -> Option<OauthClient> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    Some(OauthClient {
-        client_id: var("ATOM_OAUTH_CLIENT_ID")?,
-        client_secret: var("ATOM_OAUTH_CLIENT_SECRET")?,
-        redirect_uri: redirect_uri
-            .or_else(|| var("ATOM_OAUTH_REDIRECT_URI"))
-            .unwrap_or_else(|| "http://127.0.0.1:8976/callback".to_owned()),
-    })
-}
-
 pub async fn run_auth(
     sandbox: &Sandbox,
     args: &SandboxArgs,
@@ -126,7 +74,7 @@ pub async fn run_auth(
     command: AuthCommand,
 ) -> anyhow::Result<ExitCode> {
     let credentials = open_store(store)?;
-    let tenant = crate::cli::configured_tenant(args, credentials.clone())?;
+    let tenant = configured_tenant(args, credentials.clone())?;
     match command {
         AuthCommand::Login { port, wait_secs } => {
             login(sandbox, tenant, port, Duration::from_secs(wait_secs)).await

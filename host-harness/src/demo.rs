@@ -11,7 +11,7 @@ use atom_harness::{MemoryCredentialStore, Sandbox, Tenant};
 use fake_bitbucket::{ADA_TOKEN, FakeBitbucket};
 use serde_json::{Value, json};
 
-use crate::cli::{SandboxArgs, configured_tenant, load};
+use crate::setup::{SandboxArgs, configured_tenant, load};
 
 pub async fn run(args: &SandboxArgs, serve: bool) -> anyhow::Result<ExitCode> {
     let fake = FakeBitbucket::start()

@@ -1,0 +1,63 @@
+//! `atom-harness tenants …`: who may call the gateway. A key is printed
+//! once, when it is made, and stored only as a hash.
+
+use std::process::ExitCode;
+
+use atom_harness::store::{NewApiKey, TenantRegistry};
+use clap::Subcommand;
+
+use crate::output::{self, Output};
+use crate::setup::StoreArgs;
+
+#[derive(Subcommand)]
+pub enum TenantsCommand {
+    /// Register a tenant and print its first API key (once).
+    Add { name: String },
+    /// Every tenant: created, revoked, how many keys work.
+    List {
+        #[arg(long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
+    /// Revoke a tenant and every key it has; its name is never reused.
+    Revoke { name: String },
+    /// Give a tenant a new key (printed once); its older keys stop working.
+    RotateKey { name: String },
+}
+
+pub fn run_tenants(store: &StoreArgs, command: TenantsCommand) -> anyhow::Result<ExitCode> {
+    let registry = TenantRegistry::open(&store.store)?;
+    match command {
+        TenantsCommand::Add { name } => print_new_key("registered", &registry.add(&name)?),
+        TenantsCommand::RotateKey { name } => {
+            print_new_key("has a new key", &registry.rotate_key(&name)?)
+        }
+        TenantsCommand::Revoke { name } => {
+            registry.revoke(&name)?;
+            println!("tenant '{name}' revoked: its keys no longer open the gateway");
+        }
+        TenantsCommand::List { output } => {
+            let tenants: Vec<_> = registry
+                .list()?
+                .into_iter()
+                .map(|t| {
+                    serde_json::json!({
+                        "name": t.name,
+                        "created_at": t.created_at,
+                        "revoked_at": t.revoked_at,
+                        "active_keys": t.active_keys,
+                    })
+                })
+                .collect();
+            output::print(&serde_json::Value::Array(tenants), output);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_new_key(what: &str, new: &NewApiKey) {
+    eprintln!(
+        "tenant '{}' {what}. Its API key, shown this once (the store keeps only a hash):",
+        new.tenant
+    );
+    println!("{}", new.key.as_str());
+}
