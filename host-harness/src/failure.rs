@@ -52,6 +52,16 @@ impl Failure {
         }
     }
 
+    /// Why the sandbox stopped the call, when it did: `deadline`, `memory`
+    /// or `trap`.
+    pub fn sandbox_stop(&self) -> Option<&'static str> {
+        match self {
+            Failure::LimitExceeded { limit, .. } => Some(limit.name()),
+            Failure::Trap(_) => Some("trap"),
+            Failure::Integration(_) | Failure::Host(_) => None,
+        }
+    }
+
     pub fn message(&self) -> String {
         self.to_json()["message"]
             .as_str()

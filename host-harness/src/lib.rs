@@ -22,6 +22,6 @@ pub mod wire;
 pub use bindings::{contract, host_types};
 pub use failure::{Failure, Limit};
 pub use limits::Limits;
-pub use outbound::Allowlist;
+pub use outbound::{Allowlist, OutboundStats};
 pub use sandbox::{HostState, Sandbox};
 pub use tenant::{CredentialStore, MemoryCredentialStore, OauthClient, StoreError, Tenant};

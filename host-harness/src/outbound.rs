@@ -2,7 +2,10 @@
 //! cannot lift.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use prometheus_client::metrics::counter::Counter;
 
 use http_body_util::BodyExt;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiHttpHooks, default_send_request};
@@ -41,11 +44,21 @@ impl Allowlist {
     }
 }
 
+/// Requests components made and were refused, all tenants together.
+#[derive(Clone, Debug, Default)]
+pub struct OutboundStats {
+    pub sent: Counter,
+    pub denied: Counter,
+}
+
 /// The `wasi:http` hooks of one store.
 pub struct OutboundPolicy {
     pub allowlist: Allowlist,
     /// Upper bound on waiting for a response's first byte and between bytes.
     pub io_timeout: Duration,
+    pub stats: OutboundStats,
+    /// The tenant's own count, which its upstream budget is charged from.
+    pub tenant_sent: Arc<AtomicU64>,
 }
 
 type BoxedIo = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
@@ -68,9 +81,12 @@ impl WasiHttpHooks for OutboundPolicy {
             .host()
             .is_some_and(|host| self.allowlist.permits(host, port));
         if !permitted {
+            self.stats.denied.inc();
             tracing::warn!(host = ?uri.host(), port, "outbound request denied by the allowlist");
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         }
+        self.stats.sent.inc();
+        self.tenant_sent.fetch_add(1, Ordering::Relaxed);
         let options = bounded(options, self.io_timeout);
         Box::new(async move {
             let (response, io) = default_send_request(request, Some(options)).await?;

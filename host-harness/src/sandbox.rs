@@ -16,7 +16,7 @@ use crate::bindings::{Guest, GuestPre};
 use crate::contract::{IntegrationInfo, Operation};
 use crate::failure::{Failure, Limit};
 use crate::limits::Limits;
-use crate::outbound::{Allowlist, OutboundPolicy};
+use crate::outbound::{Allowlist, OutboundPolicy, OutboundStats};
 use crate::tenant::Tenant;
 
 /// How often the engine's epoch advances: the granularity of deadlines.
@@ -61,6 +61,7 @@ pub struct Sandbox {
     pre: GuestPre<HostState>,
     limits: Limits,
     allowlist: Allowlist,
+    outbound: OutboundStats,
     _ticker: Arc<EpochTicker>,
 }
 
@@ -92,7 +93,13 @@ impl Sandbox {
             pre,
             limits,
             allowlist,
+            outbound: OutboundStats::default(),
         })
+    }
+
+    /// Requests the component sent and was refused, since load.
+    pub fn outbound_stats(&self) -> &OutboundStats {
+        &self.outbound
     }
 
     /// The same compiled component under other limits.
@@ -174,6 +181,8 @@ impl Sandbox {
             outbound: OutboundPolicy {
                 allowlist: self.allowlist.clone(),
                 io_timeout: self.limits.call_timeout,
+                stats: self.outbound.clone(),
+                tenant_sent: tenant.upstream_requests.clone(),
             },
             memory: MemoryCap::new(self.limits.memory_bytes),
         };

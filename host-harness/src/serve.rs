@@ -1,6 +1,7 @@
 //! `atom-harness serve`: the gateway, for the tenants in the registry.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -53,6 +54,17 @@ pub struct ServeArgs {
     /// Seconds a client gets to send a request's body.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
     body_timeout_secs: u64,
+    /// Each tenant's upstream requests per hour (default: Bitbucket's
+    /// published budget, from the component). Calls beyond it are answered
+    /// `rate_limited` with the wait, without spending Bitbucket's budget.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    upstream_budget_per_hour: Option<u32>,
+    /// Seconds a read's answer is reused for the same tenant (0: off).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    cache_ttl_secs: u64,
+    /// Also POST every accepted webhook event here (ATOM's intake), with retries.
+    #[arg(long, value_name = "URL")]
+    forward_events_to: Option<hyper::Uri>,
     /// Largest request body, in KiB.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=65_536))]
     max_body_kib: u64,
@@ -130,6 +142,13 @@ fn gateway_config(sandbox: &SandboxArgs, args: &ServeArgs, tls: bool) -> Gateway
         secure_cookies: tls,
         max_body_bytes: (args.max_body_kib as usize) << 10,
         body_timeout: Duration::from_secs(args.body_timeout_secs),
+        upstream_budget_per_hour: args.upstream_budget_per_hour.and_then(NonZeroU32::new),
+        cache_ttl: Duration::from_secs(args.cache_ttl_secs),
+        forward_events_to: args.forward_events_to.clone(),
+        metrics_token: std::env::var("ATOM_METRICS_TOKEN")
+            .ok()
+            .filter(|t| !t.trim().is_empty()),
+        ..GatewayConfig::default()
     }
 }
 

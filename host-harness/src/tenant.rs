@@ -2,6 +2,7 @@
 //! where its credential lives.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -103,6 +104,8 @@ pub struct Tenant {
     pending_states: Arc<Mutex<HashMap<String, u64>>>,
     /// Held by the one call refreshing this tenant's credential.
     pub(crate) credential_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Upstream requests this tenant's calls have sent.
+    pub(crate) upstream_requests: Arc<AtomicU64>,
 }
 
 impl Tenant {
@@ -114,6 +117,7 @@ impl Tenant {
             oauth_client: None,
             pending_states: Arc::default(),
             credential_lock: Arc::default(),
+            upstream_requests: Arc::default(),
         }
     }
 
@@ -127,6 +131,7 @@ impl Tenant {
             oauth_client: self.oauth_client.clone(),
             pending_states: Arc::default(),
             credential_lock: Arc::default(),
+            upstream_requests: Arc::default(),
         }
     }
 
@@ -144,6 +149,11 @@ impl Tenant {
     pub fn set_credential(&self, secret: CredentialSecret) -> Result<u64, StoreError> {
         let current = self.credentials.get(&self.id)?.map_or(0, |c| c.version);
         self.credentials.replace(&self.id, current, secret)
+    }
+
+    /// Upstream requests this tenant's calls have sent since it was built.
+    pub fn upstream_requests(&self) -> u64 {
+        self.upstream_requests.load(Ordering::Relaxed)
     }
 
     pub(crate) fn save_auth_state(&self, state: String, expires_at: u64) {

@@ -3,11 +3,14 @@
 
 use std::process::ExitCode;
 
+use atom_harness::CredentialStore as _;
+use atom_harness::gateway::webhook_secret_id;
+use atom_harness::host_types::CredentialSecret;
 use atom_harness::store::{NewApiKey, TenantRegistry};
 use clap::Subcommand;
 
 use crate::output::{self, Output};
-use crate::setup::StoreArgs;
+use crate::setup::{StoreArgs, open_store};
 
 #[derive(Subcommand)]
 pub enum TenantsCommand {
@@ -22,6 +25,10 @@ pub enum TenantsCommand {
     Revoke { name: String },
     /// Give a tenant a new key (printed once); its older keys stop working.
     RotateKey { name: String },
+    /// Make (or replace) the secret a tenant's Bitbucket webhooks sign with,
+    /// sealed in the store and printed once: put it in the webhook's
+    /// settings, with the URL https://<gateway>/bitbucket/webhooks/<name>.
+    WebhookSecret { name: String },
 }
 
 pub fn run_tenants(store: &StoreArgs, command: TenantsCommand) -> anyhow::Result<ExitCode> {
@@ -30,6 +37,20 @@ pub fn run_tenants(store: &StoreArgs, command: TenantsCommand) -> anyhow::Result
         TenantsCommand::Add { name } => print_new_key("registered", &registry.add(&name)?),
         TenantsCommand::RotateKey { name } => {
             print_new_key("has a new key", &registry.rotate_key(&name)?)
+        }
+        TenantsCommand::WebhookSecret { name } => {
+            if !registry.is_active(&name)? {
+                anyhow::bail!("no active tenant '{name}': `tenants add {name}` first");
+            }
+            let mut bytes = [0u8; 32];
+            getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+            let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            let store = open_store(store)?;
+            let id = webhook_secret_id(&name);
+            let version = store.get(&id)?.map_or(0, |c| c.version);
+            store.replace(&id, version, CredentialSecret::AccessToken(secret.clone()))?;
+            eprintln!("tenant '{name}': webhook secret stored sealed; shown this once:");
+            println!("{secret}");
         }
         TenantsCommand::Revoke { name } => {
             registry.revoke(&name)?;

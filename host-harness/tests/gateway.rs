@@ -340,7 +340,15 @@ mod spinner {
             .to_str()
             .unwrap()
             .to_owned();
-        let mut flags = vec!["--component", &component, "--timeout-secs", "4"];
+        // No read cache: every echo must run in the sandbox to measure it.
+        let mut flags = vec![
+            "--component",
+            &component,
+            "--timeout-secs",
+            "4",
+            "--cache-ttl-secs",
+            "0",
+        ];
         flags.extend_from_slice(caps);
         Gateway::start(fake, &flags).await
     }

@@ -5,6 +5,7 @@
 //! a name nobody registered never gets that far.
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Semaphore;
@@ -16,11 +17,25 @@ use crate::tenant::{StoreError, Tenant};
 pub trait KeyVerifier: Send + Sync {
     /// The tenant the key belongs to, if it is valid and not revoked.
     fn verify(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Whether `tenant` is registered and not revoked.
+    fn is_active(&self, tenant: &str) -> Result<bool, StoreError>;
+    /// Whether keys can be checked at all (the store answers).
+    fn ready(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 impl KeyVerifier for TenantRegistry {
     fn verify(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.authenticate(key)
+    }
+
+    fn is_active(&self, tenant: &str) -> Result<bool, StoreError> {
+        TenantRegistry::is_active(self, tenant)
+    }
+
+    fn ready(&self) -> Result<(), StoreError> {
+        self.has_active_keys().map(drop)
     }
 }
 
@@ -29,6 +44,8 @@ impl KeyVerifier for TenantRegistry {
 pub struct LiveTenant {
     pub tenant: Tenant,
     pub slots: Arc<Semaphore>,
+    /// The tenant's upstream requests its budget has been charged for.
+    pub charged: Arc<AtomicU64>,
 }
 
 pub struct Directory {
@@ -55,6 +72,27 @@ impl Directory {
             .map_err(|_| StoreError::Unavailable("key check did not finish".into()))?
     }
 
+    /// Whether `tenant` is registered, off the async workers.
+    pub async fn is_active(&self, tenant: &str) -> Result<bool, StoreError> {
+        let (keys, tenant) = (self.keys.clone(), tenant.to_owned());
+        tokio::task::spawn_blocking(move || keys.is_active(&tenant))
+            .await
+            .map_err(|_| StoreError::Unavailable("tenant check did not finish".into()))?
+    }
+
+    /// The credential store every tenant's credential and webhook secret live in.
+    pub fn credentials(&self) -> Arc<dyn crate::tenant::CredentialStore> {
+        self.template.credentials.clone()
+    }
+
+    /// Whether the registry answers, off the async workers.
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        let keys = self.keys.clone();
+        tokio::task::spawn_blocking(move || keys.ready())
+            .await
+            .map_err(|_| StoreError::Unavailable("readiness check did not finish".into()))?
+    }
+
     /// The live tenant of a name a key was just verified for.
     pub fn live(&self, verified: &str, new_slots: impl FnOnce() -> Arc<Semaphore>) -> LiveTenant {
         let mut live = self
@@ -65,6 +103,7 @@ impl Directory {
             .or_insert_with(|| LiveTenant {
                 tenant: self.template.for_id(verified),
                 slots: new_slots(),
+                charged: Arc::default(),
             })
             .clone()
     }

@@ -22,16 +22,24 @@
 
 mod admission;
 mod atom;
+mod budget;
+mod cache;
+mod calls;
 mod connect;
 mod directory;
+mod forward;
 mod guard;
+mod metrics;
 mod principal;
+mod probes;
 mod reply;
 mod seed;
 mod server;
+mod webhooks;
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::num::NonZeroU32;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
@@ -41,7 +49,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::OnceCell;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 use tracing::Instrument as _;
@@ -50,12 +58,17 @@ pub use admission::AdmissionLimits;
 pub use directory::KeyVerifier;
 pub use guard::HostAllowlist;
 pub use server::{ServerLimits, serve, tls_acceptor};
+pub use webhooks::secret_id as webhook_secret_id;
 
-use admission::{Admission, Refusal};
+use admission::Admission;
+use budget::UpstreamBudget;
+use cache::ReadCache;
 use connect::PendingLogins;
 use directory::{Directory, LiveTenant};
+use metrics::Metrics;
 use principal::{Principal, Proof, Sessions};
 use reply::{Reply, refuse, unauthenticated};
+use webhooks::Intake;
 
 use crate::contract::{IntegrationInfo, Operation};
 use crate::failure::Failure;
@@ -74,6 +87,16 @@ pub struct GatewayConfig {
     pub max_body_bytes: usize,
     /// Time a client gets to send a request's body.
     pub body_timeout: Duration,
+    /// Each tenant's upstream requests per hour; `None`: the lowest of the
+    /// component's rate-limit hints.
+    pub upstream_budget_per_hour: Option<NonZeroU32>,
+    /// How long a read's answer is reused; zero turns the cache off.
+    pub cache_ttl: Duration,
+    pub cache_max_bytes: u64,
+    /// The bearer `/metrics` wants; without one, metrics are not served.
+    pub metrics_token: Option<String>,
+    /// Where accepted webhook events are also POSTed (ATOM's intake).
+    pub forward_events_to: Option<hyper::Uri>,
 }
 
 impl Default for GatewayConfig {
@@ -84,6 +107,11 @@ impl Default for GatewayConfig {
             secure_cookies: false,
             max_body_bytes: 1 << 20,
             body_timeout: Duration::from_secs(10),
+            upstream_budget_per_hour: None,
+            cache_ttl: Duration::from_secs(10),
+            cache_max_bytes: 64 << 20,
+            metrics_token: None,
+            forward_events_to: None,
         }
     }
 }
@@ -98,6 +126,12 @@ struct Gateway {
     secure_cookies: bool,
     discovery: Arc<OnceCell<Arc<Discovery>>>,
     pending_logins: PendingLogins,
+    metrics: Arc<Metrics>,
+    cache: Option<Arc<ReadCache>>,
+    budget: Arc<OnceLock<UpstreamBudget>>,
+    budget_per_hour: Option<NonZeroU32>,
+    metrics_token: Option<Arc<str>>,
+    intake: Intake,
 }
 
 /// The gateway's routes. `keys` decides who a caller is; `template` gives
@@ -109,7 +143,6 @@ pub fn router(
     config: GatewayConfig,
 ) -> Router {
     let gateway = Gateway {
-        sandbox,
         directory: Arc::new(Directory::new(keys, template)),
         sessions: Sessions::default(),
         admission: Admission::new(config.admission),
@@ -117,7 +150,17 @@ pub fn router(
         secure_cookies: config.secure_cookies,
         discovery: Arc::default(),
         pending_logins: PendingLogins::default(),
+        metrics: Arc::new(Metrics::new(sandbox.outbound_stats())),
+        cache: ReadCache::new(config.cache_ttl, config.cache_max_bytes).map(Arc::new),
+        budget: Arc::default(),
+        budget_per_hour: config.upstream_budget_per_hour,
+        metrics_token: config.metrics_token.map(Arc::from),
+        intake: Intake::default(),
+        sandbox,
     };
+    if let Some(url) = config.forward_events_to {
+        tokio::spawn(forward::run(url, gateway.intake.subscribe()));
+    }
     Router::new()
         .route("/v1/capabilities", get(capabilities))
         .route("/v1/operations", get(operations))
@@ -134,6 +177,8 @@ pub fn router(
         .route("/atom/v1/health", get(atom::health))
         .route("/atom/v1/operations", get(atom::operations))
         .route("/atom/v1/execute", post(atom::execute))
+        .route("/bitbucket/events", get(webhooks::events))
+        .route("/bitbucket/webhooks/{tenant}", post(webhooks::deliver))
         .route("/bitbucket/health", get(connect::health))
         .route("/bitbucket/oauth/start", get(connect::start))
         .route(
@@ -145,6 +190,11 @@ pub fn router(
             gateway.clone(),
             authenticate,
         ))
+        // Probes answer the platform, not tenants: no tenant key (metrics
+        // want the operator's token), still behind the Host check.
+        .route("/healthz", get(probes::healthz))
+        .route("/readyz", get(probes::readyz))
+        .route("/metrics", get(probes::metrics))
         .layer(middleware::from_fn_with_state(gateway.clone(), screen))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(RequestBodyTimeoutLayer::new(config.body_timeout))
@@ -162,7 +212,19 @@ fn seed_routes() -> Router<Gateway> {
 async fn screen(State(gateway): State<Gateway>, request: Request, next: Next) -> Response {
     match guard::check(&gateway.hosts, request.method(), request.headers()) {
         Ok(()) => next.run(request).await,
-        Err(refusal) => refusal,
+        Err(refusal) => {
+            gateway.metrics.refused("screened");
+            refusal
+        }
+    }
+}
+
+fn is_bitbucket_calling(request: &Request) -> bool {
+    let path = request.uri().path();
+    match *request.method() {
+        axum::http::Method::GET => path == connect::BROWSER_CALLBACK,
+        axum::http::Method::POST => path.starts_with("/bitbucket/webhooks/"),
+        _ => false,
     }
 }
 
@@ -174,10 +236,9 @@ async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Response {
-    // Bitbucket's redirect: its one-use state is the proof (see `connect`).
-    if request.method() == axum::http::Method::GET
-        && request.uri().path() == connect::BROWSER_CALLBACK
-    {
+    // Bitbucket's calls carry their own proof: the OAuth redirect a
+    // one-use state (see `connect`), a delivery its signature (`webhooks`).
+    if is_bitbucket_calling(&request) {
         return next.run(request).await;
     }
     let headers = request.headers();
@@ -187,7 +248,10 @@ async fn authenticate(
                 tenant,
                 proof: Proof::ApiKey,
             },
-            Ok(None) => return unauthenticated("the API key is not valid or was revoked"),
+            Ok(None) => {
+                gateway.metrics.refused("unauthenticated");
+                return unauthenticated("the API key is not valid or was revoked");
+            }
             Err(error) => {
                 tracing::error!(%error, "checking an API key");
                 return refuse(
@@ -200,6 +264,7 @@ async fn authenticate(
         None => match gateway.sessions.find(headers) {
             Some(principal) => principal,
             None => {
+                gateway.metrics.refused("unauthenticated");
                 return unauthenticated(
                     "send Authorization: Bearer <API key> (`atom-harness tenants add` makes one)",
                 );
@@ -210,6 +275,7 @@ async fn authenticate(
         && !guard::is_safe(request.method())
         && !principal::csrf_matches(csrf, headers)
     {
+        gateway.metrics.refused("csrf");
         return refuse(
             StatusCode::FORBIDDEN,
             "permission_denied",
@@ -299,7 +365,7 @@ async fn open_session(State(gateway): State<Gateway>, principal: Principal) -> R
 async fn read_session(principal: Principal) -> Reply {
     let csrf = match &principal.proof {
         Proof::Session { csrf } => Some(csrf.as_str()),
-        Proof::ApiKey | Proof::OauthState => None,
+        Proof::ApiKey | Proof::OauthState | Proof::WebhookSignature => None,
     };
     Json(json!({ "tenant": principal.tenant, "csrf_token": csrf })).into_response()
 }
@@ -338,46 +404,6 @@ impl Gateway {
             .await
             .cloned()
             .map_err(|failure: Failure| reply::failure(failure.to_json()))
-    }
-
-    /// Runs one operation for the principal's tenant within the caps; a
-    /// refusal or failure comes back as its wire-format JSON.
-    async fn run(
-        &self,
-        principal: &Principal,
-        operation: &str,
-        params: &str,
-    ) -> Result<String, Value> {
-        let live = self.live(principal);
-        let _slot = self.admission.admit(&live.slots).await.map_err(|refusal| {
-            let (code, message) = match refusal {
-                Refusal::TenantBusy => (
-                    "rate_limited",
-                    "this tenant has as many calls running as it may",
-                ),
-                Refusal::GatewayBusy => (
-                    "overloaded",
-                    "the gateway has as many calls running as it may",
-                ),
-            };
-            json!({ "code": code, "message": message, "retryable": true, "retry_after_seconds": 1 })
-        })?;
-        let started = Instant::now();
-        let outcome = self.sandbox.execute(&live.tenant, operation, params).await;
-        let millis = started.elapsed().as_millis() as u64;
-        match outcome {
-            Ok(answer) => {
-                tracing::info!(operation, millis, "call answered");
-                if operation == "auth-start" {
-                    self.pending_logins.started(&live.tenant.id, &answer);
-                }
-                Ok(answer)
-            }
-            Err(failure) => {
-                tracing::info!(operation, millis, code = failure.code(), "call failed");
-                Err(failure.to_json())
-            }
-        }
     }
 
     async fn execute(

@@ -30,6 +30,8 @@ pub enum Proof {
     },
     /// Bitbucket's OAuth redirect, bringing back a state this tenant began.
     OauthState,
+    /// A webhook delivery, signed with this tenant's secret.
+    WebhookSignature,
 }
 
 /// The tenant a request acts as.

@@ -177,6 +177,17 @@ impl TenantRegistry {
         .map_err(failed("reading keys"))
     }
 
+    /// Whether `name` is a tenant that has not been revoked.
+    pub fn is_active(&self, name: &str) -> Result<bool, StoreError> {
+        let db = self.lock()?;
+        db.query_row(
+            "SELECT EXISTS (SELECT 1 FROM tenants WHERE name = ?1 AND revoked_at IS NULL)",
+            params![name],
+            |row| row.get(0),
+        )
+        .map_err(failed("reading tenants"))
+    }
+
     /// The tenant a presented key acts as, if it is a working key.
     pub fn authenticate(&self, presented: &str) -> Result<Option<String>, StoreError> {
         let Some((id, secret)) = split_key(presented) else {

@@ -54,6 +54,11 @@ pub fn run(command: &mut Command) -> String {
 impl Gateway {
     /// `extra` are flags for `serve` (and global ones such as `--component`).
     pub async fn start(fake: &FakeBitbucket, extra: &[&str]) -> Self {
+        Self::start_with(fake, extra, &[]).await
+    }
+
+    /// `env` is set for the `serve` process only.
+    pub async fn start_with(fake: &FakeBitbucket, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         run(harness(&dir).args(["keys", "init"]));
         let acme_key = run(harness(&dir).args(["tenants", "add", "acme"]));
@@ -78,6 +83,7 @@ impl Gateway {
             .args(extra)
             .env("ATOM_LOG_FORMAT", "json")
             .env("RUST_LOG", "info,atom_guest=debug")
+            .envs(env.iter().copied())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();

@@ -1,0 +1,80 @@
+//! Each tenant's upstream budget: a token bucket per tenant (governor),
+//! refilled at the hourly rate Bitbucket publishes (the component's rate-limit
+//! hints, or the operator's figure). A call needs a token before it runs, so a
+//! tenant that spent its budget is told when to come back without spending
+//! Bitbucket's; afterwards the bucket is charged for every request the call
+//! actually sent.
+
+use std::num::NonZeroU32;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+pub struct UpstreamBudget {
+    buckets: DefaultKeyedRateLimiter<String>,
+    clock: DefaultClock,
+}
+
+impl UpstreamBudget {
+    pub fn per_hour(requests: NonZeroU32) -> Self {
+        Self {
+            buckets: RateLimiter::keyed(Quota::per_hour(requests)),
+            clock: DefaultClock::default(),
+        }
+    }
+
+    /// `Err(seconds)` to wait when the tenant has nothing left.
+    pub fn admit(&self, tenant: &str) -> Result<(), u64> {
+        self.buckets
+            .check_key(&tenant.to_owned())
+            .map_err(|not_until| {
+                not_until
+                    .wait_time_from(self.clock.now())
+                    .as_secs_f64()
+                    .ceil()
+                    .max(1.0) as u64
+            })
+    }
+
+    /// Charges what a call sent beyond the token it was admitted with. A
+    /// bucket that cannot cover it is emptied: the next call waits.
+    pub fn charge(&self, tenant: &str, sent: u64) {
+        let key = tenant.to_owned();
+        let mut left = sent.saturating_sub(1);
+        while left > 0 {
+            let chunk =
+                NonZeroU32::new(left.min(u64::from(u32::MAX)) as u32).unwrap_or(NonZeroU32::MIN);
+            match self.buckets.check_key_n(&key, chunk) {
+                Ok(Ok(())) => return,
+                // More than the bucket holds: spend one at a time until empty.
+                _ => {
+                    if self.buckets.check_key(&key).is_err() {
+                        return;
+                    }
+                    left -= 1;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spent_budget_says_when_to_come_back_and_tenants_are_apart() {
+        let budget = UpstreamBudget::per_hour(NonZeroU32::new(3).unwrap());
+        assert!(budget.admit("acme").is_ok());
+        budget.charge("acme", 2);
+        let wait = budget.admit("acme").unwrap_err();
+        assert!(
+            (1..=1200).contains(&wait),
+            "a third of an hour at most: {wait}"
+        );
+        assert!(
+            budget.admit("globex").is_ok(),
+            "another tenant has its own bucket"
+        );
+    }
+}

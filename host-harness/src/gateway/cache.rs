@@ -1,0 +1,129 @@
+//! A short-lived cache of read answers, per tenant: the same read within the
+//! TTL is answered without a call or an upstream request. A tenant's write
+//! forgets all its entries; a webhook event forgets its repository's.
+//! Entries are keyed by tenant, so no tenant ever reads another's.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::sync::Cache;
+use serde_json::Value;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct Key {
+    tenant: String,
+    operation: String,
+    /// The params re-serialised, so field order does not matter.
+    params: String,
+}
+
+struct Entry {
+    answer: Arc<str>,
+    workspace: Option<String>,
+    repo_slug: Option<String>,
+}
+
+pub struct ReadCache {
+    entries: Cache<Key, Arc<Entry>>,
+}
+
+impl ReadCache {
+    /// `None` when `ttl` is zero: caching is off.
+    pub fn new(ttl: Duration, max_bytes: u64) -> Option<Self> {
+        if ttl.is_zero() {
+            return None;
+        }
+        let entries = Cache::builder()
+            .time_to_live(ttl)
+            .max_capacity(max_bytes)
+            .weigher(|key: &Key, entry: &Arc<Entry>| {
+                let bytes = key.params.len() + key.operation.len() + entry.answer.len();
+                u32::try_from(bytes).unwrap_or(u32::MAX)
+            })
+            .support_invalidation_closures()
+            .build();
+        Some(Self { entries })
+    }
+
+    pub fn get(&self, tenant: &str, operation: &str, params: &Value) -> Option<Arc<str>> {
+        let entry = self.entries.get(&key(tenant, operation, params))?;
+        Some(entry.answer.clone())
+    }
+
+    pub fn put(&self, tenant: &str, operation: &str, params: &Value, answer: &str) {
+        let text = |name: &str| params[name].as_str().map(str::to_owned);
+        let entry = Entry {
+            answer: answer.into(),
+            workspace: text("workspace"),
+            repo_slug: text("repo_slug"),
+        };
+        self.entries
+            .insert(key(tenant, operation, params), Arc::new(entry));
+    }
+
+    /// After a write: the tenant's answers may all be stale.
+    pub fn forget_tenant(&self, tenant: &str) {
+        let tenant = tenant.to_owned();
+        let _ = self
+            .entries
+            .invalidate_entries_if(move |key, _| key.tenant == tenant);
+    }
+
+    /// After a webhook event: answers about that repository, and listings of
+    /// its workspace, are stale.
+    pub fn forget_repository(&self, tenant: &str, workspace: &str, repo_slug: &str) {
+        let (tenant, workspace, repo_slug) = (
+            tenant.to_owned(),
+            workspace.to_owned(),
+            repo_slug.to_owned(),
+        );
+        let _ = self.entries.invalidate_entries_if(move |key, entry| {
+            key.tenant == tenant
+                && entry.workspace.as_deref() == Some(workspace.as_str())
+                && entry
+                    .repo_slug
+                    .as_deref()
+                    .is_none_or(|slug| slug == repo_slug)
+        });
+    }
+}
+
+fn key(tenant: &str, operation: &str, params: &Value) -> Key {
+    Key {
+        tenant: tenant.to_owned(),
+        operation: operation.to_owned(),
+        params: params.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn tenants_are_apart_and_writes_and_events_forget() {
+        let cache = ReadCache::new(Duration::from_secs(60), 1 << 20).unwrap();
+        let repo = json!({"workspace": "atom-labs", "repo_slug": "plugin"});
+        let other = json!({"workspace": "atom-labs", "repo_slug": "docs"});
+        cache.put("acme", "get-repository", &repo, "A");
+        cache.put("acme", "get-repository", &other, "D");
+        assert_eq!(
+            cache.get("acme", "get-repository", &repo).as_deref(),
+            Some("A")
+        );
+        assert!(cache.get("globex", "get-repository", &repo).is_none());
+        cache.forget_repository("acme", "atom-labs", "plugin");
+        cache.entries.run_pending_tasks();
+        assert!(cache.get("acme", "get-repository", &repo).is_none());
+        assert_eq!(
+            cache.get("acme", "get-repository", &other).as_deref(),
+            Some("D")
+        );
+        cache.forget_tenant("acme");
+        cache.entries.run_pending_tasks();
+        assert!(cache.get("acme", "get-repository", &other).is_none());
+        assert!(ReadCache::new(Duration::ZERO, 1).is_none());
+    }
+}
