@@ -287,3 +287,237 @@ async fn the_browsers_oauth_callback_completes_only_a_state_the_gateway_handed_o
     );
     assert_eq!(token_requests(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_openapi_document_describes_the_gateway_and_its_schemas_hold() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start(&fake, &[]).await;
+    let text = reqwest::get(gateway.url("/openapi.json"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let spec = oas3::from_json(&text).expect("a valid OpenAPI 3.1 document");
+    assert!(spec.openapi.starts_with("3.1"));
+    let document: Value = serde_json::from_str(&text).unwrap();
+
+    let (_, _, operations) = get(&gateway, "/v1/operations").await;
+    let paths = &document["paths"];
+    for op in operations.as_array().unwrap() {
+        let name = op["name"].as_str().unwrap();
+        assert!(
+            paths[format!("/v1/operations/{name}")]["post"].is_object(),
+            "{name} missing"
+        );
+    }
+    for seed_path in [
+        "/bitbucket/repositories/{workspace}/{repo_slug}/pull-requests",
+        "/bitbucket/repositories/{workspace}/{repo_slug}/pipelines/trigger",
+        "/bitbucket/search/code",
+    ] {
+        assert!(paths[seed_path].is_object(), "{seed_path} missing");
+    }
+
+    // The published request schema accepts what the gateway accepts and
+    // refuses what it refuses.
+    let mut schema = paths["/v1/operations/list-repositories"]["post"]["requestBody"]["content"]
+        ["application/json"]["schema"]
+        .clone();
+    schema["components"] = document["components"].clone();
+    let validator = jsonschema::validator_for(&schema).expect("a usable JSON Schema");
+    for (params, accepted) in [
+        (json!({"workspace": "acme", "page": {"size": 100}}), true),
+        (json!({"page": {"size": 10}}), false),
+        (
+            json!({"workspace": "acme", "role": "owner", "surprise": 1}),
+            false,
+        ),
+    ] {
+        assert_eq!(validator.is_valid(&params), accepted, "{params}");
+        let (status, _, _) = gateway
+            .call(
+                &gateway.acme_key,
+                "/v1/operations/list-repositories",
+                &params.to_string(),
+            )
+            .await;
+        assert_eq!(
+            status.is_success(),
+            accepted,
+            "the gateway agrees on {params}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_other_operation_has_its_route() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start(&fake, &[]).await;
+    let (post, delete) = (reqwest::Method::POST, reqwest::Method::DELETE);
+
+    // Reviews on Grace's pull request 5, as Ada.
+    let (status, approved) = send(
+        &gateway,
+        post.clone(),
+        &format!("{REPO}/pull-requests/5/approve"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, &approved["participant"]["approved"]),
+        (StatusCode::OK, &json!(true)),
+        "{approved}"
+    );
+    let (status, _) = send(
+        &gateway,
+        delete.clone(),
+        &format!("{REPO}/pull-requests/5/approve"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, changes) = send(
+        &gateway,
+        post.clone(),
+        &format!("{REPO}/pull-requests/5/request-changes"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, &changes["participant"]["state"]),
+        (StatusCode::OK, &json!("changes_requested")),
+        "{changes}"
+    );
+    let (status, _) = send(
+        &gateway,
+        delete.clone(),
+        &format!("{REPO}/pull-requests/5/request-changes"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, comment) = send(
+        &gateway,
+        post.clone(),
+        &format!("{REPO}/pull-requests/5/comments"),
+        json!({"content": "Looks right"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{comment}");
+
+    // A pull request merged through its route.
+    let (_, created) = send(
+        &gateway,
+        post.clone(),
+        &format!("{REPO}/pull-requests"),
+        json!({"title": "Ship search", "source_branch": "feature/search-v2"}),
+    )
+    .await;
+    let id = created["pull_request"]["id"].as_u64().unwrap();
+    let (status, merged) = send(
+        &gateway,
+        post.clone(),
+        &format!("{REPO}/pull-requests/{id}/merge"),
+        json!({"strategy": "squash"}),
+    )
+    .await;
+    assert_eq!(
+        (status, &merged["pull_request"]["state"]),
+        (StatusCode::OK, &json!("merged")),
+        "{merged}"
+    );
+
+    // A finished pipeline's steps and log; a new one stopped.
+    let (_, _, pipelines) = get(&gateway, &format!("{REPO}/pipelines?all=true")).await;
+    let finished = pipelines["pipelines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["status"] == "successful")
+        .unwrap_or_else(|| panic!("a successful pipeline in the seed: {pipelines}"))
+        .clone();
+    let uuid = finished["uuid"].as_str().unwrap();
+    let (status, _, steps) = get(&gateway, &format!("{REPO}/pipelines/{uuid}/steps")).await;
+    assert_eq!(status, StatusCode::OK, "{steps}");
+    let step = steps["steps"][0]["uuid"].as_str().unwrap().to_owned();
+    let (status, _, log) = get(
+        &gateway,
+        &format!("{REPO}/pipelines/{uuid}/steps/{step}/log"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    assert!(log["log"].is_object());
+    let (_, triggered) = send(
+        &gateway,
+        post.clone(),
+        &format!("{REPO}/pipelines/trigger"),
+        json!({"branch": "main"}),
+    )
+    .await;
+    let running = triggered["pipeline"]["uuid"].as_str().unwrap().to_owned();
+    let (status, stopped) = send(
+        &gateway,
+        post.clone(),
+        &format!("{REPO}/pipelines/{running}/stop"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{stopped}");
+
+    // Webhooks: created, listed, deleted.
+    let (status, hook) = send(
+        &gateway,
+        post.clone(),
+        &format!("{REPO}/webhooks"),
+        json!({"url": "http://127.0.0.1:9/hook", "events": ["repo:push"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{hook}");
+    let hook_uuid = hook["webhook"]["uuid"].as_str().unwrap().to_owned();
+    let (_, _, hooks) = get(&gateway, &format!("{REPO}/webhooks")).await;
+    assert!(
+        hooks["webhooks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["uuid"] == hook_uuid.as_str())
+    );
+    let (status, _) = send(
+        &gateway,
+        delete,
+        &format!("{REPO}/webhooks/{hook_uuid}"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // OAuth through the seed's POST callback, then a refresh.
+    let (_, _, started) = get(&gateway, "/bitbucket/oauth/start").await;
+    let consent = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(started["authorization_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let location = reqwest::Url::parse(consent.headers()["location"].to_str().unwrap()).unwrap();
+    let query: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
+    let (status, connected) = send(
+        &gateway,
+        post.clone(),
+        "/bitbucket/oauth/callback",
+        json!({"code": query["code"], "state": query["state"]}),
+    )
+    .await;
+    assert_eq!(
+        (status, &connected["status"]["kind"]),
+        (StatusCode::OK, &json!("oauth2")),
+        "{connected}"
+    );
+    let (status, refreshed) = send(&gateway, post, "/bitbucket/oauth/refresh", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    assert!(refreshed["status"]["expires_at"].is_u64());
+    assert!(!refreshed.to_string().contains("refresh_token"));
+}

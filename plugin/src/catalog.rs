@@ -60,7 +60,7 @@ macro_rules! operations {
                         name: operation_name(stringify!($name)),
                         description: $description.to_owned(),
                         complexity: Complexity::$complexity,
-                        parameters_schema: wire::schema_of::<request_type!($($request)?)>().to_string(),
+                        parameters_schema: wire::params_schema_of::<request_type!($($request)?)>().to_string(),
                         result_schema: wire::schema_of::<$result>().to_string(),
                     },
                 )*]

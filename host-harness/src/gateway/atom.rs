@@ -66,8 +66,8 @@ struct ExecuteRequest {
     context: Option<CallContext>,
 }
 
-pub async fn capabilities(State(gateway): State<Gateway>, principal: Principal) -> Reply {
-    let discovery = match gateway.discovery(&principal).await {
+pub async fn capabilities(State(gateway): State<Gateway>, _: Principal) -> Reply {
+    let discovery = match gateway.discovery().await {
         Ok(discovery) => discovery,
         Err(reply) => return reply,
     };
@@ -87,8 +87,8 @@ pub async fn capabilities(State(gateway): State<Gateway>, principal: Principal) 
     Json(body).into_response()
 }
 
-pub async fn operations(State(gateway): State<Gateway>, principal: Principal) -> Reply {
-    let discovery = match gateway.discovery(&principal).await {
+pub async fn operations(State(gateway): State<Gateway>, _: Principal) -> Reply {
+    let discovery = match gateway.discovery().await {
         Ok(discovery) => discovery,
         Err(reply) => return reply,
     };
@@ -161,7 +161,7 @@ pub async fn execute(
         connector_id = context.connector_id.as_deref().unwrap_or(""),
     );
     let outcome = async {
-        let known = match gateway.discovery(&principal).await {
+        let known = match gateway.discovery().await {
             Ok(discovery) => discovery.operations.iter().any(|op| op.name == operation),
             Err(_) => true,
         };

@@ -66,7 +66,7 @@ mod tests {
     fn a_spent_budget_says_when_to_come_back_and_tenants_are_apart() {
         let budget = UpstreamBudget::per_hour(NonZeroU32::new(3).unwrap());
         assert!(budget.admit("acme").is_ok());
-        budget.charge("acme", 2);
+        budget.charge("acme", 3); // the call sent three: one paid on admission
         let wait = budget.admit("acme").unwrap_err();
         assert!(
             (1..=1200).contains(&wait),

@@ -37,7 +37,7 @@ impl Gateway {
         operation: &str,
         params: &str,
     ) -> Result<String, Value> {
-        let discovery = self.discovery(principal).await.ok();
+        let discovery = self.discovery().await.ok();
         let (label, kind) = classify(discovery.as_deref(), operation);
         let parsed: Value = serde_json::from_str(params).unwrap_or(Value::Null);
         let tenant = principal.tenant.as_str();

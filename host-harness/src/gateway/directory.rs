@@ -80,6 +80,12 @@ impl Directory {
             .map_err(|_| StoreError::Unavailable("tenant check did not finish".into()))?
     }
 
+    /// A tenant with the template's settings and a name no tenant can have
+    /// (names have no `/`): for calls that need no credential.
+    pub fn anonymous(&self) -> Tenant {
+        self.template.for_id("/anonymous")
+    }
+
     /// The credential store every tenant's credential and webhook secret live in.
     pub fn credentials(&self) -> Arc<dyn crate::tenant::CredentialStore> {
         self.template.credentials.clone()

@@ -30,6 +30,7 @@ mod directory;
 mod forward;
 mod guard;
 mod metrics;
+mod openapi;
 mod principal;
 mod probes;
 mod reply;
@@ -195,6 +196,8 @@ pub fn router(
         .route("/healthz", get(probes::healthz))
         .route("/readyz", get(probes::readyz))
         .route("/metrics", get(probes::metrics))
+        .route("/openapi.json", get(openapi::document))
+
         .layer(middleware::from_fn_with_state(gateway.clone(), screen))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(RequestBodyTimeoutLayer::new(config.body_timeout))
@@ -286,15 +289,15 @@ async fn authenticate(
     next.run(request).await
 }
 
-async fn capabilities(State(gateway): State<Gateway>, principal: Principal) -> Reply {
-    match gateway.discovery(&principal).await {
+async fn capabilities(State(gateway): State<Gateway>, _: Principal) -> Reply {
+    match gateway.discovery().await {
         Ok(discovery) => Json(wire::capabilities(&discovery.info)).into_response(),
         Err(reply) => reply,
     }
 }
 
-async fn operations(State(gateway): State<Gateway>, principal: Principal) -> Reply {
-    match gateway.discovery(&principal).await {
+async fn operations(State(gateway): State<Gateway>, _: Principal) -> Reply {
+    match gateway.discovery().await {
         Ok(discovery) => Json(wire::operations(&discovery.operations)).into_response(),
         Err(reply) => reply,
     }
@@ -392,8 +395,10 @@ impl Gateway {
             .live(&principal.tenant, || self.admission.tenant_slots())
     }
 
-    async fn discovery(&self, principal: &Principal) -> Result<Arc<Discovery>, Reply> {
-        let tenant = self.live(principal).tenant;
+    /// Discovery needs no credential and is the same for every tenant: it
+    /// runs once, as a tenant no one can call as.
+    async fn discovery(&self) -> Result<Arc<Discovery>, Reply> {
+        let tenant = self.directory.anonymous();
         self.discovery
             .get_or_try_init(|| async {
                 Ok(Arc::new(Discovery {

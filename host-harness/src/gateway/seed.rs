@@ -32,24 +32,24 @@ const MAX_PAGES: usize = 50;
 const REPO: &str = "/bitbucket/repositories/{workspace}/{repo_slug}";
 
 #[derive(Clone, Copy)]
-enum Verb {
+pub(super) enum Verb {
     Get,
     Post,
     Delete,
 }
 
 pub struct SeedRoute {
-    verb: Verb,
+    pub(super) verb: Verb,
     /// Below `/bitbucket`, or below [`REPO`] when it starts with `R`.
     path: &'static str,
-    operation: &'static str,
+    pub(super) operation: &'static str,
     /// The answer's key, and for a listing the key its items go in.
-    key: &'static str,
-    listing: bool,
+    pub(super) key: &'static str,
+    pub(super) listing: bool,
     /// Query parameters besides paging: (query name, parameter path).
-    query: &'static [(&'static str, &'static str)],
+    pub(super) query: &'static [(&'static str, &'static str)],
     /// 201 for what creates something.
-    creates: bool,
+    pub(super) creates: bool,
 }
 
 const fn route(
@@ -228,13 +228,23 @@ pub static ROUTES: &[SeedRoute] = &[
 ];
 
 /// Paging query parameters every listing takes.
-const PAGING: &[(&str, &str)] = &[
+pub(super) const PAGING: &[(&str, &str)] = &[
     ("cursor", "page.cursor"),
     ("size", "page.size"),
     ("pagelen", "page.size"),
     ("q", "page.q"),
     ("sort", "page.sort"),
 ];
+
+impl Verb {
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Get => "get",
+            Post => "post",
+            Delete => "delete",
+        }
+    }
+}
 
 impl SeedRoute {
     pub fn full_path(&self) -> String {
@@ -264,7 +274,7 @@ async fn call(
     Query(query): Query<Vec<(String, String)>>,
     body: Bytes,
 ) -> Reply {
-    let schema = match gateway.discovery(&principal).await {
+    let schema = match gateway.discovery().await {
         Ok(discovery) => discovery
             .operations
             .iter()
