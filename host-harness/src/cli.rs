@@ -69,7 +69,8 @@ enum Command {
     /// Start the embedded fake Bitbucket and walk through the integration against it.
     #[cfg(feature = "demo")]
     Demo {
-        /// Keep the fake running afterwards and print how to call it.
+        /// Then keep the fake running and serve the integration page in
+        /// front of it on 127.0.0.1:8080, printing the URL and a key.
         #[arg(long)]
         serve: bool,
     },

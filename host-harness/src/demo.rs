@@ -119,13 +119,12 @@ pub async fn run(args: &SandboxArgs, serve: bool) -> anyhow::Result<ExitCode> {
     workflow(&demo, &sandbox, &fake).await?;
 
     if serve {
-        println!("\nThe fake keeps running. In another terminal, for example:\n");
+        println!("\nThe fake keeps running. From another terminal, for example:\n");
         println!(
-            "  BITBUCKET_ACCESS_TOKEN={ADA_TOKEN} cargo run -q -p atom-harness -- --allow-host {fake_host} \\\n    --config api-base-url={} call list-repositories workspace=atom-labs\n",
+            "  BITBUCKET_ACCESS_TOKEN={ADA_TOKEN} cargo run -q -p atom-harness -- --allow-host {fake_host} \\\n    --config api-base-url={} call list-repositories workspace=atom-labs",
             fake.api_base_url()
         );
-        println!("Press Ctrl-C to stop.");
-        tokio::signal::ctrl_c().await?;
+        crate::demo_page::serve(sandbox.clone(), &tenant).await?;
     }
     Ok(ExitCode::SUCCESS)
 }

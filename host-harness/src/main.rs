@@ -4,6 +4,8 @@ mod auth_cli;
 mod cli;
 #[cfg(feature = "demo")]
 mod demo;
+#[cfg(feature = "demo")]
+mod demo_page;
 mod output;
 mod paging;
 mod serve;

@@ -29,6 +29,48 @@ fn the_demo_lists_every_acme_repository_across_pages() {
     assert!(stdout.contains("error: not_found"), "{stdout}");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_serve_opens_the_page_with_a_key_that_works() {
+    use std::io::{BufRead, BufReader};
+
+    let mut child = harness()
+        .args(["demo", "--serve"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the demo runs");
+    let stdout = child.stdout.take().unwrap();
+    let (url, key) = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+        let url = lines
+            .find_map(|l| l.split_once("open ").map(|(_, url)| url.trim().to_owned()))
+            .expect("the page's URL is printed");
+        let key = lines
+            .find_map(|l| l.trim().starts_with("atom_").then(|| l.trim().to_owned()))
+            .expect("a key is printed");
+        std::thread::spawn(move || lines.for_each(drop));
+        (url, key)
+    })
+    .await
+    .unwrap();
+    let page = reqwest::get(&url).await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("/assets/app.js"));
+    let client = reqwest::Client::new();
+    let user = client
+        .get(format!("{url}bitbucket/user"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(user.contains("Ada Lovelace"), "{user}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 #[test]
 fn operations_are_listed_and_failed_calls_say_why() {
     let output = harness()

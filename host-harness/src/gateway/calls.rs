@@ -25,6 +25,29 @@ enum Kind {
     Write,
 }
 
+/// Whether a cached answer will do.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    Cached,
+    Fresh,
+}
+
+impl Reading {
+    /// `Cache-Control: no-cache` (or `no-store`) asks for a fresh answer.
+    pub fn of(headers: &axum::http::HeaderMap) -> Self {
+        let fresh = headers
+            .get_all(axum::http::header::CACHE_CONTROL)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.contains("no-cache") || v.contains("no-store"));
+        if fresh {
+            Reading::Fresh
+        } else {
+            Reading::Cached
+        }
+    }
+}
+
 /// Bitbucket's smallest published budget, for a component that gives none.
 const FALLBACK_BUDGET: NonZeroU32 = NonZeroU32::new(1000).unwrap();
 
@@ -37,12 +60,25 @@ impl Gateway {
         operation: &str,
         params: &str,
     ) -> Result<String, Value> {
+        self.run_reading(principal, operation, params, Reading::Cached)
+            .await
+    }
+
+    /// As [`Gateway::run`]; `Reading::Fresh` (the caller sent `Cache-Control:
+    /// no-cache`) skips the cached answer and stores the new one.
+    pub(super) async fn run_reading(
+        &self,
+        principal: &Principal,
+        operation: &str,
+        params: &str,
+        reading: Reading,
+    ) -> Result<String, Value> {
         let discovery = self.discovery().await.ok();
         let (label, kind) = classify(discovery.as_deref(), operation);
         let parsed: Value = serde_json::from_str(params).unwrap_or(Value::Null);
         let tenant = principal.tenant.as_str();
         let cache = self.cache.as_ref().filter(|_| kind == Kind::CacheableRead);
-        if let Some(cache) = cache {
+        if let Some(cache) = cache.filter(|_| reading == Reading::Cached) {
             if let Some(answer) = cache.get(tenant, operation, &parsed) {
                 self.metrics.cache_hits.inc();
                 self.count(&label, "ok", None);

@@ -31,6 +31,7 @@ mod forward;
 mod guard;
 mod metrics;
 mod openapi;
+mod page;
 mod principal;
 mod probes;
 mod reply;
@@ -197,7 +198,11 @@ pub fn router(
         .route("/readyz", get(probes::readyz))
         .route("/metrics", get(probes::metrics))
         .route("/openapi.json", get(openapi::document))
-
+        // The page is static; what it shows needs a session.
+        .route("/", get(page::index))
+        .route("/bitbucket", get(page::index))
+        .route("/assets/app.js", get(page::script))
+        .route("/assets/app.css", get(page::style))
         .layer(middleware::from_fn_with_state(gateway.clone(), screen))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(RequestBodyTimeoutLayer::new(config.body_timeout))
@@ -266,6 +271,12 @@ async fn authenticate(
         },
         None => match gateway.sessions.find(headers) {
             Some(principal) => principal,
+            // Whether a session exists is the question itself: the page asks on load.
+            None if request.method() == axum::http::Method::GET
+                && request.uri().path() == "/v1/session" =>
+            {
+                return Json(json!({ "tenant": null, "csrf_token": null })).into_response();
+            }
             None => {
                 gateway.metrics.refused("unauthenticated");
                 return unauthenticated(

@@ -15,12 +15,13 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{MethodRouter, delete, get, post};
 use serde_json::{Map, Value, json};
 
 use super::Gateway;
+use super::calls::Reading;
 use super::principal::Principal;
 use super::reply::{self, Reply};
 use crate::params;
@@ -255,8 +256,8 @@ impl SeedRoute {
     }
 
     pub fn handler(&'static self) -> MethodRouter<Gateway> {
-        let handle = move |state, principal, path, query, body| {
-            call(self, state, principal, path, query, body)
+        let handle = move |state, principal, path, query, headers, body| {
+            call(self, state, principal, path, query, headers, body)
         };
         match self.verb {
             Get => get(handle),
@@ -272,8 +273,10 @@ async fn call(
     principal: Principal,
     Path(path): Path<HashMap<String, String>>,
     Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Reply {
+    let reading = Reading::of(&headers);
     let schema = match gateway.discovery().await {
         Ok(discovery) => discovery
             .operations
@@ -292,7 +295,7 @@ async fn call(
     let mut items = Vec::new();
     for _ in 0..MAX_PAGES {
         let answer = match gateway
-            .run(&principal, route.operation, &params.to_string())
+            .run_reading(&principal, route.operation, &params.to_string(), reading)
             .await
         {
             Ok(answer) => serde_json::from_str::<Value>(&answer).unwrap_or(Value::Null),
