@@ -7,6 +7,7 @@
 //! imports (credentials, configuration, OAuth state, logs).
 
 mod bindings;
+pub mod compiled;
 mod failure;
 mod host_impl;
 mod limits;
