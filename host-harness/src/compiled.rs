@@ -12,6 +12,7 @@
 use std::hash::{DefaultHasher, Hash as _, Hasher as _};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
@@ -70,7 +71,10 @@ fn entry_name(engine: &Engine, bytes: &[u8]) -> String {
 /// Written beside the entry and renamed into place: a reader never sees a
 /// half-written file, and two processes caching at once both succeed.
 fn store(entry: &Path, compiled: &[u8]) -> std::io::Result<()> {
-    let partial = entry.with_extension(format!("partial-{}", std::process::id()));
+    // Unique per process and per load: threads of one process may cache at once.
+    static LOADS: AtomicU64 = AtomicU64::new(0);
+    let load = LOADS.fetch_add(1, Ordering::Relaxed);
+    let partial = entry.with_extension(format!("partial-{}-{load}", std::process::id()));
     let mut file = private_file(&partial)?;
     file.write_all(compiled)?;
     file.sync_all()?;
