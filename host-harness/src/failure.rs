@@ -78,7 +78,10 @@ impl Failure {
         let mut body = match self {
             Failure::Integration(error) => integration(error).1,
             Failure::LimitExceeded { limit, message } => {
-                json!({ "message": message, "retryable": true, "limit": limit.name() })
+                // The same call hits the same memory cap again; a deadline may
+                // well pass next time (a slow upstream, a busy host).
+                let retryable = *limit == Limit::Deadline;
+                json!({ "message": message, "retryable": retryable, "limit": limit.name() })
             }
             Failure::Trap(message) | Failure::Host(message) => {
                 json!({ "message": message, "retryable": false })

@@ -39,6 +39,11 @@ impl Error {
         Error::UpstreamUnavailable(info(message, true, status))
     }
 
+    /// Unavailable in a way the same call will meet again.
+    pub fn unavailable_for_good(message: impl Into<String>, status: Option<u16>) -> Self {
+        Error::UpstreamUnavailable(info(message, false, status))
+    }
+
     pub fn sandbox_denied(target: &str) -> Self {
         Error::PermissionDenied(PermissionError {
             message: format!(

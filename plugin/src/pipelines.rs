@@ -28,6 +28,32 @@ const STEPS: Listing = Listing {
     number_pages_when_next_missing: true,
     ..Listing::FULL
 };
+/// The values Bitbucket's spec allows for the listing's `status` filter.
+const STATUS_FILTERS: &[&str] = &[
+    "PARSING", "PENDING", "PAUSED", "HALTED", "BUILDING", "ERROR", "PASSED", "FAILED", "STOPPED",
+    "UNKNOWN",
+];
+/// … and for its `trigger_type` filter.
+const TRIGGER_FILTERS: &[&str] = &["PUSH", "MANUAL", "SCHEDULED", "PARENT_STEP"];
+
+/// A filter value as Bitbucket spells it (any case in), or a validation
+/// error listing the values it takes: an unknown one would silently match
+/// nothing upstream.
+fn spec_value(field: &str, given: Option<&str>, allowed: &[&str]) -> Result<Option<String>, Error> {
+    let Some(given) = given else {
+        return Ok(None);
+    };
+    let upper = given.trim().to_ascii_uppercase();
+    if allowed.contains(&upper.as_str()) {
+        Ok(Some(upper))
+    } else {
+        Err(Error::validation(
+            field,
+            format!("must be one of: {}", allowed.join(", ")),
+        ))
+    }
+}
+
 const SORTS: [&str; 6] = [
     "created_on",
     "-created_on",
@@ -238,16 +264,16 @@ pub fn list(upstream: &dyn Upstream, request: ListPipelinesRequest) -> Result<Pi
             format!("must be one of: {}", SORTS.join(", ")),
         ));
     }
+    let status = spec_value("status", request.status.as_deref(), STATUS_FILTERS)?;
+    let trigger = spec_value(
+        "trigger_type",
+        request.trigger_type.as_deref(),
+        TRIGGER_FILTERS,
+    )?;
     let endpoint = Endpoint::get(pipelines(&request.workspace, &request.repo_slug)?)
-        .query_opt(
-            "status",
-            request.status.as_deref().map(str::to_ascii_uppercase),
-        )
+        .query_opt("status", status)
         .query_opt("target.branch", request.target_branch.as_deref())
-        .query_opt(
-            "trigger_type",
-            request.trigger_type.as_deref().map(str::to_ascii_uppercase),
-        );
+        .query_opt("trigger_type", trigger);
     // Newest first unless the caller sorts.
     let mut page = request.page.clone().unwrap_or_else(page::first_page);
     page.sort = page.sort.or(Some("-created_on".to_owned()));
@@ -452,6 +478,22 @@ pub fn stop(upstream: &dyn Upstream, request: PipelineRef) -> Result<Pipeline, E
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filters_take_the_specs_values_in_any_case_and_name_the_field_otherwise() {
+        assert_eq!(
+            spec_value("trigger_type", Some("scheduled"), TRIGGER_FILTERS).unwrap(),
+            Some("SCHEDULED".to_owned())
+        );
+        assert_eq!(spec_value("status", None, STATUS_FILTERS).unwrap(), None);
+        let Err(Error::Validation(refused)) =
+            spec_value("trigger_type", Some("SCHEDULE"), TRIGGER_FILTERS)
+        else {
+            panic!("SCHEDULE is not the spec's name");
+        };
+        assert_eq!(refused.field, "trigger_type");
+        assert!(refused.message.contains("PARENT_STEP"));
+    }
 
     fn state(json: &str) -> RunStatus {
         status(Some(&serde_json::from_str::<ApiState>(json).unwrap())).status

@@ -69,7 +69,7 @@ impl Client {
                 Ok(response) => {
                     let retry_after = response
                         .header("retry-after")
-                        .and_then(|v| v.trim().parse::<u32>().ok());
+                        .and_then(|v| retry_after_seconds(v, crate::session::unix_now()));
                     (
                         Error::from_upstream(response.status, &response.body, retry_after),
                         retry_after,
@@ -218,6 +218,19 @@ fn within(url: &Url, base: &Url) -> bool {
     url.origin() == base.origin() && url.path().starts_with(base.path())
 }
 
+/// `Retry-After` as seconds (`120`) or as an HTTP date
+/// (`Wed, 21 Oct 2026 07:28:00 GMT`), counted from `now` (unix seconds); a
+/// date already past means now.
+fn retry_after_seconds(value: &str, now: u64) -> Option<u32> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u32>() {
+        return Some(seconds);
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    let at = at.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    Some(u32::try_from(at.saturating_sub(now)).unwrap_or(u32::MAX))
+}
+
 fn backoff(config: &Config, attempt: u32, retry_after: Option<u32>) -> Duration {
     if let Some(seconds) = retry_after {
         return Duration::from_secs(u64::from(seconds));
@@ -254,6 +267,23 @@ fn log_request(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_is_read_as_seconds_or_as_an_http_date() {
+        // 1 000 000 000 s after the epoch is Sun, 09 Sep 2001 01:46:40 GMT.
+        let now = 1_000_000_000;
+        assert_eq!(retry_after_seconds(" 30 ", now), Some(30));
+        assert_eq!(
+            retry_after_seconds("Sun, 09 Sep 2001 01:47:40 GMT", now),
+            Some(60)
+        );
+        assert_eq!(
+            retry_after_seconds("Sun, 09 Sep 2001 01:40:00 GMT", now),
+            Some(0),
+            "past: now"
+        );
+        assert_eq!(retry_after_seconds("soon", now), None);
+    }
 
     #[test]
     fn redirects_outside_the_api_get_no_token() {

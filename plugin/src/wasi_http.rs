@@ -166,8 +166,9 @@ fn write_body(outgoing: &OutgoingBody, body: &[u8]) -> anyhow::Result<()> {
 }
 
 fn read_capped(response: &waki::Response, cap: usize, url: &Url) -> Result<Vec<u8>, Error> {
+    // The same request gets the same answer: retrying cannot help.
     let too_large = || {
-        Error::unavailable(
+        Error::unavailable_for_good(
             format!(
                 "Bitbucket's answer is larger than the {cap}-byte response cap (setting max-response-bytes)"
             ),

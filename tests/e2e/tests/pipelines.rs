@@ -71,17 +71,48 @@ async fn runs_are_listed_newest_first_with_their_status_and_filters() {
         Some("FAILED")
     );
 
+    // The filter takes the spec's names (SCHEDULED), the run says SCHEDULE.
     let nightly = env
         .exec(
             "list-pipelines",
-            repo(json!({ "trigger_type": "schedule", "target_branch": "main" })),
+            repo(json!({ "trigger_type": "scheduled", "target_branch": "main" })),
         )
         .await
         .unwrap();
+    assert!(
+        !items(&nightly).is_empty(),
+        "the seed has nightly runs on main"
+    );
     for run in items(&nightly) {
         assert_eq!(run["trigger"], "SCHEDULE");
         assert_eq!(run["target"]["ref_name"], "main");
     }
+    assert_eq!(
+        env.fake
+            .control()
+            .requests
+            .last()
+            .unwrap()
+            .param("trigger_type"),
+        Some("SCHEDULED")
+    );
+    let before = env.fake.control().requests.len();
+    let unknown = env
+        .exec(
+            "list-pipelines",
+            repo(json!({ "trigger_type": "schedule" })),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&unknown, Failure::Integration(Error::Validation(v)) if v.field == "trigger_type" && v.message.contains("SCHEDULED")),
+        "{unknown:?}"
+    );
+    assert_eq!(
+        env.fake.control().requests.len(),
+        before,
+        "refused before any request"
+    );
 
     let bbql = env
         .exec(

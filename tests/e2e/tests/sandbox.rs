@@ -62,6 +62,10 @@ async fn a_call_over_its_memory_cap_fails_cleanly_and_the_next_call_works() {
         "expected the memory limit, got {failure}"
     );
     assert_eq!(failure.to_json()["limit"], "memory");
+    assert!(
+        !failure.retryable(),
+        "the same call meets the same cap again"
+    );
 
     let page = exec_in(
         &small,
@@ -121,6 +125,7 @@ async fn an_answer_over_the_response_cap_is_a_typed_error_not_a_trap() {
         panic!("expected upstream-unavailable, got {failure}");
     };
     assert!(info.message.contains("response cap"), "{}", info.message);
+    assert!(!info.retryable, "the same answer is too large again");
 }
 
 #[tokio::test]

@@ -37,7 +37,7 @@ async fn listing_uses_bitbucket_filters_and_can_lose_next() {
         .json();
     assert_eq!(passed["size"], 18);
     let scheduled = api
-        .get(&format!("{PLUGIN}/pipelines?trigger_type=SCHEDULE"))
+        .get(&format!("{PLUGIN}/pipelines?trigger_type=SCHEDULED"))
         .await
         .json();
     assert_eq!(scheduled["size"], 3);

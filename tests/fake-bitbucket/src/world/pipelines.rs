@@ -47,6 +47,15 @@ impl Trigger {
             Trigger::Schedule => "SCHEDULE",
         }
     }
+
+    /// The name the listing's `trigger_type` filter uses, from the spec's
+    /// enum (`SCHEDULED`, where the run itself says `SCHEDULE`).
+    pub fn filter_name(self) -> &'static str {
+        match self {
+            Trigger::Schedule => "SCHEDULED",
+            other => other.as_str(),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -82,7 +82,7 @@ pub async fn list(
                     p.target.selector.as_ref().map(|s| s.1.as_str()),
                 )
                 && eq("creator.uuid", p.creator.as_deref())
-                && eq("trigger_type", Some(p.trigger.as_str()))
+                && eq("trigger_type", Some(p.trigger.filter_name()))
         })
         .collect();
     // Oldest first unless sorted, as Bitbucket does (clients add sort=-created_on).
