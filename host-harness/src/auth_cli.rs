@@ -129,8 +129,9 @@ pub fn run_keys(store: &StoreArgs, command: KeysCommand) -> anyhow::Result<ExitC
         }
         KeysCommand::Rotate => {
             let rotated = keyring(store)?.with_new_current_key()?;
-            let resealed = SqliteCredentialStore::open(&store.store, rotated.clone())?
+            let rotation = SqliteCredentialStore::open(&store.store, rotated.clone())?
                 .rotate(rotated.clone())?;
+            let resealed = rotation.resealed;
             if std::env::var_os(KEYS_ENV).is_some() {
                 println!(
                     "re-sealed {resealed} credentials with key version {}.",
@@ -147,6 +148,16 @@ pub fn run_keys(store: &StoreArgs, command: KeysCommand) -> anyhow::Result<ExitC
                     rotated.current_version(),
                     store.key_file.display()
                 );
+            }
+            // The new keyring is saved first: the re-sealed rows need it.
+            for row in &rotation.unreadable {
+                eprintln!(
+                    "not re-sealed: tenant '{}' (connection '{}') is sealed with key version {}, which this keyring lacks; its credential stays as it was",
+                    row.tenant, row.connection, row.key_version
+                );
+            }
+            if !rotation.unreadable.is_empty() {
+                return Ok(ExitCode::from(1));
             }
         }
     }

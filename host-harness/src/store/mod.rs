@@ -32,5 +32,5 @@ mod tenants;
 mod tests;
 
 pub use keyring::{KEYS_ENV, Keyring};
-pub use sqlite::{DEFAULT_CONNECTION, SqliteCredentialStore};
+pub use sqlite::{DEFAULT_CONNECTION, Rotation, SqliteCredentialStore, Unreadable};
 pub use tenants::{NewApiKey, TenantRecord, TenantRegistry, check_name};

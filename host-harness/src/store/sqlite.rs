@@ -68,6 +68,23 @@ struct Inner {
 }
 
 /// A row as read, still sealed.
+/// What a key rotation did.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Rotation {
+    /// Rows now sealed with the new current key.
+    pub resealed: usize,
+    /// Rows sealed with a key the keyring lacks, left as they were.
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// A stored row no key of the keyring opens.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Unreadable {
+    pub tenant: String,
+    pub connection: String,
+    pub key_version: u32,
+}
+
 struct StoredRow {
     tenant: String,
     connection: String,
@@ -165,7 +182,7 @@ impl SqliteCredentialStore {
     /// cannot open fails the whole rotation and changes nothing. Credential
     /// versions and `updated_at` stay: the credentials themselves are the
     /// same. Answers how many rows were re-sealed.
-    pub fn rotate(&self, new_keyring: Keyring) -> Result<usize, StoreError> {
+    pub fn rotate(&self, new_keyring: Keyring) -> Result<Rotation, StoreError> {
         let mut guard = self.lock()?;
         let inner = &mut *guard;
         let failed = self.failed("rotating credential keys");
@@ -197,8 +214,21 @@ impl SqliteCredentialStore {
                 .map_err(failed)?
         };
         let mut resealed = 0;
+        let mut unreadable = Vec::new();
         for row in &rows {
-            let secret = row.open(&new_keyring)?;
+            // A row no key opens stays as it is, and is reported: one lost
+            // key must not keep every other row on the old one.
+            let secret = match row.open(&new_keyring) {
+                Ok(secret) => secret,
+                Err(_) => {
+                    unreadable.push(Unreadable {
+                        tenant: row.tenant.clone(),
+                        connection: row.connection.clone(),
+                        key_version: row.key_version,
+                    });
+                    continue;
+                }
+            };
             let sealed = seal::seal(&new_keyring, row.id(), &secret)?;
             resealed += transaction
                 .execute(
@@ -236,7 +266,10 @@ impl SqliteCredentialStore {
                 "credential keys rotated, but the write-ahead log was not truncated"
             ),
         }
-        Ok(resealed)
+        Ok(Rotation {
+            resealed,
+            unreadable,
+        })
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Inner>, StoreError> {

@@ -7,7 +7,7 @@ use super::{
     unavailable_message,
 };
 use crate::host_types::CredentialSecret;
-use crate::store::{Keyring, SqliteCredentialStore};
+use crate::store::{DEFAULT_CONNECTION, Keyring, SqliteCredentialStore, Unreadable};
 use crate::tenant::{CredentialStore, StoreError};
 
 fn keyring() -> Keyring {
@@ -284,13 +284,13 @@ fn rotation_reseals_under_the_new_key_and_keeps_versions() {
     let nonces_before = nonces(&path);
 
     let new = old.with_new_current_key().expect("random key");
-    assert_eq!(store.rotate(new.clone()).expect("rotated"), 2);
+    assert_eq!(store.rotate(new.clone()).expect("rotated").resealed, 2);
     assert_eq!(
         store.list().expect("listed"),
         vec![("acme".to_owned(), 1, 2), ("globex".to_owned(), 2, 2)]
     );
     assert_ne!(nonces(&path), nonces_before, "re-sealed with fresh nonces");
-    assert_eq!(store.rotate(new.clone()).expect("nothing left"), 0);
+    assert_eq!(store.rotate(new.clone()).expect("nothing left").resealed, 0);
 
     let reader = SqliteCredentialStore::open(&path, new.only_current()).expect("store opens");
     let acme = reader.get("acme").expect("readable").expect("present");
@@ -313,7 +313,7 @@ fn rotation_reseals_under_the_new_key_and_keeps_versions() {
 }
 
 #[test]
-fn a_row_the_new_keyring_cannot_open_fails_the_whole_rotation() {
+fn a_row_the_new_keyring_cannot_open_is_reported_and_the_rest_resealed() {
     let (_dir, path) = database();
     let store = store(&path);
     store.replace("acme", 0, oauth()).expect("stored");
@@ -322,19 +322,26 @@ fn a_row_the_new_keyring_cannot_open_fails_the_whole_rotation() {
         .expect("store opens")
         .replace("globex", 0, access_token())
         .expect("stored");
-    let before = nonces(&path);
 
     let new = keyring().with_new_current_key().expect("random key");
-    let message = unavailable_message(store.rotate(new).expect_err("rotated past a row"));
-    assert!(message.contains("key version 7"), "{message}");
-    assert_eq!(nonces(&path), before, "nothing re-sealed");
+    let current = new.current_version();
+    let rotation = store.rotate(new.clone()).expect("rotated what it could");
+    assert_eq!(rotation.resealed, 1);
+    assert_eq!(
+        rotation.unreadable,
+        vec![Unreadable {
+            tenant: "globex".to_owned(),
+            connection: DEFAULT_CONNECTION.to_owned(),
+            key_version: 7,
+        }]
+    );
     assert_eq!(
         store.list().expect("listed"),
-        vec![("acme".to_owned(), 1, 1), ("globex".to_owned(), 1, 7)]
+        vec![("acme".to_owned(), 1, current), ("globex".to_owned(), 1, 7)],
+        "acme moved to the new key, globex stayed as it was"
     );
-    // Still sealing with, and reading under, the old keyring.
-    store.replace("acme", 1, api_token()).expect("replaced");
-    assert_eq!(store.list().expect("listed")[0], ("acme".to_owned(), 2, 1));
+    let reader = SqliteCredentialStore::open(&path, new.only_current()).expect("store opens");
+    assert!(reader.get("acme").expect("readable").is_some());
 }
 
 fn nonces(path: &Path) -> Vec<Vec<u8>> {
