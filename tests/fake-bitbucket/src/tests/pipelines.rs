@@ -45,6 +45,14 @@ async fn listing_uses_bitbucket_filters_and_can_lose_next() {
         scheduled["values"][0]["trigger"]["type"],
         "pipeline_trigger_schedule"
     );
+    assert_eq!(
+        scheduled["values"][0]["links"]["type"],
+        "pipelines_pipeline_links"
+    );
+    assert_eq!(
+        scheduled["values"][0]["links"]["steps"]["type"],
+        "pipelines_links_section_href"
+    );
     let develop = api
         .get(&format!("{PLUGIN}/pipelines?target.branch=develop"))
         .await

@@ -268,6 +268,10 @@ async fn comments_thread_and_count() {
     assert_eq!(comment["type"], "pullrequest_comment");
     assert_eq!(comment["content"]["markup"], "markdown");
     assert_eq!(comment["parent"]["id"], 500_001);
+    assert_eq!(
+        comment["parent"]["type"], "pullrequest_comment",
+        "as the real payload"
+    );
     assert_eq!(comment["deleted"], false);
     let pr = api.get(&format!("{PLUGIN}/pullrequests/4")).await.json();
     assert_eq!(pr["comment_count"], 3);

@@ -101,9 +101,11 @@ pub fn render(world: &World, p: &Pipeline) -> Value {
             "source": "bitbucket-pipelines.yml",
             "uri": format!("{base}/2.0/repositories/{}/src/{}/bitbucket-pipelines.yml", p.repo, p.target.commit)
         }],
+        // `pipelines_pipeline_links` and its hrefs extend `object`: they carry `type`.
         "links": {
-            "self": { "href": api },
-            "steps": { "href": format!("{api}/steps") },
+            "type": "pipelines_pipeline_links",
+            "self": { "type": "pipelines_links_section_href", "href": api },
+            "steps": { "type": "pipelines_links_section_href", "href": format!("{api}/steps") },
             "html": { "href": format!("{base}/{}/pipelines/results/{}", p.repo, p.build_number) }
         }
     });

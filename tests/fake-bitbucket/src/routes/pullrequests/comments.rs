@@ -194,6 +194,7 @@ pub fn render(world: &World, pr: &PullRequest, c: &Comment) -> Value {
     });
     if let Some(parent) = c.parent {
         comment["parent"] = json!({
+            "type": "pullrequest_comment",
             "id": parent,
             "links": {
                 "self": { "href": format!("{api}/comments/{parent}") },
