@@ -109,9 +109,7 @@ pub async fn operations(State(gateway): State<Gateway>, _: Principal) -> Reply {
 }
 
 pub async fn health(State(gateway): State<Gateway>, principal: Principal) -> Reply {
-    let last_check = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
+    let last_check = super::rfc3339_now();
     let (healthy, message) = match gateway.run(&principal, "health", "{}").await {
         Ok(answer) => {
             let report: Value = serde_json::from_str(&answer).unwrap_or_default();

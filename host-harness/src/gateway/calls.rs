@@ -75,11 +75,20 @@ impl Gateway {
     ) -> Result<String, Value> {
         let discovery = self.discovery().await.ok();
         let (label, kind) = classify(discovery.as_deref(), operation);
-        let parsed: Value = serde_json::from_str(params).unwrap_or(Value::Null);
         let tenant = principal.tenant.as_str();
-        let cache = self.cache.as_ref().filter(|_| kind == Kind::CacheableRead);
-        if let Some(cache) = cache.filter(|_| reading == Reading::Cached) {
-            if let Some(answer) = cache.get(tenant, operation, &parsed) {
+        // Only a cacheable read needs its params parsed: they are its key.
+        let cached = self
+            .cache
+            .as_ref()
+            .filter(|_| kind == Kind::CacheableRead)
+            .map(|cache| {
+                (
+                    cache,
+                    serde_json::from_str::<Value>(params).unwrap_or(Value::Null),
+                )
+            });
+        if let Some((cache, parsed)) = cached.as_ref().filter(|_| reading == Reading::Cached) {
+            if let Some(answer) = cache.get(tenant, operation, parsed) {
                 self.metrics.cache_hits.inc();
                 self.count(&label, "ok", None);
                 return Ok(answer.to_string());
@@ -130,8 +139,8 @@ impl Gateway {
                 self.count(&label, "ok", Some(elapsed.as_secs_f64()));
                 match kind {
                     Kind::CacheableRead => {
-                        if let Some(cache) = cache {
-                            cache.put(tenant, operation, &parsed, &answer);
+                        if let Some((cache, parsed)) = &cached {
+                            cache.put(tenant, operation, parsed, &answer);
                         }
                     }
                     Kind::Write => {

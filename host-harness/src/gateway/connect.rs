@@ -62,9 +62,7 @@ impl PendingLogins {
 }
 
 pub async fn health(State(gateway): State<Gateway>, principal: Principal) -> Reply {
-    let timestamp = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
+    let timestamp = super::rfc3339_now();
     let body = match gateway.run(&principal, "health", "{}").await {
         Ok(answer) => {
             let report: Value = serde_json::from_str(&answer).unwrap_or_default();

@@ -39,6 +39,7 @@ mod seed;
 mod server;
 mod webhooks;
 
+use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -51,7 +52,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 use tracing::Instrument as _;
@@ -398,6 +399,32 @@ async fn close_session(State(gateway): State<Gateway>, _: Principal, headers: He
 struct Discovery {
     info: IntegrationInfo,
     operations: Vec<Operation>,
+    /// Each operation's parameter schema, parsed once rather than per request.
+    params_schemas: HashMap<String, Value>,
+}
+
+impl Discovery {
+    fn new(info: IntegrationInfo, operations: Vec<Operation>) -> Self {
+        let params_schemas = operations
+            .iter()
+            .filter_map(|op| {
+                let schema = serde_json::from_str(&op.parameters_schema).ok()?;
+                Some((op.name.clone(), schema))
+            })
+            .collect();
+        Self {
+            info,
+            operations,
+            params_schemas,
+        }
+    }
+}
+
+/// Now, as RFC 3339 text, for the health answers' timestamps.
+fn rfc3339_now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 impl Gateway {
@@ -412,10 +439,10 @@ impl Gateway {
         let tenant = self.directory.anonymous();
         self.discovery
             .get_or_try_init(|| async {
-                Ok(Arc::new(Discovery {
-                    info: self.sandbox.capabilities(&tenant).await?,
-                    operations: self.sandbox.operations(&tenant).await?,
-                }))
+                Ok(Arc::new(Discovery::new(
+                    self.sandbox.capabilities(&tenant).await?,
+                    self.sandbox.operations(&tenant).await?,
+                )))
             })
             .await
             .cloned()

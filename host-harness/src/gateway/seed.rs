@@ -279,10 +279,9 @@ async fn call(
     let reading = Reading::of(&headers);
     let schema = match gateway.discovery().await {
         Ok(discovery) => discovery
-            .operations
-            .iter()
-            .find(|op| op.name == route.operation)
-            .and_then(|op| serde_json::from_str::<Value>(&op.parameters_schema).ok())
+            .params_schemas
+            .get(route.operation)
+            .cloned()
             .unwrap_or_default(),
         Err(reply) => return reply,
     };
