@@ -8,12 +8,14 @@
 
 mod bindings;
 pub mod compiled;
+mod credential_lock;
 mod failure;
 mod host_impl;
 mod limits;
 mod outbound;
 mod sandbox;
 mod tenant;
+mod upstream_client;
 
 pub mod gateway;
 pub mod params;

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
 
-use http_body_util::BodyExt;
-use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiHttpHooks, default_send_request};
+use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiHttpHooks};
+
+use crate::upstream_client::UpstreamClient;
 
 /// Hosts a component may reach: `host` (any port) or `host:port`.
 #[derive(Clone, Debug)]
@@ -59,6 +60,8 @@ pub struct OutboundPolicy {
     pub stats: OutboundStats,
     /// The tenant's own count, which its upstream budget is charged from.
     pub tenant_sent: Arc<AtomicU64>,
+    /// Shared by every store of the sandbox: connections are reused.
+    pub client: UpstreamClient,
 }
 
 type BoxedIo = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
@@ -88,9 +91,11 @@ impl WasiHttpHooks for OutboundPolicy {
         self.stats.sent.inc();
         self.tenant_sent.fetch_add(1, Ordering::Relaxed);
         let options = bounded(options, self.io_timeout);
+        let client = self.client.clone();
         Box::new(async move {
-            let (response, io) = default_send_request(request, Some(options)).await?;
-            Ok((response.map(BodyExt::boxed_unsync), Box::new(io) as BoxedIo))
+            let response = client.send(request, options).await?;
+            // The pool drives the connection; nothing is left for the guest to await.
+            Ok((response, Box::new(async { Ok(()) }) as BoxedIo))
         })
     }
 }

@@ -18,6 +18,7 @@ use crate::failure::{Failure, Limit};
 use crate::limits::Limits;
 use crate::outbound::{Allowlist, OutboundPolicy, OutboundStats};
 use crate::tenant::Tenant;
+use crate::upstream_client::UpstreamClient;
 
 /// How often the engine's epoch advances: the granularity of deadlines.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -27,7 +28,7 @@ pub struct HostState {
     pub(crate) tenant: Tenant,
     /// The tenant's credential lock while this call holds it; dropped with
     /// the store, so a trap or a deadline cannot leave it held.
-    pub(crate) credential_guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+    pub(crate) credential_guard: Option<crate::credential_lock::CredentialLock>,
     wasi: WasiCtx,
     http: WasiHttpCtx,
     table: ResourceTable,
@@ -62,6 +63,7 @@ pub struct Sandbox {
     limits: Limits,
     allowlist: Allowlist,
     outbound: OutboundStats,
+    upstream: UpstreamClient,
     _ticker: Arc<EpochTicker>,
 }
 
@@ -91,9 +93,10 @@ impl Sandbox {
             _ticker: EpochTicker::start(engine.clone()),
             engine,
             pre,
-            limits,
             allowlist,
             outbound: OutboundStats::default(),
+            upstream: UpstreamClient::new(limits.call_timeout),
+            limits,
         })
     }
 
@@ -183,6 +186,7 @@ impl Sandbox {
                 io_timeout: self.limits.call_timeout,
                 stats: self.outbound.clone(),
                 tenant_sent: tenant.upstream_requests.clone(),
+                client: self.upstream.clone(),
             },
             memory: MemoryCap::new(self.limits.memory_bytes),
         };
