@@ -1,5 +1,6 @@
 //! The `host` interface the component imports, served from the call's tenant.
 
+use crate::credential_lock::CredentialLock;
 use crate::host_types::{Credential, CredentialSecret, Host, LogLevel, OauthClient, ReplaceError};
 use crate::sandbox::HostState;
 use crate::tenant::StoreError;
@@ -17,8 +18,15 @@ impl Host for HostState {
 
     async fn lock_credential(&mut self) -> wasmtime::Result<Option<Credential>> {
         if self.credential_guard.is_none() {
-            self.credential_guard = Some(self.tenant.credential_lock.clone().lock_owned().await);
+            let lock = CredentialLock::acquire(&self.tenant)
+                .await
+                .map_err(|error| {
+                    tracing::error!(tenant = %self.tenant.id, %error, "credential lock failed");
+                    wasmtime::format_err!("{error}")
+                })?;
+            self.credential_guard = Some(lock);
         }
+        // Read after the lock: whoever held it may have stored newer tokens.
         self.get_credential().await
     }
 

@@ -27,4 +27,6 @@ pub use failure::{Failure, Limit};
 pub use limits::Limits;
 pub use outbound::{Allowlist, OutboundStats};
 pub use sandbox::{HostState, Sandbox};
-pub use tenant::{CredentialStore, MemoryCredentialStore, OauthClient, StoreError, Tenant};
+pub use tenant::{
+    CredentialStore, MemoryCredentialStore, OauthClient, RefreshLeases, StoreError, Tenant,
+};

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::host_types::{Credential, CredentialSecret};
 
@@ -18,9 +18,24 @@ pub enum StoreError {
     Unavailable(String),
 }
 
+/// Who may refresh a tenant's token now, when several processes share a
+/// store. A process-local store needs none: the tenant's in-process lock is
+/// the whole story, so every lease is granted.
+pub trait RefreshLeases {
+    /// Takes (or renews) the tenant's lease for `holder` until `ttl` from now,
+    /// unless another holder has one that has not expired.
+    fn try_lease(&self, _tenant: &str, _holder: &str, _ttl: Duration) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+    /// Gives the lease back if `holder` still has it.
+    fn release_lease(&self, _tenant: &str, _holder: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
 /// Where tenants' credentials are kept. Replace is a compare-and-swap on the
 /// stored version so two refreshes cannot clobber each other.
-pub trait CredentialStore: Send + Sync {
+pub trait CredentialStore: RefreshLeases + Send + Sync {
     fn get(&self, tenant: &str) -> Result<Option<Credential>, StoreError>;
     /// Stores `secret` if the stored version is `expected_version` (0 when
     /// there is none yet) and returns the new version.
@@ -65,6 +80,8 @@ impl CredentialStore for MemoryCredentialStore {
         Ok(())
     }
 }
+
+impl RefreshLeases for MemoryCredentialStore {}
 
 impl MemoryCredentialStore {
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, HashMap<String, Credential>>, StoreError> {

@@ -146,7 +146,22 @@ fn refresh_locked(config: &Config, seen_version: u64) -> Result<Credential, Erro
             status: None,
         }));
     };
-    let tokens = exchange(config, Grant::Refresh(refresh_token.clone()))?;
+    let tokens = match exchange(config, Grant::Refresh(refresh_token.clone())) {
+        Ok(tokens) => tokens,
+        // The refresh token may have been rotated by a process the lease did
+        // not cover (an older harness, a lease that expired mid-refresh): if
+        // the store holds newer tokens, they are the answer.
+        Err(refused @ Error::AuthExpired(_)) => {
+            return match host::credential() {
+                Some(newer) if newer.version != current.version => {
+                    host::unlock_credential();
+                    Ok(newer)
+                }
+                _ => Err(refused),
+            };
+        }
+        Err(other) => return Err(other),
+    };
     let secret = CredentialSecret::Oauth(tokens);
     match host::replace_credential(current.version, &secret) {
         Ok(version) => Ok(Credential { secret, version }),

@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 use super::keyring::Keyring;
 use super::seal::{self, RowId};
 use crate::host_types::{Credential, CredentialSecret};
-use crate::tenant::{CredentialStore, StoreError, unix_now};
+use crate::tenant::{CredentialStore, RefreshLeases, StoreError, unix_now};
 
 /// The connection a store serves unless told otherwise.
 pub const DEFAULT_CONNECTION: &str = "bitbucket";
@@ -19,7 +19,7 @@ pub const DEFAULT_CONNECTION: &str = "bitbucket";
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `PRAGMA user_version` of the schema below.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// Version 1: sealed credentials.
 const SCHEMA_V1: &str = "
@@ -51,6 +51,19 @@ CREATE TABLE api_keys (
     revoked_at  INTEGER
 ) STRICT;
 CREATE INDEX api_keys_by_tenant ON api_keys (tenant);
+";
+
+/// Version 3: who is refreshing a tenant's OAuth token, across processes.
+/// A lease expires, so a process that dies holding one delays the others,
+/// it does not lock them out.
+const SCHEMA_V3: &str = "
+CREATE TABLE refresh_leases (
+    tenant      TEXT    NOT NULL,
+    connection  TEXT    NOT NULL,
+    holder      TEXT    NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    PRIMARY KEY (tenant, connection)
+) STRICT;
 ";
 
 /// Tenants' credentials for one connection, sealed with AES-256-GCM (see the
@@ -410,6 +423,48 @@ impl CredentialStore for SqliteCredentialStore {
     }
 }
 
+impl RefreshLeases for SqliteCredentialStore {
+    fn try_lease(&self, tenant: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let inner = self.lock()?;
+        let now = unix_now_millis();
+        let expires_at = now.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
+        // One statement, so taking a free or expired lease is atomic across
+        // processes; a holder may renew its own.
+        let changed = inner
+            .db
+            .prepare_cached(
+                "INSERT INTO refresh_leases (tenant, connection, holder, expires_at)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (tenant, connection) DO UPDATE
+                 SET holder = excluded.holder, expires_at = excluded.expires_at
+                 WHERE refresh_leases.expires_at <= ?5 OR refresh_leases.holder = excluded.holder",
+            )
+            .map_err(self.failed("taking a refresh lease"))?
+            .execute(params![tenant, self.connection, holder, expires_at, now])
+            .map_err(self.failed("taking a refresh lease"))?;
+        Ok(changed == 1)
+    }
+
+    fn release_lease(&self, tenant: &str, holder: &str) -> Result<(), StoreError> {
+        let inner = self.lock()?;
+        inner
+            .db
+            .prepare_cached(
+                "DELETE FROM refresh_leases WHERE tenant = ?1 AND connection = ?2 AND holder = ?3",
+            )
+            .map_err(self.failed("releasing a refresh lease"))?
+            .execute(params![tenant, self.connection, holder])
+            .map_err(self.failed("releasing a refresh lease"))?;
+        Ok(())
+    }
+}
+
+fn unix_now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 impl fmt::Debug for SqliteCredentialStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SqliteCredentialStore")
@@ -461,6 +516,9 @@ pub(super) fn prepare(db: &mut Connection, path: &Path) -> Result<(), StoreError
     }
     if version < 2 {
         transaction.execute_batch(SCHEMA_V2).map_err(failed)?;
+    }
+    if version < 3 {
+        transaction.execute_batch(SCHEMA_V3).map_err(failed)?;
     }
     if version < SCHEMA_VERSION {
         transaction

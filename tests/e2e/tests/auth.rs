@@ -294,6 +294,131 @@ async fn fifty_calls_racing_an_expiry_cause_one_refresh() {
     );
 }
 
+/// Eight harness processes share one store file: each has its own SQLite
+/// connection and its own in-process lock, so only the store's lease can
+/// keep them from refreshing the same rotating token eight times.
+#[tokio::test]
+async fn eight_processes_sharing_a_store_refresh_an_expired_token_once() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("credentials.sqlite3");
+    let keys = Keyring::generate().unwrap();
+    let first = Arc::new(SqliteCredentialStore::open(&path, keys.clone()).unwrap());
+    let tenant = oauth_tenant(&fake, "shared", first.clone());
+    login(&tenant).await;
+    let (mut tokens, version) = stored_tokens(first.as_ref(), "shared");
+    tokens.expires_at = Some(1);
+    first
+        .replace("shared", version, CredentialSecret::Oauth(tokens))
+        .unwrap();
+    fake.control().oauth.expire_access_tokens();
+
+    let processes: Vec<Tenant> = (0..8)
+        .map(|_| {
+            let own_handle: Arc<dyn CredentialStore> =
+                Arc::new(SqliteCredentialStore::open(&path, keys.clone()).unwrap());
+            oauth_tenant(&fake, "shared", own_handle)
+        })
+        .collect();
+    let mut calls = tokio::task::JoinSet::new();
+    for process in processes {
+        calls.spawn(
+            async move { exec_in(sandbox(), &process, "get-current-user", json!({})).await },
+        );
+    }
+    while let Some(outcome) = calls.join_next().await {
+        let me = outcome
+            .unwrap()
+            .unwrap_or_else(|f| panic!("a process's call failed: {f}"));
+        assert_eq!(me["display_name"], "Ada Lovelace");
+    }
+    assert_eq!(
+        fake.control().oauth.refresh_requests(),
+        1,
+        "one refresh upstream for eight processes"
+    );
+    assert_eq!(stored_tokens(first.as_ref(), "shared").1, version + 2);
+}
+
+/// A process that refreshed without the lease (an older harness) rotated the
+/// token this call was about to use: Bitbucket answers `invalid_grant`, the
+/// store has newer tokens, and the call uses them instead of asking for a
+/// reconnect.
+#[tokio::test]
+async fn a_refused_grant_is_checked_against_the_store_before_reconnect_is_asked() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_store(&dir);
+    let tenant = oauth_tenant(&fake, "raced", store.clone());
+    login(&tenant).await;
+    let (mut stale, version) = stored_tokens(store.as_ref(), "raced");
+    stale.expires_at = Some(1);
+    store
+        .replace("raced", version, CredentialSecret::Oauth(stale.clone()))
+        .unwrap();
+    fake.control().oauth.expire_access_tokens();
+    // The other process: refreshes first, stores the rotated pair.
+    exec_in(sandbox(), &tenant, "get-current-user", json!({}))
+        .await
+        .expect("the first refresh works");
+    let (fresh, fresh_version) = stored_tokens(store.as_ref(), "raced");
+    assert_ne!(fresh.refresh_token, stale.refresh_token);
+
+    // This process read the stale pair and wrote nothing since: simulated by
+    // a store that answers the stale pair until the grant is refused.
+    let lagging: Arc<dyn CredentialStore> = Arc::new(LaggingStore {
+        inner: store.clone(),
+        stale: atom_harness::host_types::Credential {
+            secret: CredentialSecret::Oauth(stale),
+            version: fresh_version - 1,
+        },
+        reads: Default::default(),
+    });
+    let behind = oauth_tenant(&fake, "raced", lagging);
+    let me = exec_in(sandbox(), &behind, "get-current-user", json!({}))
+        .await
+        .unwrap_or_else(|f| panic!("the newer stored token should have been used: {f}"));
+    assert_eq!(me["display_name"], "Ada Lovelace");
+    assert_eq!(fake.control().oauth.refresh_requests(), 2, "one refused");
+    assert_eq!(stored_tokens(store.as_ref(), "raced").1, fresh_version);
+}
+
+/// Answers a stale credential for the first two reads (the session's open
+/// and the read under the lock), the real store after that.
+struct LaggingStore {
+    inner: Arc<SqliteCredentialStore>,
+    stale: atom_harness::host_types::Credential,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+impl atom_harness::RefreshLeases for LaggingStore {}
+
+impl CredentialStore for LaggingStore {
+    fn get(
+        &self,
+        tenant: &str,
+    ) -> Result<Option<atom_harness::host_types::Credential>, atom_harness::StoreError> {
+        let read = self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if read < 2 {
+            return Ok(Some(self.stale.clone()));
+        }
+        self.inner.get(tenant)
+    }
+
+    fn replace(
+        &self,
+        tenant: &str,
+        expected_version: u64,
+        secret: CredentialSecret,
+    ) -> Result<u64, atom_harness::StoreError> {
+        self.inner.replace(tenant, expected_version, secret)
+    }
+
+    fn remove(&self, tenant: &str) -> Result<(), atom_harness::StoreError> {
+        self.inner.remove(tenant)
+    }
+}
+
 #[tokio::test]
 async fn a_dead_refresh_token_asks_for_a_reconnect() {
     let fake = FakeBitbucket::start().await.unwrap();
