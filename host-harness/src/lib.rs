@@ -24,7 +24,7 @@ pub mod wire;
 
 pub use bindings::{contract, host_types};
 pub use failure::{Failure, Limit};
-pub use limits::Limits;
+pub use limits::{InstanceAllocation, Limits};
 pub use outbound::{Allowlist, OutboundStats};
 pub use sandbox::{HostState, Sandbox};
 pub use tenant::{

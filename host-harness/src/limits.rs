@@ -18,3 +18,15 @@ impl Default for Limits {
         }
     }
 }
+
+/// How the engine allocates each call's instance: memory, tables and stack.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InstanceAllocation {
+    /// mmap'd per instance and freed at the end of the call.
+    #[default]
+    OnDemand,
+    /// Slots reserved once for up to `instances` concurrent calls and reused:
+    /// a memory slot is reset to the module's copy-on-write image instead of
+    /// being mapped and initialised again.
+    Pooling { instances: u32 },
+}

@@ -8,14 +8,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
+    StoreLimits, StoreLimitsBuilder, Trap,
+};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::bindings::{Guest, GuestPre};
 use crate::contract::{IntegrationInfo, Operation};
 use crate::failure::{Failure, Limit};
-use crate::limits::Limits;
+use crate::limits::{InstanceAllocation, Limits};
 use crate::outbound::{Allowlist, OutboundPolicy, OutboundStats};
 use crate::tenant::Tenant;
 use crate::upstream_client::UpstreamClient;
@@ -74,9 +77,22 @@ impl Sandbox {
     /// Compiles the component at `path` (with the engine that will run it:
     /// epoch interruption changes the generated code) and links it once.
     pub fn load(path: &Path, allowlist: Allowlist, limits: Limits) -> anyhow::Result<Self> {
+        Self::load_with(path, allowlist, limits, InstanceAllocation::default())
+    }
+
+    /// `load` with a chosen instance allocator.
+    pub fn load_with(
+        path: &Path,
+        allowlist: Allowlist,
+        limits: Limits,
+        allocation: InstanceAllocation,
+    ) -> anyhow::Result<Self> {
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
+        if let InstanceAllocation::Pooling { instances } = allocation {
+            config.allocation_strategy(pooling(instances, &limits));
+        }
         let engine = Engine::new(&config)?;
         let component = crate::compiled::load(&engine, path)
             .map_err(|e| anyhow::anyhow!("cannot load component {}: {e:#}", path.display()))?;
@@ -199,6 +215,24 @@ impl Sandbox {
         store.epoch_deadline_async_yield_and_update(1);
         store
     }
+}
+
+/// Slots for `instances` calls at once, each memory slot as large as a call
+/// may grow its memory. A call beyond the pool fails to instantiate: size it
+/// from the gateway's concurrency.
+fn pooling(instances: u32, limits: &Limits) -> InstanceAllocationStrategy {
+    // Per component instance: the Rust component's own module plus the
+    // shims wit-component adds.
+    const CORE_INSTANCES_PER_CALL: u32 = 8;
+    const TABLES_PER_CALL: u32 = 4;
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(instances)
+        .total_core_instances(instances * CORE_INSTANCES_PER_CALL)
+        .total_memories(instances)
+        .total_tables(instances * TABLES_PER_CALL)
+        .total_stacks(instances)
+        .max_memory_size(limits.memory_bytes);
+    InstanceAllocationStrategy::Pooling(pool)
 }
 
 fn classify(error: &wasmtime::Error, memory_exceeded: bool, limits: &Limits) -> Failure {
