@@ -1,0 +1,331 @@
+//! Issue 12's figures in one table, every one against a baseline measured in
+//! this run:
+//!
+//! `cargo bench -p atom-harness --features demo --bench perf --profile dev`
+//!
+//! (dependencies are optimised in the dev profile, so Wasmtime runs at full
+//! speed without a release build of it). The fake Bitbucket runs on its own
+//! runtime, on threads named `fake-*`, so the CPU it spends answering is not
+//! counted as the client's.
+
+mod gateway;
+mod listing;
+mod measure;
+mod table;
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use atom_harness::host_types::CredentialSecret;
+use atom_harness::{Allowlist, InstanceAllocation, Limits, MemoryCredentialStore, Sandbox, Tenant};
+use fake_bitbucket::{ADA_TOKEN, FakeBitbucket};
+
+use measure::{cpu_and_wall, latency, rss_bytes};
+use table::Row;
+
+pub const FAKE_THREADS: &str = "fake-";
+const OVERHEAD_ROUNDS: usize = 2_000;
+const LISTING_ROUNDS: usize = 3;
+const LOAD_SPAN: Duration = Duration::from_secs(3);
+const TENANTS: usize = 1_000;
+
+fn main() {
+    let fake_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("fake-bitbucket")
+        .enable_all()
+        .build()
+        .unwrap();
+    let fake = fake_runtime.block_on(start_fake());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("bench")
+        .enable_all()
+        .build()
+        .unwrap();
+    let rows = runtime.block_on(run(&fake));
+    println!();
+    table::print(&rows);
+    println!(
+        "\n{} cores, {}; dev profile (dependencies at opt-level 2)",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        cpu_model()
+    );
+}
+
+/// The seed data plus workspace `acme` holding 10,000 repositories.
+async fn start_fake() -> FakeBitbucket {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let mut world = fake.control();
+    let template = world
+        .repositories
+        .iter()
+        .find(|r| r.workspace == "acme")
+        .unwrap()
+        .clone();
+    world.repositories.retain(|r| r.workspace != "acme");
+    for i in 0..listing::REPOSITORIES {
+        let mut repository = template.clone();
+        repository.slug = format!("bench-{i:05}");
+        repository.name = repository.slug.clone();
+        repository.uuid = format!("{{00000000-0000-4000-8000-{i:012}}}");
+        world.repositories.push(repository);
+    }
+    drop(world);
+    fake
+}
+
+fn tenant(fake: &FakeBitbucket) -> Tenant {
+    let tenant = Tenant::new("bench", Arc::new(MemoryCredentialStore::default()))
+        .with_config("api-base-url", fake.api_base_url());
+    tenant
+        .set_credential(CredentialSecret::AccessToken(ADA_TOKEN.to_owned()))
+        .unwrap();
+    tenant
+}
+
+async fn run(fake: &FakeBitbucket) -> Vec<Row> {
+    let component = atom_bitbucket_artifact::component_path();
+    let allow = || Allowlist::new(["127.0.0.1"]);
+    let on_demand = Sandbox::load(component, allow(), Limits::default()).unwrap();
+    let pooled = Sandbox::load_with(
+        component,
+        allow(),
+        Limits::default(),
+        InstanceAllocation::Pooling { instances: 128 },
+    )
+    .unwrap();
+    let tenant = tenant(fake);
+    let mut rows = Vec::new();
+
+    // Sandbox overhead: a fresh instance and a call that does no I/O.
+    let trivial = |sandbox: &Sandbox| {
+        let (sandbox, tenant) = (sandbox.clone(), tenant.clone());
+        move || {
+            let (sandbox, tenant) = (sandbox.clone(), tenant.clone());
+            async move { sandbox.capabilities(&tenant).await.map(drop).unwrap() }
+        }
+    };
+    let (on_demand_p50, _) = latency(OVERHEAD_ROUNDS, trivial(&on_demand)).await;
+    let (pooled_p50, _) = latency(OVERHEAD_ROUNDS, trivial(&pooled)).await;
+    rows.push(Row {
+        measure: "sandbox overhead: instantiate + `capabilities`, p50, pooling allocator".into(),
+        value: micros(pooled_p50),
+        baseline_name: "same, on-demand allocator".into(),
+        baseline: micros(on_demand_p50),
+        unit: "µs",
+        target: "<= 20 µs".into(),
+    });
+    let operations = |sandbox: &Sandbox| {
+        let (sandbox, tenant) = (sandbox.clone(), tenant.clone());
+        move || {
+            let (sandbox, tenant) = (sandbox.clone(), tenant.clone());
+            async move { sandbox.operations(&tenant).await.map(drop).unwrap() }
+        }
+    };
+    let (operations_p50, _) = latency(200, operations(&pooled)).await;
+    rows.push(Row {
+        measure: "`operations` (40 operations with schemas), p50".into(),
+        value: micros(operations_p50),
+        baseline_name: "`capabilities`, pooling".into(),
+        baseline: micros(pooled_p50),
+        unit: "µs",
+        target: "schemas not rebuilt per call".into(),
+    });
+
+    // 10,000 repositories: client CPU through the component vs natively.
+    let client = reqwest::Client::new();
+    let api = fake.api_base_url();
+    let mut component_cpu = Duration::ZERO;
+    let mut native_cpu = Duration::ZERO;
+    let mut native_wall = Duration::ZERO;
+    for _ in 0..LISTING_ROUNDS {
+        let (cpu, _, listed) =
+            cpu_and_wall(listing::through_component(&pooled, &tenant, "acme")).await;
+        assert_eq!(listed, listing::REPOSITORIES);
+        component_cpu += cpu;
+        let (cpu, wall, listed) = cpu_and_wall(listing::natively(&client, &api, "acme")).await;
+        assert_eq!(listed, listing::REPOSITORIES);
+        native_cpu += cpu;
+        native_wall += wall;
+    }
+    rows.push(Row {
+        measure: "10,000-repository listing, client CPU, through the component".into(),
+        value: millis(component_cpu) / LISTING_ROUNDS as f64,
+        baseline_name: "native Rust client (reqwest + serde), same requests".into(),
+        baseline: millis(native_cpu) / LISTING_ROUNDS as f64,
+        unit: "ms",
+        target: "<= 1.1x".into(),
+    });
+    if let Some(row) =
+        concurrent_listing(&pooled, &tenant, native_wall / LISTING_ROUNDS as u32).await
+    {
+        rows.push(row);
+    }
+
+    // Cold start: a new process to its first answer, with and without the cache.
+    let (uncached, cached) = cold_starts();
+    rows.push(Row {
+        measure: "cold start: `atom-harness capabilities`, process wall time, compile cache".into(),
+        value: millis(cached),
+        baseline_name: "same, `ATOM_COMPILE_CACHE=off`".into(),
+        baseline: millis(uncached),
+        unit: "ms",
+        target: "<= 50 ms".into(),
+    });
+
+    // The gateway under load, against the fake answering the same read directly.
+    let gateway = tokio::task::block_in_place(|| gateway::start(fake, 1));
+    let key = gateway.keys[0].clone();
+    for clients in [1, 16, 128] {
+        let direct = {
+            let (client, url) = (client.clone(), format!("{api}/user"));
+            gateway::throughput(clients, LOAD_SPAN, move || {
+                let (client, url) = (client.clone(), url.clone());
+                async move {
+                    client
+                        .get(url)
+                        .bearer_auth(ADA_TOKEN)
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status().is_success())
+                }
+            })
+            .await
+        };
+        for cached in [true, false] {
+            let (client, base, key) = (client.clone(), gateway.base.clone(), key.clone());
+            let rps = gateway::throughput(clients, LOAD_SPAN, move || {
+                let (client, base, key) = (client.clone(), base.clone(), key.clone());
+                async move { gateway::read(&client, &base, &key, cached).await }
+            })
+            .await;
+            rows.push(Row {
+                measure: format!(
+                    "gateway `execute get-current-user`, {clients} client(s), {}",
+                    if cached {
+                        "cached"
+                    } else {
+                        "uncached (sandbox call + upstream)"
+                    }
+                ),
+                value: rps,
+                baseline_name: "the fake answering `GET /2.0/user` directly".into(),
+                baseline: direct,
+                unit: "req/s",
+                target: "-".into(),
+            });
+        }
+    }
+    drop(gateway);
+
+    // Memory with 1,000 tenants that have each made a call.
+    let gateway = tokio::task::block_in_place(|| gateway::start(fake, TENANTS));
+    let pid = gateway.child.id();
+    assert!(gateway::read(&client, &gateway.base, &gateway.keys[0], false).await);
+    let one = rss_bytes(pid);
+    for key in &gateway.keys {
+        assert!(gateway::read(&client, &gateway.base, key, false).await);
+    }
+    let all = rss_bytes(pid);
+    rows.push(Row {
+        measure: format!("gateway RSS after {TENANTS} tenants made a call"),
+        value: mib(all),
+        baseline_name: "after one tenant's call".into(),
+        baseline: mib(one),
+        unit: "MiB",
+        target: "<= 1024 MiB".into(),
+    });
+    drop(gateway);
+
+    let size = std::fs::metadata(component).unwrap().len();
+    rows.push(Row {
+        measure: "component size".into(),
+        value: size as f64 / 1024.0,
+        baseline_name: "target: 1 MiB".into(),
+        baseline: 1024.0,
+        unit: "KiB",
+        target: "<= 1024 KiB".into(),
+    });
+    rows
+}
+
+/// Every page of the listing at once, when the component can fan out:
+/// `list-all-repositories` if the component has it.
+async fn concurrent_listing(
+    sandbox: &Sandbox,
+    tenant: &Tenant,
+    native_sequential: Duration,
+) -> Option<Row> {
+    let params = serde_json::json!({ "workspace": "acme" }).to_string();
+    let started = Instant::now();
+    let answer = sandbox
+        .execute(tenant, "list-all-repositories", &params)
+        .await
+        .ok()?;
+    let wall = started.elapsed();
+    let listed: serde_json::Value = serde_json::from_str(&answer).ok()?;
+    assert_eq!(
+        listed["items"].as_array().map_or(0, Vec::len),
+        listing::REPOSITORIES
+    );
+    Some(Row {
+        measure: "10,000-repository listing, wall, component fetching pages concurrently".into(),
+        value: millis(wall),
+        baseline_name: "native client, pages one after another".into(),
+        baseline: millis(native_sequential),
+        unit: "ms",
+        target: "< 0.5x".into(),
+    })
+}
+
+/// Median wall time of five `atom-harness capabilities` processes without
+/// and with a warm compile cache.
+fn cold_starts() -> (Duration, Duration) {
+    let cache = tempfile::tempdir().unwrap();
+    let run = |cache_setting: &str| {
+        let started = Instant::now();
+        let output = Command::new(env!("CARGO_BIN_EXE_atom-harness"))
+            .arg("capabilities")
+            .env("ATOM_COMPILE_CACHE", cache_setting)
+            .env_remove("ATOM_COMPONENT")
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        started.elapsed()
+    };
+    let median = |setting: &str| {
+        let mut samples: Vec<Duration> = (0..5).map(|_| run(setting)).collect();
+        samples.sort();
+        samples[2]
+    };
+    let uncached = median("off");
+    let warm = cache.path().to_str().unwrap().to_owned();
+    run(&warm);
+    (uncached, median(&warm))
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
+        .unwrap_or_else(|| "unknown CPU".into())
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
