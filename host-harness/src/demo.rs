@@ -17,6 +17,8 @@ pub async fn run(args: &SandboxArgs, serve: bool) -> anyhow::Result<ExitCode> {
     let fake = FakeBitbucket::start()
         .await
         .context("starting the fake Bitbucket")?;
+    // Webhooks created from the page point at receivers on this machine.
+    fake.control().allow_loopback_webhooks = true;
     let fake_host = fake.addr().to_string();
     let sandbox = load(args, std::slice::from_ref(&fake_host))?;
     let tenant = configured_tenant(args, Arc::new(MemoryCredentialStore::default()))?

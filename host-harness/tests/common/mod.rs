@@ -59,6 +59,8 @@ impl Gateway {
 
     /// `env` is set for the `serve` process only.
     pub async fn start_with(fake: &FakeBitbucket, extra: &[&str], env: &[(&str, &str)]) -> Self {
+        // Webhooks registered through the gateway point back at it, on 127.0.0.1.
+        fake.control().allow_loopback_webhooks = true;
         let dir = tempfile::tempdir().unwrap();
         run(harness(&dir).args(["keys", "init"]));
         let acme_key = run(harness(&dir).args(["tenants", "add", "acme"]));

@@ -2,6 +2,7 @@
 //! to the subscribed hooks' (loopback) URLs the way Bitbucket sends them,
 //! signed when the hook has a secret, and recorded in the world.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::http::Request;
@@ -25,31 +26,66 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// Whether `url`'s host is this machine: 127.0.0.0/8, localhost or [::1].
-pub fn is_loopback(url: &str) -> bool {
-    let Some(rest) = url
+/// The host of an http(s) URL, lower case, IPv6 without brackets; None
+/// for anything else (other schemes, credentials in the authority).
+fn host(url: &str) -> Option<String> {
+    let rest = url
         .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-    else {
-        return false;
-    };
+        .or_else(|| url.strip_prefix("https://"))?;
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     if authority.contains('@') {
-        return false;
+        return None;
     }
     let host = if let Some(v6) = authority.strip_prefix('[') {
-        match v6.split_once(']') {
-            Some((host, _)) => host,
-            None => return false,
-        }
+        v6.split_once(']')?.0
     } else {
         authority.split(':').next().unwrap_or_default()
     };
-    match host.to_ascii_lowercase().as_str() {
-        "localhost" | "::1" => true,
-        host => host
-            .parse::<std::net::Ipv4Addr>()
-            .is_ok_and(|ip| ip.is_loopback()),
+    Some(host.to_ascii_lowercase())
+}
+
+/// Whether `url`'s host is this machine: 127.0.0.0/8, localhost or [::1].
+pub fn is_loopback(url: &str) -> bool {
+    match host(url).as_deref() {
+        Some("localhost") => true,
+        Some(host) => host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback()),
+        None => false,
+    }
+}
+
+/// Whether `url` points inside a network rather than at the internet, the
+/// addresses Bitbucket refuses as webhook targets: loopback, private,
+/// link-local, shared (CGNAT), unspecified and unique-local ranges, and
+/// `localhost`. Names other than that are taken as public: Bitbucket
+/// resolves them, the fake does not look names up.
+pub fn is_internal(url: &str) -> bool {
+    let Some(host) = host(url) else {
+        return false;
+    };
+    if host == "localhost" || host.ends_with(".localhost") {
+        return true;
+    }
+    match host.parse::<IpAddr>() {
+        Ok(IpAddr::V4(ip)) => {
+            let [a, b, ..] = ip.octets();
+            ip.is_loopback()
+                || ip.is_private()
+                || ip.is_link_local()
+                || ip.is_unspecified()
+                || ip.is_broadcast()
+                || (a == 100 && (64..128).contains(&b))
+        }
+        Ok(IpAddr::V6(ip)) => {
+            let first = ip.segments()[0];
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || ip
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| v4.is_loopback() || v4.is_private() || v4.is_link_local())
+        }
+        Err(_) => false,
     }
 }
 
@@ -125,7 +161,10 @@ async fn send(
 ) -> (Option<u16>, Option<String>) {
     // Checked again here: nothing leaves the machine, whatever got stored.
     if !is_loopback(url) {
-        return (None, Some("refused: not a loopback address".into()));
+        return (
+            None,
+            Some("not sent: the fake delivers to loopback receivers only".into()),
+        );
     }
     let mut request = Request::post(url);
     for (name, value) in headers {
@@ -168,5 +207,33 @@ mod tests {
         assert!(!is_loopback("http://127.0.0.1.example.com/"));
         assert!(!is_loopback("http://user@example.com@127.0.0.1/"));
         assert!(!is_loopback("ftp://127.0.0.1/"));
+    }
+
+    #[test]
+    fn internal_addresses_are_those_bitbucket_refuses() {
+        for url in [
+            "http://127.0.0.1:8080/hook",
+            "https://localhost/hook",
+            "http://[::1]/",
+            "http://10.1.2.3/",
+            "http://172.16.0.1/",
+            "http://192.168.1.1/",
+            "http://169.254.169.254/latest/meta-data",
+            "http://100.64.0.1/",
+            "http://0.0.0.0/",
+            "http://[fd00::1]/",
+            "http://[fe80::1]/",
+            "http://[::ffff:10.0.0.1]/",
+        ] {
+            assert!(is_internal(url), "{url}");
+        }
+        for url in [
+            "https://example.com/hook",
+            "https://203.0.113.7/hook",
+            "http://172.32.0.1/",
+            "https://[2001:db8::1]/",
+        ] {
+            assert!(!is_internal(url), "{url}");
+        }
     }
 }

@@ -24,6 +24,7 @@ mod pages;
 mod render;
 mod routes;
 mod seed;
+mod spec;
 #[cfg(test)]
 mod tests;
 mod world;
@@ -39,6 +40,8 @@ pub use seed::{
     ADA_API_TOKEN, ADA_EMAIL, ADA_TOKEN, CUSTOM_PIPELINES, GRACE_TOKEN, OAUTH_CLIENT_ID,
     OAUTH_CLIENT_SECRET, RICH as RICH_REPOSITORIES,
 };
+pub use spec::Violation;
+pub use spec::overrides as spec_overrides;
 pub use world::{
     Branch, Comment, Commit, Delivery, EVENT_KEYS, Fault, HookSubject, Inline, Issue, IssueChange,
     Membership, MergeParams, MergeTask, OauthConsumer, OauthServer, Participant, Phase, Pipeline,
@@ -126,5 +129,36 @@ impl FakeBitbucket {
     /// The fake's state, for seeding, fault injection and inspection.
     pub fn control(&self) -> MutexGuard<'_, World> {
         lock(&self.world)
+    }
+
+    /// Where requests and answers so far broke Atlassian's spec.
+    pub fn violations(&self) -> Vec<Violation> {
+        self.control().violations.clone()
+    }
+
+    /// The violations so far, forgotten: for tests that break the spec on
+    /// purpose and assert it was noticed. Dropping the fake then passes.
+    pub fn take_violations(&self) -> Vec<Violation> {
+        std::mem::take(&mut self.control().violations)
+    }
+}
+
+/// A test whose traffic broke the spec fails here, whatever it asserted:
+/// the fake is only worth testing against while it answers like Bitbucket.
+impl Drop for FakeBitbucket {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let violations = std::mem::take(&mut lock(&self.world).violations);
+        if !violations.is_empty() {
+            let list: Vec<String> = violations.iter().map(|v| format!("  {v}")).collect();
+            panic!(
+                "the fake Bitbucket saw {} departure(s) from Atlassian's spec \
+                 (fix the caller or the fake; known gaps go in src/spec/overrides.rs):\n{}",
+                violations.len(),
+                list.join("\n")
+            );
+        }
     }
 }

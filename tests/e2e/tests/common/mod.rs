@@ -36,6 +36,8 @@ pub async fn env() -> Env {
 
 pub async fn env_with(secret: CredentialSecret) -> Env {
     let fake = FakeBitbucket::start().await.expect("the fake starts");
+    // The webhook tests' receivers listen on 127.0.0.1.
+    fake.control().allow_loopback_webhooks = true;
     let tenant = tenant_for(&fake, "tenant-a");
     tenant.set_credential(secret).expect("memory store accepts");
     Env { fake, tenant }

@@ -14,5 +14,5 @@ pub(crate) fn rendered(raw: &str) -> Value {
     } else {
         format!("<p>{}</p>", escaped.replace("\n\n", "</p>\n<p>"))
     };
-    serde_json::json!({ "type": "rendered", "raw": raw, "markup": "markdown", "html": html })
+    serde_json::json!({ "raw": raw, "markup": "markdown", "html": html })
 }

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::{account, reference, rendered, summary_named};
+use super::{account, rendered, summary_named};
 use crate::clock::stamp;
 use crate::world::{Participant, PrState, PullRequest, World};
 
@@ -37,7 +37,7 @@ pub fn pullrequest(world: &World, pr: &PullRequest) -> Value {
         }
         json!({
             "branch": branch,
-            "commit": reference(world, repo, &hash, true),
+            "commit": { "hash": short(&hash) },
             "repository": summary_named(world, repo),
         })
     };
@@ -58,7 +58,7 @@ pub fn pullrequest(world: &World, pr: &PullRequest) -> Value {
         "author": account(world, &pr.author),
         "source": endpoint(&pr.source_branch, &pr.source_commit),
         "destination": endpoint(&pr.destination_branch, &pr.destination_commit),
-        "merge_commit": pr.merge_commit.as_deref().map(|h| reference(world, repo, h, true)),
+        "merge_commit": pr.merge_commit.as_deref().map(|h| json!({ "hash": short(h) })),
         "close_source_branch": pr.close_source_branch,
         "comment_count": pr.comment_count(),
         "task_count": pr.task_count,
@@ -73,14 +73,17 @@ pub fn pullrequest(world: &World, pr: &PullRequest) -> Value {
             "html": { "href": format!("{base}/{repo}/pull-requests/{}", pr.id) },
             "commits": { "href": format!("{api}/commits") },
             "approve": { "href": format!("{api}/approve") },
-            "request-changes": { "href": format!("{api}/request-changes") },
             "diff": { "href": format!("{api}/diff") },
             "diffstat": { "href": format!("{api}/diffstat") },
             "comments": { "href": format!("{api}/comments") },
             "activity": { "href": format!("{api}/activity") },
             "merge": { "href": format!("{api}/merge") },
-            "decline": { "href": format!("{api}/decline") },
-            "statuses": { "href": format!("{api}/statuses") }
+            "decline": { "href": format!("{api}/decline") }
         }
     })
+}
+
+/// Pull request endpoints carry the 12-character short hash, as Bitbucket's do.
+fn short(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
 }

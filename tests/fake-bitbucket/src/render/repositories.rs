@@ -32,7 +32,6 @@ pub fn repository(world: &World, r: &Repository) -> Value {
             "type": "project",
             "key": r.project_key,
             "name": r.project_name,
-            "links": { "self": { "href": format!("{base}/2.0/workspaces/{}/projects/{}", r.workspace, r.project_key) } }
         },
         "workspace": {
             "type": "workspace",

@@ -1,6 +1,8 @@
 //! `R/hooks[/{uid}]` and `/2.0/workspaces/{workspace}/hooks[/{uid}]`.
-//! Only loopback URLs are accepted: the fake never sends traffic off the
-//! machine.
+//! Like Bitbucket, URLs on internal addresses are refused, loopback
+//! included, unless the world allows loopback receivers (tests and the
+//! demo). Public URLs are stored, but deliveries to them are never sent:
+//! the fake never sends traffic off the machine.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -74,7 +76,7 @@ fn list_of(
 
 fn create_in(world: &mut World, subject: HookSubject, body: &[u8]) -> Result<Response, Response> {
     let body = json_body(body)?;
-    let url = check_url(&body["url"])?;
+    let url = check_url(world, &body["url"])?;
     let events = check_events(&body["events"])?;
     let secret = check_secret(&body["secret"])?.flatten();
     let now = world.now();
@@ -114,7 +116,7 @@ fn find(world: &World, subject: &HookSubject, uid: &str) -> Result<usize, Respon
 fn update_in(world: &mut World, at: usize, body: &[u8]) -> Result<Response, Response> {
     let body = json_body(body)?;
     let url = match body.get("url") {
-        Some(url) => Some(check_url(url)?),
+        Some(url) => Some(check_url(world, url)?),
         None => None,
     };
     let events = match body.get("events") {
@@ -145,7 +147,7 @@ fn update_in(world: &mut World, at: usize, body: &[u8]) -> Result<Response, Resp
     Ok(Json(render(world, &world.hooks[at])).into_response())
 }
 
-fn check_url(value: &Value) -> Result<String, Response> {
+fn check_url(world: &World, value: &Value) -> Result<String, Response> {
     let url = value
         .as_str()
         .map(str::trim)
@@ -157,10 +159,11 @@ fn check_url(value: &Value) -> Result<String, Response> {
             "Enter a valid http or https URL.",
         ));
     }
-    if !delivery::is_loopback(url) {
+    let allowed_loopback = world.allow_loopback_webhooks && delivery::is_loopback(url);
+    if delivery::is_internal(url) && !allowed_loopback {
         return Err(errors::field_error(
             "url",
-            "The fake only delivers to loopback addresses (127.0.0.1, localhost, [::1]); it never sends traffic off the machine.",
+            "The URL must resolve to a public address; internal addresses are not allowed.",
         ));
     }
     Ok(url.to_owned())

@@ -25,7 +25,7 @@ use base64::Engine as _;
 use serde_json::{Map, Value};
 
 use crate::world::{Fault, RecordedRequest, Repository, World};
-use crate::{Shared, delivery, errors, lock};
+use crate::{Shared, delivery, errors, lock, spec};
 
 /// `/2.0/repositories/{workspace}/{repo_slug}`: every repository route hangs off it.
 const R: &str = "/2.0/repositories/{workspace}/{repo_slug}";
@@ -64,6 +64,11 @@ pub fn router(world: Shared) -> Router {
         .layer(middleware::from_fn_with_state(
             world.clone(),
             record_and_fault,
+        ))
+        // Outermost, so it sees injected faults and the requests they answer.
+        .layer(middleware::from_fn_with_state(
+            world.clone(),
+            spec::validate,
         ))
         .with_state(world)
 }
@@ -178,7 +183,11 @@ async fn record_and_fault(State(world): State<Shared>, request: Request, next: N
             content_type,
             body,
             retry_after,
-        }) => errors::raw(status, content_type, body, retry_after),
+        }) => {
+            let mut response = errors::raw(status, content_type, body, retry_after);
+            response.extensions_mut().insert(spec::Injected);
+            response
+        }
         Some(Fault::Delay(delay)) => {
             tokio::time::sleep(delay).await;
             next.run(request).await

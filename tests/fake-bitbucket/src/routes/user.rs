@@ -6,6 +6,8 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::render::encode_braces;
+
 use super::authenticate;
 use crate::world::{User, World};
 use crate::{Shared, lock};
@@ -37,10 +39,9 @@ pub fn render(world: &World, user: &User) -> Value {
         "nickname": user.nickname,
         "account_status": "active",
         "created_on": user.created_on,
-        "has_2fa_enabled": null,
         "is_staff": false,
         "links": {
-            "self": { "href": format!("{base}/2.0/users/{}", user.uuid) },
+            "self": { "href": format!("{base}/2.0/users/{}", encode_braces(&user.uuid)) },
             "html": { "href": format!("{base}/%7B{}%7D/", &user.uuid[1..user.uuid.len() - 1]) },
             "avatar": { "href": format!("{base}/account/{}/avatar", user.nickname) }
         }

@@ -5,6 +5,7 @@ mod git;
 mod hooks;
 mod pipelines;
 mod pulls;
+mod spec;
 mod tracker;
 
 use axum::http::{HeaderMap, Method, Request, StatusCode};
@@ -38,9 +39,10 @@ pub struct Api {
 
 impl Api {
     pub async fn start() -> Self {
-        Self {
-            fake: FakeBitbucket::start().await.expect("the fake starts"),
-        }
+        let fake = FakeBitbucket::start().await.expect("the fake starts");
+        // The tests' webhook receivers listen on 127.0.0.1.
+        fake.control().allow_loopback_webhooks = true;
+        Self { fake }
     }
 
     /// A request to `path` (absolute URL or a path on the fake) as `token`.

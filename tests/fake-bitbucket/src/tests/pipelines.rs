@@ -68,6 +68,7 @@ async fn listing_uses_bitbucket_filters_and_can_lose_next() {
             .status,
         StatusCode::BAD_REQUEST
     );
+    assert_eq!(api.fake.take_violations()[0].at, "query parameter sort");
     api.fake.control().omit_pipeline_next = true;
     let page = api
         .get(&format!("{PLUGIN}/pipelines?pagelen=10"))

@@ -35,6 +35,7 @@ async fn listing_defaults_to_open_and_takes_repeated_states() {
             .status,
         StatusCode::BAD_REQUEST
     );
+    assert_eq!(api.fake.take_violations()[0].at, "query parameter state");
 }
 
 #[tokio::test]
@@ -150,6 +151,7 @@ async fn merging_checks_the_strategy_and_lands() {
     assert!(refused.json()["error"]["fields"]["merge_strategy"].is_array());
     let unknown = api.post(&url, json!({ "merge_strategy": "octopus" })).await;
     assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    assert_eq!(api.fake.take_violations()[0].at, "body/merge_strategy");
     // develop moved on after feature/login forked: no fast-forward (develop allows all six).
     let diverged = api
         .post(

@@ -128,6 +128,10 @@ async fn code_search_finds_marks_and_pages() {
     assert_eq!(page2["size"], total);
 
     assert_eq!(api.get(url).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        api.fake.take_violations()[0].at,
+        "query parameter search_query"
+    );
     api.fake.control().search_disabled = true;
     let off = api.get(&format!("{url}?search_query=x")).await;
     assert_eq!(off.status, StatusCode::NOT_FOUND);

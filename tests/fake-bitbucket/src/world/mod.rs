@@ -17,6 +17,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::spec::Violation;
+
 pub use code::SourceFile;
 pub use git::{Branch, Commit};
 pub(crate) use git::{MERGE_STRATEGIES, Resolved, commit_hash};
@@ -154,6 +156,13 @@ pub struct World {
     /// Pads `GET /user`'s display name to this many bytes (huge answers).
     pub pad_user_display_name: Option<usize>,
     pub requests: Vec<RecordedRequest>,
+    /// Where requests and answers broke Atlassian's spec; a non-empty list
+    /// fails the test when the `FakeBitbucket` is dropped.
+    pub violations: Vec<Violation>,
+    /// Accept loopback webhook URLs (and deliver to them). Off, the fake
+    /// refuses internal addresses as Bitbucket does; tests and the demo,
+    /// whose receivers listen on 127.0.0.1, turn it on.
+    pub allow_loopback_webhooks: bool,
 
     /// Every repository's commits, oldest first; `Commit::repo` is the full name.
     pub commits: Vec<Commit>,
@@ -223,6 +232,8 @@ impl Default for World {
             faults: VecDeque::new(),
             pad_user_display_name: None,
             requests: Vec::new(),
+            violations: Vec::new(),
+            allow_loopback_webhooks: false,
             commits: Vec::new(),
             branches: Vec::new(),
             pull_requests: Vec::new(),

@@ -224,8 +224,7 @@ fn render_change(world: &World, issue: &Issue, change: &IssueChange) -> Value {
         "message": rendered(&change.message),
         "links": {
             "self": { "href": format!("{api}/changes/{}", change.id) },
-            "issue": { "href": api },
-            "html": { "href": format!("{base}/{}/issues/{}#comment-{}", issue.repo, issue.id, change.id) }
+            "issue": { "href": api }
         }
     })
 }

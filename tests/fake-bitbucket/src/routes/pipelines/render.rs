@@ -88,7 +88,6 @@ pub fn render(world: &World, p: &Pipeline) -> Value {
         "uuid": p.uuid,
         "build_number": p.build_number,
         "run_number": 1,
-        "creator": p.creator.as_deref().map(|c| account(world, c)),
         "repository": summary_named(world, &p.repo),
         "target": target,
         "trigger": trigger,
@@ -109,6 +108,10 @@ pub fn render(world: &World, p: &Pipeline) -> Value {
             "html": { "href": format!("{base}/{}/pipelines/results/{}", p.repo, p.build_number) }
         }
     });
+    // A run nobody started (a push) has no creator: absent, as the spec has it.
+    if let Some(creator) = p.creator.as_deref() {
+        run["creator"] = account(world, creator);
+    }
     if let (Some(completed_on), Some(duration)) = (p.completed_on, p.duration_in_seconds()) {
         run["completed_on"] = json!(stamp(completed_on));
         run["build_seconds_used"] = json!(duration);
