@@ -2,9 +2,9 @@
 //! request and result records, and the function that runs it. From this one
 //! table come the typed exports, `execute`'s dispatch and `operations()`.
 
-use crate::bindings::exports::atom::integration::integration::Guest;
 use serde::Serialize;
 
+use crate::bindings::exports::atom::integration::integration::Guest;
 use crate::endpoint::Upstream;
 use crate::error::Error;
 use crate::limits;
