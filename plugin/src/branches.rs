@@ -43,7 +43,7 @@ pub fn list(upstream: &dyn Upstream, request: ListBranchesRequest) -> Result<Bra
         upstream,
         Endpoint::get(path),
         request.page.as_ref(),
-        Listing::FULL,
+        Listing::new("branches", &[]),
         ApiBranch::into_branch,
     )?;
     Ok(BranchPage { items, next_cursor })

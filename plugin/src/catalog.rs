@@ -2,8 +2,13 @@
 //! request and result records, and the function that runs it. From this one
 //! table come the typed exports, `execute`'s dispatch and `operations()`.
 
+use serde::Serialize;
+
 use crate::bindings::exports::atom::integration::integration::Guest;
+use crate::endpoint::Upstream;
 use crate::error::Error;
+use crate::limits;
+use crate::quote::quote;
 use crate::transport::Client;
 use crate::types::*;
 use crate::webhooks::WEBHOOK_EVENTS;
@@ -46,7 +51,7 @@ macro_rules! operations {
         impl Guest for Component {
             $(
                 fn $name($(request: $request)?) -> Result<$result, Error> {
-                    $function(&Client::new()?, request_value!(request; $($request)?))
+                    run(stringify!($name), request_value!(request; $($request)?), $function)
                 }
             )*
 
@@ -60,7 +65,10 @@ macro_rules! operations {
                         name: operation_name(stringify!($name)),
                         description: $description.to_owned(),
                         complexity: Complexity::$complexity,
-                        parameters_schema: wire::params_schema_of::<request_type!($($request)?)>().to_string(),
+                        parameters_schema: limits::annotate(
+                            stringify!($name),
+                            wire::params_schema_of::<request_type!($($request)?)>(),
+                        ).to_string(),
                         result_schema: wire::schema_of::<$result>().to_string(),
                     },
                 )*]
@@ -70,13 +78,14 @@ macro_rules! operations {
                 match operation.replace('-', "_").as_str() {
                     $(
                         stringify!($name) => {
-                            let request: request_type!($($request)?) = wire::parse(&params_json)?;
-                            wire::to_json(&$function(&Client::new()?, request)?)
+                            let request: request_type!($($request)?) =
+                                wire::parse(&params_json).map_err(Error::bounded)?;
+                            wire::to_json(&run(stringify!($name), request, $function)?)
                         }
                     )*
                     _ => Err(Error::validation(
                         "operation",
-                        format!("unknown operation '{operation}'; operations() lists them"),
+                        format!("unknown operation '{}'; operations() lists them", quote(&operation)),
                     )),
                 }
             }
@@ -175,6 +184,28 @@ operations! {
         "Repository, pull request, pipeline and issue figures of a workspace.";
 }
 
+/// Every operation runs through here: its params are held to their bounds
+/// before a client, a credential or a request exists, and what it answers
+/// with an error quotes no caller value at length.
+fn run<R: Serialize, T>(
+    operation: &str,
+    request: R,
+    function: impl FnOnce(&dyn Upstream, R) -> Result<T, Error>,
+) -> Result<T, Error> {
+    run_on(operation, request, Client::new, function)
+}
+
+/// [`run`] with the upstream opened by `open`, once the params passed.
+fn run_on<U: Upstream, R: Serialize, T>(
+    operation: &str,
+    request: R,
+    open: impl FnOnce() -> Result<U, Error>,
+    function: impl FnOnce(&dyn Upstream, R) -> Result<T, Error>,
+) -> Result<T, Error> {
+    limits::check(operation, &request).map_err(Error::bounded)?;
+    function(&open()?, request).map_err(Error::bounded)
+}
+
 /// `list_repositories` → `list-repositories`, the WIT function's name.
 fn operation_name(rust_name: &str) -> String {
     rust_name.replace('_', "-")
@@ -194,5 +225,64 @@ fn capabilities() -> IntegrationInfo {
         ],
         supports_webhooks: true,
         webhook_events: WEBHOOK_EVENTS.map(str::to_owned).to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::endpoint::script::Script;
+
+    fn validation(result: Result<impl Sized, Error>) -> crate::types::ValidationError {
+        match result {
+            Err(Error::Validation(e)) => e,
+            _ => panic!("expected a validation error"),
+        }
+    }
+
+    #[test]
+    fn a_megabyte_repo_slug_is_refused_by_name_and_never_sent() {
+        let script = Script::new();
+        let request = RepoRef {
+            workspace: "acme".into(),
+            repo_slug: "x".repeat(1 << 20),
+        };
+        let e = validation(run_on(
+            "get_repository",
+            request,
+            || Ok(&script),
+            repositories::get,
+        ));
+        assert_eq!(e.field, "repo_slug");
+        assert!(e.message.len() < 200, "{}", e.message);
+        assert!(!e.message.contains("xxxx"), "the value is not echoed");
+        assert_eq!(script.requests_sent(), 0);
+    }
+
+    #[test]
+    fn execute_refuses_oversized_params_before_it_needs_the_host() {
+        // Natively the host's imports are unreachable: reaching `Client::new`
+        // here would panic instead of answering.
+        let params = serde_json::json!({"workspace": "acme", "repo_slug": "x".repeat(1 << 20)});
+        let e = validation(Component::execute(
+            "get-repository".into(),
+            params.to_string(),
+        ));
+        assert_eq!(e.field, "repo_slug");
+        assert!(e.message.len() < 200);
+    }
+
+    #[test]
+    fn execute_quotes_no_long_caller_value() {
+        let long = "k".repeat(1 << 20);
+        let e = validation(Component::execute(long.clone(), "{}".into()));
+        assert!(e.message.len() < 300, "{}", e.message);
+        let params = format!(r#"{{"workspace":"acme","role":"{long}"}}"#);
+        let e = validation(Component::execute("list-repositories".into(), params));
+        assert_eq!(e.field, "role");
+        assert!(e.message.len() < 500, "{}", e.message);
+        let params = format!(r#"{{"workspace":"acme","{long}":1}}"#);
+        let e = validation(Component::execute("list-repositories".into(), params));
+        assert!(e.field.len() < 200, "{}", e.field);
     }
 }

@@ -11,7 +11,7 @@ use crate::types::{Commit, CommitPage, CommitRef, ListCommitsRequest};
 const COMMITS: Listing = Listing {
     filter: false,
     sort: false,
-    ..Listing::FULL
+    ..Listing::new("commits", &["include", "exclude", "path"])
 };
 
 pub fn list(upstream: &dyn Upstream, request: ListCommitsRequest) -> Result<CommitPage, Error> {

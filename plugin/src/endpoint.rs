@@ -201,6 +201,21 @@ pub mod script {
             self.sent.borrow().len() as u32
         }
     }
+
+    /// Lets a test hand a borrowed script to code that opens its own upstream.
+    impl Upstream for &Script {
+        fn send(&self, endpoint: &Endpoint) -> Result<Response, Error> {
+            (**self).send(endpoint)
+        }
+
+        fn config(&self) -> &Config {
+            (**self).config()
+        }
+
+        fn requests_sent(&self) -> u32 {
+            (**self).requests_sent()
+        }
+    }
 }
 
 #[cfg(test)]

@@ -99,7 +99,7 @@ pub fn list(upstream: &dyn Upstream, request: ListIssuesRequest) -> Result<Issue
         upstream,
         endpoint,
         Some(&page),
-        Listing::FULL,
+        Listing::new("issues", &[]),
         ApiIssue::into_issue,
     )?;
     Ok(IssuePage { items, next_cursor })

@@ -20,13 +20,13 @@ use crate::types::{
 const PIPELINES: Listing = Listing {
     filter: false,
     number_pages_when_next_missing: true,
-    ..Listing::FULL
+    ..Listing::new("pipelines", &["status", "target.branch", "trigger_type"])
 };
 const STEPS: Listing = Listing {
     filter: false,
     sort: false,
     number_pages_when_next_missing: true,
-    ..Listing::FULL
+    ..Listing::new("pipeline-steps", &[])
 };
 /// The values Bitbucket's spec allows for the listing's `status` filter.
 const STATUS_FILTERS: &[&str] = &[

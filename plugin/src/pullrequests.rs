@@ -19,7 +19,7 @@ use crate::types::{
 /// Pull request listings have long capped `pagelen` at 50.
 const PULL_REQUESTS: Listing = Listing {
     max_size: 50,
-    ..Listing::FULL
+    ..Listing::new("pullrequests", &["state"])
 };
 
 #[derive(Deserialize)]
@@ -452,13 +452,6 @@ pub fn merge(
     upstream: &dyn Upstream,
     request: MergePullRequestRequest,
 ) -> Result<PullRequest, Error> {
-    if request
-        .message
-        .as_ref()
-        .is_some_and(|message| message.len() > 128 * 1024)
-    {
-        return Err(Error::validation("message", "must be at most 128 KiB"));
-    }
     let body = MergeBody {
         kind: "pullrequest_merge_parameters",
         merge_strategy: request.strategy.map(|s| s.wire_name()),
@@ -523,7 +516,7 @@ pub fn list_comments(
         upstream,
         Endpoint::get(path.literal("comments")),
         request.page.as_ref(),
-        Listing::FULL,
+        Listing::new("pullrequest-comments", &[]),
         ApiComment::into_comment,
     )?;
     Ok(PullRequestCommentPage { items, next_cursor })

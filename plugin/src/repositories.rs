@@ -87,7 +87,7 @@ pub fn list(
         upstream,
         endpoint,
         request.page.as_ref(),
-        Listing::FULL,
+        Listing::new("repositories", &["role"]),
         ApiRepository::into_repository,
     )?;
     Ok(RepositoryPage { items, next_cursor })

@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::model::{Hashed, RepositoryName, required};
 use crate::page::{self, Listing, Paginated};
 use crate::path::ApiPath;
+use crate::quote::quote;
 use crate::types::{
     CodeSearchHit, CodeSearchPage, PageRequest, SearchCodeRequest, SearchLine, SearchSegment,
 };
@@ -20,7 +21,7 @@ use crate::types::{
 const SEARCH: Listing = Listing {
     filter: false,
     sort: false,
-    ..Listing::FULL
+    ..Listing::new("search", &["search_query"])
 };
 
 #[derive(Deserialize)]
@@ -169,7 +170,8 @@ pub fn search(
         Error::NotFound(mut info) if info.message.contains("not enabled") => {
             info.message = format!(
                 "code search is not enabled for workspace '{}': a workspace admin turns it on at https://bitbucket.org/search (Bitbucket said: {})",
-                request.workspace, info.message
+                quote(&request.workspace),
+                info.message
             );
             Error::NotFound(info)
         }

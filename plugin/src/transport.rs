@@ -15,12 +15,15 @@ use crate::config::Config;
 use crate::endpoint::{Endpoint, Response, Upstream};
 use crate::error::Error;
 use crate::host;
+use crate::quote;
 use crate::session::Session;
 use crate::types::LogLevel;
 use crate::wasi_http::{self, Limits};
 
 const MAX_REDIRECTS: usize = 3;
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
+/// Longest path a log line carries.
+const MAX_LOGGED_PATH: usize = 512;
 const USER_AGENT: &str = concat!("atom-bitbucket/", env!("CARGO_PKG_VERSION"));
 
 pub struct Client {
@@ -256,7 +259,12 @@ fn log_request(
         "bitbucket request",
         &[
             ("method", endpoint.method.as_str().to_owned()),
-            ("path", endpoint.path.as_str().to_owned()),
+            // Caller segments are bounded before a request is built; this
+            // keeps a log line short whatever reaches it.
+            (
+                "path",
+                quote::bounded(endpoint.path.as_str(), MAX_LOGGED_PATH),
+            ),
             ("attempt", attempt.to_string()),
             ("outcome", outcome),
             ("elapsed_ms", elapsed_ms),

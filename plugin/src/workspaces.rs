@@ -40,7 +40,7 @@ pub fn list(
         upstream,
         endpoint,
         request.page.as_ref(),
-        Listing::FULL,
+        Listing::new("workspaces", &["administrator"]),
         |access: WorkspaceAccess| {
             let workspace = access.workspace;
             let slug = workspace.slug.unwrap_or_default();
