@@ -5,13 +5,15 @@
 //! total) + per sampled repository 3 (open PRs, merged PRs, pipelines) + 1
 //! more where the repository has an issue tracker; with `repo_slugs`, 1 more
 //! per named repository to read it. Counts use `pagelen=1` and Bitbucket's
-//! `size`, so a busy repository costs no more than a quiet one.
+//! `size`, so a busy repository costs no more than a quiet one. The
+//! per-repository requests go out together (`Upstream::send_all`), a bounded
+//! number at a time.
 
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::endpoint::{Endpoint, Upstream};
+use crate::endpoint::{Endpoint, Upstream, answer_of};
 use crate::error::Error;
 use crate::page::Paginated;
 use crate::path::ApiPath;
@@ -25,10 +27,22 @@ const DEFAULT_SAMPLE: u32 = 10;
 const DEFAULT_RUNS: u32 = 20;
 const WEEK: time::Duration = time::Duration::days(7);
 
+/// What one of the fan-out's requests is for.
+enum Ask {
+    OpenPulls,
+    MergedPulls,
+    Pipelines,
+    OpenIssues,
+}
+
+/// A listing asked for one item: its `size` is the count.
+fn counting(endpoint: Endpoint) -> Endpoint {
+    endpoint.query("pagelen", "1")
+}
+
 /// How many items a listing has, from one one-item page.
-fn count(upstream: &dyn Upstream, endpoint: Endpoint) -> Result<u32, Error> {
-    let page: Paginated<Value> = upstream.json(&endpoint.query("pagelen", "1"))?;
-    Ok(page.size.map_or(page.values.len() as u32, |s| s as u32))
+fn count(page: Paginated<Value>) -> u32 {
+    page.size.map_or(page.values.len() as u32, |s| s as u32)
 }
 
 pub fn summary(
@@ -63,18 +77,23 @@ fn summary_since(
             .into_iter()
             .map(ApiRepository::into_repository)
             .collect(),
-        Some(slugs) => slugs
-            .iter()
-            .enumerate()
-            .map(|(i, slug)| {
-                let path = repositories_path
-                    .clone()
-                    .param(&format!("repo_slugs[{i}]"), slug)?;
-                upstream
-                    .json::<ApiRepository>(&Endpoint::get(path))
-                    .map(ApiRepository::into_repository)
-            })
-            .collect::<Result<_, _>>()?,
+        Some(slugs) => {
+            let reads = slugs
+                .iter()
+                .enumerate()
+                .map(|(i, slug)| {
+                    let path = repositories_path
+                        .clone()
+                        .param(&format!("repo_slugs[{i}]"), slug)?;
+                    Ok(Endpoint::get(path))
+                })
+                .collect::<Result<Vec<_>, Error>>()?;
+            upstream
+                .json_all::<ApiRepository>(&reads)?
+                .into_iter()
+                .map(ApiRepository::into_repository)
+                .collect()
+        }
     };
 
     let since = since
@@ -82,42 +101,55 @@ fn summary_since(
         .unwrap_or(since)
         .format(&Rfc3339)
         .map_err(|e| Error::internal(format!("could not write a date: {e}")))?;
-    let (mut open_prs, mut merged, mut open_issues, mut trackers) = (0, 0, 0, 0);
-    let mut pipelines: Vec<ApiPipeline> = Vec::new();
+    // Every repository's requests go out together; the answers come back
+    // in this order, so the totals are those of asking one by one.
+    let mut asks: Vec<(Ask, Endpoint)> = Vec::new();
     for repo in &sample {
         let base = ApiPath::repository(&request.workspace, &repo.slug)?;
-        open_prs += count(
-            upstream,
-            Endpoint::get(base.clone().literal("pullrequests")).query("state", "OPEN"),
-        )?;
-        merged += count(
-            upstream,
-            Endpoint::get(base.clone().literal("pullrequests"))
-                .query("state", "MERGED")
-                .query("q", format!("updated_on >= {since}")),
-        )?;
-        // A repository without Pipelines enabled has no runs to count.
-        match upstream.json::<Paginated<ApiPipeline>>(
-            &Endpoint::get(base.clone().literal("pipelines"))
+        let pulls = || Endpoint::get(base.clone().literal("pullrequests"));
+        asks.push((Ask::OpenPulls, counting(pulls().query("state", "OPEN"))));
+        asks.push((
+            Ask::MergedPulls,
+            counting(
+                pulls()
+                    .query("state", "MERGED")
+                    .query("q", format!("updated_on >= {since}")),
+            ),
+        ));
+        asks.push((
+            Ask::Pipelines,
+            Endpoint::get(base.clone().literal("pipelines"))
                 .query("sort", "-created_on")
                 .query("pagelen", runs.to_string()),
-        ) {
-            Ok(page) => pipelines.extend(page.values),
-            Err(Error::NotFound(_)) => {}
-            Err(other) => return Err(other),
-        }
+        ));
         if repo.has_issues == Some(true) {
             let open = Endpoint::get(base.literal("issues"))
                 .query("q", r#"state = "new" OR state = "open""#);
-            match count(upstream, open) {
-                Ok(n) => {
-                    open_issues += n;
-                    trackers += 1;
-                }
-                // Disabled or retired upstream: this repository has no tracker to count.
-                Err(Error::NotFound(_) | Error::RetiredUpstream(_)) => {}
-                Err(other) => return Err(other),
+            asks.push((Ask::OpenIssues, counting(open)));
+        }
+    }
+    let endpoints: Vec<Endpoint> = asks.iter().map(|(_, e)| e.clone()).collect();
+    let answers = upstream.send_all(&endpoints);
+
+    let (mut open_prs, mut merged, mut open_issues, mut trackers) = (0, 0, 0, 0);
+    let mut pipelines: Vec<ApiPipeline> = Vec::new();
+    for ((ask, endpoint), answer) in asks.iter().zip(answers) {
+        match (ask, answer) {
+            (Ask::OpenPulls, Ok(response)) => open_prs += count(answer_of(endpoint, &response)?),
+            (Ask::MergedPulls, Ok(response)) => merged += count(answer_of(endpoint, &response)?),
+            (Ask::Pipelines, Ok(response)) => {
+                let page: Paginated<ApiPipeline> = answer_of(endpoint, &response)?;
+                pipelines.extend(page.values);
             }
+            // A repository without Pipelines enabled has no runs to count.
+            (Ask::Pipelines, Err(Error::NotFound(_))) => {}
+            (Ask::OpenIssues, Ok(response)) => {
+                open_issues += count(answer_of(endpoint, &response)?);
+                trackers += 1;
+            }
+            // Disabled or retired upstream: this repository has no tracker to count.
+            (Ask::OpenIssues, Err(Error::NotFound(_) | Error::RetiredUpstream(_))) => {}
+            (_, Err(other)) => return Err(other),
         }
     }
 
@@ -179,6 +211,109 @@ mod tests {
 
     use super::*;
     use crate::endpoint::script::Script;
+
+    /// Answers by path and query, and sends a batch last to first: what a
+    /// concurrent upstream may do, as long as it answers in order.
+    struct Routed {
+        config: crate::config::Config,
+        answers: Vec<(&'static str, Value)>,
+        sent: std::cell::RefCell<Vec<String>>,
+    }
+
+    impl Upstream for Routed {
+        fn send(&self, endpoint: &Endpoint) -> Result<crate::endpoint::Response, Error> {
+            let key = format!("{}?{}", endpoint.path.as_str(), endpoint.query_string());
+            self.sent.borrow_mut().push(key.clone());
+            match self
+                .answers
+                .iter()
+                .find(|(prefix, _)| key.starts_with(prefix))
+            {
+                Some((_, body)) => Ok(crate::endpoint::Response {
+                    status: 200,
+                    body: body.to_string().into_bytes(),
+                    ..Default::default()
+                }),
+                None => Err(Error::from_upstream(404, b"", None)),
+            }
+        }
+
+        fn send_all(
+            &self,
+            endpoints: &[Endpoint],
+        ) -> Vec<Result<crate::endpoint::Response, Error>> {
+            let mut answers: Vec<_> = endpoints.iter().rev().map(|e| self.send(e)).collect();
+            answers.reverse();
+            answers
+        }
+
+        fn config(&self) -> &crate::config::Config {
+            &self.config
+        }
+
+        fn requests_sent(&self) -> u32 {
+            self.sent.borrow().len() as u32
+        }
+    }
+
+    #[test]
+    fn answers_batched_out_of_order_count_as_asked_one_by_one() {
+        let upstream = Routed {
+            config: Default::default(),
+            answers: vec![
+                (
+                    "/repositories/acme?",
+                    json!({"size": 7, "values": [
+                        {"slug": "api", "has_issues": true},
+                        {"slug": "web", "has_issues": false}
+                    ]}),
+                ),
+                (
+                    "/repositories/acme/api/pullrequests?state=OPEN",
+                    json!({"size": 3, "values": [{}]}),
+                ),
+                (
+                    "/repositories/acme/api/pullrequests?state=MERGED",
+                    json!({"size": 1, "values": [{}]}),
+                ),
+                (
+                    "/repositories/acme/api/pipelines?",
+                    json!({"values": [
+                        {"state": {"name": "COMPLETED", "result": {"name": "FAILED"}}, "duration_in_seconds": 40}
+                    ]}),
+                ),
+                (
+                    "/repositories/acme/api/issues?",
+                    json!({"size": 5, "values": [{}]}),
+                ),
+                (
+                    "/repositories/acme/web/pullrequests?state=OPEN",
+                    json!({"size": 10, "values": [{}]}),
+                ),
+                (
+                    "/repositories/acme/web/pullrequests?state=MERGED",
+                    json!({"size": 20, "values": [{}]}),
+                ),
+                // web has no Pipelines: 404, not counted.
+            ],
+            sent: Default::default(),
+        };
+        let since = OffsetDateTime::from_unix_timestamp(1_795_000_000).unwrap();
+        let request = AnalyticsSummaryRequest {
+            workspace: "acme".into(),
+            repo_slugs: None,
+            pipeline_runs: None,
+        };
+        let summary = summary_since(&upstream, request, since).unwrap();
+        assert_eq!(summary.repositories, 7);
+        assert_eq!(summary.repositories_sampled, 2);
+        assert_eq!(summary.open_pull_requests, 13);
+        assert_eq!(summary.merged_last_week, 21);
+        assert_eq!(summary.open_issues, Some(5));
+        assert_eq!(summary.pipelines.runs, 1);
+        assert_eq!(summary.pipelines.failed, 1);
+        assert_eq!(summary.upstream_requests, 8);
+    }
 
     #[test]
     fn one_repository_costs_five_requests_and_counts_by_size() {

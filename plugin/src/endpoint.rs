@@ -131,6 +131,12 @@ pub trait Upstream {
     /// Sends `endpoint`; a non-2xx answer comes back as the contract's error.
     fn send(&self, endpoint: &Endpoint) -> Result<Response, Error>;
 
+    /// Sends every endpoint and answers in the same order, each as `send`
+    /// would. An upstream may have several in flight at once.
+    fn send_all(&self, endpoints: &[Endpoint]) -> Vec<Result<Response, Error>> {
+        endpoints.iter().map(|e| self.send(e)).collect()
+    }
+
     fn config(&self) -> &Config;
 
     /// Requests that left for Bitbucket so far, retries and redirects included.
@@ -139,8 +145,36 @@ pub trait Upstream {
 
 impl dyn Upstream + '_ {
     pub fn json<T: DeserializeOwned>(&self, endpoint: &Endpoint) -> Result<T, Error> {
-        self.send(endpoint)?.json()
+        answer_of(endpoint, &self.send(endpoint)?)
     }
+
+    /// Every endpoint's answer as JSON, in order; the first failure fails all.
+    pub fn json_all<T: DeserializeOwned>(&self, endpoints: &[Endpoint]) -> Result<Vec<T>, Error> {
+        self.send_all(endpoints)
+            .into_iter()
+            .zip(endpoints)
+            .map(|(answer, endpoint)| answer_of(endpoint, &answer?))
+            .collect()
+    }
+}
+
+/// `response` to `endpoint` as JSON. A write that is not idempotent and
+/// succeeded with an answer this component cannot read was done, but what it
+/// made is lost: `outcome-unknown`, so nobody sends it again.
+pub fn answer_of<T: DeserializeOwned>(
+    endpoint: &Endpoint,
+    response: &Response,
+) -> Result<T, Error> {
+    response.json().map_err(|error| {
+        if endpoint.method.is_idempotent() {
+            error
+        } else {
+            Error::outcome_unknown(&format!(
+                "Bitbucket answered HTTP {} with a body this component cannot read",
+                response.status
+            ))
+        }
+    })
 }
 
 /// A scripted upstream for unit tests: answers in order and records every

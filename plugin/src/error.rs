@@ -44,6 +44,18 @@ impl Error {
         Error::UpstreamUnavailable(info(message, false, status))
     }
 
+    /// A write whose answer was lost after it may have reached Bitbucket.
+    /// Never retryable: a second attempt could do the same thing twice.
+    pub fn outcome_unknown(cause: &str) -> Self {
+        Error::OutcomeUnknown(info(
+            format!(
+                "the write was sent and its answer was lost ({cause}): it may or may not have happened; check Bitbucket before trying again"
+            ),
+            false,
+            None,
+        ))
+    }
+
     pub fn sandbox_denied(target: &str) -> Self {
         Error::PermissionDenied(PermissionError {
             message: format!(
@@ -67,6 +79,7 @@ impl Error {
                 ("upstream_unavailable", &e.message, e.retryable, e.status)
             }
             Error::Timeout(e) => ("timeout", &e.message, e.retryable, e.status),
+            Error::OutcomeUnknown(e) => ("outcome_unknown", &e.message, e.retryable, e.status),
             Error::Internal(e) => ("internal", &e.message, e.retryable, e.status),
             Error::PermissionDenied(e) => ("permission_denied", &e.message, e.retryable, None),
             Error::Validation(e) => ("validation", &e.message, e.retryable, None),

@@ -4,12 +4,14 @@
 //! words, never as an empty list.
 
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
 use crate::endpoint::{Endpoint, Upstream};
 use crate::error::Error;
 use crate::model::{ApiAccount, Links, Text, optional};
-use crate::page::{self, Listing};
+use crate::page::{self, Listing, Paginated};
 use crate::path::ApiPath;
+use crate::reconcile::{bbql_text, created_after, created_since, reconcile};
 use crate::types::{
     CreateIssueRequest, Issue, IssueKind, IssuePage, IssuePriority, IssueRef, IssueState,
     ListIssuesRequest, UpdateIssueRequest,
@@ -188,8 +190,11 @@ struct NewValue {
     new: String,
 }
 
-/// Files an issue. Never retried.
+/// Files an issue. Never retried: when its answer is lost, the issue with
+/// the same title that the current user reported since the call started is
+/// the one it filed.
 pub fn create(upstream: &dyn Upstream, request: CreateIssueRequest) -> Result<Issue, Error> {
+    let started = OffsetDateTime::now_utc();
     let body = IssueBody::new(
         Some(&request.title),
         request.content.as_deref(),
@@ -198,8 +203,45 @@ pub fn create(upstream: &dyn Upstream, request: CreateIssueRequest) -> Result<Is
         request.assignee_account_id.as_deref(),
     )?;
     let endpoint = Endpoint::post(issues(&request.workspace, &request.repo_slug)?).json(&body)?;
-    let created: ApiIssue = upstream.json(&endpoint)?;
-    Ok(created.into_issue())
+    let created = upstream
+        .json::<ApiIssue>(&endpoint)
+        .map(ApiIssue::into_issue);
+    reconcile(created, || {
+        let title = body.title.unwrap_or_default();
+        find_created(upstream, &request, title, started)
+    })
+}
+
+/// The issue `create` filed, if Bitbucket lists it: reported by the current
+/// user since `started`, with the same title; the newest if several.
+fn find_created(
+    upstream: &dyn Upstream,
+    request: &CreateIssueRequest,
+    title: &str,
+    started: OffsetDateTime,
+) -> Result<Option<Issue>, Error> {
+    let me: ApiAccount = upstream.json(&Endpoint::get(ApiPath::new("user")))?;
+    let reporter = me
+        .uuid
+        .ok_or_else(|| Error::unavailable("Bitbucket did not say who the current user is", None))?;
+    let since = created_since(started)?;
+    let q = format!(
+        "reporter.uuid = {} AND title = {} AND created_on >= {since}",
+        bbql_text(&reporter),
+        bbql_text(title)
+    );
+    let endpoint = Endpoint::get(issues(&request.workspace, &request.repo_slug)?)
+        .query("q", q)
+        .query("sort", "-created_on")
+        .query("pagelen", "10");
+    let page: Paginated<ApiIssue> = upstream.json(&endpoint)?;
+    Ok(page
+        .values
+        .into_iter()
+        .filter(|issue| created_after(issue.created_on.as_deref(), &since))
+        .filter(|issue| issue.title.as_deref().map(str::trim) == Some(title))
+        .map(ApiIssue::into_issue)
+        .next())
 }
 
 /// Changes fields with a PUT and the state through Bitbucket's issue changes
@@ -276,6 +318,69 @@ mod tests {
             script.sent.borrow()[0].query_string(),
             "pagelen=50&q=state%20%3D%20%22on%20hold%22%20AND%20priority%20%3D%20%22critical%22"
         );
+    }
+
+    fn new_issue() -> CreateIssueRequest {
+        CreateIssueRequest {
+            workspace: "acme".into(),
+            repo_slug: "api".into(),
+            title: "Crash on \"save\"".into(),
+            content: None,
+            kind: None,
+            priority: None,
+            assignee_account_id: None,
+        }
+    }
+
+    fn just_now() -> String {
+        let now = time::OffsetDateTime::now_utc();
+        now.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_lost_create_answers_the_issue_the_current_user_just_filed() {
+        let script = Script::new()
+            .answer(Err(Error::outcome_unknown("answer cut short")))
+            .ok(json!({"uuid": "{ada}", "display_name": "Ada"}))
+            .ok(json!({"values": [
+                {"id": 12, "title": "Crash on \"save\"", "created_on": just_now()},
+                {"id": 4, "title": "Crash on \"save\"", "created_on": "2020-01-01T00:00:00Z"}
+            ]}));
+        let issue = create(&script, new_issue()).unwrap();
+        assert_eq!(issue.id, 12);
+        let sent = script.sent.borrow();
+        assert_eq!(sent.len(), 3);
+        assert_eq!(sent[1].path.as_str(), "/user");
+        let query = sent[2].query_string();
+        assert!(
+            query.starts_with("q=reporter.uuid%20%3D%20%22%7Bada%7D%22%20AND%20title%20%3D%20%22Crash%20on%20%5C%22save%5C%22%22%20AND%20created_on%20%3E%3D%20"),
+            "{query}"
+        );
+        assert!(sent[1..].iter().all(|e| e.method == http::Method::GET));
+    }
+
+    #[test]
+    fn a_lost_create_stays_unknown_when_nothing_is_found_or_the_lookup_fails() {
+        let nothing = Script::new()
+            .answer(Err(Error::outcome_unknown("answer cut short")))
+            .ok(json!({"uuid": "{ada}"}))
+            .ok(json!({"values": []}));
+        let unreadable_user = Script::new()
+            .answer(Err(Error::outcome_unknown("answer cut short")))
+            .answer(Err(Error::unavailable("reset", None)));
+        for script in [nothing, unreadable_user] {
+            let error = create(&script, new_issue()).unwrap_err();
+            assert_eq!(error.code(), "outcome_unknown");
+            assert!(!error.retryable());
+            let posts = script
+                .sent
+                .borrow()
+                .iter()
+                .filter(|e| e.method == http::Method::POST)
+                .count();
+            assert_eq!(posts, 1);
+        }
     }
 
     #[test]

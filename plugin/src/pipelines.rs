@@ -3,13 +3,17 @@
 //! Each run and step carries one `run-status` derived from Bitbucket's
 //! state, stage and result, so callers never re-derive it.
 
+use std::hash::BuildHasher;
+
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
 use crate::endpoint::{Endpoint, Upstream};
 use crate::error::Error;
 use crate::model::{ApiAccount, Hashed, Links, optional, required};
 use crate::page::{self, Listing};
 use crate::path::ApiPath;
+use crate::reconcile::{created_after, created_since, reconcile};
 use crate::types::{
     ListPipelineStepsRequest, ListPipelinesRequest, Pipeline, PipelinePage, PipelineRef,
     PipelineStep, PipelineStepPage, PipelineTarget, RunStatus, StepLog, StepLogRequest,
@@ -76,6 +80,14 @@ pub struct ApiPipeline {
     build_seconds_used: Option<u64>,
     duration_in_seconds: Option<u64>,
     links: Option<Links>,
+    /// Absent from some listings: then only the run itself says.
+    variables: Option<Vec<ApiVariable>>,
+}
+
+#[derive(Deserialize)]
+struct ApiVariable {
+    key: Option<String>,
+    value: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -364,8 +376,7 @@ pub fn log(upstream: &dyn Upstream, request: StepLogRequest) -> Result<StepLog, 
 #[derive(Serialize)]
 struct TriggerBody<'a> {
     target: Target<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    variables: Option<Vec<Variable<'a>>>,
+    variables: Vec<Variable<'a>>,
 }
 
 /// `pipeline_ref_target` (a branch, perhaps at a commit) or
@@ -405,11 +416,29 @@ struct Variable<'a> {
     secured: bool,
 }
 
-/// Starts a run. Never retried: a lost answer does not mean no run started.
+/// The variable every triggered run carries, with a value unique to the
+/// call: when the trigger's answer is lost, the run that has it is the one
+/// the call started.
+pub const TRIGGER_ID_VARIABLE: &str = "ATOM_TRIGGER_ID";
+
+/// Recent runs a lost trigger's run is looked for among.
+const RECONCILE_RUNS: u32 = 20;
+
+/// Starts a run. Never retried: a lost answer does not mean no run started,
+/// so the run carrying this call's trigger id is looked for instead.
 pub fn trigger(
     upstream: &dyn Upstream,
     request: TriggerPipelineRequest,
 ) -> Result<Pipeline, Error> {
+    trigger_with_id(upstream, request, &trigger_id())
+}
+
+fn trigger_with_id(
+    upstream: &dyn Upstream,
+    request: TriggerPipelineRequest,
+    trigger_id: &str,
+) -> Result<Pipeline, Error> {
+    let started = OffsetDateTime::now_utc();
     let branch = optional("branch", request.branch.as_deref())?;
     let commit = optional("commit", request.commit.as_deref())?;
     let custom = optional("custom_pipeline", request.custom_pipeline.as_deref())?;
@@ -435,15 +464,31 @@ pub fn trigger(
                 .iter()
                 .enumerate()
                 .map(|(i, v)| {
+                    let field = format!("variables[{i}].key");
+                    let key = required(&field, &v.key)?;
+                    if key == TRIGGER_ID_VARIABLE {
+                        return Err(Error::validation(
+                            &field,
+                            format!("{TRIGGER_ID_VARIABLE} is set by this integration"),
+                        ));
+                    }
                     Ok(Variable {
-                        key: required(&format!("variables[{i}].key"), &v.key)?,
+                        key,
                         value: &v.value,
                         secured: v.secured.unwrap_or(false),
                     })
                 })
                 .collect::<Result<Vec<_>, Error>>()
         })
-        .transpose()?;
+        .transpose()?
+        .unwrap_or_default()
+        .into_iter()
+        .chain([Variable {
+            key: TRIGGER_ID_VARIABLE,
+            value: trigger_id,
+            secured: false,
+        }])
+        .collect();
     let body = TriggerBody {
         target: Target {
             kind,
@@ -459,8 +504,62 @@ pub fn trigger(
     };
     let endpoint =
         Endpoint::post(pipelines(&request.workspace, &request.repo_slug)?).json(&body)?;
-    let run: ApiPipeline = upstream.json(&endpoint)?;
-    Ok(run.into_pipeline())
+    let started_run = upstream
+        .json::<ApiPipeline>(&endpoint)
+        .map(ApiPipeline::into_pipeline);
+    reconcile(started_run, || {
+        find_triggered(upstream, &request, branch, trigger_id, started)
+    })
+}
+
+/// A fresh id for one trigger: 128 bits from the host's random source (the
+/// std hasher's keys come from it).
+fn trigger_id() -> String {
+    let random = || std::collections::hash_map::RandomState::new().hash_one(0u8);
+    format!("{:016x}{:016x}", random(), random())
+}
+
+/// The run carrying `trigger_id`, among the newest runs (on `branch` when
+/// given) created since `started`. Listings may leave variables out: those
+/// runs are read one by one, together.
+fn find_triggered(
+    upstream: &dyn Upstream,
+    request: &TriggerPipelineRequest,
+    branch: Option<&str>,
+    trigger_id: &str,
+    started: OffsetDateTime,
+) -> Result<Option<Pipeline>, Error> {
+    let since = created_since(started)?;
+    let listing = Endpoint::get(pipelines(&request.workspace, &request.repo_slug)?)
+        .query_opt("target.branch", branch)
+        .query("sort", "-created_on")
+        .query("pagelen", RECONCILE_RUNS.to_string());
+    let page: page::Paginated<ApiPipeline> = upstream.json(&listing)?;
+    let recent: Vec<ApiPipeline> = page
+        .values
+        .into_iter()
+        .filter(|run| created_after(run.created_on.as_deref(), &since))
+        .collect();
+    let carries = |run: &ApiPipeline| {
+        run.variables.iter().flatten().any(|v| {
+            v.key.as_deref() == Some(TRIGGER_ID_VARIABLE) && v.value.as_deref() == Some(trigger_id)
+        })
+    };
+    let (listed, unlisted): (Vec<_>, Vec<_>) =
+        recent.into_iter().partition(|run| run.variables.is_some());
+    if let Some(run) = listed.into_iter().find(carries) {
+        return Ok(Some(run.into_pipeline()));
+    }
+    let reads = unlisted
+        .iter()
+        .filter_map(|run| run.uuid.as_deref())
+        .map(|uuid| pipeline(&request.workspace, &request.repo_slug, uuid).map(Endpoint::get))
+        .collect::<Result<Vec<_>, Error>>()?;
+    let runs: Vec<ApiPipeline> = upstream.json_all(&reads)?;
+    Ok(runs
+        .into_iter()
+        .find(carries)
+        .map(ApiPipeline::into_pipeline))
 }
 
 /// Asks Bitbucket to stop the run (204), then answers the run as it is now.
@@ -540,7 +639,7 @@ mod tests {
             "uuid": "{p1}", "build_number": 9,
             "state": {"name": "PENDING"}, "trigger": {"name": "MANUAL"}
         }));
-        let run = trigger(
+        let run = trigger_with_id(
             &script,
             TriggerPipelineRequest {
                 workspace: "acme".into(),
@@ -554,6 +653,7 @@ mod tests {
                     secured: None,
                 }]),
             },
+            "t1",
         )
         .unwrap();
         assert_eq!(run.status, RunStatus::Pending);
@@ -564,9 +664,112 @@ mod tests {
                     "type": "pipeline_ref_target", "ref_type": "branch", "ref_name": "main",
                     "selector": {"type": "custom", "pattern": "deploy"}
                 },
-                "variables": [{"key": "ENV", "value": "staging", "secured": false}]
+                "variables": [
+                    {"key": "ENV", "value": "staging", "secured": false},
+                    {"key": "ATOM_TRIGGER_ID", "value": "t1", "secured": false}
+                ]
             })
         );
+    }
+
+    fn run_on_main() -> TriggerPipelineRequest {
+        TriggerPipelineRequest {
+            workspace: "acme".into(),
+            repo_slug: "api".into(),
+            branch: Some("main".into()),
+            commit: None,
+            custom_pipeline: None,
+            variables: None,
+        }
+    }
+
+    fn just_now() -> String {
+        let now = time::OffsetDateTime::now_utc();
+        now.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    }
+
+    fn run(uuid: &str, build: u64, trigger_id: Option<&str>) -> serde_json::Value {
+        let mut run = serde_json::json!({
+            "uuid": uuid, "build_number": build, "created_on": just_now(),
+            "state": {"name": "PENDING"}
+        });
+        if let Some(id) = trigger_id {
+            run["variables"] = serde_json::json!([{"key": "ATOM_TRIGGER_ID", "value": id}]);
+        }
+        run
+    }
+
+    #[test]
+    fn a_lost_trigger_answers_the_run_carrying_its_id() {
+        use crate::endpoint::script::Script;
+        use serde_json::json;
+
+        let script = Script::new()
+            .answer(Err(Error::outcome_unknown("connection reset")))
+            .ok(json!({"values": [run("{b}", 12, Some("other")), run("{a}", 11, Some("t1"))]}));
+        let found = trigger_with_id(&script, run_on_main(), "t1").unwrap();
+        assert_eq!(found.build_number, 11);
+        let sent = script.sent.borrow();
+        assert_eq!(sent.len(), 2);
+        assert_eq!(
+            sent[1].query_string(),
+            "target.branch=main&sort=-created_on&pagelen=20"
+        );
+    }
+
+    #[test]
+    fn runs_listed_without_variables_are_read_one_by_one_in_order() {
+        use crate::endpoint::script::Script;
+        use serde_json::json;
+
+        let script = Script::new()
+            .answer(Err(Error::outcome_unknown("connection reset")))
+            .ok(json!({"values": [run("{b}", 12, None), run("{a}", 11, None)]}))
+            .ok(run("{b}", 12, Some("other")))
+            .ok(run("{a}", 11, Some("t1")));
+        let found = trigger_with_id(&script, run_on_main(), "t1").unwrap();
+        assert_eq!(found.uuid, "{a}");
+        let sent = script.sent.borrow();
+        assert_eq!(
+            sent[2].path.as_str(),
+            "/repositories/acme/api/pipelines/%7Bb%7D"
+        );
+        assert_eq!(
+            sent[3].path.as_str(),
+            "/repositories/acme/api/pipelines/%7Ba%7D"
+        );
+    }
+
+    #[test]
+    fn a_lost_trigger_without_its_run_stays_unknown() {
+        use crate::endpoint::script::Script;
+        use serde_json::json;
+
+        let script = Script::new()
+            .answer(Err(Error::outcome_unknown("connection reset")))
+            .ok(json!({"values": [run("{b}", 12, Some("other"))]}));
+        let error = trigger_with_id(&script, run_on_main(), "t1").unwrap_err();
+        assert_eq!(error.code(), "outcome_unknown");
+        assert!(!error.retryable());
+        assert_eq!(script.requests_sent(), 2);
+    }
+
+    #[test]
+    fn the_trigger_id_is_the_integrations_own_variable() {
+        use crate::endpoint::script::Script;
+
+        let mut request = run_on_main();
+        request.variables = Some(vec![crate::types::PipelineVariable {
+            key: TRIGGER_ID_VARIABLE.into(),
+            value: "mine".into(),
+            secured: None,
+        }]);
+        let Err(Error::Validation(refused)) = trigger(&Script::new(), request) else {
+            panic!("the id is set by the integration");
+        };
+        assert_eq!(refused.field, "variables[0].key");
+        assert_ne!(trigger_id(), trigger_id());
     }
 
     #[test]

@@ -1,14 +1,16 @@
 //! Pull requests: `R/pullrequests[/{id}[/approve|/request-changes|/decline|/merge|/comments]]`.
 
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
-use crate::endpoint::{Endpoint, Upstream};
+use crate::endpoint::{Endpoint, Upstream, answer_of};
 use crate::error::Error;
 use crate::model::{
     ApiAccount, Hashed, Links, Named, RepositoryName, Text, account_refs, optional, required,
 };
-use crate::page::{self, Listing};
+use crate::page::{self, Listing, Paginated};
 use crate::path::ApiPath;
+use crate::reconcile::{bbql_text, created_after, created_since, reconcile};
 use crate::types::{
     CreatePullRequestCommentRequest, CreatePullRequestRequest, InlineAnchor,
     ListPullRequestCommentsRequest, ListPullRequestsRequest, MergePullRequestRequest, Participant,
@@ -347,11 +349,14 @@ pub fn get(upstream: &dyn Upstream, r: PullRequestRef) -> Result<PullRequest, Er
     fetch(upstream, pull_request(&r.workspace, &r.repo_slug, r.id)?)
 }
 
-/// Opens a pull request. Never retried.
+/// Opens a pull request. Never retried: when its answer is lost, the open
+/// pull request from the same branch (to the same destination) with the same
+/// title, created since the call started, is the one it made.
 pub fn create(
     upstream: &dyn Upstream,
     request: CreatePullRequestRequest,
 ) -> Result<PullRequest, Error> {
+    let started = OffsetDateTime::now_utc();
     let body = PullRequestBody {
         title: Some(required("title", &request.title)?),
         source: Some(branch("source_branch", &request.source_branch)?),
@@ -365,8 +370,50 @@ pub fn create(
     };
     let endpoint =
         Endpoint::post(pull_requests(&request.workspace, &request.repo_slug)?).json(&body)?;
-    let pr: ApiPullRequest = upstream.json(&endpoint)?;
-    Ok(pr.into_pull_request())
+    let created = upstream
+        .json::<ApiPullRequest>(&endpoint)
+        .map(ApiPullRequest::into_pull_request);
+    reconcile(created, || find_created(upstream, &request, &body, started))
+}
+
+/// The pull request `create` made, if Bitbucket lists it: open, from the
+/// same source to the same destination, with the same title, created since
+/// `started`. Bitbucket keeps one open pull request per source and
+/// destination, so the newest match is the one.
+fn find_created(
+    upstream: &dyn Upstream,
+    request: &CreatePullRequestRequest,
+    body: &PullRequestBody,
+    started: OffsetDateTime,
+) -> Result<Option<PullRequest>, Error> {
+    let since = created_since(started)?;
+    let mut q = Vec::new();
+    if let Some(source) = &body.source {
+        q.push(format!(
+            "source.branch.name = {}",
+            bbql_text(source.branch.name)
+        ));
+    }
+    if let Some(destination) = &body.destination {
+        q.push(format!(
+            "destination.branch.name = {}",
+            bbql_text(destination.branch.name)
+        ));
+    }
+    q.push(format!("created_on >= {since}"));
+    let endpoint = Endpoint::get(pull_requests(&request.workspace, &request.repo_slug)?)
+        .query("state", "OPEN")
+        .query("q", q.join(" AND "))
+        .query("sort", "-created_on")
+        .query("pagelen", PULL_REQUESTS.max_size.to_string());
+    let page: Paginated<ApiPullRequest> = upstream.json(&endpoint)?;
+    Ok(page
+        .values
+        .into_iter()
+        .filter(|pr| created_after(pr.created_on.as_deref(), &since))
+        .filter(|pr| pr.title.as_deref().map(str::trim) == body.title)
+        .map(ApiPullRequest::into_pull_request)
+        .next())
 }
 
 pub fn update(
@@ -464,7 +511,7 @@ pub fn merge(
         .json(&body)?;
     let response = upstream.send(&endpoint)?;
     if response.status != 202 {
-        return Ok(response.json::<ApiPullRequest>()?.into_pull_request());
+        return Ok(answer_of::<ApiPullRequest>(&endpoint, &response)?.into_pull_request());
     }
     let task_id = response
         .header("location")
@@ -560,6 +607,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::endpoint::Response;
     use crate::endpoint::script::Script;
 
     fn pr_json(id: u64, state: &str) -> serde_json::Value {
@@ -626,6 +674,97 @@ mod tests {
         );
         assert!(result.is_err());
         assert_eq!(script.requests_sent(), 1);
+    }
+
+    fn new_pr() -> CreatePullRequestRequest {
+        CreatePullRequestRequest {
+            workspace: "acme".into(),
+            repo_slug: "api".into(),
+            title: "Log in".into(),
+            source_branch: "feature/login".into(),
+            destination_branch: Some("main".into()),
+            description: None,
+            reviewers: None,
+            close_source_branch: None,
+            draft: None,
+        }
+    }
+
+    fn created(id: u64, created_on: &str) -> serde_json::Value {
+        let mut pr = pr_json(id, "OPEN");
+        pr["created_on"] = json!(created_on);
+        pr
+    }
+
+    fn just_now() -> String {
+        let now = time::OffsetDateTime::now_utc();
+        now.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_lost_create_answers_the_pull_request_it_made() {
+        let script = Script::new()
+            .answer(Err(Error::outcome_unknown("connection reset")))
+            .ok(json!({"values": [created(8, &just_now()), created(3, "2020-01-01T00:00:00Z")]}));
+        let pr = create(&script, new_pr()).unwrap();
+        assert_eq!(pr.id, 8);
+        let sent = script.sent.borrow();
+        assert_eq!(sent.len(), 2);
+        assert_eq!(sent[1].method, http::Method::GET, "never a second POST");
+        let query = sent[1].query_string();
+        assert!(query.starts_with("state=OPEN&q=source.branch.name%20%3D%20%22feature%2Flogin%22%20AND%20destination.branch.name%20%3D%20%22main%22%20AND%20created_on%20%3E%3D%20"), "{query}");
+    }
+
+    #[test]
+    fn a_lost_create_stays_unknown_when_the_lookup_finds_nothing_of_its_own() {
+        let mut other_title = created(9, &just_now());
+        other_title["title"] = json!("Something else");
+        let older = created(3, "2020-01-01T00:00:00Z");
+        let lookups = [
+            Ok(Response {
+                status: 200,
+                body: json!({"values": [other_title, older]})
+                    .to_string()
+                    .into_bytes(),
+                ..Response::default()
+            }),
+            Err(Error::unavailable("reset again", None)),
+        ];
+        for lookup in lookups {
+            let script = Script::new()
+                .answer(Err(Error::outcome_unknown("connection reset")))
+                .answer(lookup);
+            let error = create(&script, new_pr()).unwrap_err();
+            assert_eq!(error.code(), "outcome_unknown");
+            assert!(!error.retryable());
+            let sent = script.sent.borrow();
+            let posts = sent
+                .iter()
+                .filter(|e| e.method == http::Method::POST)
+                .count();
+            assert_eq!(posts, 1);
+        }
+    }
+
+    #[test]
+    fn a_create_refused_before_it_was_sent_is_not_looked_up() {
+        let script = Script::new().answer(Err(Error::unavailable("connection refused", None)));
+        let error = create(&script, new_pr()).unwrap_err();
+        assert_eq!(error.code(), "upstream_unavailable");
+        assert_eq!(script.requests_sent(), 1);
+    }
+
+    #[test]
+    fn a_success_whose_body_cannot_be_read_is_an_unknown_outcome() {
+        let script = Script::new()
+            .answer(Ok(Response {
+                status: 201,
+                body: b"{\"id\": 8, \"tit".to_vec(),
+                ..Response::default()
+            }))
+            .ok(json!({"values": [created(8, &just_now())]}));
+        assert_eq!(create(&script, new_pr()).unwrap().id, 8);
     }
 
     #[test]

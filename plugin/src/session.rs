@@ -218,18 +218,20 @@ fn send_token_request(config: &Config, request: HttpRequest) -> Result<HttpRespo
     let url = Url::parse(&request.uri().to_string())
         .map_err(|_| Error::config("oauth-base-url", "is not a URL"))?;
     let body = request.body();
-    let length = body.len().to_string();
-    let mut headers: Vec<(&str, &[u8])> = request
+    let mut headers: Vec<(&str, Vec<u8>)> = request
         .headers()
         .iter()
-        .map(|(name, value)| (name.as_str(), value.as_bytes()))
+        .map(|(name, value)| (name.as_str(), value.as_bytes().to_vec()))
         .collect();
-    headers.push(("content-length", length.as_bytes()));
+    headers.push(("content-length", body.len().to_string().into()));
     let limits = Limits {
         connect_timeout: config.connect_timeout,
         max_response_bytes: config.max_response_bytes,
     };
-    let response = wasi_http::exchange(request.method(), &url, &headers, Some(body), &limits)?;
+    // A lost token answer stays the transport's error: what it changes is
+    // the credential, which the next refresh settles, not data in Bitbucket.
+    let response = wasi_http::exchange(request.method(), &url, &headers, Some(body), &limits)
+        .map_err(|failed| failed.error)?;
     host::log(
         LogLevel::Debug,
         "oauth token request",
