@@ -54,9 +54,26 @@ pub fn page(
     url: &str,
     query: &[(String, String)],
 ) -> Value {
+    page_of(items, params, url, query, |item| item)
+}
+
+/// `page`, rendering only the items on the page: a listing of thousands
+/// costs what its page costs, not what the whole collection does.
+pub fn page_of<T>(
+    items: Vec<T>,
+    params: &PageParams,
+    url: &str,
+    query: &[(String, String)],
+    render: impl FnMut(T) -> Value,
+) -> Value {
     let size = items.len();
     let start = (params.page - 1).saturating_mul(params.pagelen);
-    let values: Vec<Value> = items.into_iter().skip(start).take(params.pagelen).collect();
+    let values: Vec<Value> = items
+        .into_iter()
+        .skip(start)
+        .take(params.pagelen)
+        .map(render)
+        .collect();
     let mut body = json!({
         "size": size,
         "page": params.page,

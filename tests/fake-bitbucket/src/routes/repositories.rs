@@ -53,16 +53,27 @@ pub async fn list(
         Some("admin" | "owner") => membership.is_some_and(|m| m.administrator),
         Some(other) => return errors::error(400, &format!("Invalid role: {other}")),
     };
-    let mut items: Vec<Value> = if role_ok {
+    let readable: Vec<_> = if role_ok {
         world
             .repositories
             .iter()
             .filter(|r| r.workspace == ws.slug && world.can_read(r, &user))
-            .map(|r| render::repository(&world, r))
             .collect()
     } else {
         Vec::new()
     };
+    let url = format!("{}/2.0/repositories/{}", world.base_url, ws.slug);
+    if param(&query, "q").is_none() && param(&query, "sort").is_none() {
+        let page = pages::page_of(readable, &params, &url, &query, |r| {
+            render::repository(&world, r)
+        });
+        return Json(page).into_response();
+    }
+    // Filters and sorts read the rendered fields.
+    let mut items: Vec<Value> = readable
+        .into_iter()
+        .map(|r| render::repository(&world, r))
+        .collect();
     if let Some(q) = param(&query, "q") {
         match bbql::parse(q, &FIELDS) {
             Ok(filter) => items.retain(|item| filter.matches(item)),
@@ -74,7 +85,6 @@ pub async fn list(
     {
         return errors::error(400, &message);
     }
-    let url = format!("{}/2.0/repositories/{}", world.base_url, ws.slug);
     Json(pages::page(items, &params, &url, &query)).into_response()
 }
 
