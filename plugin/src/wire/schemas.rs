@@ -1,8 +1,8 @@
 //! Renders every operation's JSON Schemas from the Rust types, natively.
 //!
 //! Each call of the component runs in a fresh instance, so schemas built at
-//! run time would be built on every `operations()`, and schemars would more
-//! than double the component's size. The schemas are rendered here instead,
+//! run time would be built on every `operations()`, and schemars added 210 KB
+//! to the component. The schemas are rendered here instead,
 //! into `plugin/schemas/`, which `catalog` embeds; the test below fails when
 //! the checked-in files no longer match the types.
 
