@@ -65,11 +65,12 @@ macro_rules! operations {
                         name: operation_name(stringify!($name)),
                         description: $description.to_owned(),
                         complexity: Complexity::$complexity,
-                        parameters_schema: limits::annotate(
-                            stringify!($name),
-                            wire::params_schema_of::<request_type!($($request)?)>(),
-                        ).to_string(),
-                        result_schema: wire::schema_of::<$result>().to_string(),
+                        parameters_schema: include_str!(concat!(
+                            env!("CARGO_MANIFEST_DIR"), "/schemas/", stringify!($name), ".parameters.json"
+                        )).to_owned(),
+                        result_schema: include_str!(concat!(
+                            env!("CARGO_MANIFEST_DIR"), "/schemas/", stringify!($name), ".result.json"
+                        )).to_owned(),
                     },
                 )*]
             }
@@ -89,6 +90,24 @@ macro_rules! operations {
                     )),
                 }
             }
+        }
+
+        /// Every operation's name with its params and result schemas, rendered
+        /// from the Rust types; `operations()` serves them from `schemas/`.
+        #[cfg(test)]
+        pub(crate) fn rendered_schemas() -> Vec<wire::RenderedSchemas> {
+            vec![$(
+                wire::RenderedSchemas {
+                    operation: stringify!($name),
+                    // The table's bounds are published in the schema (maxLength, maxItems).
+                    parameters: crate::limits::annotate(
+                        stringify!($name),
+                        wire::params_schema_of::<request_type!($($request)?)>(),
+                    )
+                    .to_string(),
+                    result: wire::schema_of::<$result>().to_string(),
+                },
+            )*]
         }
     };
 }

@@ -10,22 +10,35 @@
 // Generated glue is the only unsafe code in the crate.
 #[allow(unsafe_code, unsafe_op_in_unsafe_fn)]
 mod bindings {
-    wit_bindgen::generate!({
-        path: "../wit",
-        world: "guest",
-        // The request and result records double as `execute`'s JSON and
-        // the source of its JSON Schemas, so the two cannot drift apart.
-        additional_derives: [serde::Serialize, serde::Deserialize, schemars::JsonSchema],
-        // Enums get their JSON names from `wire::enums`; the host's records
-        // never travel as JSON in the guest.
-        additional_derives_ignore: [
-            "auth-kind", "complexity", "health-status", "repo-role", "pull-request-state",
-            "participant-role", "merge-strategy", "run-status", "issue-state", "issue-kind",
-            "issue-priority", "webhook-event-category",
-            "oauth-tokens", "api-token", "credential-secret", "credential", "replace-error",
-            "oauth-client", "log-level",
-        ],
-    });
+    /// The bindings, with `$derives` on the records that travel as JSON.
+    macro_rules! bindings_deriving {
+        ($($derives:tt)*) => {
+            wit_bindgen::generate!({
+                path: "../wit",
+                world: "guest",
+                additional_derives: $($derives)*,
+                // Enums get their JSON names from `wire::enums`; the host's
+                // records never travel as JSON in the guest.
+                additional_derives_ignore: [
+                    "auth-kind", "complexity", "health-status", "repo-role", "pull-request-state",
+                    "participant-role", "merge-strategy", "run-status", "issue-state", "issue-kind",
+                    "issue-priority", "webhook-event-category",
+                    "oauth-tokens", "api-token", "credential-secret", "credential", "replace-error",
+                    "oauth-client", "log-level",
+                ],
+            });
+        };
+    }
+
+    // The request and result records double as `execute`'s JSON and the
+    // source of its JSON Schemas, so the two cannot drift apart. The schemas
+    // are rendered by a native test into `schemas/` (see `wire::schemas`):
+    // schemars in the guest cost 210 KB of the component and rebuilt every
+    // schema on each call.
+    #[cfg(test)]
+    bindings_deriving!([serde::Serialize, serde::Deserialize, schemars::JsonSchema]);
+    #[cfg(not(test))]
+    bindings_deriving!([serde::Serialize, serde::Deserialize]);
 
     // Exported symbols are named like `atom:integration/…#execute`, which a
     // native linker refuses; natively the crate only runs its unit tests.

@@ -219,6 +219,7 @@ fn check_text(field: &str, text: &str, bound: Bound) -> Result<(), Error> {
     Ok(())
 }
 
+#[cfg(test)] // schemas are rendered natively, at build time
 /// A string (bar closed enums) or a list in a params schema.
 struct SchemaField {
     /// Where it sits, as a JSON pointer into the schema.
@@ -228,6 +229,7 @@ struct SchemaField {
     is_list: bool,
 }
 
+#[cfg(test)] // schemas are rendered natively, at build time
 /// `schema` with the table's bounds published on it: `maxLength` on every
 /// string, `maxItems` on every list (a tuple keeps its own).
 pub fn annotate(operation: &str, mut schema: Value) -> Value {
@@ -251,12 +253,14 @@ pub fn annotate(operation: &str, mut schema: Value) -> Value {
     schema
 }
 
+#[cfg(test)] // schemas are rendered natively, at build time
 fn schema_fields(root: &Value) -> Vec<SchemaField> {
     let mut fields = Vec::new();
     collect(root, String::new(), "", &mut fields);
     fields
 }
 
+#[cfg(test)] // schemas are rendered natively, at build time
 fn collect(root: &Value, pointer: String, key: &str, out: &mut Vec<SchemaField>) {
     let Some(node) = root.pointer(&pointer) else {
         return;

@@ -5,6 +5,7 @@
 
 use std::borrow::Cow;
 
+#[cfg(test)]
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
@@ -51,6 +52,7 @@ macro_rules! wire_enums {
             }
         }
 
+        #[cfg(test)]
         impl JsonSchema for $ty {
             fn schema_name() -> Cow<'static, str> {
                 Cow::Borrowed(stringify!($ty))

@@ -8,7 +8,8 @@ use serde_json::{Map, Value};
 use crate::error::Error;
 
 /// The request of operations that take none: `{}` in `execute`.
-#[derive(Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NoParams {}
 
