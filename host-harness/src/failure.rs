@@ -118,5 +118,6 @@ fn integration(error: &IntegrationError) -> (&'static str, Value) {
         IntegrationError::Timeout(e) => ("timeout", record(e)),
         IntegrationError::RetiredUpstream(e) => ("retired_upstream", record(e)),
         IntegrationError::Internal(e) => ("internal", record(e)),
+        IntegrationError::OutcomeUnknown(e) => ("outcome_unknown", record(e)),
     }
 }

@@ -42,6 +42,9 @@ pub fn atom_code(details: &Value) -> &'static str {
         "upstream_unavailable" | "retired_upstream" | "overloaded" => "SERVICE_DOWN",
         "timeout" => "TIMEOUT",
         "internal" if details["limit"] == "memory" => "QUOTA_EXCEEDED",
+        // ATOM has no "maybe": an error it does not retry (retryable: false),
+        // with the message saying to check Bitbucket first.
+        "outcome_unknown" => "INTERNAL_ERROR",
         _ => "INTERNAL_ERROR",
     }
 }
@@ -262,6 +265,7 @@ mod tests {
             ),
             (json!({"code": "internal"}), "INTERNAL_ERROR"),
             (json!({"code": "rate_limited"}), "RATE_LIMIT"),
+            (json!({"code": "outcome_unknown"}), "INTERNAL_ERROR"),
             (
                 json!({"code": "operation_not_found"}),
                 "OPERATION_NOT_FOUND",

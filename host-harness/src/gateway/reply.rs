@@ -37,6 +37,9 @@ pub fn status_of(code: &str) -> StatusCode {
         "upstream_unavailable" => StatusCode::BAD_GATEWAY,
         "overloaded" => StatusCode::SERVICE_UNAVAILABLE,
         "timeout" => StatusCode::GATEWAY_TIMEOUT,
+        // Not 502/504: HTTP clients and proxies retry those by themselves,
+        // and a second try of a write whose answer was lost may duplicate it.
+        "outcome_unknown" => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

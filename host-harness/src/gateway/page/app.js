@@ -238,6 +238,8 @@ function showError(error, { retired = 'Bitbucket has retired this feature', sign
       return setBanner(`Not found: ${message}`, code);
     case 'retired_upstream':
       return setBanner(`${retired} — ${message}`, code);
+    case 'outcome_unknown':
+      return setBanner(`Not known whether this happened — check Bitbucket before trying again: ${message}`, code);
     default:
       return setBanner(message, code);
   }
