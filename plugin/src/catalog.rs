@@ -3,6 +3,7 @@
 //! table come the typed exports, `execute`'s dispatch and `operations()`.
 
 use crate::bindings::exports::atom::integration::integration::Guest;
+use crate::endpoint::Upstream;
 use crate::error::Error;
 use crate::transport::Client;
 use crate::types::*;
@@ -67,18 +68,31 @@ macro_rules! operations {
             }
 
             fn execute(operation: String, params_json: String) -> Result<String, Error> {
-                match operation.replace('-', "_").as_str() {
-                    $(
-                        stringify!($name) => {
-                            let request: request_type!($($request)?) = wire::parse(&params_json)?;
-                            wire::to_json(&$function(&Client::new()?, request)?)
-                        }
-                    )*
-                    _ => Err(Error::validation(
-                        "operation",
-                        format!("unknown operation '{operation}'; operations() lists them"),
-                    )),
-                }
+                execute_on(&operation, &params_json, Client::new)
+            }
+        }
+
+        /// Every operation's Rust name, in table order.
+        pub const OPERATION_NAMES: &[&str] = &[$(stringify!($name)),*];
+
+        /// `execute` against any upstream: parses the params, and only then
+        /// opens the upstream (a native test or fuzzer passes a canned one).
+        pub fn execute_on<U: Upstream>(
+            operation: &str,
+            params_json: &str,
+            upstream: impl FnOnce() -> Result<U, Error>,
+        ) -> Result<String, Error> {
+            match operation.replace('-', "_").as_str() {
+                $(
+                    stringify!($name) => {
+                        let request: request_type!($($request)?) = wire::parse(params_json)?;
+                        wire::to_json(&$function(&upstream()?, request)?)
+                    }
+                )*
+                _ => Err(Error::validation(
+                    "operation",
+                    format!("unknown operation '{operation}'; operations() lists them"),
+                )),
             }
         }
     };
