@@ -76,19 +76,33 @@ macro_rules! operations {
             }
 
             fn execute(operation: String, params_json: String) -> Result<String, Error> {
-                match operation.replace('-', "_").as_str() {
-                    $(
-                        stringify!($name) => {
-                            let request: request_type!($($request)?) =
-                                wire::parse(&params_json).map_err(Error::bounded)?;
-                            wire::to_json(&run(stringify!($name), request, $function)?)
-                        }
-                    )*
-                    _ => Err(Error::validation(
-                        "operation",
-                        format!("unknown operation '{}'; operations() lists them", quote(&operation)),
-                    )),
-                }
+                execute_on(&operation, &params_json, Client::new)
+            }
+        }
+
+        /// Every operation's Rust name, in table order.
+        pub const OPERATION_NAMES: &[&str] = &[$(stringify!($name)),*];
+
+        /// `execute` against any upstream: parses the params, holds them to
+        /// their bounds, and only then opens the upstream (a native test or
+        /// fuzzer passes a canned one).
+        pub fn execute_on<U: Upstream>(
+            operation: &str,
+            params_json: &str,
+            upstream: impl FnOnce() -> Result<U, Error>,
+        ) -> Result<String, Error> {
+            match operation.replace('-', "_").as_str() {
+                $(
+                    stringify!($name) => {
+                        let request: request_type!($($request)?) =
+                            wire::parse(params_json).map_err(Error::bounded)?;
+                        wire::to_json(&run_on(stringify!($name), request, upstream, $function)?)
+                    }
+                )*
+                _ => Err(Error::validation(
+                    "operation",
+                    format!("unknown operation '{}'; operations() lists them", quote(operation)),
+                )),
             }
         }
 

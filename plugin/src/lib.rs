@@ -66,6 +66,10 @@ mod types;
 mod wasi_http;
 mod wire;
 
+// Entry points for the fuzz targets and their native smoke test; not an API.
+#[doc(hidden)]
+pub mod fuzzing;
+
 mod analytics;
 mod auth;
 mod branches;

@@ -20,6 +20,7 @@ mod clock;
 mod delivery;
 mod errors;
 mod events;
+mod faults;
 mod pages;
 mod render;
 mod routes;
@@ -36,6 +37,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 pub use delivery::signature as webhook_signature;
+pub use faults::{FaultCounts, FaultKind, FaultPlan, FaultRule};
 pub use seed::{
     ADA_API_TOKEN, ADA_EMAIL, ADA_TOKEN, CUSTOM_PIPELINES, GRACE_TOKEN, OAUTH_CLIENT_ID,
     OAUTH_CLIENT_SECRET, RICH as RICH_REPOSITORIES,
@@ -63,6 +65,7 @@ pub(crate) fn lock(world: &Shared) -> MutexGuard<'_, World> {
 pub struct FakeBitbucket {
     addr: SocketAddr,
     world: Shared,
+    faults: faults::Faults,
     _shutdown: oneshot::Sender<()>,
 }
 
@@ -77,12 +80,19 @@ impl FakeBitbucket {
         let addr = listener.local_addr()?;
         let world: Shared = Arc::new(Mutex::new(world));
         world.lock().expect("fresh lock").base_url = format!("http://{addr}");
-        let app = routes::router(world.clone());
+        let faults = faults::Faults::default();
+        // Outermost, so injected answers skip the routes and what wraps them.
+        let app = routes::router(world.clone()).layer(axum::middleware::from_fn_with_state(
+            faults.clone(),
+            faults::inject,
+        ));
         let (shutdown, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
+            let app = app.into_make_service_with_connect_info::<faults::Connection>();
+            let serve =
+                axum::serve(faults::FaultListener(listener), app).with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                });
             if let Err(error) = serve.await {
                 tracing::error!(%error, "fake bitbucket stopped");
             }
@@ -90,6 +100,7 @@ impl FakeBitbucket {
         Ok(Self {
             addr,
             world,
+            faults,
             _shutdown: shutdown,
         })
     }
@@ -124,6 +135,16 @@ impl FakeBitbucket {
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
+    }
+
+    /// Replaces the seeded fault plan (see [`FaultPlan`]); counts start over.
+    pub fn set_faults(&self, plan: FaultPlan) {
+        self.faults.set(plan);
+    }
+
+    /// Faults the plan injected so far, by kind.
+    pub fn fault_counts(&self) -> FaultCounts {
+        self.faults.counts()
     }
 
     /// The fake's state, for seeding, fault injection and inspection.
