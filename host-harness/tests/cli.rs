@@ -361,6 +361,113 @@ mod credentials {
         );
     }
 
+    /// Tokens for Ada from the fake's authorization server, as the browser
+    /// flow would get them: consent (redirect with a code), then the code
+    /// exchanged with the client's Basic credentials.
+    async fn ada_tokens(fake: &FakeBitbucket) -> serde_json::Value {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let redirect = "http://127.0.0.1:9/callback";
+        let consent = client
+            .get(format!("{}/site/oauth2/authorize", fake.base_url()))
+            .query(&[
+                ("client_id", OAUTH_CLIENT_ID),
+                ("response_type", "code"),
+                ("redirect_uri", redirect),
+                ("state", "s"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let location = consent.headers()["location"].to_str().unwrap().to_owned();
+        let code = url::Url::parse(&location)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+            .expect("the consent redirect carries a code");
+        client
+            .post(format!("{}/site/oauth2/access_token", fake.base_url()))
+            .basic_auth(OAUTH_CLIENT_ID, Some(OAUTH_CLIENT_SECRET))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", redirect),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Eight `atom-harness` processes share a store whose OAuth token has
+    /// expired: the store's lease lets one of them refresh, the others wait
+    /// and use what it stored. Bitbucket rotates refresh tokens, so a second
+    /// refresh with the same token would fail and ask for a reconnect.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn eight_processes_racing_an_expired_token_refresh_it_once() {
+        use atom_harness::CredentialStore;
+        use atom_harness::host_types::{CredentialSecret, OauthTokens};
+        use atom_harness::store::{Keyring, SqliteCredentialStore};
+
+        let setup = Setup::new().await;
+        assert!(setup.run(&["keys", "init"], &[]).await.0);
+        let tokens = ada_tokens(&setup.fake).await;
+        let keyring = Keyring::load_file(&setup.dir.path().join("store.key")).unwrap();
+        let store =
+            SqliteCredentialStore::open(&setup.dir.path().join("store.sqlite3"), keyring).unwrap();
+        store
+            .replace(
+                "default",
+                0,
+                CredentialSecret::Oauth(OauthTokens {
+                    access_token: tokens["access_token"].as_str().unwrap().to_owned(),
+                    refresh_token: tokens["refresh_token"].as_str().map(str::to_owned),
+                    expires_at: Some(1),
+                    scopes: Vec::new(),
+                }),
+            )
+            .unwrap();
+        setup.fake.control().oauth.expire_access_tokens();
+
+        let racers: Vec<_> = (0..8)
+            .map(|_| {
+                setup
+                    .cli(&["call", "get-current-user"])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let outputs = tokio::task::spawn_blocking(move || {
+            racers
+                .into_iter()
+                .map(|racer| racer.wait_with_output().unwrap())
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap();
+        for output in outputs {
+            assert!(
+                output.status.success()
+                    && String::from_utf8_lossy(&output.stdout).contains("Ada Lovelace"),
+                "a process failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        assert_eq!(
+            setup.fake.control().oauth.refresh_requests(),
+            1,
+            "one refresh for eight processes"
+        );
+        assert_eq!(store.get("default").unwrap().unwrap().version, 2);
+    }
+
     async fn http_get(url: &str) -> (u16, String) {
         let response = reqwest::get(url).await.unwrap();
         (response.status().as_u16(), response.text().await.unwrap())
