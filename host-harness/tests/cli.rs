@@ -388,7 +388,7 @@ mod credentials {
             .find(|(k, _)| k == "code")
             .map(|(_, v)| v.into_owned())
             .expect("the consent redirect carries a code");
-        client
+        let answer = client
             .post(format!("{}/site/oauth2/access_token", fake.base_url()))
             .basic_auth(OAUTH_CLIENT_ID, Some(OAUTH_CLIENT_SECRET))
             .form(&[
@@ -398,10 +398,8 @@ mod credentials {
             ])
             .send()
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+            .unwrap();
+        serde_json::from_slice(&answer.bytes().await.unwrap()).unwrap()
     }
 
     /// Eight `atom-harness` processes share a store whose OAuth token has
