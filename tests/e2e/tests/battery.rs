@@ -199,6 +199,12 @@ async fn reads(tenant: &atom_harness::Tenant) -> Vec<(&'static str, Value)> {
     let commit = commits["items"][0]["hash"].as_str().unwrap().to_owned();
     let pulls = first("list-pull-requests", repo(json!({}))).await;
     let pull = pulls["items"][0]["id"].clone();
+    let repositories = first(
+        "list-repositories",
+        json!({ "workspace": "acme", "page": { "size": 50 } }),
+    )
+    .await;
+    let second_page = repositories["next_cursor"].clone();
     let issues = first("list-issues", repo(json!({}))).await;
     let issue = issues["items"][0]["id"].clone();
 
@@ -209,6 +215,11 @@ async fn reads(tenant: &atom_harness::Tenant) -> Vec<(&'static str, Value)> {
         (
             "list-repositories",
             json!({ "workspace": "acme", "page": { "size": 100 } }),
+        ),
+        // A later page: where a page repeating the previous one can happen.
+        (
+            "list-repositories",
+            json!({ "workspace": "acme", "page": { "cursor": second_page } }),
         ),
         ("get-repository", repo(json!({}))),
         ("list-branches", repo(json!({}))),
