@@ -66,7 +66,9 @@ mod types;
 mod wasi_http;
 mod wire;
 
-// Entry points for the fuzz targets and their native smoke test; not an API.
+// Entry points for the fuzz targets and their native smoke test; not an API,
+// and not in the component (it only adds size there).
+#[cfg(not(target_arch = "wasm32"))]
 #[doc(hidden)]
 pub mod fuzzing;
 

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use atom_harness::host_types::CredentialSecret;
 use atom_harness::{Allowlist, InstanceAllocation, Limits, MemoryCredentialStore, Sandbox, Tenant};
-use fake_bitbucket::{ADA_TOKEN, FakeBitbucket};
+use fake_bitbucket::{ADA_TOKEN, FakeBitbucket, FaultKind, FaultPlan, FaultRule};
 
 use measure::{cpu_and_wall, latency, rss_bytes};
 use table::Row;
@@ -29,6 +29,7 @@ const OVERHEAD_ROUNDS: usize = 2_000;
 const LISTING_ROUNDS: usize = 3;
 const LOAD_SPAN: Duration = Duration::from_secs(3);
 const TENANTS: usize = 1_000;
+const UPSTREAM_LATENCY: Duration = Duration::from_millis(20);
 
 fn main() {
     let fake_runtime = tokio::runtime::Builder::new_multi_thread()
@@ -267,6 +268,11 @@ async fn analytics_fan_out(
         .map(|r| format!("{}{}{}", fake.base_url(), r.path, query_string(&r.query)))
         .collect();
     let requests = sent.len();
+    // Bitbucket answers in tens to hundreds of milliseconds, the fake in
+    // one: each answer is held 20 ms, as a modest network would.
+    fake.set_faults(
+        FaultPlan::new(1).rule(FaultRule::all(1.0, FaultKind::Stall(UPSTREAM_LATENCY))),
+    );
     let (component, _) = latency(20, analytics).await;
     let (native, _) = latency(20, || {
         let (client, sent) = (client.clone(), sent.clone());
@@ -279,9 +285,11 @@ async fn analytics_fan_out(
         }
     })
     .await;
+    fake.set_faults(FaultPlan::new(1));
     Row {
         measure: format!(
-            "`analytics-summary` ({requests} upstream reads), p50 wall, component fanning out"
+            "`analytics-summary` ({requests} upstream reads, {} ms upstream latency each), p50 wall, component fanning out",
+            UPSTREAM_LATENCY.as_millis()
         ),
         value: millis(component),
         baseline_name: "native client, the same requests one after another".into(),
