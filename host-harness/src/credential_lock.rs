@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::store::hex_lower;
 use crate::tenant::{CredentialStore, StoreError, Tenant};
 
 /// How long a lease lasts without its holder: longer than one token
@@ -60,9 +61,5 @@ fn holder_id() -> Result<String, StoreError> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes)
         .map_err(|e| StoreError::Unavailable(format!("no randomness for a lease: {e}")))?;
-    Ok(format!("{}-{}", std::process::id(), hex_encode(&bytes)))
-}
-
-fn hex_encode(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    Ok(format!("{}-{}", std::process::id(), hex_lower(&bytes)))
 }

@@ -303,22 +303,9 @@ fn query_string(pairs: &[(String, String)]) -> String {
     if pairs.is_empty() {
         return String::new();
     }
-    let encoded: Vec<String> = pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-        .collect();
-    format!("?{}", encoded.join("&"))
-}
-
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    let mut query = url::form_urlencoded::Serializer::for_suffix(String::from("?"), 1);
+    query.extend_pairs(pairs);
+    query.finish()
 }
 
 /// Median wall time of five `atom-harness capabilities` processes without

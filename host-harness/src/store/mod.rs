@@ -33,4 +33,5 @@ mod tests;
 
 pub use keyring::{KEYS_ENV, Keyring};
 pub use sqlite::{DEFAULT_CONNECTION, Rotation, SqliteCredentialStore, Unreadable};
+pub(crate) use tenants::hex_lower;
 pub use tenants::{NewApiKey, TenantRecord, TenantRegistry, check_name};

@@ -278,7 +278,7 @@ fn split_key(presented: &str) -> Option<(&str, &[u8])> {
     well_formed.then_some((id, secret.as_bytes()))
 }
 
-fn hex_lower(bytes: &[u8]) -> String {
+pub(crate) fn hex_lower(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
