@@ -5,6 +5,9 @@ use atom_harness::{Failure, Sandbox, Tenant};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 
+/// The contract's most pages per call.
+const PAGES_PER_CALL: u32 = 20;
+
 /// Every item of every page of `operation`, in order. The progress bar goes
 /// to stderr and hides itself when stderr is not a terminal.
 pub async fn all_items(
@@ -20,9 +23,12 @@ pub async fn all_items(
     if page.is_null() {
         *page = json!({});
     }
-    if !page.is_object() {
+    let Some(page) = page.as_object_mut() else {
         bail!("`page` must be an object to follow its cursor");
-    }
+    };
+    // Fewer, larger calls: each one fetches its pages concurrently when the
+    // listing's total is known (see `page-request.pages` in the WIT).
+    page.entry("pages").or_insert(json!(PAGES_PER_CALL));
 
     let progress = ProgressBar::new_spinner().with_style(
         ProgressStyle::with_template("{spinner} {msg} ({elapsed})")

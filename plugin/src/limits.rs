@@ -250,6 +250,18 @@ pub fn annotate(operation: &str, mut schema: Value) -> Value {
             node.entry(name).or_insert(Value::from(max));
         }
     }
+    // The page request's numbers are bounded by `page`, not by this table.
+    if let Some(Value::Object(page)) = schema.pointer_mut("/$defs/PageRequest/properties") {
+        for (key, max) in [
+            ("size", crate::page::MAX_PAGE_SIZE),
+            ("pages", crate::page::MAX_PAGES_PER_CALL),
+        ] {
+            if let Some(Value::Object(node)) = page.get_mut(key) {
+                node.insert("minimum".into(), Value::from(1));
+                node.insert("maximum".into(), Value::from(max));
+            }
+        }
+    }
     schema
 }
 

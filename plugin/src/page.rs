@@ -19,7 +19,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::endpoint::{Endpoint, Upstream};
+use crate::endpoint::{Endpoint, Upstream, answer_of};
 use crate::error::Error;
 use crate::limits::CURSOR_CHARS;
 use crate::quote::quote;
@@ -33,6 +33,7 @@ pub fn first_page() -> PageRequest {
     PageRequest {
         cursor: None,
         size: None,
+        pages: None,
         q: None,
         sort: None,
     }
@@ -89,21 +90,120 @@ impl Listing {
     }
 }
 
-/// One page of `T` from `endpoint`, mapped through `map`, and the cursor of the next.
+/// Most pages one call fetches (`page.pages`). At 100 items a page that is
+/// 2,000 items, a few MiB inside the sandbox's memory limit.
+pub const MAX_PAGES_PER_CALL: u32 = 20;
+
+/// The pages `page` asks for from `endpoint`, mapped through `map`, and the
+/// cursor of the page after them.
+///
+/// The first page is fetched alone. When its answer gives the listing's
+/// `size` and its `next` numbers the pages, the rest are known in advance
+/// and go out together (`Upstream::send_all`, a bounded few in flight);
+/// otherwise each `next` is followed in turn. A later page that fails ends
+/// the call with what came before it and a cursor that starts at it, so
+/// nothing fetched is lost and the caller's next call meets the failure.
 pub fn fetch<T, U>(
     upstream: &dyn Upstream,
     endpoint: Endpoint,
     page: Option<&PageRequest>,
     listing: Listing,
-    map: impl FnMut(T) -> U,
+    mut map: impl FnMut(T) -> U,
 ) -> Result<(Vec<U>, Option<String>), Error>
 where
     T: DeserializeOwned,
 {
-    let endpoint = apply(endpoint, page, listing)?;
-    let answer: Paginated<T> = upstream.json(&endpoint)?;
-    let next = next_cursor(&endpoint, &answer, listing);
-    Ok((answer.values.into_iter().map(map).collect(), next))
+    let wanted = pages_wanted(page)?;
+    let first_endpoint = apply(endpoint, page, listing)?;
+    let first: Paginated<T> = upstream.json(&first_endpoint)?;
+    let mut next = next_cursor(&first_endpoint, &first, listing);
+    let known = Known {
+        total: first.size,
+        pagelen: first.pagelen,
+    };
+    let mut items: Vec<U> = first.values.into_iter().map(&mut map).collect();
+    let mut fetched = 1;
+    while fetched < wanted {
+        let Some(cursor) = next.take() else { break };
+        let query = decode_cursor(&cursor, listing)?;
+        let batch = numbered_pages(&query, known, wanted - fetched).map_or_else(
+            || vec![first_endpoint.clone().with_raw_query(query.clone())],
+            |queries| {
+                queries
+                    .into_iter()
+                    .map(|query| first_endpoint.clone().with_raw_query(query))
+                    .collect()
+            },
+        );
+        for (answer, endpoint) in upstream.send_all(&batch).into_iter().zip(&batch) {
+            let answer = answer.and_then(|response| answer_of::<Paginated<T>>(endpoint, &response));
+            let Ok(answer) = answer else {
+                // Later answers of the batch are dropped: the cursor replays them.
+                next = Some(encode_cursor(listing, endpoint.query_string()));
+                return Ok((items, next));
+            };
+            next = next_cursor(endpoint, &answer, listing);
+            items.extend(answer.values.into_iter().map(&mut map));
+            fetched += 1;
+            if next.is_none() {
+                break;
+            }
+        }
+    }
+    Ok((items, next))
+}
+
+/// `page.pages`, within 1 to [`MAX_PAGES_PER_CALL`].
+fn pages_wanted(page: Option<&PageRequest>) -> Result<u32, Error> {
+    let wanted = page.and_then(|page| page.pages).unwrap_or(1);
+    if !(1..=MAX_PAGES_PER_CALL).contains(&wanted) {
+        return Err(Error::validation(
+            "page.pages",
+            format!("must be from 1 to {MAX_PAGES_PER_CALL}"),
+        ));
+    }
+    Ok(wanted)
+}
+
+/// The queries of up to `count` pages from `next` on, when `next` numbers
+/// its page and the listing's total is known: the same query with each page
+/// number in turn, up to the last page the total allows.
+fn numbered_pages(next: &str, known: Known, count: u32) -> Option<Vec<String>> {
+    let total = known.total?;
+    let number = |key: &str| {
+        next.split('&')
+            .find_map(|pair| pair.strip_prefix(key)?.strip_prefix('='))
+            .and_then(|value| value.parse::<u64>().ok())
+    };
+    let from = number("page")?;
+    let pagelen = number("pagelen").or(known.pagelen.map(u64::from))?;
+    if from == 0 || pagelen == 0 {
+        return None;
+    }
+    let last = total.div_ceil(pagelen).min(from + u64::from(count) - 1);
+    if last < from {
+        return None;
+    }
+    let with_page = |page: u64| {
+        next.split('&')
+            .map(|pair| {
+                if pair.starts_with("page=") {
+                    format!("page={page}")
+                } else {
+                    pair.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    };
+    Some((from..=last).map(with_page).collect())
+}
+
+/// What the first page said about the whole listing.
+#[derive(Clone, Copy)]
+struct Known {
+    total: Option<u64>,
+    pagelen: Option<u32>,
 }
 
 /// Adds the page request to `endpoint`: the cursor's query when there is a
@@ -266,6 +366,7 @@ mod tests {
         PageRequest {
             cursor,
             size,
+            pages: None,
             q: None,
             sort: None,
         }
@@ -446,5 +547,146 @@ mod tests {
             size: None,
         };
         assert!(next_cursor(&endpoint, &short, listing).is_none());
+    }
+
+    fn pages(count: u32) -> PageRequest {
+        PageRequest {
+            size: Some(2),
+            pages: Some(count),
+            ..page(None, None)
+        }
+    }
+
+    /// Bitbucket's answer for page `n` of a 5-item listing in pages of 2.
+    fn numbered(n: u32, total: Option<u64>) -> serde_json::Value {
+        let items: Vec<u32> = ((n - 1) * 2 + 1..=(n * 2).min(5)).collect();
+        let mut answer = json!({"values": items, "page": n, "pagelen": 2});
+        if let Some(total) = total {
+            answer["size"] = json!(total);
+        }
+        if n < 3 {
+            answer["next"] = json!(format!(
+                "https://api.bitbucket.org/2.0/x?role=admin&pagelen=2&page={}",
+                n + 1
+            ));
+        }
+        answer
+    }
+
+    fn queries(script: &Script) -> Vec<String> {
+        script
+            .sent
+            .borrow()
+            .iter()
+            .map(|e| e.query_string().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn with_a_known_total_the_later_pages_are_asked_for_together() {
+        let script = Script::new()
+            .ok(numbered(1, Some(5)))
+            .ok(numbered(2, Some(5)))
+            .ok(numbered(3, Some(5)));
+        let endpoint = Endpoint::get(ApiPath::new("x")).query("role", "admin");
+        let (items, next) = fetch(&script, endpoint, Some(&pages(20)), REPOS, |v: u32| v).unwrap();
+        assert_eq!(items, [1, 2, 3, 4, 5]);
+        assert_eq!(next, None);
+        assert_eq!(
+            queries(&script),
+            [
+                "role=admin&pagelen=2",
+                "role=admin&pagelen=2&page=2",
+                "role=admin&pagelen=2&page=3"
+            ]
+        );
+    }
+
+    #[test]
+    fn pages_stop_at_the_count_asked_and_the_cursor_goes_on_from_there() {
+        let script = Script::new()
+            .ok(numbered(1, Some(5)))
+            .ok(numbered(2, Some(5)));
+        let endpoint = Endpoint::get(ApiPath::new("x")).query("role", "admin");
+        let (items, next) = fetch(&script, endpoint, Some(&pages(2)), REPOS, |v: u32| v).unwrap();
+        assert_eq!(items, [1, 2, 3, 4]);
+        assert_eq!(script.requests_sent(), 2);
+        let rest = apply(
+            Endpoint::get(ApiPath::new("x")),
+            Some(&page(next, None)),
+            REPOS,
+        )
+        .unwrap();
+        assert_eq!(rest.query_string(), "role=admin&pagelen=2&page=3");
+    }
+
+    #[test]
+    fn without_a_total_each_next_is_followed_in_turn() {
+        let script = Script::new()
+            .ok(numbered(1, None))
+            .ok(numbered(2, None))
+            .ok(numbered(3, None));
+        let endpoint = Endpoint::get(ApiPath::new("x")).query("role", "admin");
+        let (items, next) = fetch(&script, endpoint, Some(&pages(20)), REPOS, |v: u32| v).unwrap();
+        assert_eq!(items, [1, 2, 3, 4, 5]);
+        assert_eq!(next, None);
+        assert_eq!(script.requests_sent(), 3);
+    }
+
+    #[test]
+    fn a_later_page_that_fails_ends_the_call_with_the_items_before_it() {
+        let script = Script::new()
+            .ok(numbered(1, Some(5)))
+            .answer(Err(Error::unavailable(
+                "Bitbucket answered HTTP 503",
+                Some(503),
+            )))
+            .ok(numbered(3, Some(5)));
+        let endpoint = Endpoint::get(ApiPath::new("x")).query("role", "admin");
+        let (items, next) = fetch(&script, endpoint, Some(&pages(20)), REPOS, |v: u32| v).unwrap();
+        assert_eq!(
+            items,
+            [1, 2],
+            "page 3 arrived after the failure and is replayed"
+        );
+        let again = apply(
+            Endpoint::get(ApiPath::new("x")),
+            Some(&page(next, None)),
+            REPOS,
+        )
+        .unwrap();
+        assert_eq!(again.query_string(), "role=admin&pagelen=2&page=2");
+    }
+
+    #[test]
+    fn a_first_page_that_fails_fails_the_call() {
+        let script = Script::new().answer(Err(Error::unavailable("down", Some(503))));
+        let result = fetch(
+            &script,
+            Endpoint::get(ApiPath::new("x")),
+            Some(&pages(5)),
+            REPOS,
+            |v: u32| v,
+        );
+        assert!(matches!(result, Err(Error::UpstreamUnavailable(_))));
+    }
+
+    #[test]
+    fn a_page_count_outside_the_bounds_is_refused_before_sending() {
+        for count in [0, MAX_PAGES_PER_CALL + 1] {
+            let script = Script::new();
+            let result = fetch(
+                &script,
+                Endpoint::get(ApiPath::new("x")),
+                Some(&pages(count)),
+                REPOS,
+                |v: u32| v,
+            );
+            let Err(Error::Validation(e)) = result else {
+                panic!("{count} pages accepted");
+            };
+            assert_eq!(e.field, "page.pages");
+            assert_eq!(script.requests_sent(), 0);
+        }
     }
 }

@@ -146,6 +146,17 @@ pub fn search(
     request: SearchCodeRequest,
 ) -> Result<CodeSearchPage, Error> {
     let query = required("query", &request.query)?;
+    let wanted = request
+        .page
+        .as_ref()
+        .and_then(|page| page.pages)
+        .unwrap_or(1);
+    if !(1..=page::MAX_PAGES_PER_CALL).contains(&wanted) {
+        return Err(Error::validation(
+            "page.pages",
+            format!("must be from 1 to {}", page::MAX_PAGES_PER_CALL),
+        ));
+    }
     let (page_request, seen) = match request.page.as_ref().and_then(|p| p.cursor.as_deref()) {
         Some(cursor) => {
             let cursor = decode(cursor)?;

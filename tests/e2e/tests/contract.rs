@@ -16,6 +16,7 @@ async fn execute_and_the_typed_functions_agree() {
         page: Some(PageRequest {
             cursor: None,
             size: Some(25),
+            pages: None,
             q: Some("name ~ \"billing\"".into()),
             sort: Some("name".into()),
         }),

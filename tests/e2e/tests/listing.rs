@@ -4,10 +4,12 @@
 mod common;
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use atom_harness::host_types::{ApiToken, CredentialSecret};
+
 use common::{env, env_with, slugs};
-use fake_bitbucket::{ADA_API_TOKEN, ADA_EMAIL};
+use fake_bitbucket::{ADA_API_TOKEN, ADA_EMAIL, FaultKind, FaultPlan, FaultRule};
 use serde_json::{Value, json};
 
 async fn every_repository(env: &common::Env, workspace: &str, size: u32) -> (Vec<String>, usize) {
@@ -61,6 +63,118 @@ async fn a_listing_spanning_pages_returns_every_repository_exactly_once() {
     let requests = env.fake.control().requests_to("/2.0/repositories/acme");
     assert!(requests.iter().all(|r| r.param("pagelen").is_some()));
     assert!(requests.iter().any(|r| r.param("page") == Some("3")));
+}
+
+#[tokio::test]
+async fn several_pages_in_one_call_go_out_a_few_at_a_time_and_resume_by_cursor() {
+    let env = env().await;
+    let expected: HashSet<String> = env
+        .fake
+        .control()
+        .repositories
+        .iter()
+        .filter(|r| r.workspace == "acme")
+        .map(|r| r.slug.clone())
+        .collect();
+    // Answers held long enough that pages fetched together overlap.
+    env.fake.set_faults(FaultPlan::new(1).rule(FaultRule::route(
+        "GET",
+        "/2.0/repositories/acme",
+        1.0,
+        FaultKind::Stall(Duration::from_millis(150)),
+    )));
+    let before = env
+        .fake
+        .control()
+        .requests_to("/2.0/repositories/acme")
+        .len();
+    env.fake.reset_most_in_flight();
+
+    let first = env
+        .exec(
+            "list-repositories",
+            json!({ "workspace": "acme", "page": { "size": 37, "pages": 5 } }),
+        )
+        .await
+        .expect("five pages list");
+    assert_eq!(slugs(&first).len(), 5 * 37, "five pages, not more");
+    let rest = env
+        .exec(
+            "list-repositories",
+            json!({ "workspace": "acme", "page": { "cursor": first["next_cursor"], "pages": 20 } }),
+        )
+        .await
+        .expect("the rest lists");
+    assert!(rest["next_cursor"].is_null(), "the listing ends: {rest}");
+    let all: Vec<String> = slugs(&first).into_iter().chain(slugs(&rest)).collect();
+    let distinct: HashSet<String> = all.iter().cloned().collect();
+    assert_eq!((all.len(), distinct), (expected.len(), expected));
+
+    // Eight pages of 37, each asked for once, and never more than four at once.
+    let mut pages: Vec<u32> = env.fake.control().requests_to("/2.0/repositories/acme")[before..]
+        .iter()
+        .map(|r| r.param("page").map_or(1, |p| p.parse().unwrap()))
+        .collect();
+    pages.sort_unstable();
+    assert_eq!(pages, (1..=8).collect::<Vec<_>>());
+    let most = env.fake.most_in_flight();
+    assert!((2..=4).contains(&most), "{most} requests in flight at once");
+}
+
+#[tokio::test]
+async fn pages_that_fail_midway_lose_nothing_and_repeat_nothing() {
+    let env = env().await;
+    // No retries: every injected 5xx reaches the listing.
+    let tenant = common::tenant_for(&env.fake, "one-attempt").with_config("max-attempts", "1");
+    tenant
+        .set_credential(CredentialSecret::AccessToken(
+            fake_bitbucket::ADA_TOKEN.into(),
+        ))
+        .unwrap();
+    let expected: HashSet<String> = env
+        .fake
+        .control()
+        .repositories
+        .iter()
+        .filter(|r| r.workspace == "acme")
+        .map(|r| r.slug.clone())
+        .collect();
+    env.fake.set_faults(FaultPlan::new(7).rule(FaultRule::route(
+        "GET",
+        "/2.0/repositories/acme",
+        0.25,
+        FaultKind::ServerError,
+    )));
+    let (mut all, mut cursor, mut failed, mut cut_short) = (Vec::new(), Value::Null, 0, 0);
+    for _ in 0..200 {
+        let answer = common::exec_in(
+            common::sandbox(),
+            &tenant,
+            "list-repositories",
+            json!({ "workspace": "acme", "page": { "size": 20, "pages": 20, "cursor": cursor } }),
+        )
+        .await;
+        let Ok(page) = answer else {
+            failed += 1; // the first page of the call: the same cursor again
+            continue;
+        };
+        let listed = slugs(&page);
+        cursor = page["next_cursor"].clone();
+        if cursor.is_null() {
+            all.extend(listed);
+            break;
+        }
+        cut_short += usize::from(listed.len() < 20 * 20);
+        all.extend(listed);
+    }
+    assert!(cursor.is_null(), "the listing ran out of attempts");
+    let distinct: HashSet<String> = all.iter().cloned().collect();
+    assert_eq!(all.len(), distinct.len(), "a repository twice");
+    assert_eq!(distinct, expected, "a repository lost");
+    assert!(
+        failed > 0 && cut_short > 0,
+        "faults hit: {failed} failed calls, {cut_short} cut short"
+    );
 }
 
 #[tokio::test]

@@ -21,6 +21,7 @@ mod delivery;
 mod errors;
 mod events;
 mod faults;
+mod in_flight;
 mod pages;
 mod render;
 mod routes;
@@ -66,6 +67,7 @@ pub struct FakeBitbucket {
     addr: SocketAddr,
     world: Shared,
     faults: faults::Faults,
+    in_flight: in_flight::InFlight,
     _shutdown: oneshot::Sender<()>,
 }
 
@@ -81,11 +83,18 @@ impl FakeBitbucket {
         let world: Shared = Arc::new(Mutex::new(world));
         world.lock().expect("fresh lock").base_url = format!("http://{addr}");
         let faults = faults::Faults::default();
-        // Outermost, so injected answers skip the routes and what wraps them.
-        let app = routes::router(world.clone()).layer(axum::middleware::from_fn_with_state(
-            faults.clone(),
-            faults::inject,
-        ));
+        let in_flight = in_flight::InFlight::default();
+        // Faults outermost but one, so injected answers skip the routes and
+        // what wraps them; in-flight counting outermost, so stalls count.
+        let app = routes::router(world.clone())
+            .layer(axum::middleware::from_fn_with_state(
+                faults.clone(),
+                faults::inject,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                in_flight.clone(),
+                in_flight::track,
+            ));
         let (shutdown, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
             let app = app.into_make_service_with_connect_info::<faults::Connection>();
@@ -101,6 +110,7 @@ impl FakeBitbucket {
             addr,
             world,
             faults,
+            in_flight,
             _shutdown: shutdown,
         })
     }
@@ -145,6 +155,17 @@ impl FakeBitbucket {
     /// Faults the plan injected so far, by kind.
     pub fn fault_counts(&self) -> FaultCounts {
         self.faults.counts()
+    }
+
+    /// The most requests the fake was answering at once since the last
+    /// [`FakeBitbucket::reset_most_in_flight`] (or since it started).
+    pub fn most_in_flight(&self) -> usize {
+        self.in_flight.most()
+    }
+
+    /// Starts counting [`FakeBitbucket::most_in_flight`] from now.
+    pub fn reset_most_in_flight(&self) {
+        self.in_flight.reset();
     }
 
     /// The fake's state, for seeding, fault injection and inspection.
