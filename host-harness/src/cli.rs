@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::bail;
-use atom_harness::{Failure, Sandbox, Tenant, params, wire};
+use atom_harness::{Failure, InstanceAllocation, Sandbox, Tenant, params, wire};
 use clap::{Parser, Subcommand};
 
 use crate::auth_cli::{AuthCommand, KeysCommand, run_auth, run_keys};
@@ -85,11 +85,11 @@ pub async fn run() -> anyhow::Result<ExitCode> {
         Command::Serve(args) => crate::serve::run(&cli.sandbox, &cli.store, args).await,
         Command::Tenants(command) => run_tenants(&cli.store, command),
         Command::Auth(command) => {
-            let sandbox = load(&cli.sandbox, &[])?;
+            let sandbox = load(&cli.sandbox, &[], InstanceAllocation::OnDemand)?;
             run_auth(&sandbox, &cli.sandbox, &cli.store, command).await
         }
         command => {
-            let sandbox = load(&cli.sandbox, &[])?;
+            let sandbox = load(&cli.sandbox, &[], InstanceAllocation::OnDemand)?;
             let tenant = tenant_for_call(&cli.sandbox, &cli.store)?;
             run_command(&sandbox, &tenant, command).await
         }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use atom_harness::host_types::CredentialSecret;
-use atom_harness::{MemoryCredentialStore, Sandbox, Tenant};
+use atom_harness::{InstanceAllocation, MemoryCredentialStore, Sandbox, Tenant};
 use fake_bitbucket::{ADA_TOKEN, FakeBitbucket};
 use serde_json::{Value, json};
 
@@ -20,7 +20,11 @@ pub async fn run(args: &SandboxArgs, serve: bool) -> anyhow::Result<ExitCode> {
     // Webhooks created from the page point at receivers on this machine.
     fake.control().allow_loopback_webhooks = true;
     let fake_host = fake.addr().to_string();
-    let sandbox = load(args, std::slice::from_ref(&fake_host))?;
+    let sandbox = load(
+        args,
+        std::slice::from_ref(&fake_host),
+        InstanceAllocation::OnDemand,
+    )?;
     let tenant = configured_tenant(args, Arc::new(MemoryCredentialStore::default()))?
         .with_config("api-base-url", fake.api_base_url())
         .with_config("oauth-base-url", fake.base_url())

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use atom_harness::InstanceAllocation;
 use atom_harness::gateway::{
     self, AdmissionLimits, GatewayConfig, HostAllowlist, KeyVerifier, ServerLimits,
 };
@@ -35,7 +36,7 @@ pub struct ServeArgs {
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
     /// Memory all calls together may use, in MiB: with --memory-mib it sets
-    /// how many calls run at once.
+    /// how many calls run at once, and so the size of the instance pool.
     #[arg(long, default_value_t = 2048, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
     memory_budget_mib: u64,
     /// Calls one tenant may run at once.
@@ -92,11 +93,13 @@ pub async fn run(
         (Some(cert), Some(key)) => Some(gateway::tls_acceptor(cert, key)?),
         _ => None,
     };
+    let config = gateway_config(sandbox, &args, tls.is_some());
+    let allocation = allocation_for(config.admission.max_calls);
     let app = gateway::router(
-        load(sandbox, &[])?,
+        load(sandbox, &[], allocation)?,
         registry as Arc<dyn KeyVerifier>,
         configured_tenant(sandbox, open_store(store)?)?,
-        gateway_config(sandbox, &args, tls.is_some()),
+        config,
     );
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -120,6 +123,24 @@ pub async fn run(
     eprintln!("atom-harness gateway stopped");
     Ok(ExitCode::SUCCESS)
 }
+
+/// Pooled instances for a gateway that admits `max_calls` at once: a slot
+/// for each, and for discovery, which runs outside admission. A call beyond
+/// the pool would fail to instantiate, so the pool is never smaller than
+/// admission; past [`MAX_POOLED_CALLS`] (each slot reserves its memory's
+/// address space up front) instances are allocated per call instead.
+fn allocation_for(max_calls: usize) -> InstanceAllocation {
+    const DISCOVERY: usize = 1;
+    if max_calls > MAX_POOLED_CALLS {
+        return InstanceAllocation::OnDemand;
+    }
+    InstanceAllocation::Pooling {
+        instances: (max_calls + DISCOVERY) as u32,
+    }
+}
+
+/// The largest pool `serve` reserves.
+const MAX_POOLED_CALLS: usize = 1024;
 
 fn gateway_config(sandbox: &SandboxArgs, args: &ServeArgs, tls: bool) -> GatewayConfig {
     let mut hosts: Vec<String> = HostAllowlist::loopback().names().to_vec();

@@ -9,7 +9,8 @@ use anyhow::{Context, bail};
 use atom_harness::host_types::{ApiToken, CredentialSecret};
 use atom_harness::store::{KEYS_ENV, Keyring, SqliteCredentialStore};
 use atom_harness::{
-    Allowlist, CredentialStore, Limits, MemoryCredentialStore, OauthClient, Sandbox, Tenant,
+    Allowlist, CredentialStore, InstanceAllocation, Limits, MemoryCredentialStore, OauthClient,
+    Sandbox, Tenant,
 };
 use clap::Args;
 
@@ -62,14 +63,19 @@ pub struct StoreArgs {
     pub key_file: PathBuf,
 }
 
-/// Loads the component with the flags' limits and allowlist plus `extra_hosts`.
-pub fn load(args: &SandboxArgs, extra_hosts: &[String]) -> anyhow::Result<Sandbox> {
+/// Loads the component with the flags' limits and allowlist plus
+/// `extra_hosts`, its instances allocated as `allocation` says.
+pub fn load(
+    args: &SandboxArgs,
+    extra_hosts: &[String],
+    allocation: InstanceAllocation,
+) -> anyhow::Result<Sandbox> {
     let path = match &args.component {
         Some(path) => path.clone(),
         None => default_component()?,
     };
     let hosts = args.allow_hosts.iter().chain(extra_hosts);
-    Sandbox::load(&path, Allowlist::new(hosts), limits(args))
+    Sandbox::load_with(&path, Allowlist::new(hosts), limits(args), allocation)
 }
 
 /// The flags' limits; clap has already kept both within their ranges, so

@@ -466,6 +466,96 @@ mod credentials {
         assert_eq!(store.get("default").unwrap().unwrap().version, 2);
     }
 
+    /// `serve` allocates from a pool sized by its admission limits: with
+    /// room for two calls at once, eight slow requests all get answers (two
+    /// at a time, the rest queued), none fails to find an instance, and
+    /// Bitbucket never sees more than two.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_served_gateway_has_an_instance_for_every_call_it_admits() {
+        use std::io::{BufRead, BufReader};
+        use std::time::Duration;
+
+        use atom_harness::CredentialStore;
+        use atom_harness::host_types::CredentialSecret;
+        use atom_harness::store::{Keyring, SqliteCredentialStore, TenantRegistry};
+        use fake_bitbucket::{FaultKind, FaultPlan, FaultRule};
+
+        let setup = Setup::new().await;
+        assert!(setup.run(&["keys", "init"], &[]).await.0);
+        let path = setup.dir.path().join("store.sqlite3");
+        let keyring = Keyring::load_file(&setup.dir.path().join("store.key")).unwrap();
+        let key = TenantRegistry::open(&path)
+            .unwrap()
+            .add("acme")
+            .unwrap()
+            .key
+            .to_string();
+        SqliteCredentialStore::open(&path, keyring)
+            .unwrap()
+            .replace("acme", 0, CredentialSecret::AccessToken(ADA_TOKEN.into()))
+            .unwrap();
+        setup
+            .fake
+            .set_faults(FaultPlan::new(1).rule(FaultRule::route(
+                "GET",
+                "/2.0/user",
+                1.0,
+                FaultKind::Stall(Duration::from_millis(200)),
+            )));
+
+        let mut gateway = setup
+            .cli(&["serve", "--listen", "127.0.0.1:0"])
+            .args(["--memory-mib", "64", "--memory-budget-mib", "128"])
+            .args(["--queue-wait-ms", "20000"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = gateway.stderr.take().unwrap();
+        let base = tokio::task::spawn_blocking(move || {
+            let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
+            let base = lines
+                .find_map(|l| {
+                    l.split_once("gateway on ")
+                        .map(|(_, url)| url.trim().to_owned())
+                })
+                .expect("the gateway starts");
+            std::thread::spawn(move || lines.for_each(drop));
+            base
+        })
+        .await
+        .unwrap();
+        setup.fake.reset_most_in_flight();
+
+        let client = reqwest::Client::new();
+        let mut calls = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let request = client
+                .post(format!("{base}/atom/v1/execute"))
+                .bearer_auth(&key)
+                .header("cache-control", "no-cache")
+                .header("content-type", "application/json")
+                .body(r#"{"operation":"get-current-user","parameters":{}}"#);
+            calls.spawn(async move {
+                let answer = request.send().await.unwrap();
+                (answer.status(), answer.text().await.unwrap())
+            });
+        }
+        let answers = calls.join_all().await;
+        gateway.kill().unwrap();
+        gateway.wait().unwrap();
+        for (status, body) in answers {
+            assert!(
+                status.is_success() && body.contains("Ada Lovelace"),
+                "{status}: {body}"
+            );
+        }
+        assert_eq!(
+            setup.fake.most_in_flight(),
+            2,
+            "two calls at once, as admitted"
+        );
+    }
+
     async fn http_get(url: &str) -> (u16, String) {
         let response = reqwest::get(url).await.unwrap();
         (response.status().as_u16(), response.text().await.unwrap())

@@ -7,14 +7,20 @@ use serde::Deserialize;
 
 pub const REPOSITORIES: usize = 10_000;
 
-/// Through the sandbox, following the contract's cursors: the number listed.
-pub async fn through_component(sandbox: &Sandbox, tenant: &Tenant, workspace: &str) -> usize {
+/// Through the sandbox, following the contract's cursors, `pages` pages a
+/// call: the number listed.
+pub async fn through_component(
+    sandbox: &Sandbox,
+    tenant: &Tenant,
+    workspace: &str,
+    pages: u32,
+) -> usize {
     let mut listed = 0;
     let mut cursor = serde_json::Value::Null;
     loop {
         let params = serde_json::json!({
             "workspace": workspace,
-            "page": { "size": 100, "cursor": cursor },
+            "page": { "size": 100, "pages": pages, "cursor": cursor },
         });
         let answer = sandbox
             .execute(tenant, "list-repositories", &params.to_string())

@@ -97,6 +97,10 @@ async fn run(fake: &FakeBitbucket) -> Vec<Row> {
     )
     .unwrap();
     let tenant = tenant(fake);
+    if let Ok(work) = std::env::var("ATOM_BENCH_PROFILE") {
+        profile(&work, &pooled, &tenant).await;
+        return Vec::new();
+    }
     let mut rows = Vec::new();
 
     // Sandbox overhead: a fresh instance and a call that does no I/O.
@@ -134,28 +138,28 @@ async fn run(fake: &FakeBitbucket) -> Vec<Row> {
         target: "schemas not rebuilt per call".into(),
     });
 
-    // 10,000 repositories: client CPU through the component vs natively.
+    // 10,000 repositories: client CPU through the component vs natively,
+    // one page a call and twenty.
     let client = reqwest::Client::new();
     let api = fake.api_base_url();
-    let mut component_cpu = Duration::ZERO;
-    let mut native_cpu = Duration::ZERO;
-    for _ in 0..LISTING_ROUNDS {
-        let (cpu, _, listed) =
-            cpu_and_wall(listing::through_component(&pooled, &tenant, "acme")).await;
-        assert_eq!(listed, listing::REPOSITORIES);
-        component_cpu += cpu;
-        let (cpu, _, listed) = cpu_and_wall(listing::natively(&client, &api, "acme")).await;
-        assert_eq!(listed, listing::REPOSITORIES);
-        native_cpu += cpu;
+    let native_cpu = listing_cpu(LISTING_ROUNDS, || listing::natively(&client, &api, "acme")).await;
+    for pages in [1, 20] {
+        let component_cpu = listing_cpu(LISTING_ROUNDS, || {
+            listing::through_component(&pooled, &tenant, "acme", pages)
+        })
+        .await;
+        rows.push(Row {
+            measure: format!(
+                "10,000-repository listing, client CPU, through the component, {pages} page(s) of 100 a call"
+            ),
+            value: millis(component_cpu),
+            baseline_name: "native Rust client (reqwest + serde), same requests".into(),
+            baseline: millis(native_cpu),
+            unit: "ms",
+            target: "<= 1.1x".into(),
+        });
     }
-    rows.push(Row {
-        measure: "10,000-repository listing, client CPU, through the component".into(),
-        value: millis(component_cpu) / LISTING_ROUNDS as f64,
-        baseline_name: "native Rust client (reqwest + serde), same requests".into(),
-        baseline: millis(native_cpu) / LISTING_ROUNDS as f64,
-        unit: "ms",
-        target: "<= 1.1x".into(),
-    });
+    rows.push(concurrent_listing(&pooled, &tenant, fake, &client).await);
     rows.push(analytics_fan_out(&pooled, &tenant, fake, &client).await);
 
     // Cold start: a new process to its first answer, with and without the cache.
@@ -243,6 +247,66 @@ async fn run(fake: &FakeBitbucket) -> Vec<Row> {
         target: "<= 1024 KiB".into(),
     });
     rows
+}
+
+/// Runs one workload for ten seconds and nothing else, for a profiler:
+/// `ATOM_BENCH_PROFILE=overhead` (instantiate + `capabilities`) or
+/// `ATOM_BENCH_PROFILE=listing` (the 10,000-repository listing).
+async fn profile(work: &str, sandbox: &Sandbox, tenant: &Tenant) {
+    let until = Instant::now() + Duration::from_secs(10);
+    let mut rounds = 0_u64;
+    while Instant::now() < until {
+        match work {
+            "overhead" => drop(sandbox.capabilities(tenant).await.unwrap()),
+            "listing" => drop(listing::through_component(sandbox, tenant, "acme", 1).await),
+            other => panic!("ATOM_BENCH_PROFILE={other}: expected `overhead` or `listing`"),
+        }
+        rounds += 1;
+    }
+    eprintln!("{work}: {rounds} rounds in 10 s");
+}
+
+/// Mean client CPU of `rounds` listings of every repository of `acme`.
+async fn listing_cpu<F: Future<Output = usize>>(rounds: usize, list: impl Fn() -> F) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..rounds {
+        let (cpu, _, listed) = cpu_and_wall(list()).await;
+        assert_eq!(listed, listing::REPOSITORIES);
+        total += cpu;
+    }
+    total / rounds as u32
+}
+
+/// The 10,000-repository listing with upstream latency: the component asks
+/// for 20 pages a call, which it fetches a few at a time once the first page
+/// gave the total; the baseline follows `next` one page after another.
+async fn concurrent_listing(
+    sandbox: &Sandbox,
+    tenant: &Tenant,
+    fake: &FakeBitbucket,
+    client: &reqwest::Client,
+) -> Row {
+    let api = fake.api_base_url();
+    fake.set_faults(
+        FaultPlan::new(1).rule(FaultRule::all(1.0, FaultKind::Stall(UPSTREAM_LATENCY))),
+    );
+    let (_, component, listed) =
+        cpu_and_wall(listing::through_component(sandbox, tenant, "acme", 20)).await;
+    assert_eq!(listed, listing::REPOSITORIES);
+    let (_, native, listed) = cpu_and_wall(listing::natively(client, &api, "acme")).await;
+    assert_eq!(listed, listing::REPOSITORIES);
+    fake.set_faults(FaultPlan::new(1));
+    Row {
+        measure: format!(
+            "10,000-repository listing, {} ms upstream latency each page, wall, component with 20 pages a call",
+            UPSTREAM_LATENCY.as_millis()
+        ),
+        value: millis(component),
+        baseline_name: "native client, one page after another".into(),
+        baseline: millis(native),
+        unit: "ms",
+        target: "< 0.5x".into(),
+    }
 }
 
 /// The component's fan-out: `analytics-summary` sends its reads a few at a

@@ -29,6 +29,9 @@ use crate::params;
 /// Pages `all=true` follows at most: 5,000 items at 100 a page.
 const MAX_PAGES: usize = 50;
 
+/// The contract's most pages per call (`page-request.pages`).
+const PAGES_PER_CALL: usize = 20;
+
 /// The repository every per-repository route is under.
 const REPO: &str = "/bitbucket/repositories/{workspace}/{repo_slug}";
 
@@ -292,7 +295,17 @@ async fn call(
         }
     };
     let mut items = Vec::new();
-    for _ in 0..MAX_PAGES {
+    let mut pages_left = MAX_PAGES;
+    while pages_left > 0 {
+        if all {
+            // A few calls of many pages each; the component fetches them
+            // concurrently when the listing's total is known.
+            let pages = pages_left.min(PAGES_PER_CALL);
+            params["page"]["pages"] = json!(pages);
+            pages_left -= pages;
+        } else {
+            pages_left = 0;
+        }
         let answer = match gateway
             .run_reading(&principal, route.operation, &params.to_string(), reading)
             .await
