@@ -1,7 +1,9 @@
 //! The fuzz targets of `fuzz/`, in brief, under `cargo test`: each target's
 //! entry point over its committed corpus and a few thousand deterministic
 //! mutations of it. A panic anywhere fails the test and names the input.
-//! The real fuzzing runs with `scripts/battery`.
+//! The real fuzzing runs with `scripts/battery`. Native only, as the
+//! `fuzzing` module is.
+#![cfg(not(target_arch = "wasm32"))]
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;

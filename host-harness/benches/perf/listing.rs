@@ -26,11 +26,12 @@ pub async fn through_component(
             .execute(tenant, "list-repositories", &params.to_string())
             .await
             .unwrap_or_else(|f| panic!("listing failed: {f}"));
-        let page: serde_json::Value = serde_json::from_str(&answer).unwrap();
-        listed += page["items"].as_array().map_or(0, Vec::len);
-        cursor = page["next_cursor"].clone();
-        if cursor.is_null() {
-            return listed;
+        // Read as the native client reads Bitbucket's pages: typed.
+        let page: ContractPage = serde_json::from_str(&answer).unwrap();
+        listed += page.items.len();
+        match page.next_cursor {
+            Some(next) => cursor = serde_json::Value::String(next),
+            None => return listed,
         }
     }
 }
@@ -45,6 +46,13 @@ struct Repository {
     is_private: bool,
     updated_on: Option<String>,
     description: Option<String>,
+}
+
+/// The contract's `repository-page` as JSON.
+#[derive(Deserialize)]
+struct ContractPage {
+    items: Vec<Repository>,
+    next_cursor: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -64,6 +64,9 @@ async fn start_fake() -> FakeBitbucket {
         .find(|r| r.workspace == "acme")
         .unwrap()
         .clone();
+    // The client is measured, not the fake: its answers are the ones the
+    // tests hold to the spec, so they are not checked again here.
+    world.check_answers = false;
     world.repositories.retain(|r| r.workspace != "acme");
     for i in 0..listing::REPOSITORIES {
         let mut repository = template.clone();
@@ -258,7 +261,7 @@ async fn profile(work: &str, sandbox: &Sandbox, tenant: &Tenant) {
     while Instant::now() < until {
         match work {
             "overhead" => drop(sandbox.capabilities(tenant).await.unwrap()),
-            "listing" => drop(listing::through_component(sandbox, tenant, "acme", 1).await),
+            "listing" => drop(listing::through_component(sandbox, tenant, "acme", 20).await),
             other => panic!("ATOM_BENCH_PROFILE={other}: expected `overhead` or `listing`"),
         }
         rounds += 1;

@@ -163,6 +163,10 @@ pub struct World {
     /// refuses internal addresses as Bitbucket does; tests and the demo,
     /// whose receivers listen on 127.0.0.1, turn it on.
     pub allow_loopback_webhooks: bool,
+    /// Check the fake's own answers against the spec (requests are always
+    /// checked). On by default; benchmarks that measure a client, not the
+    /// fake, turn it off: the answers are the ones the tests check.
+    pub check_answers: bool,
 
     /// Every repository's commits, oldest first; `Commit::repo` is the full name.
     pub commits: Vec<Commit>,
@@ -234,6 +238,7 @@ impl Default for World {
             requests: Vec::new(),
             violations: Vec::new(),
             allow_loopback_webhooks: false,
+            check_answers: true,
             commits: Vec::new(),
             branches: Vec::new(),
             pull_requests: Vec::new(),
