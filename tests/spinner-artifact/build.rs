@@ -33,6 +33,11 @@ fn main() {
         "cargo::rerun-if-changed={}",
         workspace.join("Cargo.lock").display()
     );
+    // The `component` profile lives in the workspace's manifest.
+    println!(
+        "cargo::rerun-if-changed={}",
+        workspace.join("Cargo.toml").display()
+    );
     println!("cargo::rerun-if-env-changed=CARGO_TARGET_DIR");
 
     let target_dir = env::var_os("CARGO_TARGET_DIR")
