@@ -32,17 +32,21 @@ async fn every_repository(env: &common::Env, workspace: &str, size: u32) -> (Vec
     }
 }
 
-#[tokio::test]
-async fn a_listing_spanning_pages_returns_every_repository_exactly_once() {
-    let env = env().await;
-    let expected: HashSet<String> = env
-        .fake
+/// Every repository slug the fake holds in workspace `acme`.
+fn acme_slugs(env: &common::Env) -> HashSet<String> {
+    env.fake
         .control()
         .repositories
         .iter()
         .filter(|r| r.workspace == "acme")
         .map(|r| r.slug.clone())
-        .collect();
+        .collect()
+}
+
+#[tokio::test]
+async fn a_listing_spanning_pages_returns_every_repository_exactly_once() {
+    let env = env().await;
+    let expected = acme_slugs(&env);
     assert!(expected.len() > 250, "the seed spans pages");
 
     for size in [100, 37] {
@@ -68,14 +72,7 @@ async fn a_listing_spanning_pages_returns_every_repository_exactly_once() {
 #[tokio::test]
 async fn several_pages_in_one_call_go_out_a_few_at_a_time_and_resume_by_cursor() {
     let env = env().await;
-    let expected: HashSet<String> = env
-        .fake
-        .control()
-        .repositories
-        .iter()
-        .filter(|r| r.workspace == "acme")
-        .map(|r| r.slug.clone())
-        .collect();
+    let expected = acme_slugs(&env);
     // Answers held long enough that pages fetched together overlap.
     env.fake.set_faults(FaultPlan::new(1).rule(FaultRule::route(
         "GET",
@@ -131,14 +128,7 @@ async fn pages_that_fail_midway_lose_nothing_and_repeat_nothing() {
             fake_bitbucket::ADA_TOKEN.into(),
         ))
         .unwrap();
-    let expected: HashSet<String> = env
-        .fake
-        .control()
-        .repositories
-        .iter()
-        .filter(|r| r.workspace == "acme")
-        .map(|r| r.slug.clone())
-        .collect();
+    let expected = acme_slugs(&env);
     env.fake.set_faults(FaultPlan::new(7).rule(FaultRule::route(
         "GET",
         "/2.0/repositories/acme",
