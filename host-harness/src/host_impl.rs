@@ -97,3 +97,6 @@ impl std::fmt::Display for Fields<'_> {
         Ok(())
     }
 }
+
+/// Records only: nothing to serve, but the component imports the interface.
+impl crate::bindings::TypesHost for HostState {}

@@ -22,6 +22,7 @@ pub mod params;
 pub mod store;
 pub mod wire;
 
+pub use bindings::CONTRACT_VERSION;
 pub use bindings::{contract, host_types};
 pub use failure::{Failure, Limit};
 pub use limits::{InstanceAllocation, Limits};

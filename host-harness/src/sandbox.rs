@@ -7,9 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use wasmtime::component::{
-    ComponentExportIndex, ComponentNamedList, HasSelf, Lift, Linker, Lower, ResourceTable,
-};
+use wasmtime::component::{Component, HasSelf, Instance, Linker, ResourceTable};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
     StoreLimits, StoreLimitsBuilder, Trap,
@@ -17,8 +15,8 @@ use wasmtime::{
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::bindings::{Guest, GuestPre};
-use crate::contract::{Error as IntegrationError, IntegrationInfo, Operation};
+use crate::bindings::{CONTRACT_VERSION, Plugin, PluginPre};
+use crate::contract::{HealthReport, IntegrationInfo, Operation};
 use crate::failure::{Failure, Limit};
 use crate::limits::{InstanceAllocation, Limits};
 use crate::outbound::{Allowlist, OutboundPolicy, OutboundStats};
@@ -28,8 +26,8 @@ use crate::upstream_client::UpstreamClient;
 /// How often the engine's epoch advances: the granularity of deadlines.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// The exported interface, as the component names it.
-const INTEGRATION: &str = "atom:integration/integration@0.3.0";
+/// The generic contract's exported interface, without its version.
+const INTEGRATION: &str = "atom:integration/integration";
 
 /// Everything one call's `Store` holds.
 pub struct HostState {
@@ -67,8 +65,7 @@ impl WasiHttpView for HostState {
 #[derive(Clone)]
 pub struct Sandbox {
     engine: Engine,
-    pre: GuestPre<HostState>,
-    hot: HotExports,
+    pre: PluginPre<HostState>,
     limits: Limits,
     allowlist: Allowlist,
     outbound: OutboundStats,
@@ -106,14 +103,11 @@ impl Sandbox {
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-        crate::host_types::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| {
-            state
-        })?;
-        let pre = GuestPre::new(linker.instantiate_pre(&component)?)?;
-        let hot = HotExports::find(&pre)?;
+        Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)?;
+        check_contract_version(&engine, &component)?;
+        let pre = PluginPre::new(linker.instantiate_pre(&component)?)?;
 
         Ok(Self {
-            hot,
             _ticker: EpochTicker::start(engine.clone()),
             engine,
             pre,
@@ -137,36 +131,14 @@ impl Sandbox {
         }
     }
 
-    /// Runs `call` for `tenant` in a fresh store, within the limits.
+    /// Runs `call` on a fresh instance for `tenant`, within the limits.
     ///
-    /// `call` gets the whole generated `Guest`, whose instantiation
-    /// type-checks every export of the interface; the calls the gateway
-    /// and the CLI make all the time go through [`Sandbox::call_one`].
-    pub async fn run<R, F>(&self, tenant: &Tenant, call: F) -> Result<R, Failure>
+    /// The instance is untyped: a caller that knows an integration's own
+    /// WIT (a test of Bitbucket's typed functions) binds its exports itself.
+    pub async fn run_instance<R, F>(&self, tenant: &Tenant, call: F) -> Result<R, Failure>
     where
         R: Send,
-        F: for<'a> FnOnce(&'a Guest, &'a mut Store<HostState>) -> GuestCall<'a, R> + Send,
-    {
-        let mut store = self.new_store(tenant);
-        let outcome = tokio::time::timeout(self.limits.call_timeout, async {
-            let guest = self.pre.instantiate_async(&mut store).await?;
-            call(&guest, &mut store).await
-        })
-        .await;
-        self.settle(outcome, &store)
-    }
-
-    /// Instantiates for `tenant` and calls the one export at `export`,
-    /// type-checking only that function.
-    async fn call_one<P, R>(
-        &self,
-        tenant: &Tenant,
-        export: ComponentExportIndex,
-        params: P,
-    ) -> Result<R, Failure>
-    where
-        P: ComponentNamedList + Lower + Send + Sync,
-        R: ComponentNamedList + Lift + Send + Sync + 'static,
+        F: for<'a> FnOnce(Instance, &'a mut Store<HostState>) -> GuestCall<'a, R> + Send,
     {
         let mut store = self.new_store(tenant);
         let outcome = tokio::time::timeout(self.limits.call_timeout, async {
@@ -175,8 +147,22 @@ impl Sandbox {
                 .instance_pre()
                 .instantiate_async(&mut store)
                 .await?;
-            let func = instance.get_typed_func::<P, R>(&mut store, export)?;
-            func.call_async(&mut store, params).await
+            call(instance, &mut store).await
+        })
+        .await;
+        self.settle(outcome, &store)
+    }
+
+    /// Runs `call` on the generic contract's exports for `tenant`.
+    async fn run<R, F>(&self, tenant: &Tenant, call: F) -> Result<R, Failure>
+    where
+        R: Send,
+        F: for<'a> FnOnce(&'a Plugin, &'a mut Store<HostState>) -> GuestCall<'a, R> + Send,
+    {
+        let mut store = self.new_store(tenant);
+        let outcome = tokio::time::timeout(self.limits.call_timeout, async {
+            let plugin = self.pre.instantiate_async(&mut store).await?;
+            call(&plugin, &mut store).await
         })
         .await;
         self.settle(outcome, &store)
@@ -202,28 +188,43 @@ impl Sandbox {
         operation: &str,
         params: &str,
     ) -> Result<String, Failure> {
-        let (answer,) = self
-            .call_one::<(&str, &str), (Result<String, IntegrationError>,)>(
-                tenant,
-                self.hot.execute,
-                (operation, params),
-            )
-            .await?;
-        answer.map_err(Failure::Integration)
+        let (operation, params) = (operation.to_owned(), params.to_owned());
+        self.run(tenant, move |plugin, store| {
+            Box::pin(async move {
+                plugin
+                    .atom_integration_integration()
+                    .call_execute(store, &operation, &params)
+                    .await
+            })
+        })
+        .await?
+        .map_err(Failure::Integration)
     }
 
     pub async fn operations(&self, tenant: &Tenant) -> Result<Vec<Operation>, Failure> {
-        let (operations,) = self
-            .call_one::<(), (Vec<Operation>,)>(tenant, self.hot.operations, ())
-            .await?;
-        Ok(operations)
+        self.run(tenant, |plugin, store| {
+            Box::pin(plugin.atom_integration_integration().call_operations(store))
+        })
+        .await
     }
 
     pub async fn capabilities(&self, tenant: &Tenant) -> Result<IntegrationInfo, Failure> {
-        let (info,) = self
-            .call_one::<(), (IntegrationInfo,)>(tenant, self.hot.capabilities, ())
-            .await?;
-        Ok(info)
+        self.run(tenant, |plugin, store| {
+            Box::pin(
+                plugin
+                    .atom_integration_integration()
+                    .call_capabilities(store),
+            )
+        })
+        .await
+    }
+
+    pub async fn health(&self, tenant: &Tenant) -> Result<HealthReport, Failure> {
+        self.run(tenant, |plugin, store| {
+            Box::pin(plugin.atom_integration_integration().call_health(store))
+        })
+        .await?
+        .map_err(Failure::Integration)
     }
 
     fn new_store(&self, tenant: &Tenant) -> Store<HostState> {
@@ -256,30 +257,26 @@ impl Sandbox {
     }
 }
 
-/// Where the exports every front door calls are, found once at load.
-#[derive(Clone, Copy)]
-struct HotExports {
-    execute: ComponentExportIndex,
-    operations: ComponentExportIndex,
-    capabilities: ComponentExportIndex,
-}
-
-impl HotExports {
-    fn find(pre: &GuestPre<HostState>) -> anyhow::Result<Self> {
-        let component = pre.instance_pre().component();
-        let (_, interface) = component
-            .get_export(None, INTEGRATION)
-            .ok_or_else(|| anyhow::anyhow!("the component does not export `{INTEGRATION}`"))?;
-        let function = |name: &str| {
-            component
-                .get_export_index(Some(&interface), name)
-                .ok_or_else(|| anyhow::anyhow!("`{INTEGRATION}` has no `{name}`"))
-        };
-        Ok(Self {
-            execute: function("execute")?,
-            operations: function("operations")?,
-            capabilities: function("capabilities")?,
-        })
+/// Refuses a component built against another version of the generic
+/// contract, naming both, instead of wasmtime's "no export named ...".
+fn check_contract_version(engine: &Engine, component: &Component) -> anyhow::Result<()> {
+    let wanted = format!("{INTEGRATION}@{CONTRACT_VERSION}");
+    let exported: Vec<String> = component
+        .component_type()
+        .exports(engine)
+        .map(|(name, _)| name.to_owned())
+        .filter(|name| name.starts_with(INTEGRATION))
+        .collect();
+    if exported.iter().any(|name| *name == wanted) {
+        return Ok(());
+    }
+    match exported.first() {
+        Some(other) => {
+            anyhow::bail!("the component implements `{other}`; this host loads `{wanted}` only")
+        }
+        None => {
+            anyhow::bail!("the component is not an ATOM integration: it does not export `{wanted}`")
+        }
     }
 }
 

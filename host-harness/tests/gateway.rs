@@ -336,10 +336,7 @@ mod spinner {
     /// The gateway serving the spinner component (it spins in `spin`, echoes in
     /// `echo`), with a 4 s deadline and small caps.
     async fn spinner_gateway(fake: &FakeBitbucket, caps: &[&str]) -> Gateway {
-        let component = spinner_artifact::component_path()
-            .to_str()
-            .unwrap()
-            .to_owned();
+        let component = atom_test_components::spinner().to_str().unwrap().to_owned();
         // No read cache: every echo must run in the sandbox to measure it.
         let mut flags = vec![
             "--component",

@@ -4,7 +4,6 @@
 
 use serde::Serialize;
 
-use crate::bindings::exports::atom::integration::integration::Guest;
 use crate::endpoint::Upstream;
 use crate::error::Error;
 use crate::limits;
@@ -44,46 +43,75 @@ macro_rules! request_value {
     };
 }
 
-macro_rules! operations {
-    ($(
-        $complexity:ident $name:ident ( $($request:ty)? ) -> $result:ty = $function:path, $description:literal;
-    )*) => {
-        impl Guest for Component {
-            $(
-                fn $name($(request: $request)?) -> Result<$result, Error> {
-                    run(stringify!($name), request_value!(request; $($request)?), $function)
-                }
-            )*
+/// One typed export: the row's function behind its bounds check.
+macro_rules! typed_export {
+    ($name:ident ( $($request:ty)? ) -> $result:ty = $function:path) => {
+        fn $name($(request: $request)?) -> Result<$result, Error> {
+            run(stringify!($name), request_value!(request; $($request)?), $function)
+        }
+    };
+}
+
+/// The typed exports of one WIT interface. The generic contract's interface
+/// also carries discovery and `execute`, which span the whole table.
+macro_rules! interface_exports {
+    (integration { $( $name:ident ( $($request:ty)? ) -> $result:ty = $function:path; )* }) => {
+        impl crate::bindings::exports::atom::integration::integration::Guest for Component {
+            $( typed_export!($name ( $($request)? ) -> $result = $function); )*
 
             fn capabilities() -> IntegrationInfo {
                 capabilities()
             }
 
             fn operations() -> Vec<Operation> {
-                vec![$(
-                    Operation {
-                        name: operation_name(stringify!($name)),
-                        description: $description.to_owned(),
-                        complexity: Complexity::$complexity,
-                        parameters_schema: include_str!(concat!(
-                            env!("CARGO_MANIFEST_DIR"), "/schemas/", stringify!($name), ".parameters.json"
-                        )).to_owned(),
-                        result_schema: include_str!(concat!(
-                            env!("CARGO_MANIFEST_DIR"), "/schemas/", stringify!($name), ".result.json"
-                        )).to_owned(),
-                    },
-                )*]
+                operation_list()
             }
 
             fn execute(operation: String, params_json: String) -> Result<String, Error> {
                 execute_on(&operation, &params_json, Client::new)
             }
         }
+    };
+    ($area:ident { $( $name:ident ( $($request:ty)? ) -> $result:ty = $function:path; )* }) => {
+        impl crate::bindings::exports::atom::bitbucket::$area::Guest for Component {
+            $( typed_export!($name ( $($request)? ) -> $result = $function); )*
+        }
+    };
+}
+
+macro_rules! operations {
+    ($(
+        $interface:ident {
+            $(
+                $complexity:ident $name:ident ( $($request:ty)? ) -> $result:ty = $function:path, $description:literal;
+            )*
+        }
+    )*) => {
+        $(
+            interface_exports!($interface { $( $name ( $($request)? ) -> $result = $function; )* });
+        )*
+
+        /// Every operation with its description and schemas, in table order.
+        pub(crate) fn operation_list() -> Vec<Operation> {
+            vec![$($(
+                Operation {
+                    name: operation_name(stringify!($name)),
+                    description: $description.to_owned(),
+                    complexity: Complexity::$complexity,
+                    parameters_schema: include_str!(concat!(
+                        env!("CARGO_MANIFEST_DIR"), "/schemas/", stringify!($name), ".parameters.json"
+                    )).to_owned(),
+                    result_schema: include_str!(concat!(
+                        env!("CARGO_MANIFEST_DIR"), "/schemas/", stringify!($name), ".result.json"
+                    )).to_owned(),
+                },
+            )*)*]
+        }
 
         /// Every operation's Rust name, in table order (for the fuzz
         /// targets, which the component leaves out).
         #[cfg(not(target_arch = "wasm32"))]
-        pub const OPERATION_NAMES: &[&str] = &[$(stringify!($name)),*];
+        pub const OPERATION_NAMES: &[&str] = &[$($(stringify!($name)),*),*];
 
         /// `execute` against any upstream: parses the params, holds them to
         /// their bounds, and only then opens the upstream (a native test or
@@ -94,13 +122,13 @@ macro_rules! operations {
             upstream: impl FnOnce() -> Result<U, Error>,
         ) -> Result<String, Error> {
             match operation.replace('-', "_").as_str() {
-                $(
+                $($(
                     stringify!($name) => {
                         let request: request_type!($($request)?) =
                             wire::parse(params_json).map_err(Error::bounded)?;
                         wire::to_json(&run_on(stringify!($name), request, upstream, $function)?)
                     }
-                )*
+                )*)*
                 _ => Err(Error::validation(
                     "operation",
                     format!("unknown operation '{}'; operations() lists them", quote(operation)),
@@ -112,7 +140,7 @@ macro_rules! operations {
         /// from the Rust types; `operations()` serves them from `schemas/`.
         #[cfg(test)]
         pub(crate) fn rendered_schemas() -> Vec<wire::RenderedSchemas> {
-            vec![$(
+            vec![$($(
                 wire::RenderedSchemas {
                     operation: stringify!($name),
                     // The table's bounds are published in the schema (maxLength, maxItems).
@@ -123,100 +151,130 @@ macro_rules! operations {
                     .to_string(),
                     result: wire::schema_of::<$result>().to_string(),
                 },
-            )*]
+            )*)*]
         }
     };
 }
 
 operations! {
-    Read health() -> HealthReport = health::check,
-        "Whether Bitbucket is reachable with this connection's credential, which kind it is and what it can do.";
-    Critical auth_start() -> AuthStartResult = auth::start,
-        "Start an OAuth 2.0 login: the Bitbucket authorize URL and the state the callback must return.";
-    Critical auth_complete(AuthCompleteRequest) -> AuthStatus = auth::complete,
-        "Finish an OAuth 2.0 login: check the state, exchange the code and store the tokens.";
-    Critical auth_refresh() -> AuthStatus = auth::refresh,
-        "Exchange the stored refresh token for new tokens now.";
+    integration {
+        Read health() -> HealthReport = health::check,
+            "Whether Bitbucket is reachable with this connection's credential, which kind it is and what it can do.";
+    }
 
-    Read get_current_user() -> Account = users::current,
-        "The Bitbucket account the credential acts as.";
-    Read list_workspaces(ListWorkspacesRequest) -> WorkspacePage = workspaces::list,
-        "Workspaces the current user can access (GET /user/workspaces).";
-    Read list_repositories(ListRepositoriesRequest) -> RepositoryPage = repositories::list,
-        "Repositories of a workspace, filtered with BBQL `page.q` and sorted with `page.sort`.";
-    Read get_repository(RepoRef) -> Repository = repositories::get,
-        "One repository by workspace and slug.";
+    auth {
+        Critical auth_start() -> AuthStartResult = auth::start,
+            "Start an OAuth 2.0 login: the Bitbucket authorize URL and the state the callback must return.";
+        Critical auth_complete(AuthCompleteRequest) -> AuthStatus = auth::complete,
+            "Finish an OAuth 2.0 login: check the state, exchange the code and store the tokens.";
+        Critical auth_refresh() -> AuthStatus = auth::refresh,
+            "Exchange the stored refresh token for new tokens now.";
+    }
 
-    Read list_branches(ListBranchesRequest) -> BranchPage = branches::list,
-        "Branches of a repository, filtered with BBQL and sorted.";
-    Read get_branch(BranchRef) -> Branch = branches::get,
-        "One branch by name (names may contain `/`).";
-    Read list_commits(ListCommitsRequest) -> CommitPage = commits::list,
-        "Commits reachable from `include` and not from `exclude`, optionally touching `path`, newest first.";
-    Read get_commit(CommitRef) -> Commit = commits::get,
-        "One commit by hash.";
+    users {
+        Read get_current_user() -> Account = users::current,
+            "The Bitbucket account the credential acts as.";
+    }
 
-    Read list_pull_requests(ListPullRequestsRequest) -> PullRequestPage = pullrequests::list,
-        "Pull requests of a repository in one or several states.";
-    Read get_pull_request(PullRequestRef) -> PullRequest = pullrequests::get,
-        "One pull request with its participants and approvals.";
-    Execute create_pull_request(CreatePullRequestRequest) -> PullRequest = pullrequests::create,
-        "Open a pull request from a source branch (never retried automatically).";
-    Execute update_pull_request(UpdatePullRequestRequest) -> PullRequest = pullrequests::update,
-        "Change a pull request's title, description, destination, reviewers or draft flag.";
-    Execute approve_pull_request(PullRequestRef) -> Participant = pullrequests::approve,
-        "Approve a pull request as the current user.";
-    Execute unapprove_pull_request(PullRequestRef) -> PullRequest = pullrequests::unapprove,
-        "Withdraw the current user's approval.";
-    Execute request_changes(PullRequestRef) -> Participant = pullrequests::request_changes,
-        "Request changes on a pull request as the current user.";
-    Execute remove_change_request(PullRequestRef) -> PullRequest = pullrequests::remove_change_request,
-        "Withdraw the current user's change request.";
-    Critical decline_pull_request(PullRequestRef) -> PullRequest = pullrequests::decline,
-        "Decline a pull request.";
-    Critical merge_pull_request(MergePullRequestRequest) -> PullRequest = pullrequests::merge,
-        "Merge a pull request with a strategy, waiting for Bitbucket's asynchronous merge.";
-    Read list_pull_request_comments(ListPullRequestCommentsRequest) -> PullRequestCommentPage = pullrequests::list_comments,
-        "Comments on a pull request, oldest first.";
-    Execute create_pull_request_comment(CreatePullRequestCommentRequest) -> PullRequestComment = pullrequests::create_comment,
-        "Comment on a pull request: plain, as a reply, or inline on a file and line.";
+    workspaces {
+        Read list_workspaces(ListWorkspacesRequest) -> WorkspacePage = workspaces::list,
+            "Workspaces the current user can access (GET /user/workspaces).";
+    }
 
-    Read list_pipelines(ListPipelinesRequest) -> PipelinePage = pipelines::list,
-        "Pipeline runs of a repository, filtered by status, branch and trigger.";
-    Read get_pipeline(PipelineRef) -> Pipeline = pipelines::get,
-        "One pipeline run with its status, result, duration and trigger.";
-    Read list_pipeline_steps(ListPipelineStepsRequest) -> PipelineStepPage = pipelines::steps,
-        "Steps of a pipeline run with their status and duration.";
-    Read get_step_log(StepLogRequest) -> StepLog = pipelines::log,
-        "A step's log, whole or a byte range.";
-    Execute trigger_pipeline(TriggerPipelineRequest) -> Pipeline = pipelines::trigger,
-        "Run a pipeline on a branch, a commit or a custom selector, with variables (never retried automatically).";
-    Execute stop_pipeline(PipelineRef) -> Pipeline = pipelines::stop,
-        "Stop a running pipeline.";
+    repositories {
+        Read list_repositories(ListRepositoriesRequest) -> RepositoryPage = repositories::list,
+            "Repositories of a workspace, filtered with BBQL `page.q` and sorted with `page.sort`.";
+        Read get_repository(RepoRef) -> Repository = repositories::get,
+            "One repository by workspace and slug.";
+    }
 
-    Read list_issues(ListIssuesRequest) -> IssuePage = issues::list,
-        "Issues of a repository by state, kind and priority (Bitbucket Issues is deprecated upstream).";
-    Read get_issue(IssueRef) -> Issue = issues::get,
-        "One issue.";
-    Execute create_issue(CreateIssueRequest) -> Issue = issues::create,
-        "File an issue (never retried automatically).";
-    Execute update_issue(UpdateIssueRequest) -> Issue = issues::update,
-        "Change an issue's fields or state.";
+    branches {
+        Read list_branches(ListBranchesRequest) -> BranchPage = branches::list,
+            "Branches of a repository, filtered with BBQL and sorted.";
+        Read get_branch(BranchRef) -> Branch = branches::get,
+            "One branch by name (names may contain `/`).";
+    }
 
-    Read search_code(SearchCodeRequest) -> CodeSearchPage = search::search,
-        "Search code in a workspace with Bitbucket's search syntax.";
+    commits {
+        Read list_commits(ListCommitsRequest) -> CommitPage = commits::list,
+            "Commits reachable from `include` and not from `exclude`, optionally touching `path`, newest first.";
+        Read get_commit(CommitRef) -> Commit = commits::get,
+            "One commit by hash.";
+    }
 
-    Read list_webhooks(ListWebhooksRequest) -> WebhookPage = webhooks::list,
-        "Webhooks of a repository or of a workspace.";
-    Critical create_webhook(CreateWebhookRequest) -> Webhook = webhooks::create,
-        "Subscribe a URL to events, optionally signed with a secret.";
-    Critical delete_webhook(WebhookRef) -> WebhookRef = webhooks::delete,
-        "Delete a webhook.";
-    Read verify_webhook_delivery(WebhookDelivery) -> WebhookEvent = webhooks::verify,
-        "Verify a delivery's signature and parse it into a typed event (no upstream request).";
+    pullrequests {
+        Read list_pull_requests(ListPullRequestsRequest) -> PullRequestPage = pullrequests::list,
+            "Pull requests of a repository in one or several states.";
+        Read get_pull_request(PullRequestRef) -> PullRequest = pullrequests::get,
+            "One pull request with its participants and approvals.";
+        Execute create_pull_request(CreatePullRequestRequest) -> PullRequest = pullrequests::create,
+            "Open a pull request from a source branch (never retried automatically).";
+        Execute update_pull_request(UpdatePullRequestRequest) -> PullRequest = pullrequests::update,
+            "Change a pull request's title, description, destination, reviewers or draft flag.";
+        Execute approve_pull_request(PullRequestRef) -> Participant = pullrequests::approve,
+            "Approve a pull request as the current user.";
+        Execute unapprove_pull_request(PullRequestRef) -> PullRequest = pullrequests::unapprove,
+            "Withdraw the current user's approval.";
+        Execute request_changes(PullRequestRef) -> Participant = pullrequests::request_changes,
+            "Request changes on a pull request as the current user.";
+        Execute remove_change_request(PullRequestRef) -> PullRequest = pullrequests::remove_change_request,
+            "Withdraw the current user's change request.";
+        Critical decline_pull_request(PullRequestRef) -> PullRequest = pullrequests::decline,
+            "Decline a pull request.";
+        Critical merge_pull_request(MergePullRequestRequest) -> PullRequest = pullrequests::merge,
+            "Merge a pull request with a strategy, waiting for Bitbucket's asynchronous merge.";
+        Read list_pull_request_comments(ListPullRequestCommentsRequest) -> PullRequestCommentPage = pullrequests::list_comments,
+            "Comments on a pull request, oldest first.";
+        Execute create_pull_request_comment(CreatePullRequestCommentRequest) -> PullRequestComment = pullrequests::create_comment,
+            "Comment on a pull request: plain, as a reply, or inline on a file and line.";
+    }
 
-    Analyze analytics_summary(AnalyticsSummaryRequest) -> WorkspaceAnalytics = analytics::summary,
-        "Repository, pull request, pipeline and issue figures of a workspace.";
+    pipelines {
+        Read list_pipelines(ListPipelinesRequest) -> PipelinePage = pipelines::list,
+            "Pipeline runs of a repository, filtered by status, branch and trigger.";
+        Read get_pipeline(PipelineRef) -> Pipeline = pipelines::get,
+            "One pipeline run with its status, result, duration and trigger.";
+        Read list_pipeline_steps(ListPipelineStepsRequest) -> PipelineStepPage = pipelines::steps,
+            "Steps of a pipeline run with their status and duration.";
+        Read get_step_log(StepLogRequest) -> StepLog = pipelines::log,
+            "A step's log, whole or a byte range.";
+        Execute trigger_pipeline(TriggerPipelineRequest) -> Pipeline = pipelines::trigger,
+            "Run a pipeline on a branch, a commit or a custom selector, with variables (never retried automatically).";
+        Execute stop_pipeline(PipelineRef) -> Pipeline = pipelines::stop,
+            "Stop a running pipeline.";
+    }
+
+    issues {
+        Read list_issues(ListIssuesRequest) -> IssuePage = issues::list,
+            "Issues of a repository by state, kind and priority (Bitbucket Issues is deprecated upstream).";
+        Read get_issue(IssueRef) -> Issue = issues::get,
+            "One issue.";
+        Execute create_issue(CreateIssueRequest) -> Issue = issues::create,
+            "File an issue (never retried automatically).";
+        Execute update_issue(UpdateIssueRequest) -> Issue = issues::update,
+            "Change an issue's fields or state.";
+    }
+
+    search {
+        Read search_code(SearchCodeRequest) -> CodeSearchPage = search::search,
+            "Search code in a workspace with Bitbucket's search syntax.";
+    }
+
+    webhooks {
+        Read list_webhooks(ListWebhooksRequest) -> WebhookPage = webhooks::list,
+            "Webhooks of a repository or of a workspace.";
+        Critical create_webhook(CreateWebhookRequest) -> Webhook = webhooks::create,
+            "Subscribe a URL to events, optionally signed with a secret.";
+        Critical delete_webhook(WebhookRef) -> WebhookRef = webhooks::delete,
+            "Delete a webhook.";
+        Read verify_webhook_delivery(WebhookDelivery) -> WebhookEvent = webhooks::verify,
+            "Verify a delivery's signature and parse it into a typed event (no upstream request).";
+    }
+
+    analytics {
+        Analyze analytics_summary(AnalyticsSummaryRequest) -> WorkspaceAnalytics = analytics::summary,
+            "Repository, pull request, pipeline and issue figures of a workspace.";
+    }
 }
 
 /// Every operation runs through here: its params are held to their bounds
@@ -266,6 +324,7 @@ fn capabilities() -> IntegrationInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bindings::exports::atom::integration::integration::Guest;
     use crate::endpoint::script::Script;
 
     fn validation(result: Result<impl Sized, Error>) -> crate::types::ValidationError {

@@ -14,8 +14,11 @@ mod bindings {
     macro_rules! bindings_deriving {
         ($($derives:tt)*) => {
             wit_bindgen::generate!({
-                path: "../wit",
-                world: "guest",
+                // The generic contract and Bitbucket's typed functions, each
+                // frozen in its version's folder.
+                path: ["../wit/integration@0.4.0", "../wit/bitbucket@0.4.0"],
+                world: "atom:bitbucket/bitbucket@0.4.0",
+                generate_all,
                 additional_derives: $($derives)*,
                 // Enums get their JSON names from `wire::enums`; the host's
                 // records never travel as JSON in the guest.

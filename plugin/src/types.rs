@@ -1,7 +1,60 @@
 //! The contract's records, re-exported under plain names so the rest of the
-//! crate never spells a bindings path.
+//! crate never spells a bindings path. Listed one by one: an area's module
+//! also aliases the records it borrows from another, so globs would collide.
 
 pub use crate::bindings::atom::integration::host::{
     Credential, CredentialSecret, LogLevel, OauthTokens,
 };
-pub use crate::bindings::exports::atom::integration::integration::*;
+pub use crate::bindings::atom::integration::types::{
+    AccountRef, AuthKind, Error, ErrorInfo, HealthReport, HealthStatus, PermissionError,
+    RateLimitError, RetiredError, ValidationError,
+};
+pub use crate::bindings::exports::atom::bitbucket::analytics::{
+    AnalyticsSummaryRequest, PipelineStats, WorkspaceAnalytics,
+};
+pub use crate::bindings::exports::atom::bitbucket::auth::{
+    AuthCompleteRequest, AuthStartResult, AuthStatus,
+};
+pub use crate::bindings::exports::atom::bitbucket::branches::{
+    Branch, BranchPage, BranchRef, ListBranchesRequest,
+};
+pub use crate::bindings::exports::atom::bitbucket::commits::{
+    Commit, CommitPage, CommitRef, ListCommitsRequest,
+};
+pub use crate::bindings::exports::atom::bitbucket::common::{PageRequest, RepoRef};
+pub use crate::bindings::exports::atom::bitbucket::issues::{
+    CreateIssueRequest, Issue, IssueKind, IssuePage, IssuePriority, IssueRef, IssueState,
+    ListIssuesRequest, UpdateIssueRequest,
+};
+pub use crate::bindings::exports::atom::bitbucket::pipelines::{
+    ListPipelineStepsRequest, ListPipelinesRequest, Pipeline, PipelinePage, PipelineRef,
+    PipelineStep, PipelineStepPage, PipelineTarget, RunStatus, StepLog, StepLogRequest,
+    TriggerPipelineRequest,
+};
+pub use crate::bindings::exports::atom::bitbucket::pullrequests::{
+    CreatePullRequestCommentRequest, CreatePullRequestRequest, InlineAnchor,
+    ListPullRequestCommentsRequest, ListPullRequestsRequest, MergePullRequestRequest,
+    MergeStrategy, Participant, ParticipantRole, PullRequest, PullRequestComment,
+    PullRequestCommentPage, PullRequestPage, PullRequestRef, PullRequestState,
+    UpdatePullRequestRequest,
+};
+pub use crate::bindings::exports::atom::bitbucket::repositories::{
+    ListRepositoriesRequest, RepoRole, Repository, RepositoryPage,
+};
+pub use crate::bindings::exports::atom::bitbucket::search::{
+    CodeSearchHit, CodeSearchPage, SearchCodeRequest, SearchLine, SearchSegment,
+};
+pub use crate::bindings::exports::atom::bitbucket::users::Account;
+pub use crate::bindings::exports::atom::bitbucket::webhooks::{
+    CreateWebhookRequest, ListWebhooksRequest, PushChange, Webhook, WebhookDelivery, WebhookEvent,
+    WebhookEventCategory, WebhookPage, WebhookRef,
+};
+pub use crate::bindings::exports::atom::bitbucket::workspaces::{
+    ListWorkspacesRequest, Workspace, WorkspacePage,
+};
+pub use crate::bindings::exports::atom::integration::integration::{
+    Complexity, IntegrationInfo, Operation, RateLimitHint,
+};
+// Built by the component only from the caller's JSON; named by tests.
+#[cfg(test)]
+pub use crate::bindings::exports::atom::bitbucket::pipelines::PipelineVariable;

@@ -3,9 +3,40 @@
 
 mod common;
 
-use atom_harness::contract::{Complexity, ListRepositoriesRequest, PageRequest, RepoRef};
+use atom_harness::contract::Complexity;
+use bitbucket::exports::atom::bitbucket::common::{PageRequest, RepoRef};
+use bitbucket::exports::atom::bitbucket::repositories::ListRepositoriesRequest;
 use common::{env, sandbox};
 use serde_json::{Value, json};
+
+/// Bitbucket's typed functions, bound here: the host knows only the
+/// generic contract, and hands this test an untyped instance.
+#[allow(unsafe_code)]
+mod bitbucket {
+    wasmtime::component::bindgen!({
+        path: ["../../wit/integration@0.4.0", "../../wit/bitbucket@0.4.0"],
+        world: "atom:bitbucket/bitbucket",
+        exports: { default: async },
+        // The generic records are the host's, so errors compare as one type.
+        with: { "atom:integration/types": atom_harness::contract },
+        additional_derives: [serde::Serialize],
+    });
+}
+
+/// Runs one typed Bitbucket call on a fresh instance of the component.
+macro_rules! typed {
+    ($env:expr, |$bitbucket:ident, $store:ident| $call:expr) => {
+        sandbox()
+            .run_instance(&$env.tenant, move |instance, $store| {
+                Box::pin(async move {
+                    let $bitbucket = bitbucket::Bitbucket::new(&mut *$store, &instance)?;
+                    $call.await
+                })
+            })
+            .await
+            .unwrap()
+    };
+}
 
 #[tokio::test]
 async fn execute_and_the_typed_functions_agree() {
@@ -21,18 +52,10 @@ async fn execute_and_the_typed_functions_agree() {
             sort: Some("name".into()),
         }),
     };
-    let typed = sandbox()
-        .run(&env.tenant, move |guest, store| {
-            Box::pin(async move {
-                guest
-                    .atom_integration_integration()
-                    .call_list_repositories(store, &request)
-                    .await
-            })
-        })
-        .await
-        .unwrap()
-        .unwrap();
+    let typed = typed!(env, |bitbucket, store| bitbucket
+        .atom_bitbucket_repositories()
+        .call_list_repositories(store, &request))
+    .unwrap();
     let executed = env
         .exec("list-repositories", json!({ "workspace": "acme", "page": { "size": 25, "q": "name ~ \"billing\"", "sort": "name" } }))
         .await
@@ -44,18 +67,10 @@ async fn execute_and_the_typed_functions_agree() {
         workspace: "atom-labs".into(),
         repo_slug: "atom-core".into(),
     };
-    let typed = sandbox()
-        .run(&env.tenant, move |guest, store| {
-            Box::pin(async move {
-                guest
-                    .atom_integration_integration()
-                    .call_get_repository(store, &repo)
-                    .await
-            })
-        })
-        .await
-        .unwrap()
-        .unwrap();
+    let typed = typed!(env, |bitbucket, store| bitbucket
+        .atom_bitbucket_repositories()
+        .call_get_repository(store, &repo))
+    .unwrap();
     let executed = env
         .exec(
             "get-repository",
@@ -70,18 +85,10 @@ async fn execute_and_the_typed_functions_agree() {
         workspace: "atom-labs".into(),
         repo_slug: "nope".into(),
     };
-    let typed = sandbox()
-        .run(&env.tenant, move |guest, store| {
-            Box::pin(async move {
-                guest
-                    .atom_integration_integration()
-                    .call_get_repository(store, &missing)
-                    .await
-            })
-        })
-        .await
-        .unwrap()
-        .unwrap_err();
+    let typed = typed!(env, |bitbucket, store| bitbucket
+        .atom_bitbucket_repositories()
+        .call_get_repository(store, &missing))
+    .unwrap_err();
     let executed = env
         .exec(
             "get-repository",

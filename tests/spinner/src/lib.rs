@@ -1,6 +1,6 @@
-//! A misbehaving component for the host's isolation tests. It exports the
-//! same `guest` world as the Bitbucket component, so the host loads it the
-//! same way, but `execute("spin", …)` never returns: only the host's epoch
+//! A misbehaving component for the host's isolation tests. It implements
+//! only the generic contract (`atom:integration/plugin`), which is all the
+//! host knows, but `execute("spin", …)` never returns: only the host's epoch
 //! deadline can stop it. `execute("echo", …)` answers promptly, to show the
 //! host still serves other calls.
 
@@ -8,8 +8,8 @@
 #[allow(unsafe_code, unsafe_op_in_unsafe_fn)]
 mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit",
-        world: "guest",
+        path: "../../wit/integration@0.4.0",
+        world: "atom:integration/plugin",
     });
 
     // Exported symbols are named like `atom:integration/…#execute`, which a
@@ -20,20 +20,13 @@ mod bindings {
     export!(Spinner);
 }
 
-use bindings::exports::atom::integration::integration::*;
+use bindings::atom::integration::types::*;
+use bindings::exports::atom::integration::integration::{
+    Complexity, Guest, IntegrationInfo, Operation,
+};
 
 /// The component the bindings export.
 pub struct Spinner;
-
-/// Answers of every typed export except `health`: the tests drive the
-/// spinner through `execute` alone.
-fn only_execute<T>() -> Result<T, Error> {
-    Err(Error::Internal(ErrorInfo {
-        message: "the spinner implements only execute".to_owned(),
-        retryable: false,
-        status: None,
-    }))
-}
 
 /// Burns CPU until the host interrupts it. `black_box` hides the state from
 /// the optimiser, so the loop cannot be folded away.
@@ -58,22 +51,11 @@ fn operation(name: &str, description: &str) -> Operation {
     }
 }
 
-/// The typed exports the spinner refuses, one line each.
-macro_rules! refused {
-    ($($name:ident($($request:ty)?) -> $result:ty;)*) => {
-        $(
-            fn $name($(_: $request)?) -> Result<$result, Error> {
-                only_execute()
-            }
-        )*
-    };
-}
-
 impl Guest for Spinner {
     fn capabilities() -> IntegrationInfo {
         IntegrationInfo {
             name: "spinner".to_owned(),
-            version: "0.1.0".to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
             description: "Test component: spins forever or echoes its params.".to_owned(),
             auth_kinds: Vec::new(),
             allowed_hosts: Vec::new(),
@@ -114,47 +96,5 @@ impl Guest for Spinner {
             expires_at: None,
             api_base_url: String::new(),
         })
-    }
-
-    refused! {
-        auth_start() -> AuthStartResult;
-        auth_complete(AuthCompleteRequest) -> AuthStatus;
-        auth_refresh() -> AuthStatus;
-        get_current_user() -> Account;
-        list_workspaces(ListWorkspacesRequest) -> WorkspacePage;
-        list_repositories(ListRepositoriesRequest) -> RepositoryPage;
-        get_repository(RepoRef) -> Repository;
-        list_branches(ListBranchesRequest) -> BranchPage;
-        get_branch(BranchRef) -> Branch;
-        list_commits(ListCommitsRequest) -> CommitPage;
-        get_commit(CommitRef) -> Commit;
-        list_pull_requests(ListPullRequestsRequest) -> PullRequestPage;
-        get_pull_request(PullRequestRef) -> PullRequest;
-        create_pull_request(CreatePullRequestRequest) -> PullRequest;
-        update_pull_request(UpdatePullRequestRequest) -> PullRequest;
-        approve_pull_request(PullRequestRef) -> Participant;
-        unapprove_pull_request(PullRequestRef) -> PullRequest;
-        request_changes(PullRequestRef) -> Participant;
-        remove_change_request(PullRequestRef) -> PullRequest;
-        decline_pull_request(PullRequestRef) -> PullRequest;
-        merge_pull_request(MergePullRequestRequest) -> PullRequest;
-        list_pull_request_comments(ListPullRequestCommentsRequest) -> PullRequestCommentPage;
-        create_pull_request_comment(CreatePullRequestCommentRequest) -> PullRequestComment;
-        list_pipelines(ListPipelinesRequest) -> PipelinePage;
-        get_pipeline(PipelineRef) -> Pipeline;
-        list_pipeline_steps(ListPipelineStepsRequest) -> PipelineStepPage;
-        get_step_log(StepLogRequest) -> StepLog;
-        trigger_pipeline(TriggerPipelineRequest) -> Pipeline;
-        stop_pipeline(PipelineRef) -> Pipeline;
-        list_issues(ListIssuesRequest) -> IssuePage;
-        get_issue(IssueRef) -> Issue;
-        create_issue(CreateIssueRequest) -> Issue;
-        update_issue(UpdateIssueRequest) -> Issue;
-        search_code(SearchCodeRequest) -> CodeSearchPage;
-        list_webhooks(ListWebhooksRequest) -> WebhookPage;
-        create_webhook(CreateWebhookRequest) -> Webhook;
-        delete_webhook(WebhookRef) -> WebhookRef;
-        verify_webhook_delivery(WebhookDelivery) -> WebhookEvent;
-        analytics_summary(AnalyticsSummaryRequest) -> WorkspaceAnalytics;
     }
 }
