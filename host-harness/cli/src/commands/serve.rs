@@ -1,0 +1,192 @@
+//! `atom-harness serve`: the gateway, for the tenants in the registry.
+
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use atom_gateway::{
+    self, AdmissionLimits, GatewayConfig, HostAllowlist, KeyVerifier, ServerLimits,
+};
+use atom_runtime::InstanceAllocation;
+use atom_store::TenantRegistry;
+use clap::Args;
+
+use crate::setup::{SandboxArgs, StoreArgs, configured_tenant, load, open_store};
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Where to listen.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Listen beyond loopback. Needs at least one tenant with a working key.
+    #[arg(long)]
+    allow_remote: bool,
+    /// A name clients reach the gateway by, besides loopback's (repeatable);
+    /// any other `Host` or `Origin` is refused.
+    #[arg(long = "public-host", value_name = "NAME")]
+    public_hosts: Vec<String>,
+    /// PEM certificate chain: serve HTTPS (with --tls-key).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Memory all calls together may use, in MiB: with --memory-mib it sets
+    /// how many calls run at once, and so the size of the instance pool.
+    #[arg(long, default_value_t = 2048, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    memory_budget_mib: u64,
+    /// Calls one tenant may run at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    max_calls_per_tenant: u64,
+    /// How long a call waits for a slot before 429/503, in milliseconds.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    queue_wait_ms: u64,
+    /// Connections open at once.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    max_connections: u64,
+    /// Seconds a client gets to send a request's headers, and a kept-alive
+    /// connection may sit idle.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    header_timeout_secs: u64,
+    /// Seconds a client gets to send a request's body.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    body_timeout_secs: u64,
+    /// Each tenant's upstream requests per hour (default: Bitbucket's
+    /// published budget, from the component). Calls beyond it are answered
+    /// `rate_limited` with the wait, without spending Bitbucket's budget.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    upstream_budget_per_hour: Option<u32>,
+    /// Seconds a read's answer is reused for the same tenant (0: off).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    cache_ttl_secs: u64,
+    /// Also POST every accepted webhook event here (ATOM's intake), with retries.
+    #[arg(long, value_name = "URL")]
+    forward_events_to: Option<hyper::Uri>,
+    /// Largest request body, in KiB.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    max_body_kib: u64,
+}
+
+pub async fn run(
+    sandbox: &SandboxArgs,
+    store: &StoreArgs,
+    args: ServeArgs,
+) -> anyhow::Result<ExitCode> {
+    let registry = Arc::new(TenantRegistry::open(&store.store)?);
+    let has_keys = registry.has_active_keys()?;
+    if !args.listen.ip().is_loopback() {
+        if !args.allow_remote {
+            bail!(
+                "{} is beyond loopback: pass --allow-remote to serve there (with TLS or behind a TLS proxy)",
+                args.listen
+            );
+        }
+        if !has_keys {
+            bail!("no tenant has a working API key: `atom-harness tenants add <name>` first");
+        }
+    }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(atom_gateway::tls_acceptor(cert, key)?),
+        _ => None,
+    };
+    let config = gateway_config(sandbox, &args, tls.is_some());
+    let allocation = allocation_for(config.admission.max_calls);
+    let app = atom_gateway::router(
+        load(sandbox, &[], allocation)?,
+        registry as Arc<dyn KeyVerifier>,
+        configured_tenant(sandbox, open_store(store)?)?,
+        config,
+    );
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    eprintln!(
+        "atom-harness gateway on {scheme}://{}",
+        listener.local_addr()?
+    );
+    if !has_keys {
+        eprintln!(
+            "no tenant has an API key yet: every call is refused until `atom-harness tenants add <name>`"
+        );
+    }
+    let limits = ServerLimits {
+        max_connections: args.max_connections as usize,
+        header_timeout: Duration::from_secs(args.header_timeout_secs),
+        ..ServerLimits::default()
+    };
+    atom_gateway::serve(listener, app, tls, limits, shutdown_signal()).await?;
+    eprintln!("atom-harness gateway stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Pooled instances for a gateway that admits `max_calls` at once: a slot
+/// for each, and for discovery, which runs outside admission. A call beyond
+/// the pool would fail to instantiate, so the pool is never smaller than
+/// admission; past [`MAX_POOLED_CALLS`] (each slot reserves its memory's
+/// address space up front) instances are allocated per call instead.
+fn allocation_for(max_calls: usize) -> InstanceAllocation {
+    const DISCOVERY: usize = 1;
+    if max_calls > MAX_POOLED_CALLS {
+        return InstanceAllocation::OnDemand;
+    }
+    InstanceAllocation::Pooling {
+        instances: (max_calls + DISCOVERY) as u32,
+    }
+}
+
+/// The largest pool `serve` reserves.
+const MAX_POOLED_CALLS: usize = 1024;
+
+fn gateway_config(sandbox: &SandboxArgs, args: &ServeArgs, tls: bool) -> GatewayConfig {
+    let mut hosts: Vec<String> = HostAllowlist::loopback().names().to_vec();
+    hosts.extend(args.public_hosts.iter().cloned());
+    if !args.listen.ip().is_unspecified() {
+        hosts.push(match args.listen {
+            SocketAddr::V4(addr) => addr.ip().to_string(),
+            SocketAddr::V6(addr) => format!("[{}]", addr.ip()),
+        });
+    }
+    // Each call may grow to --memory-mib; the budget bounds them together.
+    let max_calls = (args.memory_budget_mib / sandbox.memory_mib).max(1) as usize;
+    GatewayConfig {
+        hosts: HostAllowlist::new(hosts),
+        admission: AdmissionLimits {
+            max_calls,
+            max_calls_per_tenant: (args.max_calls_per_tenant as usize).min(max_calls),
+            queue_wait: Duration::from_millis(args.queue_wait_ms),
+        },
+        secure_cookies: tls,
+        max_body_bytes: (args.max_body_kib as usize) << 10,
+        body_timeout: Duration::from_secs(args.body_timeout_secs),
+        upstream_budget_per_hour: args.upstream_budget_per_hour.and_then(NonZeroU32::new),
+        cache_ttl: Duration::from_secs(args.cache_ttl_secs),
+        forward_events_to: args.forward_events_to.clone(),
+        metrics_token: std::env::var("ATOM_METRICS_TOKEN")
+            .ok()
+            .filter(|t| !t.trim().is_empty()),
+        ..GatewayConfig::default()
+    }
+}
+
+/// Ctrl-C, or SIGTERM from a service manager.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    eprintln!("shutting down: finishing calls in flight");
+}

@@ -1,0 +1,150 @@
+//! A gateway in a child process, with a store holding tenants `acme`
+//! (Ada's token) and `globex` (no credential), against a fake Bitbucket.
+
+#![allow(dead_code)] // each test file uses its own part
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use fake_bitbucket::{ADA_TOKEN, FakeBitbucket, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET};
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+
+/// A store with tenants `acme` (Ada's token) and `globex` (no credential),
+/// and a gateway serving them in a child process.
+pub struct Gateway {
+    pub dir: tempfile::TempDir,
+    pub child: Child,
+    pub base: String,
+    /// The gateway's log lines (JSON), as they arrive.
+    pub logs: Arc<Mutex<Vec<String>>>,
+    pub acme_key: String,
+    pub globex_key: String,
+}
+
+pub fn harness(dir: &tempfile::TempDir) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_atom-harness"));
+    command
+        .arg("--store")
+        .arg(dir.path().join("store.sqlite3"))
+        .arg("--key-file")
+        .arg(dir.path().join("store.key"))
+        .env_remove("BITBUCKET_ACCESS_TOKEN")
+        .env_remove("BITBUCKET_API_TOKEN")
+        .env_remove("BITBUCKET_EMAIL")
+        .env_remove("ATOM_COMPONENT")
+        .env_remove("ATOM_CREDENTIAL_KEYS")
+        .env_remove("ATOM_OAUTH_CLIENT_ID")
+        .env_remove("ATOM_OAUTH_CLIENT_SECRET");
+    command
+}
+
+pub fn run(command: &mut Command) -> String {
+    let output = command.output().expect("atom-harness runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+impl Gateway {
+    /// `extra` are flags for `serve` (and global ones such as `--component`).
+    pub async fn start(fake: &FakeBitbucket, extra: &[&str]) -> Self {
+        Self::start_with(fake, extra, &[]).await
+    }
+
+    /// `env` is set for the `serve` process only.
+    pub async fn start_with(fake: &FakeBitbucket, extra: &[&str], env: &[(&str, &str)]) -> Self {
+        // Webhooks registered through the gateway point back at it, on 127.0.0.1.
+        fake.control().allow_loopback_webhooks = true;
+        let dir = tempfile::tempdir().unwrap();
+        run(harness(&dir).args(["keys", "init"]));
+        let acme_key = run(harness(&dir).args(["tenants", "add", "acme"]));
+        let globex_key = run(harness(&dir).args(["tenants", "add", "globex"]));
+        run(harness(&dir)
+            .args([
+                "--tenant",
+                "acme",
+                "auth",
+                "add-token",
+                "--kind",
+                "access-token",
+            ])
+            .env("BITBUCKET_ACCESS_TOKEN", ADA_TOKEN));
+        let mut child = harness(&dir)
+            .args(["--allow-host", &fake.addr().to_string()])
+            .args(["--config", &format!("api-base-url={}", fake.api_base_url())])
+            .args(["--config", &format!("oauth-base-url={}", fake.base_url())])
+            .env("ATOM_OAUTH_CLIENT_ID", OAUTH_CLIENT_ID)
+            .env("ATOM_OAUTH_CLIENT_SECRET", OAUTH_CLIENT_SECRET)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .env("ATOM_LOG_FORMAT", "json")
+            .env("RUST_LOG", "info,atom_guest=debug")
+            .envs(env.iter().copied())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let kept = logs.clone();
+        let base = tokio::task::spawn_blocking(move || {
+            let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
+            let started = lines
+                .find_map(|l| l.split_once("gateway on ").map(|(_, url)| url.to_owned()))
+                .expect("the gateway starts");
+            // Keep reading, so the child never blocks on a full pipe.
+            std::thread::spawn(move || lines.for_each(|l| kept.lock().unwrap().push(l)));
+            started
+        })
+        .await
+        .unwrap();
+        Self {
+            dir,
+            child,
+            base,
+            logs,
+            acme_key: acme_key.trim().to_owned(),
+            globex_key: globex_key.trim().to_owned(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A POST as a program sends it: JSON, with the key.
+    pub async fn call(&self, key: &str, path: &str, body: &str) -> (StatusCode, HeaderMap, Value) {
+        let response = reqwest::Client::new()
+            .post(self.url(path))
+            .bearer_auth(key)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        answer(response).await
+    }
+
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS in /proc")
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub use atom_test_support::{answer, upstream_requests};

@@ -1,0 +1,661 @@
+//! `atom-harness serve` from outside, over real HTTP: who may call it, what
+//! a browser on another site cannot make it do, and how it holds up when
+//! one tenant misbehaves or a crowd arrives.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::common::{Gateway, answer, harness, run, upstream_requests};
+use fake_bitbucket::{ADA_TOKEN, FakeBitbucket};
+use reqwest::StatusCode;
+use reqwest::header::HeaderValue;
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_key_decides_the_tenant_and_no_key_reaches_nothing() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start(&fake, &[]).await;
+    let client = reqwest::Client::new();
+
+    let anonymous = client
+        .get(gateway.url("/v1/operations"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(anonymous.headers()["www-authenticate"], "Bearer");
+    let forged = format!("{}x", &gateway.acme_key[..gateway.acme_key.len() - 1]);
+    let (status, _, body) = gateway
+        .call(&forged, "/v1/operations/get-current-user", "{}")
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "auth_invalid");
+
+    let (status, _, me) = gateway
+        .call(&gateway.acme_key, "/v1/operations/get-current-user", "{}")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["display_name"], "Ada Lovelace");
+    let (status, _, _) = gateway
+        .call(
+            &gateway.acme_key,
+            "/v1/tenants/acme/operations/get-current-user",
+            "{}",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // The component's failures keep their HTTP status, and never the token.
+    let (status, _, missing) = gateway
+        .call(
+            &gateway.acme_key,
+            "/v1/operations/get-repository",
+            r#"{"workspace":"atom-labs","repo_slug":"nope"}"#,
+        )
+        .await;
+    assert_eq!(
+        (status, &missing["error"]["code"]),
+        (StatusCode::NOT_FOUND, &Value::from("not_found"))
+    );
+    let (status, _, invalid) = gateway
+        .call(
+            &gateway.acme_key,
+            "/v1/operations/list-repositories",
+            r#"{"page":{"size":500}}"#,
+        )
+        .await;
+    assert_eq!(
+        (status, &invalid["error"]["field"]),
+        (StatusCode::BAD_REQUEST, &Value::from("workspace"))
+    );
+    let not_utf8 = reqwest::Client::new()
+        .post(gateway.url("/v1/operations/list-workspaces"))
+        .bearer_auth(&gateway.acme_key)
+        .header("content-type", "application/json")
+        .body(vec![b'{', 0xff, b'}'])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        not_utf8.status(),
+        StatusCode::BAD_REQUEST,
+        "refused, not mangled"
+    );
+    for answer in [&me, &missing, &invalid] {
+        assert!(!answer.to_string().contains(ADA_TOKEN));
+    }
+
+    // Another tenant's key never acts as acme, and nothing goes upstream.
+    let before = upstream_requests(&fake);
+    let (status, _, body) = gateway
+        .call(
+            &gateway.globex_key,
+            "/v1/tenants/acme/operations/list-workspaces",
+            "{}",
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["code"], "permission_denied");
+    let (status, _, _) = gateway
+        .call(&gateway.globex_key, "/v1/operations/list-workspaces", "{}")
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "globex has no credential");
+    assert_eq!(upstream_requests(&fake), before);
+
+    // Anonymous OAuth: refused before the component sees it.
+    for operation in ["auth-start", "auth-complete"] {
+        let response = client
+            .post(gateway.url(&format!("/v1/operations/{operation}")))
+            .header("content-type", "application/json")
+            .body(r#"{"code":"c","state":"s"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{operation}");
+    }
+
+    // A revoked tenant's key stops working at once.
+    run(harness(&gateway.dir).args(["tenants", "revoke", "globex"]));
+    let (status, _, _) = gateway
+        .call(&gateway.globex_key, "/v1/operations/health", "{}")
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let listed = run(harness(&gateway.dir).args(["tenants", "list", "--output", "json"]));
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed[1]["name"], "globex");
+    assert!(listed[1]["revoked_at"].is_u64() && listed[1]["active_keys"] == 0);
+    assert!(!listed.to_string().contains(&gateway.acme_key[10..]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oauth_state_completes_only_for_the_tenant_that_started_it() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start(&fake, &[]).await;
+    let (status, _, started) = gateway
+        .call(&gateway.acme_key, "/v1/operations/auth-start", "{}")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    // The browser consents at the fake; its redirect carries the code and state.
+    let consent = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(started["authorize_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let location = reqwest::Url::parse(consent.headers()["location"].to_str().unwrap()).unwrap();
+    let query: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
+    let callback =
+        serde_json::json!({ "code": query["code"], "state": query["state"] }).to_string();
+
+    let token_requests = || {
+        fake.control()
+            .requests_to("/site/oauth2/access_token")
+            .len()
+    };
+    let (status, _, body) = gateway
+        .call(
+            &gateway.globex_key,
+            "/v1/operations/auth-complete",
+            &callback,
+        )
+        .await;
+    assert!(status.is_client_error(), "{status} {body}");
+    assert_eq!(
+        token_requests(),
+        0,
+        "globex's call never reached the token endpoint"
+    );
+
+    let (status, _, body) = gateway
+        .call(&gateway.acme_key, "/v1/operations/auth-complete", &callback)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(token_requests(), 1);
+    let (status, _, _) = gateway
+        .call(&gateway.acme_key, "/v1/operations/auth-complete", &callback)
+        .await;
+    assert!(status.is_client_error(), "a state is used once");
+    assert_eq!(token_requests(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_site_cannot_make_a_browser_act() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start(&fake, &[]).await;
+    let client = reqwest::Client::new();
+    let before = upstream_requests(&fake);
+    let post = |headers: &[(&'static str, &'static str)]| {
+        let mut request = client
+            .post(gateway.url("/v1/operations/create-issue"))
+            .bearer_auth(&gateway.acme_key)
+            .body(r#"{"workspace":"atom-labs","repo_slug":"bitbucket-plugin","title":"csrf"}"#);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send()
+    };
+    let json = ("content-type", "application/json");
+    for (headers, status) in [
+        (vec![("content-type", "text/plain")], 415),
+        (vec![json, ("origin", "https://evil.example")], 403),
+        (vec![json, ("origin", "null")], 403),
+        (vec![json, ("sec-fetch-site", "cross-site")], 403),
+        (vec![json, ("host", "rebound.evil.example")], 421),
+    ] {
+        let response = post(&headers).await.unwrap();
+        assert_eq!(response.status().as_u16(), status, "{headers:?}");
+    }
+    assert_eq!(upstream_requests(&fake), before, "nothing went upstream");
+
+    // A session: the key opens it, the cookie carries it, the CSRF token guards changes.
+    let opened = client
+        .post(gateway.url("/v1/session"))
+        .bearer_auth(&gateway.acme_key)
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), StatusCode::CREATED);
+    let set_cookie = opened.headers()["set-cookie"].to_str().unwrap().to_owned();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let csrf = answer(opened).await.2["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let in_session = |csrf: Option<&str>| {
+        let mut request = client
+            .post(gateway.url("/v1/operations/get-current-user"))
+            .header("cookie", &cookie)
+            .header("content-type", "application/json")
+            .body("{}");
+        if let Some(csrf) = csrf {
+            request = request.header("x-csrf-token", csrf);
+        }
+        request.send()
+    };
+    assert_eq!(
+        in_session(None).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        in_session(Some("guess")).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        in_session(Some(&csrf)).await.unwrap().status(),
+        StatusCode::OK
+    );
+    let read = client
+        .get(gateway.url("/v1/session"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer(read).await.2["tenant"], "acme");
+    let reopened = client
+        .post(gateway.url("/v1/session"))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        reopened.status(),
+        StatusCode::FORBIDDEN,
+        "only a key opens a session"
+    );
+    let closed = client
+        .delete(gateway.url("/v1/session"))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(closed.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        in_session(Some(&csrf)).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn names_nobody_registered_leave_no_trace_in_memory() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start(&fake, &[]).await;
+    let client = reqwest::Client::new();
+    let knock = |i: usize| {
+        let (client, gateway) = (&client, &gateway);
+        async move {
+            // Half with a key of the right shape, half with acme's key naming another tenant.
+            let (key, path) = if i.is_multiple_of(2) {
+                (
+                    format!("atom_{i:016x}_{}", "A".repeat(43)),
+                    "/v1/operations/health".to_owned(),
+                )
+            } else {
+                (
+                    gateway.acme_key.clone(),
+                    format!("/v1/tenants/stranger-{i}/operations/health"),
+                )
+            };
+            let status = client
+                .post(gateway.url(&path))
+                .bearer_auth(key)
+                .header("content-type", "application/json")
+                .body("{}")
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert!(matches!(status.as_u16(), 401 | 403), "{status}");
+        }
+    };
+    for i in 0..1_000 {
+        knock(i).await;
+    }
+    let before = gateway.rss_kib();
+    for i in 1_000..11_000 {
+        knock(i).await;
+    }
+    let grown = gateway.rss_kib().saturating_sub(before);
+    // The gateway used to keep a tenant per name: ~1 KiB each, 10 MiB here.
+    assert!(grown < 3 * 1024, "grew by {grown} KiB for 10,000 strangers");
+}
+
+mod spinner {
+    use super::*;
+
+    /// The gateway serving the spinner component (it spins in `spin`, echoes in
+    /// `echo`), with a 4 s deadline and small caps.
+    async fn spinner_gateway(fake: &FakeBitbucket, caps: &[&str]) -> Gateway {
+        let component = atom_test_components::spinner().to_str().unwrap().to_owned();
+        // No read cache: every echo must run in the sandbox to measure it.
+        let mut flags = vec![
+            "--component",
+            &component,
+            "--timeout-secs",
+            "4",
+            "--cache-ttl-secs",
+            "0",
+        ];
+        flags.extend_from_slice(caps);
+        Gateway::start(fake, &flags).await
+    }
+
+    /// A `spin` call as `key`, answered when the deadline stops it.
+    fn spin_in_background(
+        gateway: &Gateway,
+        key: &str,
+    ) -> tokio::task::JoinHandle<(StatusCode, reqwest::header::HeaderMap, Value)> {
+        let request = reqwest::Client::new()
+            .post(gateway.url("/v1/operations/spin"))
+            .bearer_auth(key)
+            .header("content-type", "application/json")
+            .body("{}");
+        tokio::spawn(async move { answer(request.send().await.unwrap()).await })
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn spinning_guests_do_not_stall_another_tenants_calls() {
+        let fake = FakeBitbucket::start().await.unwrap();
+        let gateway = spinner_gateway(&fake, &[]).await;
+        let started = Instant::now();
+        let spins: Vec<_> = (0..2)
+            .map(|_| spin_in_background(&gateway, &gateway.acme_key))
+            .collect();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut slowest = Duration::ZERO;
+        while started.elapsed() < Duration::from_secs(3) {
+            let asked = Instant::now();
+            let (status, _, body) = gateway
+                .call(&gateway.globex_key, "/v1/operations/echo", r#"{"n":1}"#)
+                .await;
+            assert_eq!((status, body["n"].as_u64()), (StatusCode::OK, Some(1)));
+            slowest = slowest.max(asked.elapsed());
+        }
+        // The bound this test states: a cheap call never waits a second behind
+        // two spinning guests (before, it waited for their whole deadline).
+        assert!(slowest < Duration::from_secs(1), "an echo took {slowest:?}");
+        for spin in spins {
+            let (status, _, body) = spin.await.unwrap();
+            let took = started.elapsed();
+            assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body}");
+            assert_eq!(body["error"]["code"], "timeout");
+            assert!(
+                took < Duration::from_secs(7),
+                "the 4 s deadline answered after {took:?}"
+            );
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_flood_is_turned_away_with_retry_after_and_served_afterwards() {
+        let fake = FakeBitbucket::start().await.unwrap();
+        // 3 calls in all (192 MiB / 64 MiB), 2 per tenant, 200 ms of queueing.
+        let caps = [
+            "--memory-budget-mib",
+            "192",
+            "--max-calls-per-tenant",
+            "2",
+            "--queue-wait-ms",
+            "200",
+        ];
+        let gateway = spinner_gateway(&fake, &caps).await;
+        let running = [
+            spin_in_background(&gateway, &gateway.acme_key),
+            spin_in_background(&gateway, &gateway.acme_key),
+            spin_in_background(&gateway, &gateway.globex_key),
+        ];
+        // On a loaded machine the spins take a moment to hold their slots;
+        // an echo answered before that is fine, one refused is the point.
+        let refused = |key: String| {
+            let gateway = &gateway;
+            async move {
+                let deadline = Instant::now() + Duration::from_secs(3);
+                loop {
+                    let answer = gateway.call(&key, "/v1/operations/echo", "{}").await;
+                    if answer.0 != StatusCode::OK || Instant::now() > deadline {
+                        return answer;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        };
+
+        let (status, headers, body) = refused(gateway.acme_key.clone()).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+        assert_eq!(headers["retry-after"], HeaderValue::from_static("1"));
+        assert_eq!(body["error"]["retryable"], true);
+        let (status, headers, body) = refused(gateway.globex_key.clone()).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert!(headers.contains_key("retry-after"));
+        assert_eq!(body["error"]["code"], "overloaded");
+
+        for call in running {
+            assert_eq!(call.await.unwrap().0, StatusCode::GATEWAY_TIMEOUT);
+        }
+        let (status, _, _) = gateway
+            .call(&gateway.acme_key, "/v1/operations/echo", "{}")
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "served again once the slots are free"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_and_dribbling_connections_are_closed_on_time() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start(&fake, &["--header-timeout-secs", "1"]).await;
+    let addr = gateway.base.trim_start_matches("http://").to_owned();
+    let closed_within = |mut stream: tokio::net::TcpStream| async move {
+        let started = Instant::now();
+        let mut rest = Vec::new();
+        let read =
+            tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest)).await;
+        assert!(read.is_ok(), "the connection was still open after 5 s");
+        (
+            started.elapsed(),
+            String::from_utf8_lossy(&rest).into_owned(),
+        )
+    };
+
+    let silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let (took, _) = closed_within(silent).await;
+    assert!(took >= Duration::from_millis(900), "closed after {took:?}");
+
+    let mut dribbling = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    dribbling
+        .write_all(b"GET /v1/operations HTTP/1.1\r\nHo")
+        .await
+        .unwrap();
+    closed_within(dribbling).await;
+
+    // After a whole request and its answer, a kept-alive connection left idle.
+    let mut kept = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    kept.write_all(format!("GET /v1/session HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let (_, answered) = closed_within(kept).await;
+    assert!(
+        answered.starts_with("HTTP/1.1 200") && answered.contains(r#""tenant":null"#),
+        "{answered}"
+    );
+}
+
+#[test]
+fn serve_stays_on_loopback_unless_told_and_limits_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let refused = |args: &[&str]| {
+        let output = harness(&dir).args(args).output().unwrap();
+        assert!(!output.status.success(), "{args:?}");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let beyond = refused(&["serve", "--listen", "0.0.0.0:0"]);
+    assert!(beyond.contains("--allow-remote"), "{beyond}");
+    let keyless = refused(&["serve", "--listen", "0.0.0.0:0", "--allow-remote"]);
+    assert!(keyless.contains("tenants add"), "{keyless}");
+    let huge = refused(&["--memory-mib", "18446744073709551615", "operations"]);
+    assert!(huge.contains("--memory-mib"), "{huge}");
+    let zero = refused(&["serve", "--max-connections", "0"]);
+    assert!(zero.contains("--max-connections"), "{zero}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_is_served_when_a_certificate_is_given() {
+    use std::sync::Arc;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::TlsConnector;
+    use tokio_rustls::rustls::pki_types::ServerName;
+    use tokio_rustls::rustls::{ClientConfig, RootCertStore, crypto};
+
+    let fake = FakeBitbucket::start().await.unwrap();
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let pem = tempfile::tempdir().unwrap();
+    let (cert, key) = (pem.path().join("cert.pem"), pem.path().join("key.pem"));
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+    let gateway = Gateway::start(
+        &fake,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    )
+    .await;
+    let addr = gateway
+        .base
+        .strip_prefix("https://")
+        .expect("an https URL")
+        .to_owned();
+
+    let mut roots = RootCertStore::empty();
+    roots.add(certified.cert.der().clone()).unwrap();
+    let config = ClientConfig::builder_with_provider(Arc::new(crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut tls = TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .expect("the handshake verifies the given certificate");
+    let body = "{}";
+    let request = format!(
+        "POST /v1/session HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        gateway.acme_key,
+        body.len()
+    );
+    tls.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tls.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    let cookie = answer
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .expect("a session cookie");
+    assert!(cookie.contains("Secure"), "{cookie}");
+
+    // Plain HTTP on the TLS port gets no answer.
+    let mut plain = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    plain
+        .write_all(b"GET /v1/session HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), plain.read_to_end(&mut rest)).await;
+    assert!(
+        !rest.starts_with(b"HTTP/1.1 2"),
+        "{}",
+        String::from_utf8_lossy(&rest)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn atoms_contract_is_served_and_its_context_reaches_every_log_line() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start(&fake, &[]).await;
+    let response = reqwest::Client::new()
+        .post(gateway.url("/atom/v1/execute"))
+        .bearer_auth(&gateway.acme_key)
+        .header("content-type", "application/json")
+        .header("x-request-id", "req-4242")
+        .body(
+            serde_json::json!({
+                "operation": "list_workspaces",
+                "parameters": {},
+                "context": {"tenant_id": "acme", "agent_id": "agent-7", "connector_id": "conn-9"}
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "req-4242");
+    let (status, _, body) = answer(response).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["success"], true);
+    assert_eq!(body["details"]["request_id"], "req-4242");
+
+    // Every line the call logged, the host's and the component's, carries its context.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let logs = gateway.logs.lock().unwrap().clone();
+    let of_call: Vec<Value> = logs
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["span"]["request_id"] == "req-4242")
+        .collect();
+    assert!(
+        of_call.iter().any(|l| l["target"] == "atom_guest")
+            && of_call
+                .iter()
+                .any(|l| l["fields"]["message"] == "call answered"),
+        "{logs:#?}"
+    );
+    for line in &of_call {
+        assert_eq!(line["span"]["agent_id"], "agent-7", "{line}");
+        assert_eq!(line["span"]["connector_id"], "conn-9", "{line}");
+    }
+    assert!(!logs.iter().any(|l| l.contains(ADA_TOKEN)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_python_adapter_serves_atom() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start(&fake, &[]).await;
+    let clients = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../clients/python");
+    // `scripts/test` points this at the project's virtual environment.
+    let python = std::env::var_os("ATOM_PYTHON").unwrap_or_else(|| "python3".into());
+    let mut pytest = Command::new(python);
+    pytest
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .current_dir(&clients)
+        .env("ATOM_TEST_GATEWAY_URL", &gateway.base)
+        .env("ATOM_TEST_ACME_KEY", &gateway.acme_key)
+        .env("ATOM_TEST_GLOBEX_KEY", &gateway.globex_key);
+    let output = tokio::task::spawn_blocking(move || pytest.output())
+        .await
+        .unwrap()
+        .expect("python runs: `scripts/test` sets up its virtual environment");
+    assert!(
+        output.status.success(),
+        "pytest failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -1,0 +1,10 @@
+//! `atom-harness` from outside: the CLI, and the gateway it serves over real
+//! HTTP against the fake Bitbucket. One test binary (wasmtime links once).
+
+mod cli;
+mod common;
+mod gateway;
+mod page;
+mod seed_routes;
+mod upstream_protection;
+mod webhook_intake;

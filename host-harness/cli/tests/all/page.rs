@@ -1,0 +1,432 @@
+//! The integration page in real Chromium (Debian's `chromium` and
+//! `chromium-driver`), driven over WebDriver (fantoccini), against `serve`
+//! and the fake. Screenshots of every tab land in
+//! `target/tmp/page-screenshots/`.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::common::Gateway;
+use fake_bitbucket::{FakeBitbucket, Fault};
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{Value, json};
+
+const TABS: [&str; 8] = [
+    "overview",
+    "workspaces",
+    "repositories",
+    "pull-requests",
+    "pipelines",
+    "issues",
+    "code-search",
+    "settings",
+];
+const WAIT: Duration = Duration::from_secs(20);
+
+/// chromedriver on a free loopback port, stopped on drop.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Driver {
+    async fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child =
+            Command::new(std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()))
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("chromedriver runs (.ci/run installs Debian's chromium-driver)");
+        let url = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Self { child, url }
+    }
+
+    async fn browser(&self) -> Client {
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--window-size=1280,900", "--no-first-run", "--disable-extensions"],
+            }),
+        );
+        capabilities.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
+        ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&self.url)
+            .await
+            .expect("a Chromium session")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// chromedriver's browser log (console messages and page errors).
+#[derive(Debug)]
+struct BrowserLog;
+
+impl WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (
+            http::Method::POST,
+            Some(json!({ "type": "browser" }).to_string()),
+        )
+    }
+}
+
+async fn severe_console_messages(browser: &Client) -> Vec<String> {
+    let log = browser.issue_cmd(BrowserLog).await.unwrap_or(Value::Null);
+    log.as_array()
+        .into_iter()
+        .flatten()
+        .filter(|entry| entry["level"] == "SEVERE")
+        .map(|entry| entry["message"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+fn screenshots() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("page-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn sign_in(browser: &Client, gateway: &Gateway, hash: &str) {
+    browser
+        .goto(&gateway.url(&format!("/{hash}")))
+        .await
+        .unwrap();
+    let key = browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("input[type=password]"))
+        .await
+        .unwrap();
+    key.send_keys(&gateway.acme_key).await.unwrap();
+    key.send_keys("\u{E007}").await.unwrap(); // Enter
+    browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("[role=tablist] [data-tab=overview]"))
+        .await
+        .unwrap();
+}
+
+async fn open_tab(browser: &Client, tab: &str) {
+    browser
+        .find(Locator::Css(&format!("[role=tablist] [data-tab='{tab}']")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Waits until the element's text contains `needle`; answers the text.
+async fn wait_for_text(browser: &Client, css: &str, needle: &str) -> String {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut last = String::new();
+    while tokio::time::Instant::now() < deadline {
+        if let Ok(element) = browser.find(Locator::Css(css)).await
+            && let Ok(text) = element.text().await
+        {
+            if text.contains(needle) {
+                return text;
+            }
+            last = text;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("'{needle}' never appeared in {css}; last text: {last}");
+}
+
+/// A form that opens from its button, opened.
+async fn open_form(browser: &Client, form: &str, button: &str) -> fantoccini::elements::Element {
+    let form = browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(form))
+        .await
+        .unwrap();
+    if !form.is_displayed().await.unwrap_or(false) {
+        browser
+            .find(Locator::Css(button))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+    form
+}
+
+/// Picks `value` in the form's select `name`, once the page has filled it.
+async fn choose(form: &fantoccini::elements::Element, name: &str, value: &str) {
+    let select = form
+        .find(Locator::Css(&format!("[name={name}]")))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while select.select_by_value(value).await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name} never offered {value}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn setup() -> (FakeBitbucket, Gateway, Driver, Client) {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start(&fake, &["--cache-ttl-secs", "0"]).await;
+    let driver = Driver::start().await;
+    let browser = driver.browser().await;
+    (fake, gateway, driver, browser)
+}
+
+const REPO_HASH: &str = "#overview?ws=atom-labs&repo=bitbucket-plugin";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_tab_shows_the_fakes_data_and_fits_a_phone() {
+    let (_fake, gateway, _driver, browser) = setup().await;
+    sign_in(&browser, &gateway, REPO_HASH).await;
+
+    let expectations = [
+        ("overview", "#tab-overview", "Ada Lovelace"),
+        ("workspaces", "[data-testid=workspace-list]", "atom-labs"),
+        (
+            "repositories",
+            "[data-testid=repo-row][data-slug='bitbucket-plugin']",
+            "",
+        ),
+        (
+            "pull-requests",
+            "[data-testid=pr-list]",
+            "Add OAuth 2.0 login flow",
+        ),
+        ("pipelines", "[data-testid=pipeline-list]", "#"),
+        ("issues", "[data-testid=issue-list]", ""),
+        ("code-search", "#tab-code-search", ""),
+        ("settings", "#tab-settings", ""),
+    ];
+    let dir = screenshots();
+    for (tab, css, needle) in expectations {
+        open_tab(&browser, tab).await;
+        wait_for_text(&browser, css, needle).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        std::fs::write(
+            dir.join(format!("{tab}.png")),
+            browser.screenshot().await.unwrap(),
+        )
+        .unwrap();
+    }
+
+    // Code search highlights its matches.
+    open_tab(&browser, "code-search").await;
+    let query = browser
+        .find(Locator::Css("[data-testid=search-query]"))
+        .await
+        .unwrap();
+    query.send_keys("verify_signature\u{E007}").await.unwrap();
+    wait_for_text(&browser, "[data-testid=search-results]", "webhooks.rs").await;
+    let marks = browser
+        .find_all(Locator::Css("[data-testid=search-results] mark"))
+        .await
+        .unwrap();
+    assert!(!marks.is_empty(), "matches are highlighted");
+    std::fs::write(dir.join("search.png"), browser.screenshot().await.unwrap()).unwrap();
+
+    // A phone's width: nothing scrolls sideways on any tab.
+    browser.set_window_size(390, 844).await.unwrap();
+    for tab in TABS {
+        open_tab(&browser, tab).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let overflow = browser
+            .execute(
+                "return document.documentElement.scrollWidth - window.innerWidth;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(
+            overflow.as_i64().unwrap() <= 0,
+            "{tab} scrolls sideways by {overflow} px at 390 px"
+        );
+    }
+    std::fs::write(
+        dir.join("overview-390.png"),
+        browser.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    let errors = severe_console_messages(&browser).await;
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+    browser.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_pull_request_shows_in_the_list_and_a_pipeline_runs_to_success() {
+    let (_fake, gateway, _driver, browser) = setup().await;
+    sign_in(
+        &browser,
+        &gateway,
+        "#pull-requests?ws=atom-labs&repo=bitbucket-plugin",
+    )
+    .await;
+
+    open_tab(&browser, "pull-requests").await;
+    wait_for_text(
+        &browser,
+        "[data-testid=pr-list]",
+        "Add OAuth 2.0 login flow",
+    )
+    .await;
+    let form = open_form(&browser, "#new-pr-form", "[data-testid=new-pr-button]").await;
+    form.find(Locator::Css("[name=title]"))
+        .await
+        .unwrap()
+        .send_keys("Ship search v2 from the page")
+        .await
+        .unwrap();
+    // The branch pickers fill from the repository's branches.
+    choose(&form, "source_branch", "feature/search-v2").await;
+    choose(&form, "destination_branch", "main").await;
+    form.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(
+        &browser,
+        "[data-testid=pr-list]",
+        "Ship search v2 from the page",
+    )
+    .await;
+    std::fs::write(
+        screenshots().join("pull-requests-created.png"),
+        browser.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    open_tab(&browser, "pipelines").await;
+    let run = open_form(
+        &browser,
+        "#run-pipeline-form",
+        "[data-testid=run-pipeline-button]",
+    )
+    .await;
+    choose(&run, "branch", "main").await;
+    run.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = match browser
+            .find(Locator::Css("[data-testid=pipeline-status]"))
+            .await
+        {
+            Ok(element) => element.attr("data-status").await.unwrap_or_default(),
+            Err(_) => None,
+        };
+        if status.as_deref() == Some("successful") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the pipeline stayed {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    std::fs::write(
+        screenshots().join("pipelines-run.png"),
+        browser.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    let errors = severe_console_messages(&browser).await;
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+    browser.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upstream_errors_read_as_a_person_wants_them() {
+    let (fake, gateway, _driver, browser) = setup().await;
+    sign_in(&browser, &gateway, REPO_HASH).await;
+    // Overview settled: from here a search is the only request upstream.
+    wait_for_text(&browser, "#tab-overview", "Ada Lovelace").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    open_tab(&browser, "code-search").await;
+    fake.control().inject(Fault::Status {
+        status: 404,
+        content_type: "application/json",
+        body: r#"{"type": "error", "error": {"message": "No workspace with identifier 'atom-labs'."}}"#.into(),
+        retry_after: None,
+    });
+    let query = browser
+        .find(Locator::Css("[data-testid=search-query]"))
+        .await
+        .unwrap();
+    query.send_keys("TODO\u{E007}").await.unwrap();
+    let shown = wait_for_text(&browser, "[data-testid=error]", "Not found").await;
+    assert!(!shown.contains("{\""), "a sentence, not JSON: {shown}");
+    fake.control().faults.clear();
+
+    // Bitbucket rate-limits the next requests: the page says until when.
+    browser
+        .goto(&gateway.url("/#issues?ws=atom-labs&repo=bitbucket-plugin"))
+        .await
+        .unwrap();
+    browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("[role=tablist]"))
+        .await
+        .unwrap();
+    for _ in 0..6 {
+        fake.control().inject(Fault::rate_limited(Some(120)));
+    }
+    open_tab(&browser, "issues").await;
+    wait_for_text(&browser, "[data-testid=error]", "Rate-limited until").await;
+    std::fs::write(
+        screenshots().join("error.png"),
+        browser.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    fake.control().faults.clear();
+    browser.close().await.unwrap();
+}

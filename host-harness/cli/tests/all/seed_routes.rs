@@ -1,0 +1,521 @@
+//! The routes of ATOM's original Bitbucket integration, served by the
+//! gateway from real operations against the fake: same paths, the seed's
+//! one-key envelopes, typed failures.
+
+use std::collections::HashSet;
+
+use crate::common::{Gateway, answer};
+use fake_bitbucket::FakeBitbucket;
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+
+const REPO: &str = "/bitbucket/repositories/atom-labs/bitbucket-plugin";
+
+async fn get(gateway: &Gateway, path: &str) -> (StatusCode, HeaderMap, Value) {
+    let response = reqwest::Client::new()
+        .get(gateway.url(path))
+        .bearer_auth(&gateway.acme_key)
+        .send()
+        .await
+        .unwrap();
+    answer(response).await
+}
+
+async fn send(
+    gateway: &Gateway,
+    method: reqwest::Method,
+    path: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    let response = reqwest::Client::new()
+        .request(method, gateway.url(path))
+        .bearer_auth(&gateway.acme_key)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let (status, _, body) = answer(response).await;
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reads_answer_the_seeds_envelopes_with_real_data() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start(&fake, &[]).await;
+
+    let (status, _, health) = get(&gateway, "/bitbucket/health").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (&health["status"], &health["user"]),
+        (&json!("healthy"), &json!("Ada Lovelace")),
+        "{health}"
+    );
+    let (_, _, user) = get(&gateway, "/bitbucket/user").await;
+    assert_eq!(user["user"]["display_name"], "Ada Lovelace");
+    let (_, _, workspaces) = get(&gateway, "/bitbucket/workspaces").await;
+    let slugs: Vec<_> = workspaces["workspaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| &w["slug"])
+        .collect();
+    assert!(slugs.contains(&&json!("atom-labs")), "{workspaces}");
+
+    let (_, _, page) = get(&gateway, "/bitbucket/repositories?workspace=acme&size=100").await;
+    assert_eq!(page["repositories"].as_array().unwrap().len(), 100);
+    let cursor = page["next_cursor"]
+        .as_str()
+        .expect("a next page")
+        .to_owned();
+    let next = reqwest::Url::parse_with_params(
+        &gateway.url("/bitbucket/repositories"),
+        [
+            ("workspace", "acme"),
+            ("size", "100"),
+            ("cursor", cursor.as_str()),
+        ],
+    )
+    .unwrap();
+    let relative = format!("{}?{}", next.path(), next.query().unwrap_or_default());
+    let (_, _, second) = get(&gateway, &relative).await;
+    assert_ne!(
+        second["repositories"][0]["slug"],
+        page["repositories"][0]["slug"]
+    );
+    let (_, _, every) = get(
+        &gateway,
+        "/bitbucket/repositories?workspace=acme&size=100&all=true",
+    )
+    .await;
+    let every: HashSet<_> = every["repositories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["slug"].clone())
+        .collect();
+    assert_eq!(every.len(), 263, "all pages, once each");
+
+    let (_, _, repository) = get(&gateway, REPO).await;
+    assert_eq!(repository["repository"]["slug"], "bitbucket-plugin");
+    let (_, _, branches) = get(&gateway, &format!("{REPO}/branches")).await;
+    assert!(
+        branches["branches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["name"] == "feature/login")
+    );
+    let (_, _, commits) = get(&gateway, &format!("{REPO}/commits?branch=develop&size=5")).await;
+    assert_eq!(commits["commits"].as_array().unwrap().len(), 5, "{commits}");
+    let (_, _, open) = get(&gateway, &format!("{REPO}/pull-requests?state=OPEN")).await;
+    let open = open["pull_requests"].as_array().unwrap();
+    assert!(!open.is_empty() && open.iter().all(|pr| pr["state"] == "open"));
+    let (_, _, pr) = get(&gateway, &format!("{REPO}/pull-requests/4")).await;
+    assert_eq!(pr["pull_request"]["title"], "Add OAuth 2.0 login flow");
+    let (_, _, comments) = get(&gateway, &format!("{REPO}/pull-requests/4/comments")).await;
+    assert_eq!(comments["comments"].as_array().unwrap().len(), 2);
+    let (_, _, pipelines) = get(&gateway, &format!("{REPO}/pipelines")).await;
+    assert!(!pipelines["pipelines"].as_array().unwrap().is_empty());
+    let (_, _, issues) = get(&gateway, &format!("{REPO}/issues?state=new")).await;
+    assert!(
+        issues["issues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["state"] == "new"),
+        "{issues}"
+    );
+    let (_, _, hits) = get(
+        &gateway,
+        "/bitbucket/search/code?workspace=atom-labs&query=verify_signature",
+    )
+    .await;
+    assert_eq!(hits["results"].as_array().unwrap().len(), 4, "{hits}");
+    let (status, _, summary) =
+        get(&gateway, "/bitbucket/analytics/summary?workspace=atom-labs").await;
+    assert_eq!(status, StatusCode::OK, "{summary}");
+    assert!(summary["summary"].is_object());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failures_keep_the_seeds_detail_and_the_typed_error() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start(&fake, &[]).await;
+    let (status, _, missing) = get(&gateway, &format!("{REPO}/pull-requests/999")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(missing["detail"].is_string());
+    assert_eq!(missing["error"]["code"], "not_found");
+    let (status, _, unknown) = get(
+        &gateway,
+        "/bitbucket/repositories?workspace=acme&pagelen_x=5",
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        unknown["detail"].as_str().unwrap().contains("pagelen_x"),
+        "{unknown}"
+    );
+    let (status, _, invalid) = get(&gateway, "/bitbucket/repositories").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(invalid["error"]["field"], "workspace", "{invalid}");
+    let anonymous = reqwest::get(gateway.url("/bitbucket/workspaces"))
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn writes_create_what_the_lists_then_show() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start(&fake, &[]).await;
+    let post = reqwest::Method::POST;
+
+    let (status, created) = send(
+        &gateway,
+        post.clone(),
+        &format!("{REPO}/pull-requests"),
+        json!({"title": "Search v2", "source_branch": "feature/search-v2", "destination_branch": "main"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["pull_request"]["id"].as_u64().unwrap();
+    let (_, _, open) = get(&gateway, &format!("{REPO}/pull-requests?state=OPEN")).await;
+    assert!(
+        open["pull_requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|pr| pr["id"] == id)
+    );
+
+    let (status, triggered) = send(
+        &gateway,
+        post.clone(),
+        &format!("{REPO}/pipelines/trigger"),
+        json!({"branch": "main", "variables": {"DEPLOY_ENV": "staging"}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{triggered}");
+    let uuid = triggered["pipeline"]["uuid"].as_str().unwrap().to_owned();
+    let (status, _, pipeline) = get(&gateway, &format!("{REPO}/pipelines/{uuid}")).await;
+    assert_eq!(status, StatusCode::OK, "{pipeline}");
+    assert_eq!(pipeline["pipeline"]["uuid"], uuid.as_str());
+
+    let (status, issue) = send(
+        &gateway,
+        post.clone(),
+        &format!("{REPO}/issues"),
+        json!({"title": "Seed route issue", "content": "from the gateway", "kind": "bug", "priority": "major"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{issue}");
+    assert_eq!(issue["issue"]["priority"], "major");
+    let (_, _, issues) = get(&gateway, &format!("{REPO}/issues?all=true")).await;
+    assert!(
+        issues["issues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["title"] == "Seed route issue")
+    );
+
+    let (status, declined) = send(
+        &gateway,
+        post,
+        &format!("{REPO}/pull-requests/{id}/decline"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, &declined["pull_request"]["state"]),
+        (StatusCode::OK, &json!("declined"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_browsers_oauth_callback_completes_only_a_state_the_gateway_handed_out() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start(&fake, &[]).await;
+    let token_requests = || {
+        fake.control()
+            .requests_to("/site/oauth2/access_token")
+            .len()
+    };
+    let anonymous = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    let (status, _, started) = get(&gateway, "/bitbucket/oauth/start").await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    let consent = anonymous
+        .get(started["authorization_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let location = reqwest::Url::parse(consent.headers()["location"].to_str().unwrap()).unwrap();
+    let query = location.query().unwrap().to_owned();
+
+    let forged = anonymous
+        .get(gateway.url("/bitbucket/oauth/callback?code=x&state=not-handed-out"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(token_requests(), 0);
+
+    let callback = gateway.url(&format!("/bitbucket/oauth/callback?{query}"));
+    let (status, _, connected) = answer(anonymous.get(&callback).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{connected}");
+    assert_eq!(
+        (&connected["connected"], &connected["tenant"]),
+        (&json!(true), &json!("acme"))
+    );
+    assert!(
+        !connected.to_string().contains("access_token"),
+        "no token in the answer"
+    );
+    let replayed = anonymous.get(&callback).send().await.unwrap();
+    assert_eq!(
+        replayed.status(),
+        StatusCode::BAD_REQUEST,
+        "a state completes once"
+    );
+    assert_eq!(token_requests(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_openapi_document_describes_the_gateway_and_its_schemas_hold() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start(&fake, &[]).await;
+    let text = reqwest::get(gateway.url("/openapi.json"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let spec = oas3::from_json(&text).expect("a valid OpenAPI 3.1 document");
+    assert!(spec.openapi.starts_with("3.1"));
+    let document: Value = serde_json::from_str(&text).unwrap();
+
+    let (_, _, operations) = get(&gateway, "/v1/operations").await;
+    let paths = &document["paths"];
+    for op in operations.as_array().unwrap() {
+        let name = op["name"].as_str().unwrap();
+        assert!(
+            paths[format!("/v1/operations/{name}")]["post"].is_object(),
+            "{name} missing"
+        );
+    }
+    for seed_path in [
+        "/bitbucket/repositories/{workspace}/{repo_slug}/pull-requests",
+        "/bitbucket/repositories/{workspace}/{repo_slug}/pipelines/trigger",
+        "/bitbucket/search/code",
+    ] {
+        assert!(paths[seed_path].is_object(), "{seed_path} missing");
+    }
+
+    // The published request schema accepts what the gateway accepts and
+    // refuses what it refuses.
+    let mut schema = paths["/v1/operations/list-repositories"]["post"]["requestBody"]["content"]
+        ["application/json"]["schema"]
+        .clone();
+    schema["components"] = document["components"].clone();
+    let validator = jsonschema::validator_for(&schema).expect("a usable JSON Schema");
+    for (params, accepted) in [
+        (json!({"workspace": "acme", "page": {"size": 100}}), true),
+        (json!({"page": {"size": 10}}), false),
+        (
+            json!({"workspace": "acme", "role": "owner", "surprise": 1}),
+            false,
+        ),
+    ] {
+        assert_eq!(validator.is_valid(&params), accepted, "{params}");
+        let (status, _, _) = gateway
+            .call(
+                &gateway.acme_key,
+                "/v1/operations/list-repositories",
+                &params.to_string(),
+            )
+            .await;
+        assert_eq!(
+            status.is_success(),
+            accepted,
+            "the gateway agrees on {params}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_other_operation_has_its_route() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start(&fake, &[]).await;
+    let (post, delete) = (reqwest::Method::POST, reqwest::Method::DELETE);
+
+    // Reviews on Grace's pull request 5, as Ada.
+    let (status, approved) = send(
+        &gateway,
+        post.clone(),
+        &format!("{REPO}/pull-requests/5/approve"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, &approved["participant"]["approved"]),
+        (StatusCode::OK, &json!(true)),
+        "{approved}"
+    );
+    let (status, _) = send(
+        &gateway,
+        delete.clone(),
+        &format!("{REPO}/pull-requests/5/approve"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, changes) = send(
+        &gateway,
+        post.clone(),
+        &format!("{REPO}/pull-requests/5/request-changes"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, &changes["participant"]["state"]),
+        (StatusCode::OK, &json!("changes_requested")),
+        "{changes}"
+    );
+    let (status, _) = send(
+        &gateway,
+        delete.clone(),
+        &format!("{REPO}/pull-requests/5/request-changes"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, comment) = send(
+        &gateway,
+        post.clone(),
+        &format!("{REPO}/pull-requests/5/comments"),
+        json!({"content": "Looks right"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{comment}");
+
+    // A pull request merged through its route.
+    let (_, created) = send(
+        &gateway,
+        post.clone(),
+        &format!("{REPO}/pull-requests"),
+        json!({"title": "Ship search", "source_branch": "feature/search-v2"}),
+    )
+    .await;
+    let id = created["pull_request"]["id"].as_u64().unwrap();
+    let (status, merged) = send(
+        &gateway,
+        post.clone(),
+        &format!("{REPO}/pull-requests/{id}/merge"),
+        json!({"strategy": "squash"}),
+    )
+    .await;
+    assert_eq!(
+        (status, &merged["pull_request"]["state"]),
+        (StatusCode::OK, &json!("merged")),
+        "{merged}"
+    );
+
+    // A finished pipeline's steps and log; a new one stopped.
+    let (_, _, pipelines) = get(&gateway, &format!("{REPO}/pipelines?all=true")).await;
+    let finished = pipelines["pipelines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["status"] == "successful")
+        .unwrap_or_else(|| panic!("a successful pipeline in the seed: {pipelines}"))
+        .clone();
+    let uuid = finished["uuid"].as_str().unwrap();
+    let (status, _, steps) = get(&gateway, &format!("{REPO}/pipelines/{uuid}/steps")).await;
+    assert_eq!(status, StatusCode::OK, "{steps}");
+    let step = steps["steps"][0]["uuid"].as_str().unwrap().to_owned();
+    let (status, _, log) = get(
+        &gateway,
+        &format!("{REPO}/pipelines/{uuid}/steps/{step}/log"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    assert!(log["log"].is_object());
+    let (_, triggered) = send(
+        &gateway,
+        post.clone(),
+        &format!("{REPO}/pipelines/trigger"),
+        json!({"branch": "main"}),
+    )
+    .await;
+    let running = triggered["pipeline"]["uuid"].as_str().unwrap().to_owned();
+    let (status, stopped) = send(
+        &gateway,
+        post.clone(),
+        &format!("{REPO}/pipelines/{running}/stop"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{stopped}");
+
+    // Webhooks: created, listed, deleted.
+    let (status, hook) = send(
+        &gateway,
+        post.clone(),
+        &format!("{REPO}/webhooks"),
+        json!({"url": "http://127.0.0.1:9/hook", "events": ["repo:push"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{hook}");
+    let hook_uuid = hook["webhook"]["uuid"].as_str().unwrap().to_owned();
+    let (_, _, hooks) = get(&gateway, &format!("{REPO}/webhooks")).await;
+    assert!(
+        hooks["webhooks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["uuid"] == hook_uuid.as_str())
+    );
+    let (status, _) = send(
+        &gateway,
+        delete,
+        &format!("{REPO}/webhooks/{hook_uuid}"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // OAuth through the seed's POST callback, then a refresh.
+    let (_, _, started) = get(&gateway, "/bitbucket/oauth/start").await;
+    let consent = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(started["authorization_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let location = reqwest::Url::parse(consent.headers()["location"].to_str().unwrap()).unwrap();
+    let query: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
+    let (status, connected) = send(
+        &gateway,
+        post.clone(),
+        "/bitbucket/oauth/callback",
+        json!({"code": query["code"], "state": query["state"]}),
+    )
+    .await;
+    assert_eq!(
+        (status, &connected["status"]["kind"]),
+        (StatusCode::OK, &json!("oauth2")),
+        "{connected}"
+    );
+    let (status, refreshed) = send(&gateway, post, "/bitbucket/oauth/refresh", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    assert!(refreshed["status"]["expires_at"].is_u64());
+    assert!(!refreshed.to_string().contains("refresh_token"));
+}

@@ -1,0 +1,232 @@
+//! One call, as every route makes it: answered from the cache when it can
+//! be, else admitted by the tenant's upstream budget and the call caps, run
+//! in the sandbox, counted, and its writes made to forget the cache.
+
+use std::num::NonZeroU32;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+use super::admission::Refusal;
+use super::budget::UpstreamBudget;
+use super::metrics::{CallLabels, OperationLabel, ReasonLabel};
+use super::principal::Principal;
+use super::{Discovery, Gateway};
+use atom_runtime::contract::Complexity;
+
+/// What a call may do, as far as the cache is concerned.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Answers may be reused for the TTL.
+    CacheableRead,
+    /// Reads whose answer must be fresh (health, OAuth, anything unknown).
+    Read,
+    Write,
+}
+
+/// Whether a cached answer will do.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    Cached,
+    Fresh,
+}
+
+impl Reading {
+    /// `Cache-Control: no-cache` (or `no-store`) asks for a fresh answer.
+    pub fn of(headers: &axum::http::HeaderMap) -> Self {
+        let fresh = headers
+            .get_all(axum::http::header::CACHE_CONTROL)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.contains("no-cache") || v.contains("no-store"));
+        if fresh {
+            Reading::Fresh
+        } else {
+            Reading::Cached
+        }
+    }
+}
+
+/// Bitbucket's smallest published budget, for a component that gives none.
+const FALLBACK_BUDGET: NonZeroU32 = NonZeroU32::new(1000).unwrap();
+
+impl Gateway {
+    /// Runs one operation for the principal's tenant; a refusal or failure
+    /// comes back as its wire-format JSON.
+    pub(super) async fn run(
+        &self,
+        principal: &Principal,
+        operation: &str,
+        params: &str,
+    ) -> Result<String, Value> {
+        self.run_reading(principal, operation, params, Reading::Cached)
+            .await
+    }
+
+    /// As [`Gateway::run`]; `Reading::Fresh` (the caller sent `Cache-Control:
+    /// no-cache`) skips the cached answer and stores the new one.
+    pub(super) async fn run_reading(
+        &self,
+        principal: &Principal,
+        operation: &str,
+        params: &str,
+        reading: Reading,
+    ) -> Result<String, Value> {
+        let discovery = self.discovery().await.ok();
+        let (label, kind) = classify(discovery.as_deref(), operation);
+        let tenant = principal.tenant.as_str();
+        // Only a cacheable read needs its params parsed: they are its key.
+        let cached = self
+            .cache
+            .as_ref()
+            .filter(|_| kind == Kind::CacheableRead)
+            .map(|cache| {
+                (
+                    cache,
+                    serde_json::from_str::<Value>(params).unwrap_or(Value::Null),
+                )
+            });
+        if let Some((cache, parsed)) = cached.as_ref().filter(|_| reading == Reading::Cached) {
+            if let Some(answer) = cache.get(tenant, operation, parsed) {
+                self.metrics.cache_hits.inc();
+                self.count(&label, "ok", None);
+                return Ok(answer.to_string());
+            }
+            self.metrics.cache_misses.inc();
+        }
+
+        let budget = self.budget(discovery.as_deref());
+        if let Err(wait) = budget.admit(tenant) {
+            self.metrics.budget_refusals.inc();
+            return Err(json!({
+                "code": "rate_limited",
+                "message": "this tenant's upstream request budget is spent for now",
+                "retryable": true,
+                "retry_after_seconds": wait,
+            }));
+        }
+        let live = self.live(principal);
+        let _slot = self.admission.admit(&live.slots).await.map_err(|refusal| {
+            let (reason, code, message) = match refusal {
+                Refusal::TenantBusy => (
+                    "tenant_busy",
+                    "rate_limited",
+                    "this tenant has as many calls running as it may",
+                ),
+                Refusal::GatewayBusy => (
+                    "gateway_busy",
+                    "overloaded",
+                    "the gateway has as many calls running as it may",
+                ),
+            };
+            self.metrics.refused(reason);
+            json!({ "code": code, "message": message, "retryable": true, "retry_after_seconds": 1 })
+        })?;
+
+        let started = Instant::now();
+        let outcome = self.sandbox.execute(&live.tenant, operation, params).await;
+        let elapsed = started.elapsed();
+        // Charge what the tenant's calls sent since the last charge: exact
+        // even when its calls overlap.
+        let sent_now = live.tenant.upstream_requests();
+        let sent = sent_now.saturating_sub(live.charged.swap(sent_now, Ordering::Relaxed));
+        budget.charge(tenant, sent);
+        let millis = elapsed.as_millis() as u64;
+        match outcome {
+            Ok(answer) => {
+                tracing::info!(operation, millis, sent, "call answered");
+                self.count(&label, "ok", Some(elapsed.as_secs_f64()));
+                match kind {
+                    Kind::CacheableRead => {
+                        if let Some((cache, parsed)) = &cached {
+                            cache.put(tenant, operation, parsed, &answer);
+                        }
+                    }
+                    Kind::Write => {
+                        if let Some(cache) = &self.cache {
+                            cache.forget_tenant(tenant);
+                        }
+                    }
+                    Kind::Read => {}
+                }
+                if operation == "auth-start" {
+                    self.pending_logins.started(tenant, &answer);
+                }
+                Ok(answer)
+            }
+            Err(failure) => {
+                tracing::info!(
+                    operation,
+                    millis,
+                    sent,
+                    code = failure.code(),
+                    "call failed"
+                );
+                self.count(&label, failure.code(), Some(elapsed.as_secs_f64()));
+                if let Some(reason) = failure.sandbox_stop() {
+                    self.metrics
+                        .sandbox_stops
+                        .get_or_create(&ReasonLabel { reason })
+                        .inc();
+                }
+                Err(failure.to_json())
+            }
+        }
+    }
+
+    fn budget(&self, discovery: Option<&Discovery>) -> &UpstreamBudget {
+        self.budget.get_or_init(|| {
+            let published = discovery.and_then(|d| {
+                d.info
+                    .rate_limits
+                    .iter()
+                    .map(|hint| hint.requests_per_hour)
+                    .min()
+                    .and_then(NonZeroU32::new)
+            });
+            UpstreamBudget::per_hour(
+                self.budget_per_hour
+                    .or(published)
+                    .unwrap_or(FALLBACK_BUDGET),
+            )
+        })
+    }
+
+    fn count(&self, operation: &str, outcome: &str, seconds: Option<f64>) {
+        self.metrics
+            .calls
+            .get_or_create(&CallLabels {
+                operation: operation.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+        if let Some(seconds) = seconds {
+            self.metrics
+                .latency
+                .get_or_create(&OperationLabel {
+                    operation: operation.to_owned(),
+                })
+                .observe(seconds);
+        }
+    }
+}
+
+/// The operation's metric label (its name only if the component published
+/// it: a caller cannot grow the label set) and what it may do.
+fn classify(discovery: Option<&Discovery>, operation: &str) -> (String, Kind) {
+    let Some(published) =
+        discovery.and_then(|d| d.operations.iter().find(|op| op.name == operation))
+    else {
+        return ("unknown".to_owned(), Kind::Read);
+    };
+    let fresh = operation == "health"
+        || operation.starts_with("auth-")
+        || operation == "verify-webhook-delivery";
+    let kind = match published.complexity {
+        Complexity::Read | Complexity::Analyze if !fresh => Kind::CacheableRead,
+        Complexity::Read | Complexity::Analyze => Kind::Read,
+        Complexity::Execute | Complexity::Critical => Kind::Write,
+    };
+    (published.name.clone(), kind)
+}

@@ -1,0 +1,188 @@
+//! The seed's connection routes: health and the OAuth flow.
+//!
+//! Bitbucket sends the browser back to `GET /bitbucket/oauth/callback`
+//! from its own site, so the SameSite=Strict session cookie does not come
+//! with it: that one route is not authenticated. Its `state` is: the
+//! gateway remembers which tenant started each flow, for as long as the
+//! component says the state lives, and lets it complete once, for that
+//! tenant only. The component checks the state again against the tenant's
+//! own pending logins.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::Gateway;
+use super::principal::{Principal, Proof};
+use super::reply::{Reply, refuse};
+use atom_runtime::unix_now;
+
+pub const BROWSER_CALLBACK: &str = "/bitbucket/oauth/callback";
+
+/// Flows waiting for their callback at most; only authenticated tenants
+/// start one, so this bounds memory, not access.
+const MAX_PENDING: usize = 10_000;
+
+/// OAuth `state` → (tenant, expiry in unix seconds).
+#[derive(Clone, Default)]
+pub struct PendingLogins {
+    pending: Arc<Mutex<HashMap<String, (String, u64)>>>,
+}
+
+impl PendingLogins {
+    /// Remembers the flow an `auth-start` answer began.
+    pub fn started(&self, tenant: &str, answer: &str) {
+        let answer: Value = serde_json::from_str(answer).unwrap_or_default();
+        let (Some(state), Some(expires)) =
+            (answer["state"].as_str(), answer["expires_at"].as_u64())
+        else {
+            return;
+        };
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let now = unix_now();
+        pending.retain(|_, (_, expiry)| *expiry > now);
+        if pending.len() < MAX_PENDING {
+            pending.insert(state.to_owned(), (tenant.to_owned(), expires));
+        }
+    }
+
+    /// The tenant that started the flow of `state`, once.
+    fn finish(&self, state: &str) -> Option<String> {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let (tenant, expiry) = pending.remove(state)?;
+        (expiry > unix_now()).then_some(tenant)
+    }
+}
+
+pub async fn health(State(gateway): State<Gateway>, principal: Principal) -> Reply {
+    let timestamp = super::rfc3339_now();
+    let body = match gateway.run(&principal, "health", "{}").await {
+        Ok(answer) => {
+            let report: Value = serde_json::from_str(&answer).unwrap_or_default();
+            let healthy = report["status"] == "ok";
+            json!({
+                "status": if healthy { "healthy" } else { "unhealthy" },
+                "timestamp": timestamp,
+                "user": report["account"]["display_name"],
+                "error": if healthy { Value::Null } else { report["message"].clone() },
+                "report": report,
+            })
+        }
+        Err(failure) => json!({
+            "status": "error",
+            "timestamp": timestamp,
+            "user": null,
+            "error": failure["message"],
+            "code": failure["code"],
+        }),
+    };
+    Json(body).into_response()
+}
+
+pub async fn start(State(gateway): State<Gateway>, principal: Principal) -> Reply {
+    match gateway.run(&principal, "auth-start", "{}").await {
+        Ok(answer) => {
+            let answer: Value = serde_json::from_str(&answer).unwrap_or_default();
+            Json(json!({
+                "authorization_url": answer["authorize_url"],
+                "state": answer["state"],
+                "expires_at": answer["expires_at"],
+            }))
+            .into_response()
+        }
+        Err(failure) => super::reply::failure(failure),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Callback {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// Bitbucket's redirect, from the browser: the state names the tenant.
+pub async fn browser_callback(
+    State(gateway): State<Gateway>,
+    Query(callback): Query<Callback>,
+) -> Reply {
+    if let Some(error) = callback.error {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "permission_denied",
+            &format!(
+                "Bitbucket did not grant access: {error} {}",
+                callback.error_description.unwrap_or_default()
+            ),
+        );
+    }
+    let Some(tenant) = callback
+        .state
+        .as_deref()
+        .and_then(|s| gateway.pending_logins.finish(s))
+    else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "validation",
+            "unknown, used or expired OAuth state: start again from /bitbucket/oauth/start",
+        );
+    };
+    let principal = Principal {
+        tenant,
+        proof: Proof::OauthState,
+    };
+    complete(&gateway, &principal, callback.code, callback.state).await
+}
+
+/// The seed's `POST /bitbucket/oauth/callback` `{code, state}`, by a caller
+/// that is already authenticated.
+pub async fn posted_callback(
+    State(gateway): State<Gateway>,
+    principal: Principal,
+    body: Bytes,
+) -> Reply {
+    let callback: Callback = match serde_json::from_slice(&body) {
+        Ok(callback) => callback,
+        Err(_) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "validation",
+                "the body must be {\"code\": …, \"state\": …}",
+            );
+        }
+    };
+    if let Some(state) = &callback.state {
+        gateway.pending_logins.finish(state);
+    }
+    complete(&gateway, &principal, callback.code, callback.state).await
+}
+
+async fn complete(
+    gateway: &Gateway,
+    principal: &Principal,
+    code: Option<String>,
+    state: Option<String>,
+) -> Reply {
+    let params = json!({ "code": code.unwrap_or_default(), "state": state.unwrap_or_default() });
+    match gateway
+        .run(principal, "auth-complete", &params.to_string())
+        .await
+    {
+        // The tokens stay in the store; the caller learns what it got.
+        Ok(status) => Json(json!({
+            "connected": true,
+            "tenant": principal.tenant,
+            "status": serde_json::from_str::<Value>(&status).unwrap_or_default(),
+        }))
+        .into_response(),
+        Err(failure) => super::reply::failure(failure),
+    }
+}

@@ -1,0 +1,402 @@
+//! The routes of ATOM's original Bitbucket integration (the "seed"), same
+//! paths and one-key envelopes (`{"repositories": [...]}`), answered by the
+//! component's operations. Each route is one row of [`ROUTES`]: which
+//! operation, which query parameters it takes and under what name, and the
+//! key its answer goes in. Parameters are typed by the operation's own
+//! schema, as the CLI types them, so this table knows names, not types.
+//!
+//! Listings take `cursor`, `size`, `q` and `sort`, answer `next_cursor`, and
+//! with `all=true` follow the cursors to the last page (at most
+//! [`MAX_PAGES`]). Failures answer `{"detail": message, "error": {...}}`:
+//! the seed's FastAPI `detail` and the gateway's typed error.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{MethodRouter, delete, get, post};
+use serde_json::{Map, Value, json};
+
+use super::Gateway;
+use super::calls::Reading;
+use super::principal::Principal;
+use super::reply::{self, Reply};
+use atom_runtime::params;
+
+/// Pages `all=true` follows at most: 5,000 items at 100 a page.
+const MAX_PAGES: usize = 50;
+
+/// The contract's most pages per call (`page-request.pages`).
+const PAGES_PER_CALL: usize = 20;
+
+/// The repository every per-repository route is under.
+const REPO: &str = "/bitbucket/repositories/{workspace}/{repo_slug}";
+
+#[derive(Clone, Copy)]
+pub(super) enum Verb {
+    Get,
+    Post,
+    Delete,
+}
+
+pub struct SeedRoute {
+    pub(super) verb: Verb,
+    /// Below `/bitbucket`, or below [`REPO`] when it starts with `R`.
+    path: &'static str,
+    pub(super) operation: &'static str,
+    /// The answer's key, and for a listing the key its items go in.
+    pub(super) key: &'static str,
+    pub(super) listing: bool,
+    /// Query parameters besides paging: (query name, parameter path).
+    pub(super) query: &'static [(&'static str, &'static str)],
+    /// 201 for what creates something.
+    pub(super) creates: bool,
+}
+
+const fn route(
+    verb: Verb,
+    path: &'static str,
+    operation: &'static str,
+    key: &'static str,
+) -> SeedRoute {
+    SeedRoute {
+        verb,
+        path,
+        operation,
+        key,
+        listing: false,
+        query: &[],
+        creates: false,
+    }
+}
+
+const fn listing(path: &'static str, operation: &'static str, key: &'static str) -> SeedRoute {
+    SeedRoute {
+        listing: true,
+        ..route(Verb::Get, path, operation, key)
+    }
+}
+
+impl SeedRoute {
+    const fn query(mut self, query: &'static [(&'static str, &'static str)]) -> Self {
+        self.query = query;
+        self
+    }
+
+    const fn creating(mut self) -> Self {
+        self.creates = true;
+        self
+    }
+}
+
+use Verb::{Delete, Get, Post};
+
+pub static ROUTES: &[SeedRoute] = &[
+    route(Get, "/user", "get-current-user", "user"),
+    listing("/workspaces", "list-workspaces", "workspaces")
+        .query(&[("administrator", "administrator")]),
+    listing("/repositories", "list-repositories", "repositories")
+        .query(&[("workspace", "workspace"), ("role", "role")]),
+    route(Get, "/analytics/summary", "analytics-summary", "summary").query(&[
+        ("workspace", "workspace"),
+        ("repo_slugs", "repo_slugs"),
+        ("pipeline_runs", "pipeline_runs"),
+    ]),
+    listing("/search/code", "search-code", "results")
+        .query(&[("workspace", "workspace"), ("query", "query")]),
+    route(Get, "R", "get-repository", "repository"),
+    listing("R/branches", "list-branches", "branches"),
+    listing("R/commits", "list-commits", "commits").query(&[
+        ("branch", "include"),
+        ("exclude", "exclude"),
+        ("path", "path"),
+    ]),
+    listing("R/pull-requests", "list-pull-requests", "pull_requests").query(&[("state", "states")]),
+    route(
+        Post,
+        "R/pull-requests",
+        "create-pull-request",
+        "pull_request",
+    )
+    .creating(),
+    route(
+        Get,
+        "R/pull-requests/{id}",
+        "get-pull-request",
+        "pull_request",
+    ),
+    route(
+        Post,
+        "R/pull-requests/{id}",
+        "update-pull-request",
+        "pull_request",
+    ),
+    route(
+        Post,
+        "R/pull-requests/{id}/approve",
+        "approve-pull-request",
+        "participant",
+    ),
+    route(
+        Delete,
+        "R/pull-requests/{id}/approve",
+        "unapprove-pull-request",
+        "pull_request",
+    ),
+    route(
+        Post,
+        "R/pull-requests/{id}/request-changes",
+        "request-changes",
+        "participant",
+    ),
+    route(
+        Delete,
+        "R/pull-requests/{id}/request-changes",
+        "remove-change-request",
+        "pull_request",
+    ),
+    route(
+        Post,
+        "R/pull-requests/{id}/decline",
+        "decline-pull-request",
+        "pull_request",
+    ),
+    route(
+        Post,
+        "R/pull-requests/{id}/merge",
+        "merge-pull-request",
+        "pull_request",
+    ),
+    listing(
+        "R/pull-requests/{id}/comments",
+        "list-pull-request-comments",
+        "comments",
+    ),
+    route(
+        Post,
+        "R/pull-requests/{id}/comments",
+        "create-pull-request-comment",
+        "comment",
+    )
+    .creating(),
+    listing("R/pipelines", "list-pipelines", "pipelines").query(&[
+        ("status", "status"),
+        ("target_branch", "target_branch"),
+        ("trigger_type", "trigger_type"),
+    ]),
+    route(Post, "R/pipelines/trigger", "trigger-pipeline", "pipeline"),
+    route(
+        Get,
+        "R/pipelines/{pipeline_uuid}",
+        "get-pipeline",
+        "pipeline",
+    ),
+    route(
+        Post,
+        "R/pipelines/{pipeline_uuid}/stop",
+        "stop-pipeline",
+        "pipeline",
+    ),
+    listing(
+        "R/pipelines/{pipeline_uuid}/steps",
+        "list-pipeline-steps",
+        "steps",
+    ),
+    route(
+        Get,
+        "R/pipelines/{pipeline_uuid}/steps/{step_uuid}/log",
+        "get-step-log",
+        "log",
+    )
+    .query(&[("range_start", "range_start"), ("range_end", "range_end")]),
+    listing("R/issues", "list-issues", "issues").query(&[
+        ("state", "state"),
+        ("kind", "kind"),
+        ("priority", "priority"),
+    ]),
+    route(Post, "R/issues", "create-issue", "issue").creating(),
+    route(Get, "R/issues/{id}", "get-issue", "issue"),
+    route(Post, "R/issues/{id}", "update-issue", "issue"),
+    listing("R/webhooks", "list-webhooks", "webhooks"),
+    route(Post, "R/webhooks", "create-webhook", "webhook").creating(),
+    route(Delete, "R/webhooks/{uuid}", "delete-webhook", "webhook"),
+    listing(
+        "/workspaces/{workspace}/webhooks",
+        "list-webhooks",
+        "webhooks",
+    ),
+    route(Post, "/oauth/refresh", "auth-refresh", "status"),
+];
+
+/// Paging query parameters every listing takes.
+pub(super) const PAGING: &[(&str, &str)] = &[
+    ("cursor", "page.cursor"),
+    ("size", "page.size"),
+    ("pagelen", "page.size"),
+    ("q", "page.q"),
+    ("sort", "page.sort"),
+];
+
+impl Verb {
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Get => "get",
+            Post => "post",
+            Delete => "delete",
+        }
+    }
+}
+
+impl SeedRoute {
+    pub fn full_path(&self) -> String {
+        match self.path.strip_prefix('R') {
+            Some(rest) => format!("{REPO}{rest}"),
+            None => format!("/bitbucket{}", self.path),
+        }
+    }
+
+    pub fn handler(&'static self) -> MethodRouter<Gateway> {
+        let handle = move |state, principal, path, query, headers, body| {
+            call(self, state, principal, path, query, headers, body)
+        };
+        match self.verb {
+            Get => get(handle),
+            Post => post(handle),
+            Delete => delete(handle),
+        }
+    }
+}
+
+async fn call(
+    route: &'static SeedRoute,
+    State(gateway): State<Gateway>,
+    principal: Principal,
+    Path(path): Path<HashMap<String, String>>,
+    Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Reply {
+    let reading = Reading::of(&headers);
+    let schema = match gateway.discovery().await {
+        Ok(discovery) => discovery
+            .params_schemas
+            .get(route.operation)
+            .cloned()
+            .unwrap_or_default(),
+        Err(reply) => return reply,
+    };
+    let (mut params, all) = match build_params(route, &schema, &path, &query, &body) {
+        Ok(built) => built,
+        Err(message) => {
+            return failed(json!({ "code": "validation", "message": message, "retryable": false }));
+        }
+    };
+    let mut items = Vec::new();
+    let mut pages_left = MAX_PAGES;
+    while pages_left > 0 {
+        if all {
+            // A few calls of many pages each; the component fetches them
+            // concurrently when the listing's total is known.
+            let pages = pages_left.min(PAGES_PER_CALL);
+            params["page"]["pages"] = json!(pages);
+            pages_left -= pages;
+        } else {
+            pages_left = 0;
+        }
+        let answer = match gateway
+            .run_reading(&principal, route.operation, &params.to_string(), reading)
+            .await
+        {
+            Ok(answer) => serde_json::from_str::<Value>(&answer).unwrap_or(Value::Null),
+            Err(failure) => return failed(failure),
+        };
+        if !route.listing {
+            let status = if route.creates {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            return (status, Json(json!({ route.key: answer }))).into_response();
+        }
+        items.extend(answer["items"].as_array().cloned().unwrap_or_default());
+        let next = answer["next_cursor"].clone();
+        if !all || next.is_null() {
+            return Json(json!({ route.key: items, "next_cursor": next })).into_response();
+        }
+        params["page"]["cursor"] = next;
+    }
+    Json(json!({ route.key: items, "next_cursor": params["page"]["cursor"], "truncated": true }))
+        .into_response()
+}
+
+/// The operation's params: the body's fields, then the route's query
+/// parameters, then the path's (which no body can override).
+fn build_params(
+    route: &SeedRoute,
+    schema: &Value,
+    path: &HashMap<String, String>,
+    query: &[(String, String)],
+    body: &[u8],
+) -> Result<(Value, bool), String> {
+    let mut params = match body {
+        [] => Map::new(),
+        body => match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Object(fields)) => seed_body(fields),
+            _ => return Err("the body must be a JSON object".into()),
+        },
+    };
+    let mut pairs = Vec::new();
+    let mut all = false;
+    for (name, value) in query {
+        if route.listing && name == "all" {
+            all = value == "true" || value == "1";
+            continue;
+        }
+        let paging = if route.listing { PAGING } else { &[] };
+        let Some((_, target)) = route.query.iter().chain(paging).find(|(q, _)| *q == name) else {
+            return Err(format!("unknown query parameter '{name}'"));
+        };
+        // The seed spelled states in capitals (`state=OPEN`); the wire format does not.
+        let value = if *target == "states" {
+            value.to_lowercase()
+        } else {
+            value.clone()
+        };
+        pairs.push(format!("{target}={value}"));
+    }
+    for (name, value) in path {
+        pairs.push(format!("{name}={value}"));
+    }
+    let typed = params::from_pairs(schema, &pairs)?;
+    if let Value::Object(typed) = typed {
+        for (name, value) in typed {
+            match (params.get_mut(&name), value) {
+                (Some(Value::Object(existing)), Value::Object(more)) => existing.extend(more),
+                (_, value) => {
+                    params.insert(name, value);
+                }
+            }
+        }
+    }
+    Ok((Value::Object(params), all))
+}
+
+/// The seed's body spellings: pipeline variables as an object of strings.
+fn seed_body(mut fields: Map<String, Value>) -> Map<String, Value> {
+    if let Some(Value::Object(variables)) = fields.get("variables").cloned() {
+        let list: Vec<Value> = variables
+            .into_iter()
+            .map(|(key, value)| json!({ "key": key, "value": value }))
+            .collect();
+        fields.insert("variables".into(), Value::Array(list));
+    }
+    fields
+}
+
+fn failed(failure: Value) -> Reply {
+    let body = json!({ "detail": failure["message"], "error": failure });
+    reply::answer_failure(&failure, body)
+}

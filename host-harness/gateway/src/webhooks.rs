@@ -1,0 +1,211 @@
+//! Webhook intake: `POST /bitbucket/webhooks/{tenant}`, where Bitbucket
+//! delivers a tenant's events. No API key comes with a delivery; the
+//! signature does: the component verifies `X-Hub-Signature` on the raw body
+//! with the tenant's webhook secret (`atom-harness tenants webhook-secret`),
+//! sealed in the credential store. A delivery whose `X-Request-UUID` was
+//! accepted before is refused. An accepted event goes to the tenant's
+//! listeners on `GET /bitbucket/events` (server-sent events), to the
+//! operator's forward URL if one is set, and makes the cache forget the
+//! repository it is about.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::{Stream, StreamExt as _};
+use moka::sync::Cache;
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+use tokio_stream::wrappers::BroadcastStream;
+
+use super::Gateway;
+use super::metrics::ReasonLabel;
+use super::principal::{Principal, Proof};
+use super::reply::{Reply, refuse};
+use atom_runtime::host_types::CredentialSecret;
+
+/// Where a tenant's webhook secret is sealed: an id no tenant name can take
+/// (names have no `/`), bound to the tenant like its credential.
+pub fn secret_id(tenant: &str) -> String {
+    format!("{tenant}/webhook-secret")
+}
+
+/// Deliveries remembered against replay: Bitbucket retries within hours.
+const REMEMBERED_FOR: Duration = Duration::from_secs(24 * 3600);
+const REMEMBERED_AT_MOST: u64 = 100_000;
+/// Events a slow listener may fall behind by before it skips some.
+const BACKLOG: usize = 256;
+
+/// One accepted event, for one tenant's listeners.
+#[derive(Clone, Debug)]
+pub struct Delivered {
+    pub tenant: String,
+    pub event: Arc<Value>,
+}
+
+#[derive(Clone)]
+pub struct Intake {
+    seen: Cache<(String, String), ()>,
+    events: broadcast::Sender<Delivered>,
+}
+
+impl Default for Intake {
+    fn default() -> Self {
+        Self {
+            seen: Cache::builder()
+                .time_to_live(REMEMBERED_FOR)
+                .max_capacity(REMEMBERED_AT_MOST)
+                .build(),
+            events: broadcast::channel(BACKLOG).0,
+        }
+    }
+}
+
+impl Intake {
+    pub fn subscribe(&self) -> broadcast::Receiver<Delivered> {
+        self.events.subscribe()
+    }
+}
+
+pub async fn deliver(
+    State(gateway): State<Gateway>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Reply {
+    let outcome = accept(&gateway, &tenant, &headers, &body).await;
+    let reason = match &outcome {
+        Ok(_) => "accepted",
+        Err((status, _)) if *status == StatusCode::CONFLICT => "replayed",
+        Err(_) => "refused",
+    };
+    gateway
+        .metrics
+        .webhook_deliveries
+        .get_or_create(&ReasonLabel { reason })
+        .inc();
+    match outcome {
+        Ok(event) => {
+            Json(json!({ "accepted": true, "event_key": event["event_key"] })).into_response()
+        }
+        Err((status, message)) => {
+            let code = match status {
+                StatusCode::CONFLICT => "conflict",
+                StatusCode::NOT_FOUND => "not_found",
+                StatusCode::UNAUTHORIZED => "auth_invalid",
+                _ => "validation",
+            };
+            refuse(status, code, &message)
+        }
+    }
+}
+
+async fn accept(
+    gateway: &Gateway,
+    tenant: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Arc<Value>, (StatusCode, String)> {
+    let refused = |status, message: &str| (status, message.to_owned());
+    let request_uuid = headers
+        .get("x-request-uuid")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64)
+        .ok_or_else(|| refused(StatusCode::BAD_REQUEST, "a delivery carries X-Request-UUID"))?
+        .to_owned();
+    let seen_key = (tenant.to_owned(), request_uuid);
+    if gateway.intake.seen.contains_key(&seen_key) {
+        return Err(refused(
+            StatusCode::CONFLICT,
+            "this delivery was accepted before",
+        ));
+    }
+    let body = std::str::from_utf8(body)
+        .map_err(|_| refused(StatusCode::BAD_REQUEST, "the body is not UTF-8"))?;
+    let secret = webhook_secret(gateway, tenant)
+        .await
+        .ok_or_else(|| refused(StatusCode::NOT_FOUND, "no webhook intake for that tenant"))?;
+
+    let principal = Principal {
+        tenant: tenant.to_owned(),
+        proof: Proof::WebhookSignature,
+    };
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+        .collect();
+    let delivery = json!({ "headers": headers, "body": body, "secret": secret });
+    let event = gateway
+        .run(&principal, "verify-webhook-delivery", &delivery.to_string())
+        .await
+        .map_err(|failure| {
+            let status = match failure["code"].as_str() {
+                Some("auth_invalid") => StatusCode::UNAUTHORIZED,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            (
+                status,
+                failure["message"].as_str().unwrap_or("refused").to_owned(),
+            )
+        })?;
+    let event: Arc<Value> = Arc::new(serde_json::from_str(&event).unwrap_or_default());
+    gateway.intake.seen.insert(seen_key, ());
+
+    if let (Some(cache), Some((workspace, slug))) = (
+        &gateway.cache,
+        event["repository"].as_str().and_then(|r| r.split_once('/')),
+    ) {
+        cache.forget_repository(tenant, workspace, slug);
+    }
+    // No listener is not an error: the event was still received.
+    let _ = gateway.intake.events.send(Delivered {
+        tenant: tenant.to_owned(),
+        event: event.clone(),
+    });
+    Ok(event)
+}
+
+/// The tenant's webhook secret, if it is registered and has one.
+async fn webhook_secret(gateway: &Gateway, tenant: &str) -> Option<String> {
+    if !gateway.directory.is_active(tenant).await.ok()? {
+        return None;
+    }
+    let credentials = gateway.directory.credentials();
+    let id = secret_id(tenant);
+    let stored = tokio::task::spawn_blocking(move || credentials.get(&id))
+        .await
+        .ok()?
+        .ok()??;
+    match stored.secret {
+        CredentialSecret::AccessToken(secret) => Some(secret),
+        _ => None,
+    }
+}
+
+/// `GET /bitbucket/events`: the caller's tenant's events as they arrive.
+pub async fn events(
+    State(gateway): State<Gateway>,
+    principal: Principal,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let tenant = principal.tenant;
+    let stream = BroadcastStream::new(gateway.intake.subscribe()).filter_map(move |delivered| {
+        let event = match delivered {
+            Ok(delivered) if delivered.tenant == tenant => Some(
+                Event::default()
+                    .event(delivered.event["event_key"].as_str().unwrap_or("event"))
+                    .data(delivered.event.to_string()),
+            ),
+            Ok(_) => None,
+            // A listener that fell behind is told so, then goes on.
+            Err(_) => Some(Event::default().event("lagged").data("{}")),
+        };
+        std::future::ready(event.map(Ok))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}

@@ -1,0 +1,403 @@
+//! The sandbox: one `Engine` and one `InstancePre` per loaded component, a
+//! fresh `Store` per call with the tenant, the limits and the outbound policy.
+
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use wasmtime::component::{Component, HasSelf, Instance, Linker, ResourceTable};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
+    StoreLimits, StoreLimitsBuilder, Trap,
+};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::bindings::{CONTRACT_VERSION, Plugin, PluginPre};
+use crate::contract::{HealthReport, IntegrationInfo, Operation};
+use crate::failure::{Failure, Limit};
+use crate::limits::{InstanceAllocation, Limits};
+use crate::outbound::{Allowlist, OutboundPolicy, OutboundStats};
+use crate::tenant::Tenant;
+use crate::upstream_client::UpstreamClient;
+
+/// How often the engine's epoch advances: the granularity of deadlines.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The generic contract's exported interface, without its version.
+const INTEGRATION: &str = "atom:integration/integration";
+
+/// Everything one call's `Store` holds.
+pub struct HostState {
+    pub(crate) tenant: Tenant,
+    /// The tenant's credential lock while this call holds it; dropped with
+    /// the store, so a trap or a deadline cannot leave it held.
+    pub(crate) credential_guard: Option<crate::credential_lock::CredentialLock>,
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    outbound: OutboundPolicy,
+    memory: MemoryCap,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.outbound,
+        }
+    }
+}
+
+/// A loaded component, ready to run calls for any tenant.
+#[derive(Clone)]
+pub struct Sandbox {
+    engine: Engine,
+    pre: PluginPre<HostState>,
+    limits: Limits,
+    allowlist: Allowlist,
+    outbound: OutboundStats,
+    upstream: UpstreamClient,
+    _ticker: Arc<EpochTicker>,
+}
+
+/// A boxed call on the component, for `Sandbox::run`.
+pub type GuestCall<'a, R> = Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>;
+
+impl Sandbox {
+    /// Compiles the component at `path` (with the engine that will run it:
+    /// epoch interruption changes the generated code) and links it once.
+    pub fn load(path: &Path, allowlist: Allowlist, limits: Limits) -> anyhow::Result<Self> {
+        Self::load_with(path, allowlist, limits, InstanceAllocation::default())
+    }
+
+    /// `load` with a chosen instance allocator.
+    pub fn load_with(
+        path: &Path,
+        allowlist: Allowlist,
+        limits: Limits,
+        allocation: InstanceAllocation,
+    ) -> anyhow::Result<Self> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        if let InstanceAllocation::Pooling { instances } = allocation {
+            config.allocation_strategy(pooling(instances, &limits));
+        }
+        let engine = Engine::new(&config)?;
+        let component = crate::compiled::load(&engine, path)
+            .map_err(|e| anyhow::anyhow!("cannot load component {}: {e:#}", path.display()))?;
+
+        let mut linker = Linker::<HostState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)?;
+        check_contract_version(&engine, &component)?;
+        let pre = PluginPre::new(linker.instantiate_pre(&component)?)?;
+
+        Ok(Self {
+            _ticker: EpochTicker::start(engine.clone()),
+            engine,
+            pre,
+            allowlist,
+            outbound: OutboundStats::default(),
+            upstream: UpstreamClient::new(limits.call_timeout),
+            limits,
+        })
+    }
+
+    /// Requests the component sent and was refused, since load.
+    pub fn outbound_stats(&self) -> &OutboundStats {
+        &self.outbound
+    }
+
+    /// The same compiled component under other limits.
+    pub fn with_limits(&self, limits: Limits) -> Self {
+        Self {
+            limits,
+            ..self.clone()
+        }
+    }
+
+    /// Runs `call` on a fresh instance for `tenant`, within the limits.
+    ///
+    /// The instance is untyped: a caller that knows an integration's own
+    /// WIT (a test of Bitbucket's typed functions) binds its exports itself.
+    pub async fn run_instance<R, F>(&self, tenant: &Tenant, call: F) -> Result<R, Failure>
+    where
+        R: Send,
+        F: for<'a> FnOnce(Instance, &'a mut Store<HostState>) -> GuestCall<'a, R> + Send,
+    {
+        let mut store = self.new_store(tenant);
+        let outcome = tokio::time::timeout(self.limits.call_timeout, async {
+            let instance = self
+                .pre
+                .instance_pre()
+                .instantiate_async(&mut store)
+                .await?;
+            call(instance, &mut store).await
+        })
+        .await;
+        self.settle(outcome, &store)
+    }
+
+    /// Runs `call` on the generic contract's exports for `tenant`.
+    async fn run<R, F>(&self, tenant: &Tenant, call: F) -> Result<R, Failure>
+    where
+        R: Send,
+        F: for<'a> FnOnce(&'a Plugin, &'a mut Store<HostState>) -> GuestCall<'a, R> + Send,
+    {
+        let mut store = self.new_store(tenant);
+        let outcome = tokio::time::timeout(self.limits.call_timeout, async {
+            let plugin = self.pre.instantiate_async(&mut store).await?;
+            call(&plugin, &mut store).await
+        })
+        .await;
+        self.settle(outcome, &store)
+    }
+
+    /// A call's outcome as the caller sees it: its value, or why it failed.
+    fn settle<R>(
+        &self,
+        outcome: Result<wasmtime::Result<R>, tokio::time::error::Elapsed>,
+        store: &Store<HostState>,
+    ) -> Result<R, Failure> {
+        match outcome {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(classify(&error, store.data().memory.exceeded, &self.limits)),
+            Err(_elapsed) => Err(deadline_exceeded(&self.limits)),
+        }
+    }
+
+    /// `execute(operation, params)`: the JSON answer or the typed failure.
+    pub async fn execute(
+        &self,
+        tenant: &Tenant,
+        operation: &str,
+        params: &str,
+    ) -> Result<String, Failure> {
+        let (operation, params) = (operation.to_owned(), params.to_owned());
+        self.run(tenant, move |plugin, store| {
+            Box::pin(async move {
+                plugin
+                    .atom_integration_integration()
+                    .call_execute(store, &operation, &params)
+                    .await
+            })
+        })
+        .await?
+        .map_err(Failure::Integration)
+    }
+
+    pub async fn operations(&self, tenant: &Tenant) -> Result<Vec<Operation>, Failure> {
+        self.run(tenant, |plugin, store| {
+            Box::pin(plugin.atom_integration_integration().call_operations(store))
+        })
+        .await
+    }
+
+    pub async fn capabilities(&self, tenant: &Tenant) -> Result<IntegrationInfo, Failure> {
+        self.run(tenant, |plugin, store| {
+            Box::pin(
+                plugin
+                    .atom_integration_integration()
+                    .call_capabilities(store),
+            )
+        })
+        .await
+    }
+
+    pub async fn health(&self, tenant: &Tenant) -> Result<HealthReport, Failure> {
+        self.run(tenant, |plugin, store| {
+            Box::pin(plugin.atom_integration_integration().call_health(store))
+        })
+        .await?
+        .map_err(Failure::Integration)
+    }
+
+    fn new_store(&self, tenant: &Tenant) -> Store<HostState> {
+        // No filesystem, environment, arguments or sockets; stderr is kept so
+        // a guest panic's message reaches the operator.
+        let wasi = WasiCtx::builder().inherit_stderr().build();
+        let state = HostState {
+            tenant: tenant.clone(),
+            credential_guard: None,
+            wasi,
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            outbound: OutboundPolicy {
+                allowlist: self.allowlist.clone(),
+                io_timeout: self.limits.call_timeout,
+                stats: self.outbound.clone(),
+                tenant_sent: tenant.upstream_requests.clone(),
+                client: self.upstream.clone(),
+            },
+            memory: MemoryCap::new(self.limits.memory_bytes),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.memory);
+        // Guest code gives its thread back to the runtime every tick, so a
+        // CPU-bound call never holds a worker that other calls and
+        // connections need; the call's deadline is the timeout around it.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
+        store
+    }
+}
+
+/// Refuses a component built against another version of the generic
+/// contract, naming both, instead of wasmtime's "no export named ...".
+fn check_contract_version(engine: &Engine, component: &Component) -> anyhow::Result<()> {
+    let wanted = format!("{INTEGRATION}@{CONTRACT_VERSION}");
+    let exported: Vec<String> = component
+        .component_type()
+        .exports(engine)
+        .map(|(name, _)| name.to_owned())
+        .filter(|name| name.starts_with(INTEGRATION))
+        .collect();
+    if exported.contains(&wanted) {
+        return Ok(());
+    }
+    match exported.first() {
+        Some(other) => {
+            anyhow::bail!("the component implements `{other}`; this host loads `{wanted}` only")
+        }
+        None => {
+            anyhow::bail!("the component is not an ATOM integration: it does not export `{wanted}`")
+        }
+    }
+}
+
+/// Slots for `instances` calls at once, each memory slot as large as a call
+/// may grow its memory. A call beyond the pool fails to instantiate: size it
+/// from the gateway's concurrency.
+fn pooling(instances: u32, limits: &Limits) -> InstanceAllocationStrategy {
+    // Per component instance: the Rust component's own module plus the
+    // shims wit-component adds.
+    const CORE_INSTANCES_PER_CALL: u32 = 8;
+    const TABLES_PER_CALL: u32 = 4;
+    const DECOMMIT_BATCH: usize = 16;
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(instances)
+        .total_core_instances(instances * CORE_INSTANCES_PER_CALL)
+        .total_memories(instances)
+        .total_tables(instances * TABLES_PER_CALL)
+        .total_stacks(instances)
+        .max_memory_size(limits.memory_bytes)
+        // A freed slot's first pages are reset in place rather than given
+        // back and faulted in again on the next call, and the rest is given
+        // back in batches of madvise calls: together about 7 % more calls a
+        // second in the bench's `ATOM_BENCH_PROFILE=overhead` (3 runs each).
+        .linear_memory_keep_resident(256 << 10)
+        .table_keep_resident(64 << 10)
+        .decommit_batch_size(DECOMMIT_BATCH);
+    InstanceAllocationStrategy::Pooling(pool)
+}
+
+fn classify(error: &wasmtime::Error, memory_exceeded: bool, limits: &Limits) -> Failure {
+    if memory_exceeded {
+        return Failure::LimitExceeded {
+            limit: Limit::Memory,
+            message: format!(
+                "the component needed more than its {} MiB of memory",
+                limits.memory_bytes >> 20
+            ),
+        };
+    }
+    if let Some(trap) = error.downcast_ref::<Trap>() {
+        return Failure::Trap(format!("the component trapped: {trap}"));
+    }
+    Failure::Host(format!("{error:#}"))
+}
+
+fn deadline_exceeded(limits: &Limits) -> Failure {
+    Failure::LimitExceeded {
+        limit: Limit::Deadline,
+        message: format!(
+            "the call did not finish within {} ms",
+            limits.call_timeout.as_millis()
+        ),
+    }
+}
+
+/// `StoreLimits`, remembering whether it refused a growth.
+struct MemoryCap {
+    limits: StoreLimits,
+    exceeded: bool,
+}
+
+impl MemoryCap {
+    fn new(bytes: usize) -> Self {
+        Self {
+            limits: StoreLimitsBuilder::new()
+                .memory_size(bytes)
+                .trap_on_grow_failure(true)
+                .build(),
+            exceeded: false,
+        }
+    }
+}
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = self.limits.memory_growing(current, desired, maximum);
+        if !matches!(allowed, Ok(true)) {
+            self.exceeded = true;
+        }
+        allowed
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+}
+
+/// Advances the engine's epoch while the sandbox lives.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine) -> Arc<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::Builder::new()
+            .name("atom-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("spawning the epoch thread");
+        Arc::new(Self { stop })
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}

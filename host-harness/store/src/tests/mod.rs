@@ -1,0 +1,69 @@
+//! Shared fixtures for the store's tests.
+
+mod keyring;
+mod sqlite;
+
+use std::path::PathBuf;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use tempfile::TempDir;
+
+use atom_runtime::StoreError;
+use atom_runtime::host_types::{ApiToken, CredentialSecret, OauthTokens};
+
+/// A fresh database path; the directory lives as long as the returned guard.
+fn database() -> (TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("credentials.db");
+    (dir, path)
+}
+
+/// The text form of a one-key keyring with a fixed key.
+fn key_entry(version: u32, byte: u8) -> String {
+    format!("{version}:{}", STANDARD.encode([byte; 32]))
+}
+
+fn oauth() -> CredentialSecret {
+    CredentialSecret::Oauth(OauthTokens {
+        access_token: "oauth-access-7f3a9c61".into(),
+        refresh_token: Some("oauth-refresh-51be02d4".into()),
+        expires_at: Some(1_900_000_000),
+        scopes: vec!["repository".into(), "pullrequest:write".into()],
+    })
+}
+
+fn access_token() -> CredentialSecret {
+    CredentialSecret::AccessToken("workspace-access-c0ffee42".into())
+}
+
+fn api_token() -> CredentialSecret {
+    CredentialSecret::ApiToken(ApiToken {
+        email: "ops-owner@example.com".into(),
+        token: "atlassian-api-deadbeef99".into(),
+    })
+}
+
+/// Every secret string the fixtures above hold.
+const SECRET_STRINGS: &[&str] = &[
+    "oauth-access-7f3a9c61",
+    "oauth-refresh-51be02d4",
+    "workspace-access-c0ffee42",
+    "ops-owner@example.com",
+    "atlassian-api-deadbeef99",
+];
+
+/// The generated types have no `PartialEq`; their JSON form stands in.
+fn assert_same(left: &CredentialSecret, right: &CredentialSecret) {
+    assert_eq!(
+        serde_json::to_value(left).expect("serializable"),
+        serde_json::to_value(right).expect("serializable"),
+    );
+}
+
+fn unavailable_message(error: StoreError) -> String {
+    match error {
+        StoreError::Unavailable(message) => message,
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+}

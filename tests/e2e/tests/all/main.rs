@@ -1,0 +1,20 @@
+//! End-to-end: the built Bitbucket component in the host's sandbox, against
+//! the fake Bitbucket over real HTTP on loopback. One test binary, one
+//! module per area (wasmtime links once).
+
+mod ambiguous_writes;
+mod analytics;
+mod auth;
+mod battery;
+mod connections;
+mod contract;
+mod errors;
+mod issues;
+mod listing;
+mod pipelines;
+mod pullrequests;
+mod refs;
+mod sandbox;
+mod search;
+mod webhooks;
+mod wire;
