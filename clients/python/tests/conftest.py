@@ -1,5 +1,5 @@
 """The suite runs against a live gateway and fake Bitbucket, started by the
-Rust test `python_adapter_serves_atom` (`cargo test` runs it), which passes
+Rust test `python_adapter_serves_atom` (`scripts/test` runs it), which passes
 where they are in the environment. Run alone, it fails rather than skips."""
 
 import os
@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 def _required(name: str) -> str:
     value = os.environ.get(name)
     if not value:
-        pytest.fail(f"{name} is not set: run this suite through `cargo test --locked`", pytrace=False)
+        pytest.fail(f"{name} is not set: run this suite through `scripts/test` (it runs `cargo test --locked`)", pytrace=False)
     return value
 
 
