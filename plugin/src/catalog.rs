@@ -108,6 +108,15 @@ macro_rules! operations {
             )*)*]
         }
 
+        /// Every operation's WIT interface and name, in table order (for
+        /// the generated operations index).
+        #[cfg(test)]
+        pub(crate) fn operation_interfaces() -> Vec<(&'static str, String)> {
+            vec![$($(
+                (stringify!($interface), operation_name(stringify!($name))),
+            )*)*]
+        }
+
         /// Every operation's Rust name, in table order (for the fuzz
         /// targets, which the component leaves out).
         #[cfg(not(target_arch = "wasm32"))]

@@ -11,6 +11,8 @@
 //!   into `schemas/`, which the component embeds.
 
 mod enums;
+#[cfg(test)]
+mod operations_index;
 mod params;
 #[cfg(test)]
 mod schemas;
