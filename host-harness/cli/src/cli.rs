@@ -2,14 +2,15 @@
 
 use std::process::ExitCode;
 
-use anyhow::bail;
-use atom_runtime::{Failure, InstanceAllocation, Sandbox, Tenant, params, wire};
+use atom_runtime::{InstanceAllocation, Sandbox, Tenant};
 use clap::{Parser, Subcommand};
 
-use crate::commands::auth::{AuthCommand, KeysCommand, run_auth, run_keys};
+use crate::commands::auth::{AuthCommand, run_auth};
+use crate::commands::keys::{KeysCommand, run_keys};
 use crate::commands::serve::ServeArgs;
 use crate::commands::tenants::{TenantsCommand, run_tenants};
-use crate::output::{self, Output};
+use crate::commands::{call, discover};
+use crate::output::Output;
 use crate::setup::{SandboxArgs, StoreArgs, load, tenant_for_call};
 
 #[derive(Parser)]
@@ -102,19 +103,8 @@ async fn run_command(
     command: Command,
 ) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Operations { output } => {
-            let operations = sandbox.operations(tenant).await?;
-            match output {
-                Output::Json => output::print(&wire::operations(&operations), output),
-                Output::Table => println!("{}", operations_table(&operations)),
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Capabilities { output } => {
-            let capabilities = sandbox.capabilities(tenant).await?;
-            output::print(&wire::capabilities(&capabilities), output);
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Operations { output } => discover::operations(sandbox, tenant, output).await,
+        Command::Capabilities { output } => discover::capabilities(sandbox, tenant, output).await,
         Command::Call {
             operation,
             params,
@@ -122,94 +112,19 @@ async fn run_command(
             all,
             output,
         } => {
-            let params = match json {
-                Some(json) => json,
-                None => {
-                    let schema = parameter_schema(sandbox, tenant, &operation).await?;
-                    params::from_pairs(&schema, &params)
-                        .map_err(anyhow::Error::msg)?
-                        .to_string()
-                }
+            let args = call::CallArgs {
+                operation,
+                params,
+                json,
+                all,
+                output,
             };
-            let outcome = if all {
-                let schema = parameter_schema(sandbox, tenant, &operation).await?;
-                if schema["properties"].get("page").is_none() {
-                    bail!("'{operation}' is not a listing: it takes no `page` to follow");
-                }
-                let params = serde_json::from_str(&params)
-                    .map_err(|e| anyhow::anyhow!("--json is not JSON: {e}"))?;
-                crate::paging::all_items(sandbox, tenant, &operation, params)
-                    .await?
-                    .map(serde_json::Value::Array)
-            } else {
-                sandbox
-                    .execute(tenant, &operation, &params)
-                    .await
-                    .map(|json| {
-                        serde_json::from_str(&json).unwrap_or(serde_json::Value::String(json))
-                    })
-            };
-            Ok(print_outcome(outcome, output))
+            call::run(sandbox, tenant, args).await
         }
         Command::Auth(_) | Command::Keys(_) | Command::Serve(_) | Command::Tenants(_) => {
             unreachable!("handled before")
         }
         #[cfg(feature = "demo")]
         Command::Demo { .. } => unreachable!("handled before loading"),
-    }
-}
-
-/// Prints the answer on stdout, or the failure readably on stderr.
-pub fn print_outcome(outcome: Result<serde_json::Value, Failure>, output: Output) -> ExitCode {
-    match outcome {
-        Ok(answer) => {
-            output::print(&answer, output);
-            ExitCode::SUCCESS
-        }
-        Err(failure) => {
-            let retry = if failure.retryable() {
-                " (retryable)"
-            } else {
-                ""
-            };
-            eprintln!("error: {}: {}{retry}", failure.code(), failure.message());
-            let details = failure.to_json();
-            if details.as_object().is_some_and(|o| o.len() > 3) {
-                eprintln!(
-                    "{}",
-                    serde_json::to_string_pretty(&details).unwrap_or_default()
-                );
-            }
-            ExitCode::from(1)
-        }
-    }
-}
-
-fn operations_table(operations: &[atom_runtime::contract::Operation]) -> comfy_table::Table {
-    let mut table = comfy_table::Table::new();
-    table
-        .load_style(comfy_table::presets::NOTHING)
-        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
-        .set_header(["operation", "complexity", "description"]);
-    for op in operations {
-        table.add_row([
-            op.name.as_str(),
-            wire::complexity_name(op.complexity),
-            op.description.as_str(),
-        ]);
-    }
-    table
-}
-
-async fn parameter_schema(
-    sandbox: &Sandbox,
-    tenant: &Tenant,
-    operation: &str,
-) -> anyhow::Result<serde_json::Value> {
-    let operations = sandbox.operations(tenant).await?;
-    let wanted = operation.replace('_', "-");
-    match operations.iter().find(|op| op.name == wanted) {
-        Some(op) => Ok(serde_json::from_str(&op.parameters_schema)?),
-        None => bail!("unknown operation '{operation}'; `atom-harness operations` lists them"),
     }
 }

@@ -2,7 +2,10 @@
 //! dispatches here.
 
 pub mod auth;
+pub mod call;
 #[cfg(feature = "demo")]
 pub mod demo;
+pub mod discover;
+pub mod keys;
 pub mod serve;
 pub mod tenants;

@@ -6,7 +6,7 @@ mod code;
 mod git;
 mod issues;
 mod pipelines;
-mod pulls;
+mod pullrequests;
 
 use crate::clock::timestamp;
 use crate::world::{Membership, Repository, User, Workspace, World, uuid};
@@ -164,7 +164,7 @@ pub fn world() -> World {
         .api_tokens
         .insert((ADA_EMAIL.into(), ADA_API_TOKEN.into()), ada.uuid);
     for (repo, story) in git::seed(&mut world) {
-        pulls::seed(&mut world, repo, &story);
+        pullrequests::seed(&mut world, repo, &story);
     }
     pipelines::seed(&mut world);
     issues::seed(&mut world);

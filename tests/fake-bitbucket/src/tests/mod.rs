@@ -5,7 +5,7 @@ mod faults;
 mod git;
 mod hooks;
 mod pipelines;
-mod pulls;
+mod pullrequests;
 mod spec;
 mod tracker;
 

@@ -10,7 +10,7 @@ mod ids;
 mod issues;
 pub(crate) mod oauth;
 mod pipelines;
-mod pulls;
+mod pullrequests;
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -31,7 +31,7 @@ pub use oauth::{OauthConsumer, OauthServer};
 pub use pipelines::{
     Phase, Pipeline, PipelineTarget, RunResult, Step, StepPhase, StepResult, Trigger, Variable,
 };
-pub use pulls::{
+pub use pullrequests::{
     Comment, Inline, MergeParams, MergeTask, Participant, PrState, PullRequest, ReviewState,
 };
 
