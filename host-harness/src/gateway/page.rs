@@ -27,6 +27,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     asset!("app.css", "text/css; charset=utf-8"),
     asset!("app.js", SCRIPT),
     asset!("api.js", SCRIPT),
+    asset!("catalog.js", SCRIPT),
     asset!("dom.js", SCRIPT),
     asset!("events.js", SCRIPT),
     asset!("health.js", SCRIPT),

@@ -1,35 +1,35 @@
 // The live event stream (GET /bitbucket/events): webhook deliveries for the
 // signed-in tenant nudge the open tab to refresh.
 
+import { webhookEvents } from './catalog.js';
 import { refreshQuietly } from './nav.js';
 import { pollNow } from './pipelines.js';
 import * as state from './state.js';
 
-// The gateway names each server-sent event by its Bitbucket event key, and an
-// EventSource only hears names it listens for, so all known keys are listed.
-const EVENT_KEYS = [
-  'repo:push', 'repo:fork', 'repo:updated', 'repo:created', 'repo:deleted', 'repo:imported', 'repo:transfer',
-  'repo:commit_comment_created', 'repo:commit_status_created', 'repo:commit_status_updated',
-  'pullrequest:created', 'pullrequest:updated', 'pullrequest:push', 'pullrequest:approved', 'pullrequest:unapproved',
-  'pullrequest:changes_request_created', 'pullrequest:changes_request_removed', 'pullrequest:fulfilled',
-  'pullrequest:rejected', 'pullrequest:comment_created', 'pullrequest:comment_updated', 'pullrequest:comment_deleted',
-  'pullrequest:comment_resolved', 'pullrequest:comment_reopened', 'issue:created', 'issue:updated',
-  'issue:comment_created', 'project:updated', 'pipeline:span_created', 'event', 'message',
-];
+// The gateway names an event without a key `event`; EventSource calls an
+// unnamed one `message`. Neither is a Bitbucket key, so neither is in the catalogue.
+const UNKEYED = ['event', 'message'];
 
 let source = null;
+// Bumped by every close, so a stream whose catalogue read outlived a sign-out is never opened.
+let generation = 0;
 
-export function openEvents() {
+export async function openEvents() {
   closeEvents();
   if (!('EventSource' in window)) return;
+  const mine = generation;
+  // An EventSource only hears the names it listens for: every key the component publishes.
+  const keys = await webhookEvents();
+  if (mine !== generation) return;
   source = new EventSource('/bitbucket/events');
   // It reconnects by itself; a dropped stream is nothing to tell a person about.
   source.onerror = () => {};
-  for (const key of EVENT_KEYS) source.addEventListener(key, onEvent);
+  for (const key of [...keys, ...UNKEYED]) source.addEventListener(key, onEvent);
   source.addEventListener('lagged', () => refreshQuietly(state.tab()));
 }
 
 export function closeEvents() {
+  generation += 1;
   source?.close();
   source = null;
 }

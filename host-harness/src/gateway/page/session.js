@@ -1,7 +1,7 @@
 // Signing in and out: the API key is traded for a session cookie (and a CSRF
 // token kept only in memory); nothing of the tenant outlives signing out.
 
-import { $, on } from './dom.js';
+import { $, guard, on } from './dom.js';
 import { api, clearError, showError, useCsrf } from './api.js';
 import { closeEvents, openEvents } from './events.js';
 import { setPill, refreshHealth } from './health.js';
@@ -56,7 +56,7 @@ async function signedIn(session) {
   $('signin').hidden = true;
   $('app').hidden = false;
   for (const tab of everyTab()) tab.signedIn?.(session.tenant);
-  openEvents();
+  guard(openEvents)();
   refreshHealth();
   const wanted = readHash();
   // Until the pickers are filled, the hash's choice stands, so the URL keeps it.

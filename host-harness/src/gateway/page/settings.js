@@ -1,13 +1,17 @@
 // Tab 8, Settings: the Bitbucket connection, the webhook intake URL, and the
-// repository's webhooks.
+// repository's webhooks with a form offering every event the component publishes.
 
-import { $, badge, el, fill, fmtDate, loading, notice, on, row, ticket } from './dom.js';
+import { $, badge, el, fill, fmtDate, guard, loading, notice, on, row, ticket } from './dom.js';
 import { ApiError, api, clearError, enc, repoPath, setBanner, showError, submitting } from './api.js';
+import { webhookEvents } from './catalog.js';
 import { refreshHealth } from './health.js';
 import { activate, reposSettled, requireRepo } from './nav.js';
 import * as state from './state.js';
 
 export const name = 'settings';
+
+// The form's starting choice, not a catalogue fact: offered only if published.
+const DEFAULT_EVENT = 'repo:push';
 
 export async function load({ quiet = false } = {}) {
   refreshHealth();
@@ -18,6 +22,14 @@ export async function load({ quiet = false } = {}) {
 
 export function signedIn(tenant) {
   $('intake-url').textContent = `${location.origin}/bitbucket/webhooks/${enc(tenant)}`;
+  guard(offerEvents)();
+}
+
+async function offerEvents() {
+  const keys = await webhookEvents();
+  // `checked` as an attribute is the default form.reset() returns to.
+  $('webhook-events').replaceChildren(...keys.map((key) => el('label', { class: 'check' },
+    el('input', { type: 'checkbox', name: 'events', value: key, checked: key === DEFAULT_EVENT }), ` ${key}`)));
 }
 
 // The banner's way to a refused credential.
