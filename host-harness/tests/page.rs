@@ -434,9 +434,10 @@ async fn upstream_errors_read_as_a_person_wants_them() {
 }
 
 /// The page copies no catalogue: the webhook form offers exactly the events
-/// `GET /v1/capabilities` publishes, and every module is served as script.
+/// `GET /v1/capabilities` publishes, the pull request states are the ones
+/// `GET /v1/operations` allows, and every module is served as script.
 #[tokio::test(flavor = "multi_thread")]
-async fn the_webhook_form_offers_the_events_the_component_publishes() {
+async fn the_page_offers_what_the_component_publishes() {
     let (_fake, gateway, _driver, browser) = setup().await;
     let client = reqwest::Client::new();
     let (_, _, capabilities) = common::answer(
@@ -472,6 +473,43 @@ async fn the_webhook_form_offers_the_events_the_component_publishes() {
     assert_eq!(offered, published);
     let checked = browser.execute(&boxes(":checked"), vec![]).await.unwrap();
     assert_eq!(checked, json!(["repo:push"]), "the form starts with a push");
+
+    // The pull request states are the ones list-pull-requests' schema allows.
+    let (_, _, operations) = common::answer(
+        client
+            .get(gateway.url("/v1/operations"))
+            .bearer_auth(&gateway.acme_key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let schema = &operations
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|op| op["name"] == "list-pull-requests")
+        .unwrap()["parameters_schema"];
+    let state = schema["properties"]["states"]["items"]["$ref"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("#/$defs/");
+    let states = &schema["$defs"][state]["enum"];
+    open_tab(&browser, "pull-requests").await;
+    wait_for_text(
+        &browser,
+        "[data-testid=pr-list]",
+        "Add OAuth 2.0 login flow",
+    )
+    .await;
+    let offered = browser
+        .execute(
+            "return [...document.querySelectorAll('#pr-state option')].map((o) => o.value);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(&offered, states);
 
     for name in ["app.js", "api.js", "settings.js"] {
         let response = client

@@ -44,6 +44,17 @@ export function el(tag, props = {}, ...children) {
   return node;
 }
 
+// Words for the few values whose spelling is not one.
+const LABELS = { wontfix: "Won't fix" };
+export const label = (value) => LABELS[value] ?? `${value.charAt(0).toUpperCase()}${value.slice(1).replace(/_/g, ' ')}`;
+
+// Fills a select with values the gateway publishes, after its blank ("Any")
+// option if it has one; `chosen` is the default a form's reset returns to.
+export function offer(select, values, chosen) {
+  const blank = [...select.options].filter((option) => option.value === '');
+  select.replaceChildren(...blank, ...values.map((value) => el('option', { value, text: label(value), selected: value === chosen })));
+}
+
 export function badge(text, status, testid) {
   return el('span', { class: 'badge', 'data-status': status, 'data-testid': testid, text });
 }

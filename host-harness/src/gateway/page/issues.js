@@ -1,8 +1,9 @@
 // Tab 6, Issues: the list by state, kind and priority, and the new issue
 // form, for as long as Bitbucket still keeps the repository's tracker.
 
-import { $, badge, fill, fmtDate, hideForm, loading, notice, on, row, showForm, ticket, toggleForm, who } from './dom.js';
+import { $, badge, fill, fmtDate, hideForm, loading, notice, offer, on, row, showForm, ticket, toggleForm, who } from './dom.js';
 import { api, clearError, query, repoPath, setBanner, showError } from './api.js';
+import { choices } from './catalog.js';
 import { needRepo, reposSettled, requireRepo } from './nav.js';
 
 export const name = 'issues';
@@ -10,6 +11,21 @@ export const name = 'issues';
 const RETIRED_ISSUES = 'Bitbucket has retired Issues for this repository';
 
 let gone = false;
+
+// Each select's values come from the operation it feeds; the new issue form
+// starts as a major task.
+const CHOICES = [
+  [() => $('issue-state'), 'list-issues', 'state'],
+  [() => $('issue-kind'), 'list-issues', 'kind'],
+  [() => $('issue-priority'), 'list-issues', 'priority'],
+  [() => $('new-issue-form').elements.kind, 'create-issue', 'kind', 'task'],
+  [() => $('new-issue-form').elements.priority, 'create-issue', 'priority', 'major'],
+];
+
+export function signedIn() {
+  Promise.all(CHOICES.map(([select, operation, property, chosen]) =>
+    choices(operation, property).then((values) => offer(select(), values, chosen)))).catch(showError);
+}
 
 // Bitbucket is sunsetting its issue tracker: a 410, or a 404 about the tracker, means "gone here".
 function trackerGone(error) {

@@ -2,10 +2,11 @@
 // and actions, and the new pull request form.
 
 import {
-  $, badge, confirmDialog, el, fill, fmtDate, hideForm, loading, markSelected, notice, on, reveal, row, showForm,
-  ticket, toggleForm, who,
+  $, badge, confirmDialog, el, fill, fmtDate, hideForm, label, loading, markSelected, notice, offer, on, reveal, row,
+  showForm, ticket, toggleForm, who,
 } from './dom.js';
 import { api, clearError, enc, query, repoPath, showError, submitting } from './api.js';
+import { choices } from './catalog.js';
 import { fillBranchSelect, getBranches, needRepo, refreshQuietly, reposSettled, requireRepo } from './nav.js';
 import { currentRepo } from './state.js';
 
@@ -13,11 +14,21 @@ export const name = 'pull-requests';
 
 let prs = [];
 let selected = null; // the id whose detail is open (or about to be)
+let strategies = []; // the merge strategies the component takes
+// The state filter's options arriving; the list waits for them.
+let ready = Promise.resolve();
+
+export function signedIn() {
+  ready = Promise.all([
+    choices('list-pull-requests', 'states').then((states) => offer($('pr-state'), states, 'open')),
+    choices('merge-pull-request', 'strategy').then((list) => { strategies = list; }),
+  ]).catch(showError);
+}
 
 export async function load({ quiet = false } = {}) {
   const list = $('pr-list');
   if (!quiet) loading(list, 4);
-  await reposSettled();
+  await Promise.all([reposSettled(), ready]);
   if (!requireRepo(list)) return;
   const still = ticket('prs');
   const wanted = $('pr-state').value;
@@ -82,9 +93,7 @@ function renderPrDetail(pr) {
   const approvals = participants.filter((p) => p.approved).length;
   const open = pr.state === 'open';
   const strategy = el('select', { name: 'strategy', 'data-testid': 'merge-strategy', 'aria-label': 'Merge strategy' },
-    el('option', { value: 'merge_commit', text: 'Merge commit' }),
-    el('option', { value: 'squash', text: 'Squash' }),
-    el('option', { value: 'fast_forward', text: 'Fast forward' }));
+    strategies.map((value) => el('option', { value, text: label(value) })));
   const action = (label, testid, kind, cls) => el('button', {
     type: 'button', class: cls, 'data-testid': testid, disabled: !open,
     on: { click: () => prAction(pr, kind, strategy.value) },
@@ -121,14 +130,15 @@ async function prAction(pr, kind, strategy) {
   clearError();
   const paths = { approve: '/approve', changes: '/request-changes', merge: '/merge', decline: '/decline' };
   if (kind === 'merge' && !await confirmDialog('Merge pull request?',
-    `Merge #${pr.id} “${pr.title}” from ${pr.source_branch} into ${pr.destination_branch} (${strategy.replace(/_/g, ' ')}).`, 'Merge')) return;
+    `Merge #${pr.id} “${pr.title}” from ${pr.source_branch} into ${pr.destination_branch}${strategy ? ` (${strategy.replace(/_/g, ' ')})` : ''}.`, 'Merge')) return;
   if (kind === 'decline' && !await confirmDialog('Decline pull request?',
     `Decline #${pr.id} “${pr.title}”? It cannot be reopened.`, 'Decline')) return;
   const buttons = $('pr-detail').querySelectorAll('.actions button');
   for (const b of buttons) b.disabled = true;
   try {
     await api(repoPath(`/pull-requests/${enc(pr.id)}${paths[kind]}`), {
-      method: 'POST', body: kind === 'merge' ? { strategy } : {},
+      // Without a strategy to name, Bitbucket uses the destination branch's default.
+      method: 'POST', body: kind === 'merge' && strategy ? { strategy } : {},
     });
     const done = { approve: 'approved', changes: 'marked as needing changes', merge: 'merged', decline: 'declined' };
     notice(`Pull request #${pr.id} ${done[kind]}.`);
