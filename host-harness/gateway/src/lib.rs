@@ -202,8 +202,7 @@ pub fn router(
         // The page is static; what it shows needs a session.
         .route("/", get(page::index))
         .route("/bitbucket", get(page::index))
-        .route("/assets/app.js", get(page::script))
-        .route("/assets/app.css", get(page::style))
+        .route("/assets/{name}", get(page::asset))
         .layer(middleware::from_fn_with_state(gateway.clone(), screen))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(RequestBodyTimeoutLayer::new(config.body_timeout))

@@ -430,3 +430,109 @@ async fn upstream_errors_read_as_a_person_wants_them() {
     fake.control().faults.clear();
     browser.close().await.unwrap();
 }
+
+/// The page copies no catalogue: the webhook form offers exactly the events
+/// `GET /v1/capabilities` publishes, the pull request states are the ones
+/// `GET /v1/operations` allows, and every module is served as script.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_page_offers_what_the_component_publishes() {
+    let (_fake, gateway, _driver, browser) = setup().await;
+    let client = reqwest::Client::new();
+    let (_, _, capabilities) = common::answer(
+        client
+            .get(gateway.url("/v1/capabilities"))
+            .bearer_auth(&gateway.acme_key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let published: Vec<String> =
+        serde_json::from_value(capabilities["webhook_events"].clone()).unwrap();
+    assert!(published.contains(&"repo:push".to_owned()), "{published:?}");
+
+    sign_in(&browser, &gateway, REPO_HASH).await;
+    open_tab(&browser, "settings").await;
+    let boxes = |selector: &str| {
+        format!(
+            "return [...document.querySelectorAll('[data-testid=new-webhook-form] [name=events]{selector}')]\
+             .map((box) => box.value);"
+        )
+    };
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let offered = loop {
+        let values = browser.execute(&boxes(""), vec![]).await.unwrap();
+        let values: Vec<String> = serde_json::from_value(values).unwrap();
+        if !values.is_empty() || tokio::time::Instant::now() > deadline {
+            break values;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(offered, published);
+    let checked = browser.execute(&boxes(":checked"), vec![]).await.unwrap();
+    assert_eq!(checked, json!(["repo:push"]), "the form starts with a push");
+
+    // The pull request states are the ones list-pull-requests' schema allows.
+    let (_, _, operations) = common::answer(
+        client
+            .get(gateway.url("/v1/operations"))
+            .bearer_auth(&gateway.acme_key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let schema = &operations
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|op| op["name"] == "list-pull-requests")
+        .unwrap()["parameters_schema"];
+    let state = schema["properties"]["states"]["items"]["$ref"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("#/$defs/");
+    let states = &schema["$defs"][state]["enum"];
+    open_tab(&browser, "pull-requests").await;
+    wait_for_text(
+        &browser,
+        "[data-testid=pr-list]",
+        "Add OAuth 2.0 login flow",
+    )
+    .await;
+    let offered = browser
+        .execute(
+            "return [...document.querySelectorAll('#pr-state option')].map((o) => o.value);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(&offered, states);
+
+    for name in ["app.js", "api.js", "settings.js"] {
+        let response = client
+            .get(gateway.url(&format!("/assets/{name}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{name}");
+        let content_type = &response.headers()["content-type"];
+        assert!(
+            content_type
+                .to_str()
+                .unwrap()
+                .starts_with("text/javascript"),
+            "{name}: {content_type:?}"
+        );
+    }
+    let missing = client
+        .get(gateway.url("/assets/nothing.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+
+    let errors = severe_console_messages(&browser).await;
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+    browser.close().await.unwrap();
+}
