@@ -119,3 +119,29 @@ fn operations_index_matches_the_catalogue() {
          `{REGENERATE}=1 cargo test -p atom-bitbucket-plugin operations_index`"
     );
 }
+
+/// One version names the component, its WIT packages and the Python
+/// adapter: a bump of one without the others fails here.
+#[test]
+fn the_component_the_wit_packages_and_the_adapter_share_one_version() {
+    let version = env!("CARGO_PKG_VERSION");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for package in ["integration", "bitbucket"] {
+        let dir = root.join(format!("wit/{package}@{version}"));
+        assert!(dir.is_dir(), "{} is missing", dir.display());
+        for entry in fs::read_dir(&dir).expect("a WIT folder") {
+            let text = fs::read_to_string(entry.expect("an entry").path()).expect("WIT text");
+            assert!(
+                text.starts_with(&format!("package atom:{package}@{version};")),
+                "every file of {} names version {version}",
+                dir.display()
+            );
+        }
+    }
+    let pyproject =
+        fs::read_to_string(root.join("clients/python/pyproject.toml")).expect("pyproject");
+    assert!(
+        pyproject.contains(&format!("\nversion = \"{version}\"\n")),
+        "clients/python/pyproject.toml says version {version}"
+    );
+}
