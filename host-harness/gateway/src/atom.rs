@@ -15,20 +15,31 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tracing::Instrument as _;
 
 use super::Gateway;
+use super::error::GatewayError;
 use super::principal::Principal;
-use super::reply::{self, Reply};
-use atom_runtime::wire;
+use atom_runtime::contract::Error as IntegrationError;
+use atom_runtime::{Failure, Limit, wire};
 
-/// ATOM's code for a failure's wire-format JSON (`{"code", "status",
-/// "limit", …}`), the component's or the gateway's own.
-pub fn atom_code(details: &Value) -> &'static str {
-    match details["code"].as_str().unwrap_or_default() {
+/// ATOM's code for a failure, the component's or the gateway's own.
+pub fn atom_code(error: &GatewayError) -> &'static str {
+    match error {
+        // No upstream status: the request never got an answer.
+        GatewayError::Component(Failure::Integration(IntegrationError::UpstreamUnavailable(
+            info,
+        ))) if info.status.is_none() => return "NETWORK_ERROR",
+        GatewayError::Component(Failure::LimitExceeded {
+            limit: Limit::Memory,
+            ..
+        }) => return "QUOTA_EXCEEDED",
+        _ => {}
+    }
+    match error.code() {
         "auth_expired" => "AUTH_EXPIRED",
         "auth_invalid" => "AUTH_INVALID",
         "permission_denied" => "PERMISSION_DENIED",
@@ -37,13 +48,10 @@ pub fn atom_code(details: &Value) -> &'static str {
         "validation" | "conflict" => "VALIDATION_ERROR",
         "operation_not_found" => "OPERATION_NOT_FOUND",
         "rate_limited" => "RATE_LIMIT",
-        // No upstream status: the request never got an answer.
-        "upstream_unavailable" if details["status"].is_null() => "NETWORK_ERROR",
         "upstream_unavailable" | "retired_upstream" | "overloaded" => "SERVICE_DOWN",
         "timeout" => "TIMEOUT",
-        "internal" if details["limit"] == "memory" => "QUOTA_EXCEEDED",
         // ATOM has no "maybe": an error it does not retry (retryable: false),
-        // with the message saying to check Bitbucket first.
+        // with the message saying to check upstream first.
         "outcome_unknown" => "INTERNAL_ERROR",
         _ => "INTERNAL_ERROR",
     }
@@ -69,11 +77,11 @@ struct ExecuteRequest {
     context: Option<CallContext>,
 }
 
-pub async fn capabilities(State(gateway): State<Gateway>, _: Principal) -> Reply {
-    let discovery = match gateway.discovery().await {
-        Ok(discovery) => discovery,
-        Err(reply) => return reply,
-    };
+pub async fn capabilities(
+    State(gateway): State<Gateway>,
+    _: Principal,
+) -> Result<Json<Value>, GatewayError> {
+    let discovery = gateway.discovery().await?;
     let info = &discovery.info;
     let mut body = wire::capabilities(info);
     body["operations"] = discovery
@@ -87,14 +95,14 @@ pub async fn capabilities(State(gateway): State<Gateway>, _: Principal) -> Reply
     body["rate_limits"] = json!({
         "requests_per_hour": info.rate_limits.iter().map(|r| r.requests_per_hour).min(),
     });
-    Json(body).into_response()
+    Ok(Json(body))
 }
 
-pub async fn operations(State(gateway): State<Gateway>, _: Principal) -> Reply {
-    let discovery = match gateway.discovery().await {
-        Ok(discovery) => discovery,
-        Err(reply) => return reply,
-    };
+pub async fn operations(
+    State(gateway): State<Gateway>,
+    _: Principal,
+) -> Result<Json<Vec<Value>>, GatewayError> {
+    let discovery = gateway.discovery().await?;
     let operations: Vec<Value> = discovery
         .operations
         .iter()
@@ -108,10 +116,10 @@ pub async fn operations(State(gateway): State<Gateway>, _: Principal) -> Reply {
             })
         })
         .collect();
-    Json(operations).into_response()
+    Ok(Json(operations))
 }
 
-pub async fn health(State(gateway): State<Gateway>, principal: Principal) -> Reply {
+pub async fn health(State(gateway): State<Gateway>, principal: Principal) -> Response {
     let last_check = super::rfc3339_now();
     let (healthy, message) = match gateway.run(&principal, "health", "{}").await {
         Ok(answer) => {
@@ -121,10 +129,7 @@ pub async fn health(State(gateway): State<Gateway>, principal: Principal) -> Rep
                 report["message"].as_str().unwrap_or_default().to_owned(),
             )
         }
-        Err(refusal) => (
-            false,
-            refusal["message"].as_str().unwrap_or_default().to_owned(),
-        ),
+        Err(error) => (false, error.message()),
     };
     Json(json!({ "healthy": healthy, "message": message, "last_check": last_check }))
         .into_response()
@@ -135,21 +140,24 @@ pub async fn execute(
     principal: Principal,
     headers: HeaderMap,
     body: Bytes,
-) -> Reply {
+) -> Response {
     let request_id = request_id(&headers);
     let request: ExecuteRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(error) => {
-            let details = json!({ "code": "validation", "field": "body", "message": format!("not an execute request: {error}") });
-            return envelope(&request_id, "", Err(details));
+            let error = GatewayError::Validation {
+                field: Some("body".into()),
+                message: format!("not an execute request: {error}"),
+            };
+            return refused(&request_id, "", &error);
         }
     };
     let context = request.context.unwrap_or_default();
     if let Some(claimed) = &context.tenant_id
         && *claimed != principal.tenant
     {
-        let details = json!({ "code": "permission_denied", "message": "context.tenant_id is not the API key's tenant" });
-        return envelope(&request_id, &request.operation, Err(details));
+        let error = GatewayError::Forbidden("context.tenant_id is not the API key's tenant".into());
+        return refused(&request_id, &request.operation, &error);
     }
     let operation = request.operation.replace('_', "-");
     let span = tracing::info_span!(
@@ -167,51 +175,67 @@ pub async fn execute(
             Err(_) => true,
         };
         if !known {
-            return Err(json!({
-                "code": "operation_not_found",
-                "message": format!("unknown operation '{}'", request.operation),
-            }));
+            return Err(GatewayError::OperationNotFound {
+                operation: request.operation,
+            });
         }
         let params = Value::Object(request.parameters.unwrap_or_default()).to_string();
         gateway.run(&principal, &operation, &params).await
     }
     .instrument(span)
     .await;
-    envelope(&request_id, &operation, outcome)
+    match outcome {
+        Ok(answer) => answered(&request_id, &operation, answer),
+        // Refused before any call: its cause has never said `retryable`.
+        Err(error @ GatewayError::OperationNotFound { .. }) => {
+            refused(&request_id, &operation, &error)
+        }
+        Err(error) => failed(&request_id, &operation, &error, error.details()),
+    }
 }
 
-/// `{success, result, error, details}`; the HTTP status is the failure's.
-fn envelope(request_id: &str, operation: &str, outcome: Result<String, Value>) -> Reply {
-    let (status, body) = match outcome {
-        Ok(answer) => (
-            StatusCode::OK,
-            json!({
-                "success": true,
-                "result": serde_json::from_str::<Value>(&answer).unwrap_or(Value::String(answer)),
-                "error": null,
-                "details": { "operation": operation, "request_id": request_id },
-            }),
-        ),
-        Err(failure) => {
-            let status = reply::status_of(failure["code"].as_str().unwrap_or_default());
-            let mut details = json!({
-                "error_code": atom_code(&failure),
-                "retryable": failure["retryable"].as_bool().unwrap_or(false),
-                "status_code": status.as_u16(),
-                "operation": operation,
-                "request_id": request_id,
-                "cause": failure,
-            });
-            if let Some(wait) = failure["retry_after_seconds"].as_u64() {
-                details["wait_time"] = json!(wait);
-            }
-            let error = details["cause"]["message"].clone();
-            (
-                status,
-                json!({ "success": false, "result": null, "error": error, "details": details }),
-            )
-        }
-    };
+/// `{success, result, error, details}` of an answered call.
+fn answered(request_id: &str, operation: &str, answer: String) -> Response {
+    let body = json!({
+        "success": true,
+        "result": serde_json::from_str::<Value>(&answer).unwrap_or(Value::String(answer)),
+        "error": null,
+        "details": { "operation": operation, "request_id": request_id },
+    });
+    with_request_id(StatusCode::OK, body, request_id)
+}
+
+/// A failure for a request the gateway refused before making any call;
+/// ATOM's clients have always seen its cause without `retryable`.
+fn refused(request_id: &str, operation: &str, error: &GatewayError) -> Response {
+    let mut cause = error.details();
+    if let Some(cause) = cause.as_object_mut() {
+        cause.remove("retryable");
+    }
+    failed(request_id, operation, error, cause)
+}
+
+/// `{success: false, …}` with ATOM's error code; the HTTP status is the
+/// failure's.
+fn failed(request_id: &str, operation: &str, error: &GatewayError, cause: Value) -> Response {
+    let status = error.status();
+    let mut details = json!({
+        "error_code": atom_code(error),
+        "retryable": error.retryable(),
+        "status_code": status.as_u16(),
+        "operation": operation,
+        "request_id": request_id,
+        "cause": cause,
+    });
+    if let Some(wait) = error.retry_after_seconds() {
+        details["wait_time"] = json!(wait);
+    }
+    let message = details["cause"]["message"].clone();
+    let body = json!({ "success": false, "result": null, "error": message, "details": details });
+    with_request_id(status, body, request_id)
+}
+
+fn with_request_id(status: StatusCode, body: Value, request_id: &str) -> Response {
     let mut reply = (status, Json(body)).into_response();
     if let Ok(value) = HeaderValue::from_str(request_id) {
         reply.headers_mut().insert("x-request-id", value);
@@ -241,38 +265,93 @@ pub fn request_id(headers: &HeaderMap) -> String {
 
 #[cfg(test)]
 mod tests {
+    use atom_runtime::contract::{ErrorInfo, RateLimitError};
+
     use super::*;
+
+    fn component(error: IntegrationError) -> GatewayError {
+        GatewayError::Component(Failure::Integration(error))
+    }
+
+    fn info(status: Option<u16>) -> ErrorInfo {
+        ErrorInfo {
+            message: "m".into(),
+            retryable: false,
+            status,
+        }
+    }
 
     #[test]
     fn every_failure_code_has_an_atom_code() {
         let cases = [
-            (json!({"code": "auth_expired"}), "AUTH_EXPIRED"),
             (
-                json!({"code": "not_found", "status": 404}),
+                component(IntegrationError::AuthExpired(info(None))),
+                "AUTH_EXPIRED",
+            ),
+            (
+                component(IntegrationError::NotFound(info(Some(404)))),
                 "RESOURCE_NOT_FOUND",
             ),
             (
-                json!({"code": "upstream_unavailable", "status": null}),
+                component(IntegrationError::UpstreamUnavailable(info(None))),
                 "NETWORK_ERROR",
             ),
             (
-                json!({"code": "upstream_unavailable", "status": 503}),
+                component(IntegrationError::UpstreamUnavailable(info(Some(503)))),
                 "SERVICE_DOWN",
             ),
             (
-                json!({"code": "internal", "limit": "memory"}),
+                GatewayError::Component(Failure::LimitExceeded {
+                    limit: Limit::Memory,
+                    message: "m".into(),
+                }),
                 "QUOTA_EXCEEDED",
             ),
-            (json!({"code": "internal"}), "INTERNAL_ERROR"),
-            (json!({"code": "rate_limited"}), "RATE_LIMIT"),
-            (json!({"code": "outcome_unknown"}), "INTERNAL_ERROR"),
             (
-                json!({"code": "operation_not_found"}),
+                component(IntegrationError::Internal(info(None))),
+                "INTERNAL_ERROR",
+            ),
+            (
+                GatewayError::Component(Failure::Trap("m".into())),
+                "INTERNAL_ERROR",
+            ),
+            (
+                component(IntegrationError::RateLimited(RateLimitError {
+                    message: "m".into(),
+                    retry_after_seconds: None,
+                    retryable: true,
+                })),
+                "RATE_LIMIT",
+            ),
+            (
+                GatewayError::RateLimited {
+                    message: "m".into(),
+                    retry_after_seconds: 1,
+                },
+                "RATE_LIMIT",
+            ),
+            (
+                GatewayError::Overloaded {
+                    message: "m".into(),
+                    retry_after_seconds: 1,
+                },
+                "SERVICE_DOWN",
+            ),
+            (
+                component(IntegrationError::OutcomeUnknown(info(None))),
+                "INTERNAL_ERROR",
+            ),
+            (
+                GatewayError::OperationNotFound {
+                    operation: "x".into(),
+                },
                 "OPERATION_NOT_FOUND",
             ),
+            (GatewayError::Conflict("m".into()), "VALIDATION_ERROR"),
+            (GatewayError::Unavailable("m".into()), "INTERNAL_ERROR"),
         ];
-        for (details, expected) in cases {
-            assert_eq!(atom_code(&details), expected, "{details}");
+        for (error, expected) in cases {
+            assert_eq!(atom_code(&error), expected, "{error}");
         }
     }
 }

@@ -6,10 +6,11 @@ use std::num::NonZeroU32;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::admission::Refusal;
 use super::budget::UpstreamBudget;
+use super::error::GatewayError;
 use super::metrics::{CallLabels, OperationLabel, ReasonLabel};
 use super::principal::Principal;
 use super::{Discovery, Gateway};
@@ -52,14 +53,13 @@ impl Reading {
 const FALLBACK_BUDGET: NonZeroU32 = NonZeroU32::new(1000).unwrap();
 
 impl Gateway {
-    /// Runs one operation for the principal's tenant; a refusal or failure
-    /// comes back as its wire-format JSON.
+    /// Runs one operation for the principal's tenant.
     pub(super) async fn run(
         &self,
         principal: &Principal,
         operation: &str,
         params: &str,
-    ) -> Result<String, Value> {
+    ) -> Result<String, GatewayError> {
         self.run_reading(principal, operation, params, Reading::Cached)
             .await
     }
@@ -72,7 +72,7 @@ impl Gateway {
         operation: &str,
         params: &str,
         reading: Reading,
-    ) -> Result<String, Value> {
+    ) -> Result<String, GatewayError> {
         let discovery = self.discovery().await.ok();
         let (label, kind) = classify(discovery.as_deref(), operation);
         let tenant = principal.tenant.as_str();
@@ -99,29 +99,32 @@ impl Gateway {
         let budget = self.budget(discovery.as_deref());
         if let Err(wait) = budget.admit(tenant) {
             self.metrics.budget_refusals.inc();
-            return Err(json!({
-                "code": "rate_limited",
-                "message": "this tenant's upstream request budget is spent for now",
-                "retryable": true,
-                "retry_after_seconds": wait,
-            }));
+            return Err(GatewayError::RateLimited {
+                message: "this tenant's upstream request budget is spent for now".into(),
+                retry_after_seconds: wait,
+            });
         }
         let live = self.live(principal);
         let _slot = self.admission.admit(&live.slots).await.map_err(|refusal| {
-            let (reason, code, message) = match refusal {
+            // A slot frees when any call ends: worth another try soon.
+            let (reason, error) = match refusal {
                 Refusal::TenantBusy => (
                     "tenant_busy",
-                    "rate_limited",
-                    "this tenant has as many calls running as it may",
+                    GatewayError::RateLimited {
+                        message: "this tenant has as many calls running as it may".into(),
+                        retry_after_seconds: 1,
+                    },
                 ),
                 Refusal::GatewayBusy => (
                     "gateway_busy",
-                    "overloaded",
-                    "the gateway has as many calls running as it may",
+                    GatewayError::Overloaded {
+                        message: "the gateway has as many calls running as it may".into(),
+                        retry_after_seconds: 1,
+                    },
                 ),
             };
             self.metrics.refused(reason);
-            json!({ "code": code, "message": message, "retryable": true, "retry_after_seconds": 1 })
+            error
         })?;
 
         let started = Instant::now();
@@ -170,7 +173,7 @@ impl Gateway {
                         .get_or_create(&ReasonLabel { reason })
                         .inc();
                 }
-                Err(failure.to_json())
+                Err(GatewayError::Component(failure))
             }
         }
     }

@@ -27,6 +27,7 @@ mod cache;
 mod calls;
 mod connect;
 mod directory;
+mod error;
 mod forward;
 mod guard;
 mod metrics;
@@ -34,7 +35,6 @@ mod openapi;
 mod page;
 mod principal;
 mod probes;
-mod reply;
 mod seed;
 mod server;
 mod webhooks;
@@ -68,12 +68,11 @@ use budget::UpstreamBudget;
 use cache::ReadCache;
 use connect::PendingLogins;
 use directory::{Directory, LiveTenant};
+use error::GatewayError;
 use metrics::Metrics;
 use principal::{Principal, Proof, Sessions};
-use reply::{Reply, refuse, unauthenticated};
 use webhooks::Intake;
 
-use atom_runtime::Failure;
 use atom_runtime::Sandbox;
 use atom_runtime::Tenant;
 use atom_runtime::contract::{IntegrationInfo, Operation};
@@ -222,7 +221,7 @@ async fn screen(State(gateway): State<Gateway>, request: Request, next: Next) ->
         Ok(()) => next.run(request).await,
         Err(refusal) => {
             gateway.metrics.refused("screened");
-            refusal
+            refusal.into_response()
         }
     }
 }
@@ -258,15 +257,15 @@ async fn authenticate(
             },
             Ok(None) => {
                 gateway.metrics.refused("unauthenticated");
-                return unauthenticated("the API key is not valid or was revoked");
+                return GatewayError::Unauthenticated(
+                    "the API key is not valid or was revoked".into(),
+                )
+                .into_response();
             }
             Err(error) => {
                 tracing::error!(%error, "checking an API key");
-                return refuse(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "internal",
-                    "the tenant registry is unavailable",
-                );
+                return GatewayError::Unavailable("the tenant registry is unavailable".into())
+                    .into_response();
             }
         },
         None => match gateway.sessions.find(headers) {
@@ -279,9 +278,11 @@ async fn authenticate(
             }
             None => {
                 gateway.metrics.refused("unauthenticated");
-                return unauthenticated(
-                    "send Authorization: Bearer <API key> (`atom-harness tenants add` makes one)",
-                );
+                return GatewayError::Unauthenticated(
+                    "send Authorization: Bearer <API key> (`atom-harness tenants add` makes one)"
+                        .into(),
+                )
+                .into_response();
             }
         },
     };
@@ -290,28 +291,29 @@ async fn authenticate(
         && !principal::csrf_matches(csrf, headers)
     {
         gateway.metrics.refused("csrf");
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "permission_denied",
-            "a session's state-changing request must carry its X-CSRF-Token",
-        );
+        return GatewayError::Forbidden(
+            "a session's state-changing request must carry its X-CSRF-Token".into(),
+        )
+        .into_response();
     }
     request.extensions_mut().insert(principal);
     next.run(request).await
 }
 
-async fn capabilities(State(gateway): State<Gateway>, _: Principal) -> Reply {
-    match gateway.discovery().await {
-        Ok(discovery) => Json(wire::capabilities(&discovery.info)).into_response(),
-        Err(reply) => reply,
-    }
+async fn capabilities(
+    State(gateway): State<Gateway>,
+    _: Principal,
+) -> Result<Json<Value>, GatewayError> {
+    let discovery = gateway.discovery().await?;
+    Ok(Json(wire::capabilities(&discovery.info)))
 }
 
-async fn operations(State(gateway): State<Gateway>, _: Principal) -> Reply {
-    match gateway.discovery().await {
-        Ok(discovery) => Json(wire::operations(&discovery.operations)).into_response(),
-        Err(reply) => reply,
-    }
+async fn operations(
+    State(gateway): State<Gateway>,
+    _: Principal,
+) -> Result<Json<Value>, GatewayError> {
+    let discovery = gateway.discovery().await?;
+    Ok(Json(wire::operations(&discovery.operations)))
 }
 
 async fn execute(
@@ -320,7 +322,7 @@ async fn execute(
     headers: HeaderMap,
     Path(operation): Path<String>,
     body: Bytes,
-) -> Reply {
+) -> Response {
     gateway
         .execute(&principal, &headers, &operation, &body)
         .await
@@ -332,13 +334,10 @@ async fn execute_for_tenant(
     headers: HeaderMap,
     Path((tenant, operation)): Path<(String, String)>,
     body: Bytes,
-) -> Reply {
+) -> Response {
     if tenant != principal.tenant {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "permission_denied",
-            "this API key does not act for that tenant",
-        );
+        return GatewayError::Forbidden("this API key does not act for that tenant".into())
+            .into_response();
     }
     gateway
         .execute(&principal, &headers, &operation, &body)
@@ -347,24 +346,19 @@ async fn execute_for_tenant(
 
 /// Trades an API key for a browser session: an HttpOnly cookie and the CSRF
 /// token the page sends back on every change.
-async fn open_session(State(gateway): State<Gateway>, principal: Principal) -> Reply {
+async fn open_session(
+    State(gateway): State<Gateway>,
+    principal: Principal,
+) -> Result<Response, GatewayError> {
     if principal.proof != Proof::ApiKey {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "permission_denied",
-            "a session is opened with an API key",
-        );
+        return Err(GatewayError::Forbidden(
+            "a session is opened with an API key".into(),
+        ));
     }
-    let Some(opened) = gateway
+    let opened = gateway
         .sessions
         .open(&principal.tenant, gateway.secure_cookies)
-    else {
-        return refuse(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "internal",
-            "no session could be opened",
-        );
-    };
+        .ok_or_else(|| GatewayError::Unavailable("no session could be opened".into()))?;
     let mut reply = (
         StatusCode::CREATED,
         Json(json!({ "tenant": principal.tenant, "csrf_token": opened.csrf })),
@@ -373,10 +367,10 @@ async fn open_session(State(gateway): State<Gateway>, principal: Principal) -> R
     reply
         .headers_mut()
         .insert(header::SET_COOKIE, opened.cookie);
-    reply
+    Ok(reply)
 }
 
-async fn read_session(principal: Principal) -> Reply {
+async fn read_session(principal: Principal) -> Response {
     let csrf = match &principal.proof {
         Proof::Session { csrf } => Some(csrf.as_str()),
         Proof::ApiKey | Proof::OauthState | Proof::WebhookSignature => None,
@@ -384,7 +378,11 @@ async fn read_session(principal: Principal) -> Reply {
     Json(json!({ "tenant": principal.tenant, "csrf_token": csrf })).into_response()
 }
 
-async fn close_session(State(gateway): State<Gateway>, _: Principal, headers: HeaderMap) -> Reply {
+async fn close_session(
+    State(gateway): State<Gateway>,
+    _: Principal,
+    headers: HeaderMap,
+) -> Response {
     gateway.sessions.close(&headers);
     let mut reply = StatusCode::NO_CONTENT.into_response();
     if let Some(cookie) = principal::expired_cookie(gateway.secure_cookies) {
@@ -434,7 +432,7 @@ impl Gateway {
 
     /// Discovery needs no credential and is the same for every tenant: it
     /// runs once, as a tenant no one can call as.
-    async fn discovery(&self) -> Result<Arc<Discovery>, Reply> {
+    async fn discovery(&self) -> Result<Arc<Discovery>, GatewayError> {
         let tenant = self.directory.anonymous();
         self.discovery
             .get_or_try_init(|| async {
@@ -445,7 +443,7 @@ impl Gateway {
             })
             .await
             .cloned()
-            .map_err(|failure: Failure| reply::failure(failure.to_json()))
+            .map_err(GatewayError::Component)
     }
 
     async fn execute(
@@ -454,16 +452,12 @@ impl Gateway {
         headers: &HeaderMap,
         operation: &str,
         body: &[u8],
-    ) -> Reply {
+    ) -> Response {
         let params = match std::str::from_utf8(body) {
             Ok("") => "{}",
             Ok(params) => params,
             Err(_) => {
-                return refuse(
-                    StatusCode::BAD_REQUEST,
-                    "validation",
-                    "the body is not UTF-8 JSON",
-                );
+                return GatewayError::validation("the body is not UTF-8 JSON").into_response();
             }
         };
         let span = tracing::info_span!(
@@ -478,7 +472,7 @@ impl Gateway {
             .await
         {
             Ok(answer) => ([(header::CONTENT_TYPE, "application/json")], answer).into_response(),
-            Err(failure) => reply::failure(failure),
+            Err(error) => error.into_response(),
         }
     }
 }

@@ -8,19 +8,15 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::response::IntoResponse;
 use serde_json::{Map, Value, json};
 
-use super::reply::Reply;
+use super::error::GatewayError;
 use super::seed::{PAGING, ROUTES};
 use super::{Discovery, Gateway};
 use atom_runtime::wire;
 
-pub async fn document(State(gateway): State<Gateway>) -> Reply {
-    match gateway.discovery().await {
-        Ok(discovery) => Json(describe(&discovery)).into_response(),
-        Err(reply) => reply,
-    }
+pub async fn document(State(gateway): State<Gateway>) -> Result<Json<Value>, GatewayError> {
+    Ok(Json(describe(&*gateway.discovery().await?)))
 }
 
 pub fn describe(discovery: &Discovery) -> Value {

@@ -44,17 +44,15 @@ pub struct Principal {
 /// Handlers take the principal the authentication layer found; a route
 /// outside that layer cannot, by construction, run without one.
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Principal {
-    type Rejection = super::reply::Reply;
+    type Rejection = super::error::GatewayError;
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
         _: &S,
     ) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<Principal>()
-            .cloned()
-            .ok_or_else(|| super::reply::unauthenticated("no caller was authenticated"))
+        parts.extensions.get::<Principal>().cloned().ok_or_else(|| {
+            super::error::GatewayError::Unauthenticated("no caller was authenticated".into())
+        })
     }
 }
 

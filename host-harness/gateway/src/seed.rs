@@ -16,14 +16,14 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post};
 use serde_json::{Map, Value, json};
 
 use super::Gateway;
 use super::calls::Reading;
+use super::error::GatewayError;
 use super::principal::Principal;
-use super::reply::{self, Reply};
 use atom_runtime::params;
 
 /// Pages `all=true` follows at most: 5,000 items at 100 a page.
@@ -278,7 +278,7 @@ async fn call(
     Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
     body: Bytes,
-) -> Reply {
+) -> Response {
     let reading = Reading::of(&headers);
     let schema = match gateway.discovery().await {
         Ok(discovery) => discovery
@@ -286,13 +286,11 @@ async fn call(
             .get(route.operation)
             .cloned()
             .unwrap_or_default(),
-        Err(reply) => return reply,
+        Err(error) => return error.into_response(),
     };
     let (mut params, all) = match build_params(route, &schema, &path, &query, &body) {
         Ok(built) => built,
-        Err(message) => {
-            return failed(json!({ "code": "validation", "message": message, "retryable": false }));
-        }
+        Err(message) => return failed(&GatewayError::validation(message)),
     };
     let mut items = Vec::new();
     let mut pages_left = MAX_PAGES;
@@ -311,7 +309,7 @@ async fn call(
             .await
         {
             Ok(answer) => serde_json::from_str::<Value>(&answer).unwrap_or(Value::Null),
-            Err(failure) => return failed(failure),
+            Err(error) => return failed(&error),
         };
         if !route.listing {
             let status = if route.creates {
@@ -396,7 +394,8 @@ fn seed_body(mut fields: Map<String, Value>) -> Map<String, Value> {
     fields
 }
 
-fn failed(failure: Value) -> Reply {
-    let body = json!({ "detail": failure["message"], "error": failure });
-    reply::answer_failure(&failure, body)
+/// The seed's FastAPI `detail` beside the gateway's typed error.
+fn failed(error: &GatewayError) -> Response {
+    let details = error.details();
+    error.respond(json!({ "detail": details["message"], "error": details }))
 }

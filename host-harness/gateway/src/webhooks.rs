@@ -15,9 +15,9 @@ use std::time::Duration;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::IntoResponse;
+use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use futures_util::{Stream, StreamExt as _};
 use moka::sync::Cache;
 use serde_json::{Value, json};
@@ -25,9 +25,9 @@ use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
 
 use super::Gateway;
+use super::error::GatewayError;
 use super::metrics::ReasonLabel;
 use super::principal::{Principal, Proof};
-use super::reply::{Reply, refuse};
 use atom_runtime::host_types::CredentialSecret;
 
 /// Where a tenant's webhook secret is sealed: an id no tenant name can take
@@ -78,11 +78,11 @@ pub async fn deliver(
     Path(tenant): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Reply {
+) -> Response {
     let outcome = accept(&gateway, &tenant, &headers, &body).await;
     let reason = match &outcome {
         Ok(_) => "accepted",
-        Err((status, _)) if *status == StatusCode::CONFLICT => "replayed",
+        Err(GatewayError::Conflict(_)) => "replayed",
         Err(_) => "refused",
     };
     gateway
@@ -94,15 +94,7 @@ pub async fn deliver(
         Ok(event) => {
             Json(json!({ "accepted": true, "event_key": event["event_key"] })).into_response()
         }
-        Err((status, message)) => {
-            let code = match status {
-                StatusCode::CONFLICT => "conflict",
-                StatusCode::NOT_FOUND => "not_found",
-                StatusCode::UNAUTHORIZED => "auth_invalid",
-                _ => "validation",
-            };
-            refuse(status, code, &message)
-        }
+        Err(error) => error.into_response(),
     }
 }
 
@@ -111,26 +103,24 @@ async fn accept(
     tenant: &str,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Arc<Value>, (StatusCode, String)> {
-    let refused = |status, message: &str| (status, message.to_owned());
+) -> Result<Arc<Value>, GatewayError> {
     let request_uuid = headers
         .get("x-request-uuid")
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 64)
-        .ok_or_else(|| refused(StatusCode::BAD_REQUEST, "a delivery carries X-Request-UUID"))?
+        .ok_or_else(|| GatewayError::validation("a delivery carries X-Request-UUID"))?
         .to_owned();
     let seen_key = (tenant.to_owned(), request_uuid);
     if gateway.intake.seen.contains_key(&seen_key) {
-        return Err(refused(
-            StatusCode::CONFLICT,
-            "this delivery was accepted before",
+        return Err(GatewayError::Conflict(
+            "this delivery was accepted before".into(),
         ));
     }
-    let body = std::str::from_utf8(body)
-        .map_err(|_| refused(StatusCode::BAD_REQUEST, "the body is not UTF-8"))?;
+    let body =
+        std::str::from_utf8(body).map_err(|_| GatewayError::validation("the body is not UTF-8"))?;
     let secret = webhook_secret(gateway, tenant)
         .await
-        .ok_or_else(|| refused(StatusCode::NOT_FOUND, "no webhook intake for that tenant"))?;
+        .ok_or_else(|| GatewayError::NotFound("no webhook intake for that tenant".into()))?;
 
     let principal = Principal {
         tenant: tenant.to_owned(),
@@ -144,15 +134,9 @@ async fn accept(
     let event = gateway
         .run(&principal, "verify-webhook-delivery", &delivery.to_string())
         .await
-        .map_err(|failure| {
-            let status = match failure["code"].as_str() {
-                Some("auth_invalid") => StatusCode::UNAUTHORIZED,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            (
-                status,
-                failure["message"].as_str().unwrap_or("refused").to_owned(),
-            )
+        .map_err(|error| match error.code() {
+            "auth_invalid" => GatewayError::BadSignature(error.message()),
+            _ => GatewayError::validation(error.message()),
         })?;
     let event: Arc<Value> = Arc::new(serde_json::from_str(&event).unwrap_or_default());
     gateway.intake.seen.insert(seen_key, ());
