@@ -10,9 +10,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use subtle::ConstantTimeEq as _;
 
-use super::Gateway;
-use super::error::GatewayError;
-use super::principal::bearer;
+use crate::auth::principal::bearer;
+use crate::error::GatewayError;
+use crate::state::Gateway;
 
 pub async fn healthz() -> Response {
     Json(json!({ "status": "ok" })).into_response()

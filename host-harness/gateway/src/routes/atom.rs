@@ -20,9 +20,10 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tracing::Instrument as _;
 
-use super::Gateway;
-use super::error::GatewayError;
-use super::principal::Principal;
+use crate::auth::principal::Principal;
+use crate::error::GatewayError;
+use crate::routes::{request_id, rfc3339_now};
+use crate::state::Gateway;
 use atom_runtime::contract::Error as IntegrationError;
 use atom_runtime::{Failure, Limit, wire};
 
@@ -120,7 +121,7 @@ pub async fn operations(
 }
 
 pub async fn health(State(gateway): State<Gateway>, principal: Principal) -> Response {
-    let last_check = super::rfc3339_now();
+    let last_check = rfc3339_now();
     let (healthy, message) = match gateway.run(&principal, "health", "{}").await {
         Ok(answer) => {
             let report: Value = serde_json::from_str(&answer).unwrap_or_default();
@@ -241,26 +242,6 @@ fn with_request_id(status: StatusCode, body: Value, request_id: &str) -> Respons
         reply.headers_mut().insert("x-request-id", value);
     }
     reply
-}
-
-/// The caller's `X-Request-Id` when it is a plain token, else a fresh one.
-pub fn request_id(headers: &HeaderMap) -> String {
-    headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|id| {
-            !id.is_empty()
-                && id.len() <= 64
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
-        })
-        .map(str::to_owned)
-        .unwrap_or_else(|| {
-            let mut bytes = [0u8; 8];
-            let _ = getrandom::fill(&mut bytes);
-            bytes.iter().map(|b| format!("{b:02x}")).collect()
-        })
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 use axum::http::{HeaderMap, Method, header};
 
-use super::error::GatewayError;
+use crate::error::GatewayError;
 
 /// Host names the gateway answers to; ports are not part of the check.
 #[derive(Clone, Debug)]

@@ -20,10 +20,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post};
 use serde_json::{Map, Value, json};
 
-use super::Gateway;
-use super::calls::Reading;
-use super::error::GatewayError;
-use super::principal::Principal;
+use crate::auth::principal::Principal;
+use crate::calls::Reading;
+use crate::error::GatewayError;
+use crate::openapi;
+use crate::state::Gateway;
 use atom_runtime::params;
 
 /// Pages `all=true` follows at most: 5,000 items at 100 a page.
@@ -398,4 +399,47 @@ fn seed_body(mut fields: Map<String, Value>) -> Map<String, Value> {
 fn failed(error: &GatewayError) -> Response {
     let details = error.details();
     error.respond(json!({ "detail": details["message"], "error": details }))
+}
+
+/// The seed's routes in the OpenAPI document: each as the operation it
+/// calls, its path and query parameters, and its one-key envelope.
+pub fn describe(by_name: &openapi::Schemas, paths: &mut Map<String, Value>) {
+    for route in ROUTES {
+        let Some((params, result)) = by_name.get(route.operation) else {
+            continue;
+        };
+        let path = route.full_path();
+        let mut parameters: Vec<Value> = openapi::path_names(&path)
+            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+            .collect();
+        let paging: &[(&str, &str)] = if route.listing { PAGING } else { &[] };
+        for (name, _) in route.query.iter().chain(paging) {
+            parameters.push(json!({ "name": name, "in": "query", "schema": { "type": "string" } }));
+        }
+        if route.listing {
+            parameters
+                .push(json!({ "name": "all", "in": "query", "schema": { "type": "boolean" } }));
+        }
+        let answer = if route.listing {
+            json!({ "type": "object", "properties": {
+                route.key: { "type": "array", "items": result["properties"]["items"]["items"].clone() },
+                "next_cursor": { "type": ["string", "null"] },
+            }})
+        } else {
+            json!({ "type": "object", "properties": { route.key: result } })
+        };
+        let status = if route.creates { "201" } else { "200" };
+        let mut operation = json!({
+            "operationId": format!("seed-{}-{}", route.verb.name(), route.operation),
+            "summary": format!("The seed's route for `{}`", route.operation),
+            "parameters": parameters,
+            "responses": openapi::answers(status, answer),
+        });
+        if matches!(route.verb, Verb::Post) {
+            operation["requestBody"] =
+                json!({ "content": { "application/json": { "schema": params } } });
+        }
+        let entry = paths.entry(path).or_insert_with(|| json!({}));
+        entry[route.verb.name()] = operation;
+    }
 }

@@ -12,6 +12,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -24,10 +25,11 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
 
-use super::Gateway;
-use super::error::GatewayError;
-use super::metrics::ReasonLabel;
-use super::principal::{Principal, Proof};
+use super::Bitbucket;
+use crate::auth::principal::{Principal, Proof};
+use crate::error::GatewayError;
+use crate::metrics::ReasonLabel;
+use crate::state::Gateway;
 use atom_runtime::host_types::CredentialSecret;
 
 /// Where a tenant's webhook secret is sealed: an id no tenant name can take
@@ -75,11 +77,12 @@ impl Intake {
 
 pub async fn deliver(
     State(gateway): State<Gateway>,
+    Extension(bitbucket): Extension<Bitbucket>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let outcome = accept(&gateway, &tenant, &headers, &body).await;
+    let outcome = accept(&gateway, &bitbucket.intake, &tenant, &headers, &body).await;
     let reason = match &outcome {
         Ok(_) => "accepted",
         Err(GatewayError::Conflict(_)) => "replayed",
@@ -100,6 +103,7 @@ pub async fn deliver(
 
 async fn accept(
     gateway: &Gateway,
+    intake: &Intake,
     tenant: &str,
     headers: &HeaderMap,
     body: &[u8],
@@ -111,7 +115,7 @@ async fn accept(
         .ok_or_else(|| GatewayError::validation("a delivery carries X-Request-UUID"))?
         .to_owned();
     let seen_key = (tenant.to_owned(), request_uuid);
-    if gateway.intake.seen.contains_key(&seen_key) {
+    if intake.seen.contains_key(&seen_key) {
         return Err(GatewayError::Conflict(
             "this delivery was accepted before".into(),
         ));
@@ -139,7 +143,7 @@ async fn accept(
             _ => GatewayError::validation(error.message()),
         })?;
     let event: Arc<Value> = Arc::new(serde_json::from_str(&event).unwrap_or_default());
-    gateway.intake.seen.insert(seen_key, ());
+    intake.seen.insert(seen_key, ());
 
     if let (Some(cache), Some((workspace, slug))) = (
         &gateway.cache,
@@ -148,7 +152,7 @@ async fn accept(
         cache.forget_repository(tenant, workspace, slug);
     }
     // No listener is not an error: the event was still received.
-    let _ = gateway.intake.events.send(Delivered {
+    let _ = intake.events.send(Delivered {
         tenant: tenant.to_owned(),
         event: event.clone(),
     });
@@ -174,11 +178,11 @@ async fn webhook_secret(gateway: &Gateway, tenant: &str) -> Option<String> {
 
 /// `GET /bitbucket/events`: the caller's tenant's events as they arrive.
 pub async fn events(
-    State(gateway): State<Gateway>,
+    Extension(bitbucket): Extension<Bitbucket>,
     principal: Principal,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let tenant = principal.tenant;
-    let stream = BroadcastStream::new(gateway.intake.subscribe()).filter_map(move |delivered| {
+    let stream = BroadcastStream::new(bitbucket.intake.subscribe()).filter_map(move |delivered| {
         let event = match delivered {
             Ok(delivered) if delivered.tenant == tenant => Some(
                 Event::default()

@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use axum::Extension;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -18,9 +19,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::Gateway;
-use super::error::GatewayError;
-use super::principal::{Principal, Proof};
+use super::Bitbucket;
+use crate::auth::principal::{Principal, Proof};
+use crate::error::GatewayError;
+use crate::routes::rfc3339_now;
+use crate::state::Gateway;
 use atom_runtime::unix_now;
 
 pub const BROWSER_CALLBACK: &str = "/bitbucket/oauth/callback";
@@ -61,7 +64,7 @@ impl PendingLogins {
 }
 
 pub async fn health(State(gateway): State<Gateway>, principal: Principal) -> Response {
-    let timestamp = super::rfc3339_now();
+    let timestamp = rfc3339_now();
     let body = match gateway.run(&principal, "health", "{}").await {
         Ok(answer) => {
             let report: Value = serde_json::from_str(&answer).unwrap_or_default();
@@ -109,6 +112,7 @@ pub struct Callback {
 /// Bitbucket's redirect, from the browser: the state names the tenant.
 pub async fn browser_callback(
     State(gateway): State<Gateway>,
+    Extension(bitbucket): Extension<Bitbucket>,
     Query(callback): Query<Callback>,
 ) -> Result<Json<Value>, GatewayError> {
     if let Some(error) = callback.error {
@@ -120,7 +124,7 @@ pub async fn browser_callback(
     let tenant = callback
         .state
         .as_deref()
-        .and_then(|s| gateway.pending_logins.finish(s))
+        .and_then(|s| bitbucket.pending_logins.finish(s))
         .ok_or_else(|| {
             GatewayError::validation(
                 "unknown, used or expired OAuth state: start again from /bitbucket/oauth/start",
@@ -137,13 +141,14 @@ pub async fn browser_callback(
 /// that is already authenticated.
 pub async fn posted_callback(
     State(gateway): State<Gateway>,
+    Extension(bitbucket): Extension<Bitbucket>,
     principal: Principal,
     body: Bytes,
 ) -> Result<Json<Value>, GatewayError> {
     let callback: Callback = serde_json::from_slice(&body)
         .map_err(|_| GatewayError::validation("the body must be {\"code\": …, \"state\": …}"))?;
     if let Some(state) = &callback.state {
-        gateway.pending_logins.finish(state);
+        bitbucket.pending_logins.finish(state);
     }
     complete(&gateway, &principal, callback.code, callback.state).await
 }

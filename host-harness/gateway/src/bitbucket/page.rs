@@ -8,7 +8,7 @@ use axum::extract::Path;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-use super::error::GatewayError;
+use crate::error::GatewayError;
 
 const INDEX: &str = include_str!("page/index.html");
 
