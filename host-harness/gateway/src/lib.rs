@@ -19,10 +19,6 @@
 //!
 //! [`router`] assembles them; [`state::Gateway`] is what every handler shares.
 
-// Handlers and checks answer `Result<_, GatewayError>` or `Result<_,
-// Response>` as axum's own extractors do; boxing each would only obscure them.
-#![allow(clippy::result_large_err)]
-
 mod admission;
 mod auth;
 mod bitbucket;
