@@ -1,8 +1,8 @@
 //! Each tenant's upstream budget: a token bucket per tenant (governor),
-//! refilled at the hourly rate Bitbucket publishes (the component's rate-limit
+//! refilled at the hourly rate the upstream publishes (the component's rate-limit
 //! hints, or the operator's figure). A call needs a token before it runs, so a
 //! tenant that spent its budget is told when to come back without spending
-//! Bitbucket's; afterwards the bucket is charged for every request the call
+//! the upstream's; afterwards the bucket is charged for every request the call
 //! actually sent.
 
 use std::num::NonZeroU32;

@@ -6,13 +6,14 @@ use std::num::NonZeroU32;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::admission::Refusal;
-use super::budget::UpstreamBudget;
-use super::metrics::{CallLabels, OperationLabel, ReasonLabel};
-use super::principal::Principal;
-use super::{Discovery, Gateway};
+use crate::admission::Refusal;
+use crate::auth::principal::Principal;
+use crate::budget::UpstreamBudget;
+use crate::error::GatewayError;
+use crate::metrics::{CallLabels, OperationLabel, ReasonLabel};
+use crate::state::{Discovery, Gateway};
 use atom_runtime::contract::Complexity;
 
 /// What a call may do, as far as the cache is concerned.
@@ -48,33 +49,33 @@ impl Reading {
     }
 }
 
-/// Bitbucket's smallest published budget, for a component that gives none.
+/// For a component that publishes no rate-limit hint: the smallest hourly
+/// budget an upstream we integrate publishes, better too strict than spent.
 const FALLBACK_BUDGET: NonZeroU32 = NonZeroU32::new(1000).unwrap();
 
 impl Gateway {
-    /// Runs one operation for the principal's tenant; a refusal or failure
-    /// comes back as its wire-format JSON.
-    pub(super) async fn run(
+    /// Runs one operation for the principal's tenant.
+    pub async fn run(
         &self,
         principal: &Principal,
         operation: &str,
         params: &str,
-    ) -> Result<String, Value> {
+    ) -> Result<String, GatewayError> {
         self.run_reading(principal, operation, params, Reading::Cached)
             .await
     }
 
     /// As [`Gateway::run`]; `Reading::Fresh` (the caller sent `Cache-Control:
     /// no-cache`) skips the cached answer and stores the new one.
-    pub(super) async fn run_reading(
+    pub async fn run_reading(
         &self,
         principal: &Principal,
         operation: &str,
         params: &str,
         reading: Reading,
-    ) -> Result<String, Value> {
+    ) -> Result<String, GatewayError> {
         let discovery = self.discovery().await.ok();
-        let (label, kind) = classify(discovery.as_deref(), operation);
+        let (label, kind) = self.classify(discovery.as_deref(), operation);
         let tenant = principal.tenant.as_str();
         // Only a cacheable read needs its params parsed: they are its key.
         let cached = self
@@ -99,29 +100,32 @@ impl Gateway {
         let budget = self.budget(discovery.as_deref());
         if let Err(wait) = budget.admit(tenant) {
             self.metrics.budget_refusals.inc();
-            return Err(json!({
-                "code": "rate_limited",
-                "message": "this tenant's upstream request budget is spent for now",
-                "retryable": true,
-                "retry_after_seconds": wait,
-            }));
+            return Err(GatewayError::RateLimited {
+                message: "this tenant's upstream request budget is spent for now".into(),
+                retry_after_seconds: wait,
+            });
         }
         let live = self.live(principal);
         let _slot = self.admission.admit(&live.slots).await.map_err(|refusal| {
-            let (reason, code, message) = match refusal {
+            // A slot frees when any call ends: worth another try soon.
+            let (reason, error) = match refusal {
                 Refusal::TenantBusy => (
                     "tenant_busy",
-                    "rate_limited",
-                    "this tenant has as many calls running as it may",
+                    GatewayError::RateLimited {
+                        message: "this tenant has as many calls running as it may".into(),
+                        retry_after_seconds: 1,
+                    },
                 ),
                 Refusal::GatewayBusy => (
                     "gateway_busy",
-                    "overloaded",
-                    "the gateway has as many calls running as it may",
+                    GatewayError::Overloaded {
+                        message: "the gateway has as many calls running as it may".into(),
+                        retry_after_seconds: 1,
+                    },
                 ),
             };
             self.metrics.refused(reason);
-            json!({ "code": code, "message": message, "retryable": true, "retry_after_seconds": 1 })
+            error
         })?;
 
         let started = Instant::now();
@@ -150,8 +154,8 @@ impl Gateway {
                     }
                     Kind::Read => {}
                 }
-                if operation == "auth-start" {
-                    self.pending_logins.started(tenant, &answer);
+                for hooks in self.hooks.iter() {
+                    hooks.answered(tenant, operation, &answer);
                 }
                 Ok(answer)
             }
@@ -170,7 +174,7 @@ impl Gateway {
                         .get_or_create(&ReasonLabel { reason })
                         .inc();
                 }
-                Err(failure.to_json())
+                Err(GatewayError::Component(failure))
             }
         }
     }
@@ -210,23 +214,22 @@ impl Gateway {
                 .observe(seconds);
         }
     }
-}
 
-/// The operation's metric label (its name only if the component published
-/// it: a caller cannot grow the label set) and what it may do.
-fn classify(discovery: Option<&Discovery>, operation: &str) -> (String, Kind) {
-    let Some(published) =
-        discovery.and_then(|d| d.operations.iter().find(|op| op.name == operation))
-    else {
-        return ("unknown".to_owned(), Kind::Read);
-    };
-    let fresh = operation == "health"
-        || operation.starts_with("auth-")
-        || operation == "verify-webhook-delivery";
-    let kind = match published.complexity {
-        Complexity::Read | Complexity::Analyze if !fresh => Kind::CacheableRead,
-        Complexity::Read | Complexity::Analyze => Kind::Read,
-        Complexity::Execute | Complexity::Critical => Kind::Write,
-    };
-    (published.name.clone(), kind)
+    /// The operation's metric label (its name only if the component
+    /// published it: a caller cannot grow the label set) and what it may do.
+    fn classify(&self, discovery: Option<&Discovery>, operation: &str) -> (String, Kind) {
+        let Some(published) =
+            discovery.and_then(|d| d.operations.iter().find(|op| op.name == operation))
+        else {
+            return ("unknown".to_owned(), Kind::Read);
+        };
+        let fresh =
+            operation == "health" || self.hooks.iter().any(|hooks| hooks.always_fresh(operation));
+        let kind = match published.complexity {
+            Complexity::Read | Complexity::Analyze if !fresh => Kind::CacheableRead,
+            Complexity::Read | Complexity::Analyze => Kind::Read,
+            Complexity::Execute | Complexity::Critical => Kind::Write,
+        };
+        (published.name.clone(), kind)
+    }
 }

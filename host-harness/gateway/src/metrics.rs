@@ -50,7 +50,7 @@ impl Metrics {
             "Calls answered, by operation and outcome",
             calls.clone(),
         );
-        // 1 ms to ~65 s: a cached read to a merge that waits on Bitbucket.
+        // 1 ms to ~65 s: a cached read to a merge that waits on the upstream.
         let latency = Family::<OperationLabel, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.001, 2.0, 17))
         });

@@ -1,33 +1,39 @@
 //! `GET /openapi.json`: the gateway described in OpenAPI 3.1, built from
-//! the operations the component publishes and the seed's route table, so
-//! it says what the gateway does and cannot drift from it.
+//! the operations the component publishes and the route families' own
+//! tables, so it says what the gateway does and cannot drift from it.
 //!
 //! OpenAPI 3.1 schemas are JSON Schema 2020-12, so each operation's schema
 //! goes in as it is, except that its `$defs` move to `components/schemas`:
 //! inside an OpenAPI document `#/$defs/...` would point at the document.
 
 use axum::Json;
-use axum::extract::State;
-use axum::response::IntoResponse;
+use std::collections::HashMap;
+
 use serde_json::{Map, Value, json};
 
-use super::reply::Reply;
-use super::seed::{PAGING, ROUTES};
-use super::{Discovery, Gateway};
+use crate::auth::principal::SESSION_COOKIE;
+use crate::error::GatewayError;
+use crate::state::{Discovery, Gateway};
 use atom_runtime::wire;
 
-pub async fn document(State(gateway): State<Gateway>) -> Reply {
-    match gateway.discovery().await {
-        Ok(discovery) => Json(describe(&discovery)).into_response(),
-        Err(reply) => reply,
-    }
+/// Each operation's (params, result) schemas, as the document holds them.
+pub type Schemas<'a> = HashMap<&'a str, (Value, Value)>;
+
+/// Adds a route family's paths, answered by the operations of `Schemas`.
+pub type MorePaths = fn(&Schemas, &mut Map<String, Value>);
+
+pub async fn document(
+    gateway: &Gateway,
+    more_paths: MorePaths,
+) -> Result<Json<Value>, GatewayError> {
+    Ok(Json(describe(&*gateway.discovery().await?, more_paths)))
 }
 
-pub fn describe(discovery: &Discovery) -> Value {
+pub fn describe(discovery: &Discovery, more_paths: MorePaths) -> Value {
     let mut schemas = Map::new();
     schemas.insert("Error".into(), error_schema());
     let mut paths = Map::new();
-    let mut by_name = std::collections::HashMap::new();
+    let mut by_name = Schemas::new();
     for op in &discovery.operations {
         let params = hoist(schema_of(&op.parameters_schema), &op.name, &mut schemas);
         let result = hoist(schema_of(&op.result_schema), &op.name, &mut schemas);
@@ -43,44 +49,7 @@ pub fn describe(discovery: &Discovery) -> Value {
             }}),
         );
     }
-    for route in ROUTES {
-        let Some((params, result)) = by_name.get(route.operation) else {
-            continue;
-        };
-        let path = route.full_path();
-        let mut parameters: Vec<Value> = path_names(&path)
-            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
-            .collect();
-        let paging: &[(&str, &str)] = if route.listing { PAGING } else { &[] };
-        for (name, _) in route.query.iter().chain(paging) {
-            parameters.push(json!({ "name": name, "in": "query", "schema": { "type": "string" } }));
-        }
-        if route.listing {
-            parameters
-                .push(json!({ "name": "all", "in": "query", "schema": { "type": "boolean" } }));
-        }
-        let answer = if route.listing {
-            json!({ "type": "object", "properties": {
-                route.key: { "type": "array", "items": result["properties"]["items"]["items"].clone() },
-                "next_cursor": { "type": ["string", "null"] },
-            }})
-        } else {
-            json!({ "type": "object", "properties": { route.key: result } })
-        };
-        let status = if route.creates { "201" } else { "200" };
-        let mut operation = json!({
-            "operationId": format!("seed-{}-{}", route.verb.name(), route.operation),
-            "summary": format!("The seed's route for `{}`", route.operation),
-            "parameters": parameters,
-            "responses": answers(status, answer),
-        });
-        if matches!(route.verb, super::seed::Verb::Post) {
-            operation["requestBody"] =
-                json!({ "content": { "application/json": { "schema": params } } });
-        }
-        let entry = paths.entry(path).or_insert_with(|| json!({}));
-        entry[route.verb.name()] = operation;
-    }
+    more_paths(&by_name, &mut paths);
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -94,13 +63,14 @@ pub fn describe(discovery: &Discovery) -> Value {
             "schemas": schemas,
             "securitySchemes": {
                 "apiKey": { "type": "http", "scheme": "bearer", "description": "A tenant's API key (`atom-harness tenants add`)" },
-                "session": { "type": "apiKey", "in": "cookie", "name": super::principal::SESSION_COOKIE },
+                "session": { "type": "apiKey", "in": "cookie", "name": SESSION_COOKIE },
             },
         },
     })
 }
 
-fn answers(status: &str, schema: Value) -> Value {
+/// An operation's answers: `schema` under `status`, else the typed error.
+pub fn answers(status: &str, schema: Value) -> Value {
     json!({
         status: { "description": "The answer", "content": { "application/json": { "schema": schema } } },
         "default": {
@@ -141,7 +111,7 @@ fn hoist(mut schema: Value, operation: &str, components: &mut Map<String, Value>
         .and_then(|s| s.remove("$defs"))
         .and_then(|d| d.as_object().cloned())
         .unwrap_or_default();
-    let mut renamed: std::collections::HashMap<String, String> = defs
+    let mut renamed: HashMap<String, String> = defs
         .keys()
         .map(|name| {
             (
@@ -182,7 +152,7 @@ fn hoist(mut schema: Value, operation: &str, components: &mut Map<String, Value>
     schema
 }
 
-fn rewrite_refs(value: &mut Value, renamed: &std::collections::HashMap<String, String>) {
+fn rewrite_refs(value: &mut Value, renamed: &HashMap<String, String>) {
     match value {
         Value::Object(object) => {
             if let Some(Value::String(target)) = object.get_mut("$ref")
@@ -198,7 +168,7 @@ fn rewrite_refs(value: &mut Value, renamed: &std::collections::HashMap<String, S
 }
 
 /// `{workspace}`, `{repo_slug}`… of a route's path.
-fn path_names(path: &str) -> impl Iterator<Item = &str> {
+pub fn path_names(path: &str) -> impl Iterator<Item = &str> {
     path.split('/')
         .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
 }

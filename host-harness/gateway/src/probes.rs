@@ -6,19 +6,19 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use subtle::ConstantTimeEq as _;
 
-use super::Gateway;
-use super::principal::bearer;
-use super::reply::{Reply, refuse, unauthenticated};
+use crate::auth::principal::bearer;
+use crate::error::GatewayError;
+use crate::state::Gateway;
 
-pub async fn healthz() -> Reply {
+pub async fn healthz() -> Response {
     Json(json!({ "status": "ok" })).into_response()
 }
 
-pub async fn readyz(State(gateway): State<Gateway>) -> Reply {
+pub async fn readyz(State(gateway): State<Gateway>) -> Response {
     match gateway.directory.ready().await {
         Ok(()) => Json(json!({ "ready": true })).into_response(),
         Err(error) => {
@@ -33,24 +33,27 @@ pub async fn readyz(State(gateway): State<Gateway>) -> Reply {
 }
 
 /// Prometheus text, for the bearer of the operator's metrics token.
-pub async fn metrics(State(gateway): State<Gateway>, headers: HeaderMap) -> Reply {
+pub async fn metrics(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+) -> Result<Response, GatewayError> {
     let Some(token) = &gateway.metrics_token else {
-        return refuse(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "metrics are off: set ATOM_METRICS_TOKEN for serve",
-        );
+        return Err(GatewayError::NotFound(
+            "metrics are off: set ATOM_METRICS_TOKEN for serve".into(),
+        ));
     };
     let presented = bearer(&headers).unwrap_or_default();
     if !bool::from(presented.as_bytes().ct_eq(token.as_bytes())) {
-        return unauthenticated("send Authorization: Bearer <ATOM_METRICS_TOKEN>");
+        return Err(GatewayError::Unauthenticated(
+            "send Authorization: Bearer <ATOM_METRICS_TOKEN>".into(),
+        ));
     }
-    (
+    Ok((
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
         gateway.metrics.render(),
     )
-        .into_response()
+        .into_response())
 }

@@ -3,9 +3,9 @@
 //! anything that changes state, JSON and no foreign `Origin` (so no other web
 //! page can make a logged-in browser act for its user).
 
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, header};
 
-use super::reply::{Reply, refuse};
+use crate::error::GatewayError;
 
 /// Host names the gateway answers to; ports are not part of the check.
 #[derive(Clone, Debug)]
@@ -56,16 +56,18 @@ fn host_of(authority: &str) -> String {
 
 /// Checks every request against the host allowlist and, for state-changing
 /// methods, the content type and the origin.
-pub fn check(hosts: &HostAllowlist, method: &Method, headers: &HeaderMap) -> Result<(), Reply> {
+pub fn check(
+    hosts: &HostAllowlist,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<(), GatewayError> {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or_default();
     if !hosts.allows(host) {
-        return Err(refuse(
-            StatusCode::MISDIRECTED_REQUEST,
-            "permission_denied",
-            "this gateway does not answer to that Host name",
+        return Err(GatewayError::Misdirected(
+            "this gateway does not answer to that Host name".into(),
         ));
     }
     if is_safe(method) {
@@ -80,11 +82,7 @@ pub fn check(hosts: &HostAllowlist, method: &Method, headers: &HeaderMap) -> Res
                 matches!(scheme, "http" | "https") && hosts.allows(authority)
             });
         if !allowed {
-            return Err(refuse(
-                StatusCode::FORBIDDEN,
-                "permission_denied",
-                "cross-site requests are refused",
-            ));
+            return Err(cross_site());
         }
     }
     if headers
@@ -92,11 +90,7 @@ pub fn check(hosts: &HostAllowlist, method: &Method, headers: &HeaderMap) -> Res
         .and_then(|v| v.to_str().ok())
         .is_some_and(|site| site.eq_ignore_ascii_case("cross-site"))
     {
-        return Err(refuse(
-            StatusCode::FORBIDDEN,
-            "permission_denied",
-            "cross-site requests are refused",
-        ));
+        return Err(cross_site());
     }
     // A DELETE carries no body to mistype; the origin checks above cover it.
     if *method == Method::DELETE {
@@ -108,13 +102,15 @@ pub fn check(hosts: &HostAllowlist, method: &Method, headers: &HeaderMap) -> Res
         .and_then(|v| v.split(';').next())
         .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
     if !json {
-        return Err(refuse(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "validation",
-            "a request that changes anything must be Content-Type: application/json",
+        return Err(GatewayError::UnsupportedMediaType(
+            "a request that changes anything must be Content-Type: application/json".into(),
         ));
     }
     Ok(())
+}
+
+fn cross_site() -> GatewayError {
+    GatewayError::Forbidden("cross-site requests are refused".into())
 }
 
 pub fn is_safe(method: &Method) -> bool {

@@ -16,14 +16,15 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post};
 use serde_json::{Map, Value, json};
 
-use super::Gateway;
-use super::calls::Reading;
-use super::principal::Principal;
-use super::reply::{self, Reply};
+use crate::auth::principal::Principal;
+use crate::calls::Reading;
+use crate::error::GatewayError;
+use crate::openapi;
+use crate::state::Gateway;
 use atom_runtime::params;
 
 /// Pages `all=true` follows at most: 5,000 items at 100 a page.
@@ -278,7 +279,7 @@ async fn call(
     Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
     body: Bytes,
-) -> Reply {
+) -> Response {
     let reading = Reading::of(&headers);
     let schema = match gateway.discovery().await {
         Ok(discovery) => discovery
@@ -286,13 +287,11 @@ async fn call(
             .get(route.operation)
             .cloned()
             .unwrap_or_default(),
-        Err(reply) => return reply,
+        Err(error) => return error.into_response(),
     };
     let (mut params, all) = match build_params(route, &schema, &path, &query, &body) {
         Ok(built) => built,
-        Err(message) => {
-            return failed(json!({ "code": "validation", "message": message, "retryable": false }));
-        }
+        Err(message) => return failed(&GatewayError::validation(message)),
     };
     let mut items = Vec::new();
     let mut pages_left = MAX_PAGES;
@@ -311,7 +310,7 @@ async fn call(
             .await
         {
             Ok(answer) => serde_json::from_str::<Value>(&answer).unwrap_or(Value::Null),
-            Err(failure) => return failed(failure),
+            Err(error) => return failed(&error),
         };
         if !route.listing {
             let status = if route.creates {
@@ -396,7 +395,51 @@ fn seed_body(mut fields: Map<String, Value>) -> Map<String, Value> {
     fields
 }
 
-fn failed(failure: Value) -> Reply {
-    let body = json!({ "detail": failure["message"], "error": failure });
-    reply::answer_failure(&failure, body)
+/// The seed's FastAPI `detail` beside the gateway's typed error.
+fn failed(error: &GatewayError) -> Response {
+    let details = error.details();
+    error.respond(json!({ "detail": details["message"], "error": details }))
+}
+
+/// The seed's routes in the OpenAPI document: each as the operation it
+/// calls, its path and query parameters, and its one-key envelope.
+pub fn describe(by_name: &openapi::Schemas, paths: &mut Map<String, Value>) {
+    for route in ROUTES {
+        let Some((params, result)) = by_name.get(route.operation) else {
+            continue;
+        };
+        let path = route.full_path();
+        let mut parameters: Vec<Value> = openapi::path_names(&path)
+            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+            .collect();
+        let paging: &[(&str, &str)] = if route.listing { PAGING } else { &[] };
+        for (name, _) in route.query.iter().chain(paging) {
+            parameters.push(json!({ "name": name, "in": "query", "schema": { "type": "string" } }));
+        }
+        if route.listing {
+            parameters
+                .push(json!({ "name": "all", "in": "query", "schema": { "type": "boolean" } }));
+        }
+        let answer = if route.listing {
+            json!({ "type": "object", "properties": {
+                route.key: { "type": "array", "items": result["properties"]["items"]["items"].clone() },
+                "next_cursor": { "type": ["string", "null"] },
+            }})
+        } else {
+            json!({ "type": "object", "properties": { route.key: result } })
+        };
+        let status = if route.creates { "201" } else { "200" };
+        let mut operation = json!({
+            "operationId": format!("seed-{}-{}", route.verb.name(), route.operation),
+            "summary": format!("The seed's route for `{}`", route.operation),
+            "parameters": parameters,
+            "responses": openapi::answers(status, answer),
+        });
+        if matches!(route.verb, Verb::Post) {
+            operation["requestBody"] =
+                json!({ "content": { "application/json": { "schema": params } } });
+        }
+        let entry = paths.entry(path).or_insert_with(|| json!({}));
+        entry[route.verb.name()] = operation;
+    }
 }

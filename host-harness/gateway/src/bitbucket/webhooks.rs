@@ -12,22 +12,24 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::IntoResponse;
+use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use futures_util::{Stream, StreamExt as _};
 use moka::sync::Cache;
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
 
-use super::Gateway;
-use super::metrics::ReasonLabel;
-use super::principal::{Principal, Proof};
-use super::reply::{Reply, refuse};
+use super::Bitbucket;
+use crate::auth::principal::{Principal, Proof};
+use crate::error::GatewayError;
+use crate::metrics::ReasonLabel;
+use crate::state::Gateway;
 use atom_runtime::host_types::CredentialSecret;
 
 /// Where a tenant's webhook secret is sealed: an id no tenant name can take
@@ -75,14 +77,15 @@ impl Intake {
 
 pub async fn deliver(
     State(gateway): State<Gateway>,
+    Extension(bitbucket): Extension<Bitbucket>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Reply {
-    let outcome = accept(&gateway, &tenant, &headers, &body).await;
+) -> Response {
+    let outcome = accept(&gateway, &bitbucket.intake, &tenant, &headers, &body).await;
     let reason = match &outcome {
         Ok(_) => "accepted",
-        Err((status, _)) if *status == StatusCode::CONFLICT => "replayed",
+        Err(GatewayError::Conflict(_)) => "replayed",
         Err(_) => "refused",
     };
     gateway
@@ -94,43 +97,34 @@ pub async fn deliver(
         Ok(event) => {
             Json(json!({ "accepted": true, "event_key": event["event_key"] })).into_response()
         }
-        Err((status, message)) => {
-            let code = match status {
-                StatusCode::CONFLICT => "conflict",
-                StatusCode::NOT_FOUND => "not_found",
-                StatusCode::UNAUTHORIZED => "auth_invalid",
-                _ => "validation",
-            };
-            refuse(status, code, &message)
-        }
+        Err(error) => error.into_response(),
     }
 }
 
 async fn accept(
     gateway: &Gateway,
+    intake: &Intake,
     tenant: &str,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Arc<Value>, (StatusCode, String)> {
-    let refused = |status, message: &str| (status, message.to_owned());
+) -> Result<Arc<Value>, GatewayError> {
     let request_uuid = headers
         .get("x-request-uuid")
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 64)
-        .ok_or_else(|| refused(StatusCode::BAD_REQUEST, "a delivery carries X-Request-UUID"))?
+        .ok_or_else(|| GatewayError::validation("a delivery carries X-Request-UUID"))?
         .to_owned();
     let seen_key = (tenant.to_owned(), request_uuid);
-    if gateway.intake.seen.contains_key(&seen_key) {
-        return Err(refused(
-            StatusCode::CONFLICT,
-            "this delivery was accepted before",
+    if intake.seen.contains_key(&seen_key) {
+        return Err(GatewayError::Conflict(
+            "this delivery was accepted before".into(),
         ));
     }
-    let body = std::str::from_utf8(body)
-        .map_err(|_| refused(StatusCode::BAD_REQUEST, "the body is not UTF-8"))?;
+    let body =
+        std::str::from_utf8(body).map_err(|_| GatewayError::validation("the body is not UTF-8"))?;
     let secret = webhook_secret(gateway, tenant)
         .await
-        .ok_or_else(|| refused(StatusCode::NOT_FOUND, "no webhook intake for that tenant"))?;
+        .ok_or_else(|| GatewayError::NotFound("no webhook intake for that tenant".into()))?;
 
     let principal = Principal {
         tenant: tenant.to_owned(),
@@ -144,18 +138,12 @@ async fn accept(
     let event = gateway
         .run(&principal, "verify-webhook-delivery", &delivery.to_string())
         .await
-        .map_err(|failure| {
-            let status = match failure["code"].as_str() {
-                Some("auth_invalid") => StatusCode::UNAUTHORIZED,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            (
-                status,
-                failure["message"].as_str().unwrap_or("refused").to_owned(),
-            )
+        .map_err(|error| match error.code() {
+            "auth_invalid" => GatewayError::BadSignature(error.message()),
+            _ => GatewayError::validation(error.message()),
         })?;
     let event: Arc<Value> = Arc::new(serde_json::from_str(&event).unwrap_or_default());
-    gateway.intake.seen.insert(seen_key, ());
+    intake.seen.insert(seen_key, ());
 
     if let (Some(cache), Some((workspace, slug))) = (
         &gateway.cache,
@@ -164,7 +152,7 @@ async fn accept(
         cache.forget_repository(tenant, workspace, slug);
     }
     // No listener is not an error: the event was still received.
-    let _ = gateway.intake.events.send(Delivered {
+    let _ = intake.events.send(Delivered {
         tenant: tenant.to_owned(),
         event: event.clone(),
     });
@@ -190,11 +178,11 @@ async fn webhook_secret(gateway: &Gateway, tenant: &str) -> Option<String> {
 
 /// `GET /bitbucket/events`: the caller's tenant's events as they arrive.
 pub async fn events(
-    State(gateway): State<Gateway>,
+    Extension(bitbucket): Extension<Bitbucket>,
     principal: Principal,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let tenant = principal.tenant;
-    let stream = BroadcastStream::new(gateway.intake.subscribe()).filter_map(move |delivered| {
+    let stream = BroadcastStream::new(bitbucket.intake.subscribe()).filter_map(move |delivered| {
         let event = match delivered {
             Ok(delivered) if delivered.tenant == tenant => Some(
                 Event::default()

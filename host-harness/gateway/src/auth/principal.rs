@@ -14,6 +14,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cookie::{Cookie, SameSite};
 use subtle::ConstantTimeEq as _;
 
+use crate::error::GatewayError;
+
 pub const SESSION_COOKIE: &str = "atom_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
@@ -28,7 +30,7 @@ pub enum Proof {
     Session {
         csrf: String,
     },
-    /// Bitbucket's OAuth redirect, bringing back a state this tenant began.
+    /// An OAuth provider's redirect, bringing back a state this tenant began.
     OauthState,
     /// A webhook delivery, signed with this tenant's secret.
     WebhookSignature,
@@ -44,7 +46,7 @@ pub struct Principal {
 /// Handlers take the principal the authentication layer found; a route
 /// outside that layer cannot, by construction, run without one.
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Principal {
-    type Rejection = super::reply::Reply;
+    type Rejection = GatewayError;
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
@@ -54,7 +56,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Principal {
             .extensions
             .get::<Principal>()
             .cloned()
-            .ok_or_else(|| super::reply::unauthenticated("no caller was authenticated"))
+            .ok_or_else(|| GatewayError::Unauthenticated("no caller was authenticated".into()))
     }
 }
 

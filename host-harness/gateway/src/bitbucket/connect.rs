@@ -11,17 +11,19 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use axum::Extension;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::Gateway;
-use super::principal::{Principal, Proof};
-use super::reply::{Reply, refuse};
+use super::Bitbucket;
+use crate::auth::principal::{Principal, Proof};
+use crate::error::GatewayError;
+use crate::routes::rfc3339_now;
+use crate::state::Gateway;
 use atom_runtime::unix_now;
 
 pub const BROWSER_CALLBACK: &str = "/bitbucket/oauth/callback";
@@ -61,8 +63,8 @@ impl PendingLogins {
     }
 }
 
-pub async fn health(State(gateway): State<Gateway>, principal: Principal) -> Reply {
-    let timestamp = super::rfc3339_now();
+pub async fn health(State(gateway): State<Gateway>, principal: Principal) -> Response {
+    let timestamp = rfc3339_now();
     let body = match gateway.run(&principal, "health", "{}").await {
         Ok(answer) => {
             let report: Value = serde_json::from_str(&answer).unwrap_or_default();
@@ -75,30 +77,28 @@ pub async fn health(State(gateway): State<Gateway>, principal: Principal) -> Rep
                 "report": report,
             })
         }
-        Err(failure) => json!({
+        Err(error) => json!({
             "status": "error",
             "timestamp": timestamp,
             "user": null,
-            "error": failure["message"],
-            "code": failure["code"],
+            "error": error.message(),
+            "code": error.code(),
         }),
     };
     Json(body).into_response()
 }
 
-pub async fn start(State(gateway): State<Gateway>, principal: Principal) -> Reply {
-    match gateway.run(&principal, "auth-start", "{}").await {
-        Ok(answer) => {
-            let answer: Value = serde_json::from_str(&answer).unwrap_or_default();
-            Json(json!({
-                "authorization_url": answer["authorize_url"],
-                "state": answer["state"],
-                "expires_at": answer["expires_at"],
-            }))
-            .into_response()
-        }
-        Err(failure) => super::reply::failure(failure),
-    }
+pub async fn start(
+    State(gateway): State<Gateway>,
+    principal: Principal,
+) -> Result<Json<Value>, GatewayError> {
+    let answer = gateway.run(&principal, "auth-start", "{}").await?;
+    let answer: Value = serde_json::from_str(&answer).unwrap_or_default();
+    Ok(Json(json!({
+        "authorization_url": answer["authorize_url"],
+        "state": answer["state"],
+        "expires_at": answer["expires_at"],
+    })))
 }
 
 #[derive(Deserialize)]
@@ -112,29 +112,24 @@ pub struct Callback {
 /// Bitbucket's redirect, from the browser: the state names the tenant.
 pub async fn browser_callback(
     State(gateway): State<Gateway>,
+    Extension(bitbucket): Extension<Bitbucket>,
     Query(callback): Query<Callback>,
-) -> Reply {
+) -> Result<Json<Value>, GatewayError> {
     if let Some(error) = callback.error {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "permission_denied",
-            &format!(
-                "Bitbucket did not grant access: {error} {}",
-                callback.error_description.unwrap_or_default()
-            ),
-        );
+        return Err(GatewayError::Forbidden(format!(
+            "Bitbucket did not grant access: {error} {}",
+            callback.error_description.unwrap_or_default()
+        )));
     }
-    let Some(tenant) = callback
+    let tenant = callback
         .state
         .as_deref()
-        .and_then(|s| gateway.pending_logins.finish(s))
-    else {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "validation",
-            "unknown, used or expired OAuth state: start again from /bitbucket/oauth/start",
-        );
-    };
+        .and_then(|s| bitbucket.pending_logins.finish(s))
+        .ok_or_else(|| {
+            GatewayError::validation(
+                "unknown, used or expired OAuth state: start again from /bitbucket/oauth/start",
+            )
+        })?;
     let principal = Principal {
         tenant,
         proof: Proof::OauthState,
@@ -146,21 +141,14 @@ pub async fn browser_callback(
 /// that is already authenticated.
 pub async fn posted_callback(
     State(gateway): State<Gateway>,
+    Extension(bitbucket): Extension<Bitbucket>,
     principal: Principal,
     body: Bytes,
-) -> Reply {
-    let callback: Callback = match serde_json::from_slice(&body) {
-        Ok(callback) => callback,
-        Err(_) => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                "validation",
-                "the body must be {\"code\": …, \"state\": …}",
-            );
-        }
-    };
+) -> Result<Json<Value>, GatewayError> {
+    let callback: Callback = serde_json::from_slice(&body)
+        .map_err(|_| GatewayError::validation("the body must be {\"code\": …, \"state\": …}"))?;
     if let Some(state) = &callback.state {
-        gateway.pending_logins.finish(state);
+        bitbucket.pending_logins.finish(state);
     }
     complete(&gateway, &principal, callback.code, callback.state).await
 }
@@ -170,19 +158,15 @@ async fn complete(
     principal: &Principal,
     code: Option<String>,
     state: Option<String>,
-) -> Reply {
+) -> Result<Json<Value>, GatewayError> {
     let params = json!({ "code": code.unwrap_or_default(), "state": state.unwrap_or_default() });
-    match gateway
+    let status = gateway
         .run(principal, "auth-complete", &params.to_string())
-        .await
-    {
-        // The tokens stay in the store; the caller learns what it got.
-        Ok(status) => Json(json!({
-            "connected": true,
-            "tenant": principal.tenant,
-            "status": serde_json::from_str::<Value>(&status).unwrap_or_default(),
-        }))
-        .into_response(),
-        Err(failure) => super::reply::failure(failure),
-    }
+        .await?;
+    // The tokens stay in the store; the caller learns what it got.
+    Ok(Json(json!({
+        "connected": true,
+        "tenant": principal.tenant,
+        "status": serde_json::from_str::<Value>(&status).unwrap_or_default(),
+    })))
 }

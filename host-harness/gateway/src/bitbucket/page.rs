@@ -5,10 +5,10 @@
 //! key opens.
 
 use axum::extract::Path;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 
-use super::reply::{Reply, refuse};
+use crate::error::GatewayError;
 
 const INDEX: &str = include_str!("page/index.html");
 
@@ -49,19 +49,19 @@ const ASSETS: &[(&str, &str, &str)] = &[
 const POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                       connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-pub async fn index() -> Reply {
+pub async fn index() -> Response {
     page("text/html; charset=utf-8", INDEX)
 }
 
 /// `GET /assets/{name}`: one of [`ASSETS`], else 404.
-pub async fn asset(Path(name): Path<String>) -> Reply {
+pub async fn asset(Path(name): Path<String>) -> Response {
     match ASSETS.iter().find(|(known, _, _)| *known == name) {
         Some((_, content_type, body)) => page(content_type, body),
-        None => refuse(StatusCode::NOT_FOUND, "not_found", "no such asset"),
+        None => GatewayError::NotFound("no such asset".into()).into_response(),
     }
 }
 
-fn page(content_type: &'static str, body: &'static str) -> Reply {
+fn page(content_type: &'static str, body: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, content_type),

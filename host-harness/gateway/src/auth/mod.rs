@@ -1,0 +1,7 @@
+//! Who may call: the screen every request passes (`guard`), the registered
+//! tenants and their keys (`directory`), and the caller a request proves
+//! itself to be (`principal`).
+
+pub mod directory;
+pub mod guard;
+pub mod principal;

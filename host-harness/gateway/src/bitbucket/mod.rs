@@ -1,0 +1,107 @@
+//! Everything that knows Bitbucket: the routes of ATOM's original
+//! integration (`seed`), the OAuth connection (`connect`), webhook intake
+//! and forwarding (`webhooks`, `forward`) and the integration page (`page`).
+//! The generic gateway reaches it only through the router, and it reaches
+//! the generic gateway only through `Gateway`'s calls and [`CallHooks`].
+
+mod connect;
+mod forward;
+mod page;
+mod seed;
+mod webhooks;
+
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::http::Method;
+use axum::routing::get;
+use axum::{Extension, Router};
+
+use crate::state::{CallHooks, Gateway};
+use connect::PendingLogins;
+use webhooks::Intake;
+
+pub use seed::describe as describe_routes;
+pub use webhooks::secret_id as webhook_secret_id;
+
+/// What Bitbucket's routes keep between requests; handlers take it as an
+/// `Extension`, so `Gateway` does not know it.
+#[derive(Clone)]
+pub struct Bitbucket {
+    pending_logins: PendingLogins,
+    intake: Intake,
+}
+
+impl Bitbucket {
+    /// With a forward URL, accepted events are also POSTed there.
+    pub fn new(forward_events_to: Option<hyper::Uri>) -> Self {
+        let bitbucket = Self {
+            pending_logins: PendingLogins::default(),
+            intake: Intake::default(),
+        };
+        if let Some(url) = forward_events_to {
+            tokio::spawn(forward::run(url, bitbucket.intake.subscribe()));
+        }
+        bitbucket
+    }
+
+    pub fn hooks(&self) -> Arc<dyn CallHooks> {
+        Arc::new(self.clone())
+    }
+
+    /// The routes behind the gateway's authentication; [`proves_itself`]
+    /// says which requests pass it on their own proof.
+    pub fn routes(&self) -> Router<Gateway> {
+        seed::ROUTES
+            .iter()
+            .fold(Router::new(), |router, route| {
+                router.route(&route.full_path(), route.handler())
+            })
+            .route("/bitbucket/events", get(webhooks::events))
+            .route(
+                "/bitbucket/webhooks/{tenant}",
+                axum::routing::post(webhooks::deliver),
+            )
+            .route("/bitbucket/health", get(connect::health))
+            .route("/bitbucket/oauth/start", get(connect::start))
+            .route(
+                connect::BROWSER_CALLBACK,
+                get(connect::browser_callback).post(connect::posted_callback),
+            )
+            .layer(Extension(self.clone()))
+    }
+}
+
+/// The integration page, served to anyone.
+pub fn page_routes() -> Router<Gateway> {
+    Router::new()
+        .route("/", get(page::index))
+        .route("/bitbucket", get(page::index))
+        .route("/assets/{name}", get(page::asset))
+}
+
+/// Bitbucket's calls carry their own proof: the OAuth redirect a one-use
+/// state (see `connect`), a delivery its signature (`webhooks`).
+pub fn proves_itself(request: &Request) -> bool {
+    let path = request.uri().path();
+    match *request.method() {
+        Method::GET => path == connect::BROWSER_CALLBACK,
+        Method::POST => path.starts_with("/bitbucket/webhooks/"),
+        _ => false,
+    }
+}
+
+impl CallHooks for Bitbucket {
+    /// An OAuth step or a delivery check is never the same call twice.
+    fn always_fresh(&self, operation: &str) -> bool {
+        operation.starts_with("auth-") || operation == "verify-webhook-delivery"
+    }
+
+    /// The browser's callback finds the tenant by the state `auth-start`
+    /// handed out, whichever route started the flow.
+    fn answered(&self, tenant: &str, operation: &str, answer: &str) {
+        if operation == "auth-start" {
+            self.pending_logins.started(tenant, answer);
+        }
+    }
+}

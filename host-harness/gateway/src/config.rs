@@ -1,0 +1,47 @@
+//! What the operator decides about the gateway's front door, and the
+//! defaults for a gateway on loopback.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use crate::admission::AdmissionLimits;
+use crate::auth::guard::HostAllowlist;
+
+#[derive(Clone, Debug)]
+pub struct GatewayConfig {
+    /// Names the gateway answers to (`Host`, and `Origin` of browser calls).
+    pub hosts: HostAllowlist,
+    pub admission: AdmissionLimits,
+    /// Mark the session cookie `Secure` (the gateway is served over TLS).
+    pub secure_cookies: bool,
+    pub max_body_bytes: usize,
+    /// Time a client gets to send a request's body.
+    pub body_timeout: Duration,
+    /// Each tenant's upstream requests per hour; `None`: the lowest of the
+    /// component's rate-limit hints.
+    pub upstream_budget_per_hour: Option<NonZeroU32>,
+    /// How long a read's answer is reused; zero turns the cache off.
+    pub cache_ttl: Duration,
+    pub cache_max_bytes: u64,
+    /// The bearer `/metrics` wants; without one, metrics are not served.
+    pub metrics_token: Option<String>,
+    /// Where accepted webhook events are also POSTed (ATOM's intake).
+    pub forward_events_to: Option<hyper::Uri>,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            hosts: HostAllowlist::loopback(),
+            admission: AdmissionLimits::default(),
+            secure_cookies: false,
+            max_body_bytes: 1 << 20,
+            body_timeout: Duration::from_secs(10),
+            upstream_budget_per_hour: None,
+            cache_ttl: Duration::from_secs(10),
+            cache_max_bytes: 64 << 20,
+            metrics_token: None,
+            forward_events_to: None,
+        }
+    }
+}
