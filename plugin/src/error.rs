@@ -56,6 +56,18 @@ impl Error {
         ))
     }
 
+    /// A write Bitbucket answered with a 5xx (555, its edge timeout,
+    /// included): it may have acted before failing. Never retryable.
+    pub fn outcome_unknown_answered(status: u16, message: &str) -> Self {
+        Error::OutcomeUnknown(info(
+            format!(
+                "the write was sent and Bitbucket answered HTTP {status} ({message}): it may or may not have happened; check Bitbucket before trying again"
+            ),
+            false,
+            Some(status),
+        ))
+    }
+
     pub fn sandbox_denied(target: &str) -> Self {
         Error::PermissionDenied(PermissionError {
             message: format!(

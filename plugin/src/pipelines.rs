@@ -3,8 +3,6 @@
 //! Each run and step carries one `run-status` derived from Bitbucket's
 //! state, stage and result, so callers never re-derive it.
 
-use std::hash::BuildHasher;
-
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -80,14 +78,6 @@ pub struct ApiPipeline {
     build_seconds_used: Option<u64>,
     duration_in_seconds: Option<u64>,
     links: Option<Links>,
-    /// Absent from some listings: then only the run itself says.
-    variables: Option<Vec<ApiVariable>>,
-}
-
-#[derive(Deserialize)]
-struct ApiVariable {
-    key: Option<String>,
-    value: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -416,27 +406,19 @@ struct Variable<'a> {
     secured: bool,
 }
 
-/// The variable every triggered run carries, with a value unique to the
-/// call: when the trigger's answer is lost, the run that has it is the one
-/// the call started.
-pub const TRIGGER_ID_VARIABLE: &str = "ATOM_TRIGGER_ID";
+/// Newest runs read per page, and pages read at most, when a lost trigger's
+/// run is looked for: two small requests in the usual case (the current
+/// user, one page), four at worst.
+const RECONCILE_PAGELEN: u32 = 25;
+const RECONCILE_PAGES: u32 = 3;
 
-/// Recent runs a lost trigger's run is looked for among.
-const RECONCILE_RUNS: u32 = 20;
-
-/// Starts a run. Never retried: a lost answer does not mean no run started,
-/// so the run carrying this call's trigger id is looked for instead.
+/// Starts a run. Never retried: when its answer is lost or is a 5xx, the
+/// run it started (if any) is looked for among the newest runs instead.
+/// Nothing is added to the run to find it by: the user's pipeline sees only
+/// the variables the caller gave.
 pub fn trigger(
     upstream: &dyn Upstream,
     request: TriggerPipelineRequest,
-) -> Result<Pipeline, Error> {
-    trigger_with_id(upstream, request, &trigger_id())
-}
-
-fn trigger_with_id(
-    upstream: &dyn Upstream,
-    request: TriggerPipelineRequest,
-    trigger_id: &str,
 ) -> Result<Pipeline, Error> {
     let started = OffsetDateTime::now_utc();
     let branch = optional("branch", request.branch.as_deref())?;
@@ -464,16 +446,8 @@ fn trigger_with_id(
                 .iter()
                 .enumerate()
                 .map(|(i, v)| {
-                    let field = format!("variables[{i}].key");
-                    let key = required(&field, &v.key)?;
-                    if key == TRIGGER_ID_VARIABLE {
-                        return Err(Error::validation(
-                            &field,
-                            format!("{TRIGGER_ID_VARIABLE} is set by this integration"),
-                        ));
-                    }
                     Ok(Variable {
-                        key,
+                        key: required(&format!("variables[{i}].key"), &v.key)?,
                         value: &v.value,
                         secured: v.secured.unwrap_or(false),
                     })
@@ -481,14 +455,7 @@ fn trigger_with_id(
                 .collect::<Result<Vec<_>, Error>>()
         })
         .transpose()?
-        .unwrap_or_default()
-        .into_iter()
-        .chain([Variable {
-            key: TRIGGER_ID_VARIABLE,
-            value: trigger_id,
-            secured: false,
-        }])
-        .collect();
+        .unwrap_or_default();
     let body = TriggerBody {
         target: Target {
             kind,
@@ -507,59 +474,122 @@ fn trigger_with_id(
     let started_run = upstream
         .json::<ApiPipeline>(&endpoint)
         .map(ApiPipeline::into_pipeline);
+    let wanted = Wanted {
+        branch,
+        commit,
+        custom,
+    };
     reconcile(started_run, || {
-        find_triggered(upstream, &request, branch, trigger_id, started)
+        find_triggered(upstream, &request, &wanted, started)
     })
 }
 
-/// A fresh id for one trigger: 128 bits from the host's random source (the
-/// std hasher's keys come from it).
-fn trigger_id() -> String {
-    let random = || std::collections::hash_map::RandomState::new().hash_one(0u8);
-    format!("{:016x}{:016x}", random(), random())
+/// What a trigger asked for, as a listed run's `target` shows it.
+struct Wanted<'a> {
+    branch: Option<&'a str>,
+    commit: Option<&'a str>,
+    custom: Option<&'a str>,
 }
 
-/// The run carrying `trigger_id`, among the newest runs (on `branch` when
-/// given) created since `started`. Listings may leave variables out: those
-/// runs are read one by one, together.
+impl Wanted<'_> {
+    /// Whether `target` is what was triggered: the same branch (or none, for
+    /// a commit target), the commit when one was given (Bitbucket answers the
+    /// full hash, the caller may have given a prefix: either may be the
+    /// shorter), and the custom
+    /// pipeline when one was named — else not a custom one, since a run
+    /// triggered on a branch runs that branch's (or the default) pipeline.
+    fn matches(&self, target: Option<&ApiTarget>) -> bool {
+        let Some(target) = target else {
+            return false;
+        };
+        let ref_ok = match self.branch {
+            Some(branch) => {
+                matches!(target.ref_type.as_deref(), Some("branch" | "named_branch"))
+                    && target.ref_name.as_deref() == Some(branch)
+            }
+            None => target.ref_name.is_none(),
+        };
+        let commit_ok = self.commit.is_none_or(|given| {
+            let given = given.to_ascii_lowercase();
+            target
+                .commit
+                .as_ref()
+                .and_then(|c| c.hash.as_deref())
+                .map(str::to_ascii_lowercase)
+                .is_some_and(|hash| {
+                    hash.len() >= 7 && (hash.starts_with(&given) || given.starts_with(&hash))
+                })
+        });
+        let selector = target.selector.as_ref();
+        let kind = selector.and_then(|s| s.kind.as_deref());
+        let selector_ok = match self.custom {
+            Some(pattern) => {
+                kind == Some("custom")
+                    && selector.and_then(|s| s.pattern.as_deref()) == Some(pattern)
+            }
+            None => kind != Some("custom"),
+        };
+        ref_ok && commit_ok && selector_ok
+    }
+}
+
+/// The run a trigger whose answer was lost started, from what live list
+/// answers carry (they have `has_variables`, never the variables: a run
+/// cannot be tagged and read back). The newest runs are read, a few pages
+/// at most, and a run is this call's when
+/// - its `created_on` is not before the call started (less a little clock
+///   skew): older runs cannot be this call's;
+/// - its `creator` is the credential's own account: runs other people (or
+///   pushes, schedules) start at the same moment are not;
+/// - its `target` is what was triggered (see [`Wanted::matches`]): the same
+///   user may start other pipelines meanwhile.
+///
+/// Exactly one such run answers; none, or several (the same user triggered
+/// the same thing twice at once), leave the outcome unknown.
 fn find_triggered(
     upstream: &dyn Upstream,
     request: &TriggerPipelineRequest,
-    branch: Option<&str>,
-    trigger_id: &str,
+    wanted: &Wanted,
     started: OffsetDateTime,
 ) -> Result<Option<Pipeline>, Error> {
+    let me: ApiAccount = upstream.json(&Endpoint::get(ApiPath::new("user")))?;
+    let me = me
+        .uuid
+        .ok_or_else(|| Error::unavailable("Bitbucket did not say who the current user is", None))?;
     let since = created_since(started)?;
-    let listing = Endpoint::get(pipelines(&request.workspace, &request.repo_slug)?)
-        .query_opt("target.branch", branch)
-        .query("sort", "-created_on")
-        .query("pagelen", RECONCILE_RUNS.to_string());
-    let page: page::Paginated<ApiPipeline> = upstream.json(&listing)?;
-    let recent: Vec<ApiPipeline> = page
-        .values
-        .into_iter()
-        .filter(|run| created_after(run.created_on.as_deref(), &since))
-        .collect();
-    let carries = |run: &ApiPipeline| {
-        run.variables.iter().flatten().any(|v| {
-            v.key.as_deref() == Some(TRIGGER_ID_VARIABLE) && v.value.as_deref() == Some(trigger_id)
-        })
-    };
-    let (listed, unlisted): (Vec<_>, Vec<_>) =
-        recent.into_iter().partition(|run| run.variables.is_some());
-    if let Some(run) = listed.into_iter().find(carries) {
-        return Ok(Some(run.into_pipeline()));
+    let mut matching = Vec::new();
+    for page in 1..=RECONCILE_PAGES {
+        let listing = Endpoint::get(pipelines(&request.workspace, &request.repo_slug)?)
+            .query("sort", "-created_on")
+            .query("pagelen", RECONCILE_PAGELEN.to_string())
+            .query("page", page.to_string());
+        let runs: page::Paginated<ApiPipeline> = upstream.json(&listing)?;
+        let full = runs.values.len() >= RECONCILE_PAGELEN as usize;
+        // Newest first: once a run is older than the call, so is the rest.
+        let mut reached_older = false;
+        for run in runs.values {
+            if !created_after(run.created_on.as_deref(), &since) {
+                reached_older = true;
+                continue;
+            }
+            let mine = run
+                .creator
+                .as_ref()
+                .and_then(|c| c.uuid.as_deref())
+                .is_some_and(|uuid| uuid == me);
+            if mine && wanted.matches(run.target.as_ref()) {
+                matching.push(run);
+            }
+        }
+        if reached_older || !full {
+            break;
+        }
     }
-    let reads = unlisted
-        .iter()
-        .filter_map(|run| run.uuid.as_deref())
-        .map(|uuid| pipeline(&request.workspace, &request.repo_slug, uuid).map(Endpoint::get))
-        .collect::<Result<Vec<_>, Error>>()?;
-    let runs: Vec<ApiPipeline> = upstream.json_all(&reads)?;
-    Ok(runs
-        .into_iter()
-        .find(carries)
-        .map(ApiPipeline::into_pipeline))
+    if matching.len() == 1 {
+        Ok(matching.pop().map(ApiPipeline::into_pipeline))
+    } else {
+        Ok(None)
+    }
 }
 
 /// Asks Bitbucket to stop the run (204), then answers the run as it is now.
@@ -631,7 +661,7 @@ mod tests {
     }
 
     #[test]
-    fn trigger_sends_a_ref_target_with_selector_and_variables() {
+    fn trigger_sends_a_ref_target_with_selector_and_only_the_callers_variables() {
         use crate::endpoint::script::Script;
         use serde_json::json;
 
@@ -639,23 +669,14 @@ mod tests {
             "uuid": "{p1}", "build_number": 9,
             "state": {"name": "PENDING"}, "trigger": {"name": "MANUAL"}
         }));
-        let run = trigger_with_id(
-            &script,
-            TriggerPipelineRequest {
-                workspace: "acme".into(),
-                repo_slug: "api".into(),
-                branch: Some("main".into()),
-                commit: None,
-                custom_pipeline: Some("deploy".into()),
-                variables: Some(vec![crate::types::PipelineVariable {
-                    key: "ENV".into(),
-                    value: "staging".into(),
-                    secured: None,
-                }]),
-            },
-            "t1",
-        )
-        .unwrap();
+        let mut request = run_on_main();
+        request.custom_pipeline = Some("deploy".into());
+        request.variables = Some(vec![crate::types::PipelineVariable {
+            key: "ENV".into(),
+            value: "staging".into(),
+            secured: None,
+        }]);
+        let run = trigger(&script, request).unwrap();
         assert_eq!(run.status, RunStatus::Pending);
         assert_eq!(
             script.body(0),
@@ -664,12 +685,37 @@ mod tests {
                     "type": "pipeline_ref_target", "ref_type": "branch", "ref_name": "main",
                     "selector": {"type": "custom", "pattern": "deploy"}
                 },
-                "variables": [
-                    {"key": "ENV", "value": "staging", "secured": false},
-                    {"key": "ATOM_TRIGGER_ID", "value": "t1", "secured": false}
-                ]
+                "variables": [{"key": "ENV", "value": "staging", "secured": false}]
             })
         );
+    }
+
+    #[test]
+    fn every_trigger_body_carries_target_type_and_selector_type() {
+        use crate::endpoint::script::Script;
+
+        let head = "a".repeat(40);
+        for (branch, commit, custom) in [
+            (Some("main"), None, None),
+            (Some("main"), Some(head.as_str()), Some("deploy")),
+            (None, Some(head.as_str()), None),
+            (None, Some(head.as_str()), Some("deploy")),
+        ] {
+            let script = Script::new().answer(Err(Error::validation("target", "refused")));
+            let mut request = run_on_main();
+            request.branch = branch.map(str::to_owned);
+            request.commit = commit.map(str::to_owned);
+            request.custom_pipeline = custom.map(str::to_owned);
+            let _ = trigger(&script, request);
+            let body = script.body(0);
+            assert!(body["target"]["type"].is_string(), "{body}");
+            if let Some(commit) = body["target"].get("commit") {
+                assert_eq!(commit["type"], "commit", "{body}");
+            }
+            if let Some(selector) = body["target"].get("selector") {
+                assert_eq!(selector["type"], "custom", "{body}");
+            }
+        }
     }
 
     fn run_on_main() -> TriggerPipelineRequest {
@@ -683,93 +729,119 @@ mod tests {
         }
     }
 
-    fn just_now() -> String {
-        let now = time::OffsetDateTime::now_utc();
-        now.format(&time::format_description::well_known::Rfc3339)
+    fn at(offset: time::Duration) -> String {
+        let when = time::OffsetDateTime::now_utc() + offset;
+        when.format(&time::format_description::well_known::Rfc3339)
             .unwrap()
     }
 
-    fn run(uuid: &str, build: u64, trigger_id: Option<&str>) -> serde_json::Value {
-        let mut run = serde_json::json!({
-            "uuid": uuid, "build_number": build, "created_on": just_now(),
+    /// A run as live list answers show it: `has_variables`, no variables.
+    fn run(uuid: &str, creator: &str, branch: &str, created_on: String) -> serde_json::Value {
+        serde_json::json!({
+            "uuid": uuid, "build_number": 1, "created_on": created_on,
+            "has_variables": false,
+            "creator": {"uuid": creator},
+            "target": {
+                "type": "pipeline_ref_target", "ref_type": "branch", "ref_name": branch,
+                "commit": {"hash": "abc123"},
+                "selector": {"type": "branches", "pattern": branch}
+            },
             "state": {"name": "PENDING"}
-        });
-        if let Some(id) = trigger_id {
-            run["variables"] = serde_json::json!([{"key": "ATOM_TRIGGER_ID", "value": id}]);
+        })
+    }
+
+    fn me() -> serde_json::Value {
+        serde_json::json!({"uuid": "{ada}"})
+    }
+
+    fn lost_then(pages: &[serde_json::Value]) -> crate::endpoint::script::Script {
+        let mut script = crate::endpoint::script::Script::new()
+            .answer(Err(Error::outcome_unknown_answered(555, "Timed out")))
+            .ok(me());
+        for page in pages {
+            script = script.ok(page.clone());
         }
-        run
+        script
     }
 
     #[test]
-    fn a_lost_trigger_answers_the_run_carrying_its_id() {
-        use crate::endpoint::script::Script;
+    fn a_lost_trigger_answers_the_one_new_run_of_its_creator_and_target() {
         use serde_json::json;
-
-        let script = Script::new()
-            .answer(Err(Error::outcome_unknown("connection reset")))
-            .ok(json!({"values": [run("{b}", 12, Some("other")), run("{a}", 11, Some("t1"))]}));
-        let found = trigger_with_id(&script, run_on_main(), "t1").unwrap();
-        assert_eq!(found.build_number, 11);
+        let now = time::Duration::ZERO;
+        let script = lost_then(&[json!({"values": [
+            run("{grace}", "{grace}", "main", at(now)),
+            run("{other-branch}", "{ada}", "develop", at(now)),
+            run("{mine}", "{ada}", "main", at(now)),
+            run("{old}", "{ada}", "main", at(-time::Duration::hours(1))),
+        ]})]);
+        let found = trigger(&script, run_on_main()).unwrap();
+        assert_eq!(found.uuid, "{mine}");
         let sent = script.sent.borrow();
-        assert_eq!(sent.len(), 2);
-        assert_eq!(
-            sent[1].query_string(),
-            "target.branch=main&sort=-created_on&pagelen=20"
-        );
+        assert_eq!(sent.len(), 3, "the trigger, who am I, one page");
+        assert_eq!(sent[1].path.as_str(), "/user");
+        assert_eq!(sent[2].query_string(), "sort=-created_on&pagelen=25&page=1");
     }
 
     #[test]
-    fn runs_listed_without_variables_are_read_one_by_one_in_order() {
-        use crate::endpoint::script::Script;
+    fn a_lost_trigger_reads_a_few_pages_at_most() {
         use serde_json::json;
-
-        let script = Script::new()
-            .answer(Err(Error::outcome_unknown("connection reset")))
-            .ok(json!({"values": [run("{b}", 12, None), run("{a}", 11, None)]}))
-            .ok(run("{b}", 12, Some("other")))
-            .ok(run("{a}", 11, Some("t1")));
-        let found = trigger_with_id(&script, run_on_main(), "t1").unwrap();
-        assert_eq!(found.uuid, "{a}");
-        let sent = script.sent.borrow();
-        assert_eq!(
-            sent[2].path.as_str(),
-            "/repositories/acme/api/pipelines/%7Bb%7D"
-        );
-        assert_eq!(
-            sent[3].path.as_str(),
-            "/repositories/acme/api/pipelines/%7Ba%7D"
-        );
-    }
-
-    #[test]
-    fn a_lost_trigger_without_its_run_stays_unknown() {
-        use crate::endpoint::script::Script;
-        use serde_json::json;
-
-        let script = Script::new()
-            .answer(Err(Error::outcome_unknown("connection reset")))
-            .ok(json!({"values": [run("{b}", 12, Some("other"))]}));
-        let error = trigger_with_id(&script, run_on_main(), "t1").unwrap_err();
-        assert_eq!(error.code(), "outcome_unknown");
-        assert!(!error.retryable());
-        assert_eq!(script.requests_sent(), 2);
-    }
-
-    #[test]
-    fn the_trigger_id_is_the_integrations_own_variable() {
-        use crate::endpoint::script::Script;
-
-        let mut request = run_on_main();
-        request.variables = Some(vec![crate::types::PipelineVariable {
-            key: TRIGGER_ID_VARIABLE.into(),
-            value: "mine".into(),
-            secured: None,
-        }]);
-        let Err(Error::Validation(refused)) = trigger(&Script::new(), request) else {
-            panic!("the id is set by the integration");
+        let full = |uuid: &str| {
+            let values: Vec<_> = (0..RECONCILE_PAGELEN)
+                .map(|_| run(uuid, "{grace}", "main", at(time::Duration::ZERO)))
+                .collect();
+            json!({ "values": values })
         };
-        assert_eq!(refused.field, "variables[0].key");
-        assert_ne!(trigger_id(), trigger_id());
+        let pages: Vec<_> = (0..RECONCILE_PAGES).map(|_| full("{x}")).collect();
+        let script = lost_then(&pages);
+        let error = trigger(&script, run_on_main()).unwrap_err();
+        assert_eq!(error.code(), "outcome_unknown");
+        assert_eq!(script.requests_sent(), 2 + RECONCILE_PAGES);
+    }
+
+    #[test]
+    fn a_lost_trigger_with_no_match_or_two_stays_unknown() {
+        use serde_json::json;
+        let now = time::Duration::ZERO;
+        for values in [
+            json!([run("{grace}", "{grace}", "main", at(now))]),
+            json!([
+                run("{a}", "{ada}", "main", at(now)),
+                run("{b}", "{ada}", "main", at(now))
+            ]),
+        ] {
+            let script = lost_then(&[json!({ "values": values })]);
+            let error = trigger(&script, run_on_main()).unwrap_err();
+            assert_eq!(error.code(), "outcome_unknown");
+            assert!(!error.retryable());
+            assert_eq!(script.requests_sent(), 3);
+        }
+    }
+
+    #[test]
+    fn targets_match_on_ref_commit_and_selector() {
+        let target = |json: serde_json::Value| serde_json::from_value::<ApiTarget>(json).unwrap();
+        let custom = target(serde_json::json!({
+            "ref_type": "branch", "ref_name": "main", "commit": {"hash": "ABCDEF12"},
+            "selector": {"type": "custom", "pattern": "deploy"}
+        }));
+        let wanted = |branch, commit, custom| Wanted {
+            branch,
+            commit,
+            custom,
+        };
+        assert!(wanted(Some("main"), Some("abcdef"), Some("deploy")).matches(Some(&custom)));
+        assert!(
+            !wanted(Some("main"), None, None).matches(Some(&custom)),
+            "custom ≠ branch run"
+        );
+        assert!(!wanted(Some("main"), Some("abd"), Some("deploy")).matches(Some(&custom)));
+        assert!(!wanted(Some("main"), None, Some("other")).matches(Some(&custom)));
+        assert!(!wanted(None, Some("abcdef"), Some("deploy")).matches(Some(&custom)));
+        let bare = target(
+            serde_json::json!({"commit": {"hash": "abcdef12"}, "selector": {"type": "default"}}),
+        );
+        assert!(wanted(None, Some("abcdef12"), None).matches(Some(&bare)));
+        assert!(!wanted(None, Some("abcdef12"), None).matches(None));
     }
 
     #[test]

@@ -494,7 +494,8 @@ struct TaskStatus {
 
 /// Merges, asking Bitbucket to work asynchronously and polling its task
 /// status (202 + `Location`) within a bound. The POST itself is never retried:
-/// a 555 comes back as a retryable `timeout` for the caller to decide.
+/// a 5xx or 555 may come after Bitbucket merged, so it is `outcome-unknown`
+/// (not retryable), and the caller reads the pull request to know.
 pub fn merge(
     upstream: &dyn Upstream,
     request: MergePullRequestRequest,

@@ -2,9 +2,11 @@
 //! wasi:http with the session's credential, follows redirects (the token
 //! only ever goes to URLs under `api-base-url`), retries what is safe to
 //! retry, refreshes an OAuth token Bitbucket refuses, and logs every attempt
-//! without a header or a token. A write that is not idempotent and whose
-//! answer was lost comes back `outcome-unknown`, never retryable. Batches of
-//! GETs go out concurrently, a bounded number at a time.
+//! without a header or a token. A write (POST, PUT, PATCH, DELETE) whose
+//! answer does not prove Bitbucket did nothing — the answer was lost, cut
+//! short, late, or a 5xx / 555 — comes back `outcome-unknown`, never retried
+//! and never retryable; only a 4xx (429 included) proves it was not done.
+//! Batches of GETs go out concurrently, a bounded number at a time.
 
 use std::cell::{Cell, OnceCell};
 use std::hash::BuildHasher;
@@ -25,6 +27,8 @@ use crate::wasi_http::{self, Failed, Limits, Pending};
 
 const MAX_REDIRECTS: usize = 3;
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
+/// The longest wait once Bitbucket said the credential is near its limit.
+const MAX_BACKOFF_NEAR_LIMIT: Duration = Duration::from_secs(16);
 /// Longest path a log line carries.
 const MAX_LOGGED_PATH: usize = 512;
 const USER_AGENT: &str = concat!("atom-bitbucket/", env!("CARGO_PKG_VERSION"));
@@ -40,6 +44,9 @@ pub struct Client {
     /// or refuse their params first, never read the credential.
     session: OnceCell<Session>,
     sent: Cell<u32>,
+    /// Bitbucket answered `X-RateLimit-NearLimit: true` during this call
+    /// (only access tokens get the header): retries wait longer.
+    near_limit: Cell<bool>,
 }
 
 impl Client {
@@ -49,6 +56,7 @@ impl Client {
             config: Config::from_host()?,
             session: OnceCell::new(),
             sent: Cell::new(0),
+            near_limit: Cell::new(false),
         })
     }
 
@@ -98,6 +106,9 @@ impl Client {
                 .unwrap_or_else(Instant::now);
             let outcome = self.send_following_redirects(endpoint, first_hop.map(|hop| hop.outcome));
             let elapsed_ms = started.elapsed().as_millis().to_string();
+            if let Ok(response) = &outcome {
+                self.note_near_limit(response);
+            }
             let (error, retry_after) = match outcome {
                 Ok(response) if response.status < 300 => {
                     log_request(
@@ -113,15 +124,17 @@ impl Client {
                     let retry_after = response
                         .header("retry-after")
                         .and_then(|v| retry_after_seconds(v, crate::session::unix_now()));
+                    let error = Error::from_upstream(response.status, &response.body, retry_after);
                     (
-                        Error::from_upstream(response.status, &response.body, retry_after),
+                        answered_write(endpoint, response.status, error),
                         retry_after,
                     )
                 }
                 Err(error) => (error, None),
             };
-            // A refusal (4xx) is the caller's business; only what may pass is a warning.
-            let level = if error.retryable() {
+            // A refusal (4xx) is the caller's business; only what may pass,
+            // and a write that may or may not have happened, is a warning.
+            let level = if error.retryable() || matches!(error, Error::OutcomeUnknown(_)) {
                 LogLevel::Warn
             } else {
                 LogLevel::Info
@@ -131,9 +144,18 @@ impl Client {
                 .map_or_else(|| error.code().to_owned(), |s| s.to_string());
             log_request(level, endpoint, attempt, outcome, elapsed_ms);
 
-            let wait = backoff(&self.config, attempt, retry_after);
+            let wait = backoff(
+                self.config.retry_base,
+                attempt,
+                retry_after,
+                self.near_limit.get(),
+                random(attempt),
+            );
             // A create or a trigger (POST) is never retried, on a 5xx or a
-            // 429 either: a lost answer does not mean Bitbucket did not act.
+            // 429 either: a lost answer does not mean Bitbucket did not act,
+            // and a 429 is the caller's to retry (it proves nothing was done).
+            // A PUT or DELETE is retried on a 429 only: a 5xx to any write is
+            // `outcome-unknown`, which is never retryable.
             let worth_retrying = endpoint.method.is_idempotent()
                 && error.retryable()
                 && attempt < self.config.max_attempts
@@ -143,6 +165,29 @@ impl Client {
             }
             std::thread::sleep(wait);
             attempt += 1;
+        }
+    }
+
+    /// `X-RateLimit-NearLimit: true` (sent to access tokens only) is a
+    /// slow-down signal: it is logged once per call, and every later retry
+    /// of the call waits longer (see [`backoff`]). Successes are not paced:
+    /// a call is a handful of requests, and the hour's budget is Bitbucket's
+    /// to enforce with a 429.
+    fn note_near_limit(&self, response: &Response) {
+        let near = response
+            .header("x-ratelimit-nearlimit")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        if near && !self.near_limit.replace(true) {
+            let limit = response.header("x-ratelimit-limit").unwrap_or("unknown");
+            let resource = response.header("x-ratelimit-resource").unwrap_or("unknown");
+            host::log(
+                LogLevel::Warn,
+                "bitbucket rate limit nearly reached; retries back off longer",
+                &[
+                    ("limit_per_hour", quote::bounded(limit, 32)),
+                    ("resource", quote::bounded(resource, 64)),
+                ],
+            );
         }
     }
 
@@ -287,17 +332,40 @@ struct Hop {
     elapsed: Duration,
 }
 
-/// The exchange's outcome as the contract's error. A write that is not
-/// idempotent and may have reached Bitbucket is `outcome-unknown`: the
-/// caller must never take it for a failure and send it again.
+/// Whether `method` may change something upstream.
+pub fn is_write(method: &Method) -> bool {
+    !matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
+}
+
+/// The exchange's outcome as the contract's error. A write that may have
+/// reached Bitbucket (its answer lost, cut short or late, or a 5xx whose
+/// body could not be read) is `outcome-unknown`: the caller must never take
+/// it for a failure and send it again.
 fn settle(endpoint: &Endpoint, outcome: Result<Response, Failed>) -> Result<Response, Error> {
     outcome.map_err(|failed| {
-        if failed.may_have_reached && !endpoint.method.is_idempotent() {
+        let server_trouble = failed.error.upstream_status().is_some_and(|s| s >= 500);
+        if is_write(&endpoint.method) && (failed.may_have_reached || server_trouble) {
             Error::outcome_unknown(failed.error.message())
         } else {
             failed.error
         }
     })
+}
+
+/// A write's non-success answer: a 5xx (555, Bitbucket's edge timeout,
+/// among them) does not prove Bitbucket did not act — creates, merges and
+/// triggers have been seen to exist afterwards (API-NOTES §8b) — so it is
+/// `outcome-unknown`. A 4xx (429 included) is a refusal: nothing was done,
+/// and the mapped error stands.
+fn answered_write(endpoint: &Endpoint, status: u16, error: Error) -> Error {
+    if is_write(&endpoint.method) && status >= 500 {
+        Error::outcome_unknown_answered(status, error.message())
+    } else {
+        error
+    }
 }
 
 impl Upstream for Client {
@@ -368,17 +436,35 @@ fn retry_after_seconds(value: &str, now: u64) -> Option<u32> {
     Some(u32::try_from(at.saturating_sub(now)).unwrap_or(u32::MAX))
 }
 
-fn backoff(config: &Config, attempt: u32, retry_after: Option<u32>) -> Duration {
+/// Random bits for a backoff's jitter: the std hasher's keys come from the
+/// host's random source.
+fn random(attempt: u32) -> u64 {
+    std::collections::hash_map::RandomState::new().hash_one(attempt)
+}
+
+/// How long to wait before attempt `attempt + 1`. `Retry-After` is honoured
+/// when Bitbucket sends it (it usually does not). Otherwise exponential from
+/// `base`, bounded, with full jitter (`random` picks the point). Once the
+/// credential is near its limit the ceiling doubles (bounded higher) and the
+/// jitter only covers its upper half, so no retry goes out almost at once.
+fn backoff(
+    base: Duration,
+    attempt: u32,
+    retry_after: Option<u32>,
+    near_limit: bool,
+    random: u64,
+) -> Duration {
     if let Some(seconds) = retry_after {
         return Duration::from_secs(u64::from(seconds));
     }
-    let ceiling = config
-        .retry_base
-        .saturating_mul(1 << attempt.min(10))
-        .min(MAX_BACKOFF);
-    // Full jitter; the std hasher's keys come from the host's random source.
-    let random = std::collections::hash_map::RandomState::new().hash_one(attempt);
-    ceiling.mul_f64((random % 1000) as f64 / 1000.0)
+    let ceiling = base.saturating_mul(1 << attempt.min(10));
+    let fraction = (random % 1000) as f64 / 1000.0;
+    if near_limit {
+        let ceiling = ceiling.saturating_mul(2).min(MAX_BACKOFF_NEAR_LIMIT);
+        ceiling / 2 + (ceiling / 2).mul_f64(fraction)
+    } else {
+        ceiling.min(MAX_BACKOFF).mul_f64(fraction)
+    }
 }
 
 fn log_request(
@@ -425,6 +511,53 @@ mod tests {
             "past: now"
         );
         assert_eq!(retry_after_seconds("soon", now), None);
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter_and_lengthens_near_the_limit() {
+        let base = Duration::from_millis(100);
+        // Full jitter: anywhere from zero to the ceiling (base × 2^attempt).
+        assert_eq!(backoff(base, 1, None, false, 0), Duration::ZERO);
+        assert_eq!(
+            backoff(base, 1, None, false, 999),
+            Duration::from_millis(199) + Duration::from_micros(800)
+        );
+        assert_eq!(
+            backoff(base, 3, None, false, 500),
+            Duration::from_millis(400)
+        );
+        // Bounded.
+        assert_eq!(backoff(base, 10, None, false, 500), MAX_BACKOFF / 2);
+        // Near the limit: never less than the ordinary ceiling, bounded higher.
+        assert_eq!(backoff(base, 1, None, true, 0), Duration::from_millis(200));
+        assert!(backoff(base, 1, None, true, 999) < Duration::from_millis(400));
+        assert_eq!(backoff(base, 10, None, true, 0), MAX_BACKOFF_NEAR_LIMIT / 2);
+        assert!(backoff(base, 10, None, true, 999) <= MAX_BACKOFF_NEAR_LIMIT);
+        // Retry-After, when sent, wins.
+        assert_eq!(backoff(base, 1, Some(3), true, 0), Duration::from_secs(3));
+    }
+
+    #[test]
+    fn a_write_answered_5xx_or_555_is_an_unknown_outcome_and_a_4xx_stands() {
+        let post = Endpoint::post(crate::path::ApiPath::new("repositories/a/b/pipelines"));
+        let get = Endpoint::get(crate::path::ApiPath::new("repositories/a/b/pipelines"));
+        let delete = Endpoint::delete(crate::path::ApiPath::new("repositories/a/b/hooks/x"));
+        for status in [500, 502, 503, 504, 555] {
+            for write in [&post, &delete] {
+                let error = answered_write(write, status, Error::from_upstream(status, b"", None));
+                assert_eq!(error.code(), "outcome_unknown", "{status}");
+                assert!(!error.retryable(), "{status}");
+                assert_eq!(error.upstream_status(), Some(status));
+            }
+            let read = answered_write(&get, status, Error::from_upstream(status, b"", None));
+            assert!(read.retryable(), "a read stays retryable: {status}");
+        }
+        for status in [400, 403, 404, 409, 429] {
+            let error = answered_write(&post, status, Error::from_upstream(status, b"", None));
+            assert_ne!(error.code(), "outcome_unknown", "{status}");
+        }
+        let limited = answered_write(&post, 429, Error::from_upstream(429, b"", None));
+        assert!(limited.retryable(), "a 429 proves nothing was done");
     }
 
     #[test]

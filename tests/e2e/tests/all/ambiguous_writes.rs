@@ -1,6 +1,7 @@
-//! A write Bitbucket carried out but whose answer was lost (the connection
-//! reset, or the answer cut short) is never sent again: the component finds
-//! what it created, or says the outcome is unknown and not to retry.
+//! A write Bitbucket carried out but whose answer does not say so (the
+//! connection reset, the answer cut short, or a 502 / 555 after it acted)
+//! is never sent again: the component finds what it created, or says the
+//! outcome is unknown and not to retry.
 
 use atom_runtime::Failure;
 use atom_test_support::{Env, env, repo};
@@ -42,7 +43,12 @@ fn found_or_unknown(operation: &str, outcome: Result<Value, Failure>) -> Option<
 }
 
 async fn each_kind(check: impl AsyncFn(FaultKind)) {
-    for kind in [FaultKind::ActThenReset, FaultKind::ActThenTruncate] {
+    for kind in [
+        FaultKind::ActThenReset,
+        FaultKind::ActThenTruncate,
+        FaultKind::ActThen502,
+        FaultKind::ActThen555,
+    ] {
         check(kind).await;
     }
 }
@@ -108,6 +114,7 @@ async fn create_pull_request_with_a_lost_answer_opens_one_pull_request() {
             .count();
         assert_eq!(opened, 1, "{kind:?}: one pull request opened");
         assert_eq!(posts_to(&env, "/pullrequests"), 1, "{kind:?}: one POST");
+        assert!(env.fake.fault_counts().of(&kind) >= 1);
     })
     .await;
 }
@@ -123,18 +130,120 @@ async fn trigger_pipeline_with_a_lost_answer_starts_one_run() {
             .len();
         lose_answers_to_writes(&env, kind.clone());
         let outcome = env
-            .exec("trigger-pipeline", repo(json!({ "branch": "main" })))
+            .exec(
+                "trigger-pipeline",
+                repo(json!({ "branch": "main", "variables": [{ "key": "ENV", "value": "ci" }] })),
+            )
             .await;
-        found_or_unknown("trigger-pipeline", outcome);
-        let after = env
-            .fake
-            .control()
-            .pipelines_of("atom-labs", "bitbucket-plugin")
-            .len();
-        assert_eq!(after, before + 1, "{kind:?}: one run started");
+        let found = found_or_unknown("trigger-pipeline", outcome);
+        let world = env.fake.control();
+        let runs = world.pipelines_of("atom-labs", "bitbucket-plugin");
+        assert_eq!(runs.len(), before + 1, "{kind:?}: one run started");
+        let started = runs.iter().max_by_key(|p| p.build_number).unwrap();
+        if let Some(run) = found {
+            assert_eq!(
+                run["uuid"],
+                started.uuid.as_str(),
+                "{kind:?}: the run it started"
+            );
+        }
+        // Only the caller's variables: nothing is injected into the user's run.
+        let keys: Vec<&str> = started.variables.iter().map(|v| v.key.as_str()).collect();
+        assert_eq!(keys, ["ENV"], "{kind:?}");
+        drop(world);
         assert_eq!(posts_to(&env, "/pipelines"), 1, "{kind:?}: one POST");
+        assert!(env.fake.fault_counts().of(&kind) >= 1);
     })
     .await;
+}
+
+/// Live-shaped reconciliation finds the run among others: a run someone else
+/// started, and one of the caller's on another branch, at the same moment.
+#[tokio::test]
+async fn a_trigger_answered_555_finds_its_run_among_others() {
+    let env = env().await;
+    for (token, branch) in [
+        (fake_bitbucket::GRACE_TOKEN, "main"),
+        (fake_bitbucket::ADA_TOKEN, "develop"),
+    ] {
+        let url = format!("{}/repositories/{REPO}/pipelines", env.fake.api_base_url());
+        let status = reqwest::Client::new()
+            .post(url)
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(json!({ "target": { "type": "pipeline_ref_target", "ref_type": "branch", "ref_name": branch } }).to_string())
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 201, "{branch}");
+    }
+    lose_answers_to_writes(&env, FaultKind::ActThen555);
+    let run = env
+        .exec("trigger-pipeline", repo(json!({ "branch": "main" })))
+        .await
+        .expect("the one run of ada's on main since the call started");
+    let world = env.fake.control();
+    let newest = world
+        .pipelines_of("atom-labs", "bitbucket-plugin")
+        .into_iter()
+        .max_by_key(|p| p.build_number)
+        .unwrap();
+    assert_eq!(run["uuid"], newest.uuid.as_str());
+    assert_eq!(run["creator"]["display_name"], "Ada Lovelace");
+    assert_eq!(run["target"]["ref_name"], "main");
+}
+
+/// Twice the same trigger at once by the same person: the lost one cannot
+/// tell which is its own, so the outcome stays unknown.
+#[tokio::test]
+async fn a_lost_trigger_with_two_candidates_stays_unknown() {
+    let env = env().await;
+    let url = format!("{}/repositories/{REPO}/pipelines", env.fake.api_base_url());
+    lose_answers_to_writes(&env, FaultKind::ActThen502);
+    // Ada's own run on main, started (and its answer lost too) just before.
+    let status = reqwest::Client::new()
+        .post(url)
+        .bearer_auth(fake_bitbucket::ADA_TOKEN)
+        .header("content-type", "application/json")
+        .body(json!({ "target": { "type": "pipeline_ref_target", "ref_type": "branch", "ref_name": "main" } }).to_string())
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 502);
+    let failure = env
+        .exec("trigger-pipeline", repo(json!({ "branch": "main" })))
+        .await
+        .unwrap_err();
+    assert_eq!(failure.code(), "outcome_unknown", "{failure}");
+    assert!(!failure.retryable());
+}
+
+/// A 429 proves the write was not done: nothing created, one POST, and a
+/// retryable `rate_limited` for the caller, without a Retry-After to quote.
+#[tokio::test]
+async fn a_create_answered_429_is_rate_limited_retryable_and_sent_once() {
+    let env = env().await;
+    lose_answers_to_writes(&env, FaultKind::RateLimited);
+    let failure = env
+        .exec("create-issue", repo(json!({ "title": "limited" })))
+        .await
+        .unwrap_err();
+    let Failure::Integration(atom_runtime::contract::Error::RateLimited(limited)) = &failure else {
+        panic!("expected rate_limited, got {failure}");
+    };
+    assert!(limited.retryable);
+    assert_eq!(limited.retry_after_seconds, None);
+    // Every POST meets the 429 before the fake records it: one 429, one POST.
+    assert_eq!(env.fake.fault_counts().of(&FaultKind::RateLimited), 1);
+    assert!(
+        !env.fake
+            .control()
+            .issues
+            .iter()
+            .any(|i| i.title == "limited")
+    );
 }
 
 /// The control: a write that never reached Bitbucket (nothing listens) is

@@ -33,6 +33,8 @@ fn kinds() -> Vec<FaultKind> {
         FaultKind::RepeatedPage,
         FaultKind::ActThenReset,
         FaultKind::ActThenTruncate,
+        FaultKind::ActThen502,
+        FaultKind::ActThen555,
     ]
 }
 
@@ -124,10 +126,16 @@ async fn thousands_of_calls_under_a_fifth_of_faults_stay_typed_and_never_write_t
             Err(failure @ Failure::Integration(_)) => {
                 let code = failure.code().to_owned();
                 let retryable = failure.retryable();
-                let may_pass_later = matches!(
-                    code.as_str(),
-                    "upstream_unavailable" | "rate_limited" | "timeout"
-                );
+                // A write is retryable only when its answer proves it was
+                // not done: of what the plan injects, a 429.
+                let may_pass_later = if is_read {
+                    matches!(
+                        code.as_str(),
+                        "upstream_unavailable" | "rate_limited" | "timeout"
+                    )
+                } else {
+                    code == "rate_limited"
+                };
                 if retryable && !may_pass_later {
                     tally
                         .wrongly_retryable

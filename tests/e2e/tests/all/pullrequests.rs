@@ -271,7 +271,7 @@ async fn merge_with_a_strategy_and_decline() {
 }
 
 #[tokio::test]
-async fn a_merge_answered_555_is_a_retryable_timeout_sent_once() {
+async fn a_merge_answered_555_is_an_unknown_outcome_sent_once() {
     let env = env().await;
     let id = open_pull_request(&env, "feature/login").await["id"]
         .as_u64()
@@ -289,11 +289,13 @@ async fn a_merge_answered_555_is_a_retryable_timeout_sent_once() {
         )
         .await
         .unwrap_err();
+    // A 555 does not prove the merge did not happen (API-NOTES §8b): the
+    // caller reads the pull request before deciding, never retries blindly.
     assert!(
-        matches!(failure, Failure::Integration(Error::Timeout(_))),
+        matches!(failure, Failure::Integration(Error::OutcomeUnknown(_))),
         "{failure}"
     );
-    assert!(failure.retryable(), "the caller may try again");
+    assert!(!failure.retryable(), "{failure}");
     let merges = env
         .fake
         .control()
@@ -323,10 +325,13 @@ async fn a_create_that_fails_is_reported_and_not_retried() {
         )
         .await
         .unwrap_err();
+    // A 503 to a create may have come after Bitbucket acted: the lookup
+    // finds nothing of the caller's, so the outcome is unknown, not retryable.
     assert!(
-        matches!(failure, Failure::Integration(Error::UpstreamUnavailable(_))),
+        matches!(failure, Failure::Integration(Error::OutcomeUnknown(_))),
         "{failure}"
     );
+    assert!(!failure.retryable(), "{failure}");
     let posts = env
         .fake
         .control()

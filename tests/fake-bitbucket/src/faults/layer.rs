@@ -79,6 +79,14 @@ pub(crate) async fn inject(State(faults): State<Faults>, request: Request, next:
             }
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
+        FaultKind::ActThen502 => {
+            let _acted = next.run(request).await;
+            errors::error(502, "Something went wrong. Please try again later.")
+        }
+        FaultKind::ActThen555 => {
+            let _acted = next.run(request).await;
+            errors::timed_out()
+        }
         FaultKind::Truncated | FaultKind::ActThenTruncate => {
             let acts = safe || decision.kind == FaultKind::ActThenTruncate;
             let answer = if acts {

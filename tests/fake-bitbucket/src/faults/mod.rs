@@ -7,8 +7,9 @@
 //! against the same calls injects the same faults, however requests to
 //! different URLs interleave. Kinds that lose or bend an answer never run
 //! the route for a write, so only [`FaultKind::ActThenReset`],
-//! [`FaultKind::ActThenTruncate`] and [`FaultKind::Stall`] (which answers
-//! late, but answers) change state.
+//! [`FaultKind::ActThenTruncate`], [`FaultKind::ActThen502`],
+//! [`FaultKind::ActThen555`] and [`FaultKind::Stall`] (which answers late,
+//! but answers) change state.
 
 mod connection;
 mod layer;
@@ -47,6 +48,13 @@ pub enum FaultKind {
     ActThenReset,
     /// The route runs and changes state; then its answer is cut short.
     ActThenTruncate,
+    /// The route runs and changes state; then a gateway in front answers
+    /// 502 with Bitbucket's JSON error body (API-NOTES §8b: a 5xx after
+    /// Bitbucket acted).
+    ActThen502,
+    /// The route runs and changes state; then Bitbucket's edge answers 555,
+    /// its timeout, as if it gave up waiting for the answer.
+    ActThen555,
 }
 
 impl FaultKind {
@@ -64,6 +72,8 @@ impl FaultKind {
             FaultKind::RepeatedPage => "repeated-page",
             FaultKind::ActThenReset => "act-then-reset",
             FaultKind::ActThenTruncate => "act-then-truncate",
+            FaultKind::ActThen502 => "act-then-502",
+            FaultKind::ActThen555 => "act-then-555",
         }
     }
 }

@@ -17,7 +17,7 @@ mod workspaces;
 use axum::Json;
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -162,8 +162,10 @@ async fn not_found() -> Response {
 /// injected fault, if any, before the route sees it; once answered, sends
 /// the webhook events the request raised.
 async fn record_and_fault(State(world): State<Shared>, request: Request, next: Next) -> Response {
-    let fault = {
+    let (fault, rate_limit) = {
         let mut world = lock(&world);
+        let rate_limit = access_token(&world, request.headers())
+            .then(|| (world.rate_limit_per_hour, world.near_rate_limit));
         world.requests.push(RecordedRequest {
             method: request.method().to_string(),
             path: request.uri().path().to_owned(),
@@ -175,9 +177,9 @@ async fn record_and_fault(State(world): State<Shared>, request: Request, next: N
                 .and_then(|v| v.split_whitespace().next())
                 .map(str::to_owned),
         });
-        world.faults.pop_front()
+        (world.faults.pop_front(), rate_limit)
     };
-    let response = match fault {
+    let mut response = match fault {
         Some(Fault::Status {
             status,
             content_type,
@@ -194,8 +196,34 @@ async fn record_and_fault(State(world): State<Shared>, request: Request, next: N
         }
         None => next.run(request).await,
     };
+    if let Some((limit, near)) = rate_limit {
+        let headers = response.headers_mut();
+        headers.insert("x-ratelimit-limit", HeaderValue::from(limit));
+        headers.insert("x-ratelimit-resource", HeaderValue::from_static("api"));
+        headers.insert(
+            "x-ratelimit-nearlimit",
+            HeaderValue::from_static(if near { "true" } else { "false" }),
+        );
+    }
     delivery::flush(&world);
     response
+}
+
+/// Whether the request authenticates with an access token (repository,
+/// project or workspace: `Bearer`, not issued by the OAuth server). Only
+/// those get `X-RateLimit-*` headers; OAuth tokens and API tokens (`Basic`)
+/// never do (API-NOTES §5).
+fn access_token(world: &World, headers: &HeaderMap) -> bool {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .is_some_and(|(scheme, token)| {
+            let token = token.trim();
+            scheme.eq_ignore_ascii_case("bearer")
+                && world.bearer_tokens.contains_key(token)
+                && !world.oauth.access_expiry.contains_key(token)
+        })
 }
 
 pub(crate) fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {

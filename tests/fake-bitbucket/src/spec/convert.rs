@@ -51,7 +51,14 @@ fn convert_definitions(direction: Direction) -> Value {
                     if direction == Direction::Response {
                         adjust(name, &mut schema);
                     }
-                    (name.clone(), converter.convert(&schema, false))
+                    let mut converted = converter.convert(&schema, false);
+                    let keeps_type = overrides::REQUEST_TYPE_REQUIRED
+                        .iter()
+                        .any(|(definition, _)| definition == name);
+                    if direction == Direction::Request && keeps_type {
+                        converted = json!({ "allOf": [converted, { "required": ["type"] }] });
+                    }
+                    (name.clone(), converted)
                 })
                 .collect::<Map<_, _>>()
         })
@@ -235,6 +242,34 @@ mod tests {
         // `user.nickname` is a string; `account` alone says nothing of it.
         assert!(!account.is_valid(&json!({"type": "user", "nickname": 7})));
         assert!(account.is_valid(&json!({"type": "team", "nickname": 7})));
+    }
+
+    #[test]
+    fn a_pipeline_trigger_needs_target_type_and_selector_type() {
+        let schema = json!({"$ref": "#/definitions/pipeline"});
+        let request = validator(&schema, Direction::Request);
+        let whole = json!({"target": {
+            "type": "pipeline_ref_target", "ref_type": "branch", "ref_name": "main",
+            "selector": {"type": "custom", "pattern": "deploy"}
+        }});
+        assert!(request.is_valid(&whole));
+        let mut no_target_type = whole.clone();
+        no_target_type["target"]
+            .as_object_mut()
+            .unwrap()
+            .remove("type");
+        assert!(!request.is_valid(&no_target_type));
+        let mut no_selector_type = whole.clone();
+        no_selector_type["target"]["selector"]
+            .as_object_mut()
+            .unwrap()
+            .remove("type");
+        assert!(!request.is_valid(&no_selector_type));
+        // The pipeline itself, and the commit in a target, still need none.
+        let commit = json!({"target": {
+            "type": "pipeline_commit_target", "commit": {"hash": "0123456789abcdef0123456789abcdef01234567"}
+        }});
+        assert!(request.is_valid(&commit));
     }
 
     #[test]

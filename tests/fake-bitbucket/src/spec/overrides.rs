@@ -113,10 +113,23 @@ pub fn is_universal_error(status: u16) -> bool {
 /// Where the spec's schema is stricter than the live API, for request bodies
 /// only: Swagger 2's discriminator makes every definition that inherits
 /// `definitions.object` (and a few that copy it) require `type`, but the live
-/// API never asks a client for it (API-NOTES header, "Known spec quirks";
-/// BCLOUD-17601). Request schemas drop `type` from `required`.
-pub const REQUEST_TYPE_NOT_REQUIRED: &str =
-    "request bodies need no `type` (the spec's discriminator quirk, BCLOUD-17601)";
+/// API does not ask a client for it (API-NOTES header, "Known spec quirks";
+/// BCLOUD-17601). Request schemas drop `type` from `required`, except in
+/// [`REQUEST_TYPE_REQUIRED`].
+pub const REQUEST_TYPE_NOT_REQUIRED: &str = "request bodies need no `type` (the spec's discriminator quirk, BCLOUD-17601), except where REQUEST_TYPE_REQUIRED says";
+
+/// Definitions whose `type` a request body must still carry, with why: the
+/// live API tells them apart by it.
+pub const REQUEST_TYPE_REQUIRED: &[(&str, &str)] = &[
+    (
+        "pipeline_target",
+        "a pipeline trigger's target is a ref, commit or pull-request target by its `type` (API-NOTES §1.7); live refuses a trigger without it, as the fake's route does",
+    ),
+    (
+        "pipeline_selector",
+        "the selector's `type` (custom, branches, …) picks the pipeline in bitbucket-pipelines.yml; without it live cannot run a custom pipeline (API-NOTES §1.7)",
+    ),
+];
 
 /// A schema adjustment in one definition of the spec, for answers only.
 /// `at` is a JSON pointer to an object schema inside the definition's own

@@ -305,3 +305,66 @@ async fn faults_that_lose_a_write_do_not_run_it() {
         assert!(!branch_exists(&api, &name), "{kind:?} created the branch");
     }
 }
+
+#[tokio::test]
+async fn act_then_502_and_555_create_the_branch_and_answer_an_error() {
+    let api = Api::start().await;
+    let path = format!("{SERVICE}/refs/branches");
+    for (kind, status) in [(FaultKind::ActThen502, 502), (FaultKind::ActThen555, 555)] {
+        let name = format!("feature/{}", kind.name());
+        let body = new_branch(&api, &name);
+        api.fake.set_faults(always(kind.clone()));
+        let answer = api.post(&path, body).await;
+        assert_eq!(answer.status.as_u16(), status, "{kind:?}");
+        assert_eq!(answer.json()["type"], "error", "{kind:?}");
+        assert!(branch_exists(&api, &name), "{kind:?} acted");
+        assert_eq!(api.fake.fault_counts().of(&kind), 1);
+    }
+}
+
+/// `X-RateLimit-*` go to access tokens only (API-NOTES §5); OAuth tokens
+/// and API tokens (Basic) never see them.
+#[tokio::test]
+async fn rate_limit_headers_go_to_access_tokens_only() {
+    use base64::Engine as _;
+    let api = Api::start().await;
+    let access = api.get(ACME).await;
+    assert_eq!(access.header("x-ratelimit-limit"), Some("1000"));
+    assert_eq!(access.header("x-ratelimit-resource"), Some("api"));
+    assert_eq!(access.header("x-ratelimit-nearlimit"), Some("false"));
+    api.fake.control().near_rate_limit = true;
+    assert_eq!(
+        api.get(ACME).await.header("x-ratelimit-nearlimit"),
+        Some("true")
+    );
+
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            crate::ADA_EMAIL,
+            crate::ADA_API_TOKEN
+        ))
+    );
+    let oauth = "fake-oauth-access-test";
+    {
+        let mut world = api.fake.control();
+        let ada = world.bearer_tokens[ADA_TOKEN].clone();
+        world.bearer_tokens.insert(oauth.into(), ada);
+        world.oauth.access_expiry.insert(oauth.into(), u64::MAX);
+    }
+    let by_api_token = api
+        .call(Method::GET, ACME, None, None, &[("authorization", &basic)])
+        .await;
+    let by_oauth = api.call(Method::GET, ACME, Some(oauth), None, &[]).await;
+    for answer in [by_api_token, by_oauth] {
+        assert_eq!(answer.status, StatusCode::OK);
+        for name in [
+            "x-ratelimit-limit",
+            "x-ratelimit-resource",
+            "x-ratelimit-nearlimit",
+        ] {
+            assert_eq!(answer.header(name), None, "{name}");
+        }
+    }
+}

@@ -70,6 +70,42 @@ async fn a_body_missing_a_required_field_is_a_violation() {
     );
 }
 
+/// The discriminator override is narrow: a pipeline trigger still needs
+/// `target.type` (and its selector's `type`), as live and the route do.
+#[tokio::test]
+async fn a_trigger_without_target_type_is_a_violation() {
+    let api = Api::start().await;
+    let refused = api
+        .post(
+            &format!("{SERVICE}/pipelines"),
+            json!({ "target": { "ref_type": "branch", "ref_name": "main" } }),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    let found = taken(&api);
+    assert!(
+        found.iter().any(|v| v.side == "request"
+            && v.at.starts_with("body/target")
+            && v.what.contains("type")),
+        "{found:?}"
+    );
+    api.post(
+        &format!("{SERVICE}/pipelines"),
+        json!({ "target": {
+            "type": "pipeline_ref_target", "ref_type": "branch", "ref_name": "main",
+            "selector": { "pattern": "deploy-staging" }
+        } }),
+    )
+    .await;
+    let found = taken(&api);
+    assert!(
+        found
+            .iter()
+            .any(|v| v.side == "request" && v.at.starts_with("body/target/selector")),
+        "{found:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_wrong_answer_is_the_fakes_violation() {
     let api = Api::start().await;

@@ -101,7 +101,9 @@ pub enum Fault {
 }
 
 impl Fault {
-    /// Bitbucket's 429: text/plain, no JSON.
+    /// Bitbucket's 429: text/plain, no JSON. Live 429s carry no
+    /// `Retry-After` (API-NOTES §5): pass `None` unless a test checks that
+    /// one is honoured when present.
     pub fn rate_limited(retry_after: Option<u32>) -> Self {
         Fault::Status {
             status: 429,
@@ -147,8 +149,16 @@ pub struct World {
     pub users: Vec<User>,
     pub workspaces: Vec<Workspace>,
     pub repositories: Vec<Repository>,
-    /// Bearer token → user uuid.
+    /// Bearer token → user uuid: repository/workspace access tokens (the
+    /// seeded ones) and, once issued, OAuth access tokens (those also have
+    /// an entry in `oauth.access_expiry`).
     pub bearer_tokens: HashMap<String, String>,
+    /// What `X-RateLimit-Limit` says (requests an hour). Bitbucket sends
+    /// `X-RateLimit-*` to access tokens only, never to OAuth or API tokens
+    /// (API-NOTES §5).
+    pub rate_limit_per_hour: u32,
+    /// Answers to access tokens say `X-RateLimit-NearLimit: true`.
+    pub near_rate_limit: bool,
     /// (account e-mail, API token) → user uuid.
     pub api_tokens: HashMap<(String, String), String>,
     /// Answers to give before normal service resumes, oldest first.
@@ -232,6 +242,8 @@ impl Default for World {
             workspaces: Vec::new(),
             repositories: Vec::new(),
             bearer_tokens: HashMap::new(),
+            rate_limit_per_hour: 1000,
+            near_rate_limit: false,
             api_tokens: HashMap::new(),
             faults: VecDeque::new(),
             pad_user_display_name: None,

@@ -67,22 +67,6 @@ pub fn render(world: &World, p: &Pipeline) -> Value {
         "type": format!("pipeline_trigger_{}", p.trigger.as_str().to_lowercase()),
         "name": p.trigger.as_str(),
     });
-    let variables: Vec<Value> = p
-        .variables
-        .iter()
-        .map(|v| {
-            let mut variable = json!({
-                "type": "pipeline_variable",
-                "uuid": v.uuid,
-                "key": v.key,
-                "secured": v.secured,
-            });
-            if !v.secured {
-                variable["value"] = json!(v.value);
-            }
-            variable
-        })
-        .collect();
     let mut run = json!({
         "type": "pipeline",
         "uuid": p.uuid,
@@ -92,7 +76,9 @@ pub fn render(world: &World, p: &Pipeline) -> Value {
         "target": target,
         "trigger": trigger,
         "state": state(p.phase),
-        "variables": variables,
+        // Live list and get answers carry `has_variables`, never the
+        // variables themselves (API-NOTES §8b). Neither API-NOTES nor the
+        // spec says the trigger's 201 differs, so it has no list either.
         "has_variables": !p.variables.is_empty(),
         "created_on": stamp(p.created_on),
         "expired": false,
