@@ -4,9 +4,9 @@
 
 use serde::Serialize;
 
+use crate::bounds;
 use crate::endpoint::Upstream;
 use crate::error::Error;
-use crate::limits;
 use crate::quote::quote;
 use crate::transport::Client;
 use crate::types::*;
@@ -153,7 +153,7 @@ macro_rules! operations {
                 wire::RenderedSchemas {
                     operation: stringify!($name),
                     // The table's bounds are published in the schema (maxLength, maxItems).
-                    parameters: crate::limits::annotate(
+                    parameters: crate::bounds::annotate(
                         stringify!($name),
                         wire::params_schema_of::<request_type!($($request)?)>(),
                     )
@@ -304,7 +304,7 @@ fn run_on<U: Upstream, R: Serialize, T>(
     open: impl FnOnce() -> Result<U, Error>,
     function: impl FnOnce(&dyn Upstream, R) -> Result<T, Error>,
 ) -> Result<T, Error> {
-    limits::check(operation, &request).map_err(Error::bounded)?;
+    bounds::check(operation, &request).map_err(Error::bounded)?;
     function(&open()?, request).map_err(Error::bounded)
 }
 

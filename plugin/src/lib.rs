@@ -51,13 +51,13 @@ mod bindings {
     export!(Component);
 }
 
+mod bounds;
 mod catalog;
 mod config;
 mod endpoint;
 mod error;
 mod fan_out;
 mod host;
-mod limits;
 mod model;
 mod page;
 mod path;

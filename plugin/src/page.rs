@@ -19,9 +19,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use crate::bounds::CURSOR_CHARS;
 use crate::endpoint::{Endpoint, Upstream, answer_of};
 use crate::error::Error;
-use crate::limits::CURSOR_CHARS;
 use crate::quote::quote;
 use crate::types::PageRequest;
 

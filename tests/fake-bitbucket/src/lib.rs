@@ -21,11 +21,11 @@ mod delivery;
 mod errors;
 mod events;
 mod faults;
+mod fixtures;
 mod in_flight;
 mod pages;
 mod render;
 mod routes;
-mod seed;
 mod spec;
 #[cfg(test)]
 mod tests;
@@ -39,7 +39,7 @@ use tokio::sync::oneshot;
 
 pub use delivery::signature as webhook_signature;
 pub use faults::{FaultCounts, FaultKind, FaultPlan, FaultRule};
-pub use seed::{
+pub use fixtures::{
     ADA_API_TOKEN, ADA_EMAIL, ADA_TOKEN, CUSTOM_PIPELINES, GRACE_TOKEN, OAUTH_CLIENT_ID,
     OAUTH_CLIENT_SECRET, RICH as RICH_REPOSITORIES,
 };
@@ -74,7 +74,7 @@ pub struct FakeBitbucket {
 impl FakeBitbucket {
     /// Starts on an ephemeral loopback port with the seed data set.
     pub async fn start() -> std::io::Result<Self> {
-        Self::start_with(seed::world()).await
+        Self::start_with(fixtures::world()).await
     }
 
     pub async fn start_with(world: World) -> std::io::Result<Self> {
