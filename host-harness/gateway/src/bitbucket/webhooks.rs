@@ -6,10 +6,10 @@
 //! replay is a body accepted before (whatever its unsigned headers say), and
 //! the unsigned `X-Event-Key` must name what the body is about. Verifying
 //! sends nothing upstream and takes nothing from the tenant's budget; nothing
-//! is remembered of a delivery until its signature holds. An accepted event goes to the tenant's
-//! listeners on `GET /bitbucket/events` (server-sent events), to the
-//! operator's forward URL if one is set, and makes the cache forget the
-//! repository it is about.
+//! is remembered of a delivery until its signature holds. An accepted event
+//! goes to the tenant's listeners on `GET /bitbucket/events` (server-sent
+//! events), to the operator's forward URL if one is set, and makes the cache
+//! forget the repository it is about.
 
 use std::convert::Infallible;
 use std::sync::Arc;
