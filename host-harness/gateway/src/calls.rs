@@ -26,6 +26,15 @@ enum Kind {
     Write,
 }
 
+/// Whether a call takes a token from the tenant's upstream budget.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Budgeted {
+    Yes,
+    /// The operation sends nothing upstream, and who asks for it may have
+    /// proved nothing yet (a webhook delivery before its signature is checked).
+    No,
+}
+
 /// Whether a cached answer will do.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Reading {
@@ -74,6 +83,33 @@ impl Gateway {
         params: &str,
         reading: Reading,
     ) -> Result<String, GatewayError> {
+        self.call(principal, operation, params, reading, Budgeted::Yes)
+            .await
+    }
+
+    /// Runs an operation that sends no upstream request, such as verifying a
+    /// webhook delivery: it takes nothing from the tenant's budget, so a
+    /// request that proves nothing (a forged delivery) cannot spend it. Were
+    /// it to send something after all, the tenant's next budgeted call is
+    /// charged for it.
+    pub async fn run_local(
+        &self,
+        principal: &Principal,
+        operation: &str,
+        params: &str,
+    ) -> Result<String, GatewayError> {
+        self.call(principal, operation, params, Reading::Fresh, Budgeted::No)
+            .await
+    }
+
+    async fn call(
+        &self,
+        principal: &Principal,
+        operation: &str,
+        params: &str,
+        reading: Reading,
+        budgeted: Budgeted,
+    ) -> Result<String, GatewayError> {
         let discovery = self.discovery().await.ok();
         let (label, kind) = self.classify(discovery.as_deref(), operation);
         let tenant = principal.tenant.as_str();
@@ -98,7 +134,9 @@ impl Gateway {
         }
 
         let budget = self.budget(discovery.as_deref());
-        if let Err(wait) = budget.admit(tenant) {
+        if budgeted == Budgeted::Yes
+            && let Err(wait) = budget.admit(tenant)
+        {
             self.metrics.budget_refusals.inc();
             return Err(GatewayError::RateLimited {
                 message: "this tenant's upstream request budget is spent for now".into(),
@@ -132,10 +170,17 @@ impl Gateway {
         let outcome = self.sandbox.execute(&live.tenant, operation, params).await;
         let elapsed = started.elapsed();
         // Charge what the tenant's calls sent since the last charge: exact
-        // even when its calls overlap.
-        let sent_now = live.tenant.upstream_requests();
-        let sent = sent_now.saturating_sub(live.charged.swap(sent_now, Ordering::Relaxed));
-        budget.charge(tenant, sent);
+        // even when its calls overlap. An unbudgeted call leaves the count to
+        // the next budgeted one, which took the token `charge` assumes.
+        let sent = match budgeted {
+            Budgeted::Yes => {
+                let sent_now = live.tenant.upstream_requests();
+                let sent = sent_now.saturating_sub(live.charged.swap(sent_now, Ordering::Relaxed));
+                budget.charge(tenant, sent);
+                sent
+            }
+            Budgeted::No => 0,
+        };
         let millis = elapsed.as_millis() as u64;
         match outcome {
             Ok(answer) => {

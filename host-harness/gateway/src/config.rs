@@ -27,6 +27,8 @@ pub struct GatewayConfig {
     pub metrics_token: Option<String>,
     /// Where accepted webhook events are also POSTed (ATOM's intake).
     pub forward_events_to: Option<hyper::Uri>,
+    /// Browser sessions one tenant keeps open at most; its oldest goes first.
+    pub max_sessions_per_tenant: usize,
 }
 
 impl Default for GatewayConfig {
@@ -42,6 +44,7 @@ impl Default for GatewayConfig {
             cache_max_bytes: 64 << 20,
             metrics_token: None,
             forward_events_to: None,
+            max_sessions_per_tenant: crate::auth::principal::DEFAULT_SESSIONS_PER_TENANT,
         }
     }
 }

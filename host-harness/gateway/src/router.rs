@@ -122,7 +122,7 @@ async fn authenticate(
                     .into_response();
             }
         },
-        None => match gateway.sessions.find(headers) {
+        None => match gateway.sessions.find(headers, &gateway.directory).await {
             Some(principal) => principal,
             // Whether a session exists is the question itself: the page asks on load.
             None if request.method() == Method::GET && request.uri().path() == "/v1/session" => {

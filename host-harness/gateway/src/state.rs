@@ -60,7 +60,7 @@ impl Gateway {
     ) -> Self {
         Self {
             directory: Arc::new(Directory::new(keys, template)),
-            sessions: Sessions::default(),
+            sessions: Sessions::new(config.max_sessions_per_tenant),
             admission: Admission::new(config.admission.clone()),
             hosts: config.hosts.clone(),
             secure_cookies: config.secure_cookies,

@@ -33,4 +33,4 @@ mod tests;
 
 pub use keyring::{KEYS_ENV, Keyring};
 pub use sqlite::{DEFAULT_CONNECTION, Rotation, SqliteCredentialStore, Unreadable};
-pub use tenants::{NewApiKey, TenantRecord, TenantRegistry, check_name};
+pub use tenants::{NewApiKey, TenantRecord, TenantRegistry, check_name, key_id};

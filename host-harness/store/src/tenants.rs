@@ -211,6 +211,19 @@ impl TenantRegistry {
         }))
     }
 
+    /// Whether the key with this id still works: neither it nor its tenant
+    /// was revoked (`rotate-key` revokes every older key).
+    pub fn key_is_active(&self, id: &str) -> Result<bool, StoreError> {
+        let db = self.lock()?;
+        db.query_row(
+            "SELECT EXISTS (SELECT 1 FROM api_keys k JOIN tenants t ON t.name = k.tenant
+                            WHERE k.id = ?1 AND k.revoked_at IS NULL AND t.revoked_at IS NULL)",
+            params![id],
+            |row| row.get(0),
+        )
+        .map_err(failed("checking a key"))
+    }
+
     fn lock(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
         self.db
             .lock()
@@ -266,6 +279,12 @@ fn insert_key(
 }
 
 /// `atom_<id>_<secret>` → `(id, secret)`.
+/// The id part of a well-formed key: it names the key and proves nothing,
+/// so it may be kept where the key itself must not be.
+pub fn key_id(presented: &str) -> Option<&str> {
+    split_key(presented).map(|(id, _)| id)
+}
+
 fn split_key(presented: &str) -> Option<(&str, &[u8])> {
     let rest = presented
         .trim()
@@ -316,8 +335,11 @@ mod tests {
             Some("globex")
         );
 
+        let active = |key: &str| registry.key_is_active(key_id(key).unwrap()).unwrap();
+        assert!(active(&first.key));
         let second = registry.rotate_key("acme").unwrap();
         assert_eq!(registry.authenticate(&first.key).unwrap(), None);
+        assert!(!active(&first.key) && active(&second.key));
         assert_eq!(
             registry.authenticate(&second.key).unwrap().as_deref(),
             Some("acme")
@@ -325,6 +347,7 @@ mod tests {
 
         registry.revoke("acme").unwrap();
         assert_eq!(registry.authenticate(&second.key).unwrap(), None);
+        assert!(!active(&second.key) && active(&other.key));
         assert!(
             registry.rotate_key("acme").is_err(),
             "a revoked tenant gets no key"

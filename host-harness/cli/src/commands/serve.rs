@@ -69,6 +69,10 @@ pub struct ServeArgs {
     /// Largest request body, in KiB.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=65_536))]
     max_body_kib: u64,
+    /// Browser sessions one tenant keeps open at once; opening one more
+    /// closes that tenant's oldest, never another tenant's.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=10_000))]
+    max_sessions_per_tenant: u16,
 }
 
 pub async fn run(
@@ -166,6 +170,7 @@ fn gateway_config(sandbox: &SandboxArgs, args: &ServeArgs, tls: bool) -> Gateway
         upstream_budget_per_hour: args.upstream_budget_per_hour.and_then(NonZeroU32::new),
         cache_ttl: Duration::from_secs(args.cache_ttl_secs),
         forward_events_to: args.forward_events_to.clone(),
+        max_sessions_per_tenant: args.max_sessions_per_tenant.into(),
         metrics_token: std::env::var("ATOM_METRICS_TOKEN")
             .ok()
             .filter(|t| !t.trim().is_empty()),

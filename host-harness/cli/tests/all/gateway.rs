@@ -509,6 +509,11 @@ fn serve_stays_on_loopback_unless_told_and_limits_are_checked() {
     assert!(huge.contains("--memory-mib"), "{huge}");
     let zero = refused(&["serve", "--max-connections", "0"]);
     assert!(zero.contains("--max-connections"), "{zero}");
+    let sessionless = refused(&["serve", "--max-sessions-per-tenant", "0"]);
+    assert!(
+        sessionless.contains("--max-sessions-per-tenant"),
+        "{sessionless}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -657,5 +662,115 @@ async fn the_python_adapter_serves_atom() {
         "pytest failed:\n{}\n{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A browser session opened with `key`: its cookie and CSRF token.
+async fn open_session(gateway: &Gateway, key: &str) -> (String, String) {
+    open_session_with(&reqwest::Client::new(), gateway, key).await
+}
+
+async fn open_session_with(
+    client: &reqwest::Client,
+    gateway: &Gateway,
+    key: &str,
+) -> (String, String) {
+    let opened = client
+        .post(gateway.url("/v1/session"))
+        .bearer_auth(key)
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), StatusCode::CREATED);
+    let set_cookie = opened.headers()["set-cookie"].to_str().unwrap();
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let csrf = answer(opened).await.2["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (cookie, csrf)
+}
+
+/// What a session gets for a read, a write and the event stream.
+async fn session_uses(gateway: &Gateway, (cookie, csrf): &(String, String)) -> [StatusCode; 3] {
+    let client = reqwest::Client::new();
+    let call = |operation: &str, params: &str| {
+        client
+            .post(gateway.url(&format!("/v1/operations/{operation}")))
+            .header("cookie", cookie)
+            .header("x-csrf-token", csrf)
+            .header("content-type", "application/json")
+            .body(params.to_owned())
+            .send()
+    };
+    let read = call("get-current-user", "{}").await.unwrap().status();
+    let write = call(
+        "create-issue",
+        r#"{"workspace":"atom-labs","repo_slug":"bitbucket-plugin","title":"in session"}"#,
+    )
+    .await
+    .unwrap()
+    .status();
+    // The stream's status arrives with its headers; its body never ends.
+    let events = client
+        .get(gateway.url("/bitbucket/events"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    [read, write, events]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_ends_when_its_key_is_rotated_or_revoked() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start(&fake, &[]).await;
+    let working = [StatusCode::OK; 3];
+    let refused = [StatusCode::UNAUTHORIZED; 3];
+
+    let before_rotation = open_session(&gateway, &gateway.acme_key).await;
+    assert_eq!(session_uses(&gateway, &before_rotation).await, working);
+    let new_key = run(harness(&gateway.dir).args(["tenants", "rotate-key", "acme"]));
+    assert_eq!(
+        session_uses(&gateway, &before_rotation).await,
+        refused,
+        "a session opened with the old key"
+    );
+
+    let after_rotation = open_session(&gateway, new_key.trim()).await;
+    assert_eq!(session_uses(&gateway, &after_rotation).await, working);
+    run(harness(&gateway.dir).args(["tenants", "revoke", "acme"]));
+    assert_eq!(
+        session_uses(&gateway, &after_rotation).await,
+        refused,
+        "a revoked tenant's session"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tenant_opening_many_sessions_closes_only_its_own() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start(&fake, &[]).await;
+    let globex = open_session(&gateway, &gateway.globex_key).await;
+    let first_of_acme = open_session(&gateway, &gateway.acme_key).await;
+    // More than the whole session table once held, all of them acme's.
+    let client = reqwest::Client::new();
+    for _ in 0..10_000 {
+        open_session_with(&client, &gateway, &gateway.acme_key).await;
+    }
+    let tenant_of = |(cookie, _): &(String, String)| {
+        let request = reqwest::Client::new()
+            .get(gateway.url("/v1/session"))
+            .header("cookie", cookie.clone())
+            .send();
+        async move { answer(request.await.unwrap()).await.2["tenant"].clone() }
+    };
+    assert_eq!(tenant_of(&globex).await, "globex", "globex's session stays");
+    assert_eq!(
+        tenant_of(&first_of_acme).await,
+        Value::Null,
+        "acme's oldest went first"
     );
 }

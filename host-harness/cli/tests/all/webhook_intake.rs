@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::common::{Gateway, harness, run};
+use crate::common::{Gateway, answer, harness, run, upstream_requests};
 use axum::routing::post;
 use fake_bitbucket::FakeBitbucket;
 use reqwest::StatusCode;
@@ -156,4 +156,155 @@ async fn a_signed_delivery_reaches_the_tenants_stream_and_atom_and_a_replay_does
         1,
         "refused deliveries are not forwarded"
     );
+}
+
+/// Sends `body` to a tenant's intake with the given headers.
+async fn post_delivery(
+    gateway: &Gateway,
+    tenant: &str,
+    headers: &[(String, String)],
+    body: &str,
+) -> (StatusCode, Value) {
+    let mut request = reqwest::Client::new()
+        .post(gateway.url(&format!("/bitbucket/webhooks/{tenant}")))
+        .body(body.to_owned());
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let (status, _, body) = answer(request.send().await.unwrap()).await;
+    (status, body)
+}
+
+/// `headers` with `name` set to `value`.
+fn with_header(headers: &[(String, String)], name: &str, value: &str) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(n, v)| (n.clone(), if n == name { value } else { v }.to_owned()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forged_deliveries_spend_nothing_of_the_tenants_budget() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start(
+        &fake,
+        &["--upstream-budget-per-hour", "3", "--cache-ttl-secs", "0"],
+    )
+    .await;
+    run(harness(&gateway.dir).args(["tenants", "webhook-secret", "acme"]));
+    let before = upstream_requests(&fake);
+    // Ten times the budget, one after another so none waits for a call slot.
+    for n in 0..30 {
+        let forged = [
+            ("x-event-key".to_owned(), "repo:push".to_owned()),
+            ("content-type".to_owned(), "application/json".to_owned()),
+            ("x-request-uuid".to_owned(), format!("{{forged-{n}}}")),
+            (
+                "x-hub-signature".to_owned(),
+                format!("sha256={}", "0".repeat(64)),
+            ),
+        ];
+        let body = json!({ "push": { "changes": [] }, "n": n }).to_string();
+        let (status, answer) = post_delivery(&gateway, "acme", &forged, &body).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "forgery {n}: {answer}");
+    }
+    assert_eq!(upstream_requests(&fake), before, "verifying sends nothing");
+
+    // Acme's own calls get its whole budget, and only they spend it.
+    let mut answered = 0;
+    loop {
+        let (status, _, body) = gateway
+            .call(&gateway.acme_key, "/v1/operations/get-current-user", "{}")
+            .await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            break;
+        }
+        assert_eq!(status, StatusCode::OK, "{body}");
+        answered += 1;
+        assert!(answered <= 3, "more calls than the budget allows");
+    }
+    assert!(answered >= 1, "the forgeries spent acme's budget");
+    assert!(
+        upstream_requests(&fake) - before >= 3,
+        "acme's budget went to acme's own requests"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signed_body_is_accepted_once_whatever_its_unsigned_headers_say() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start(&fake, &[]).await;
+    let secret = run(harness(&gateway.dir).args(["tenants", "webhook-secret", "acme"]));
+    // The hook points at globex, which has no intake: the fake keeps acme's
+    // signed delivery, which the gateway has never accepted.
+    let hook = json!({
+        "workspace": "atom-labs",
+        "repo_slug": "bitbucket-plugin",
+        "url": gateway.url("/bitbucket/webhooks/globex"),
+        "events": ["pullrequest:created"],
+        "secret": secret.trim(),
+    });
+    let (status, _, created) = gateway
+        .call(
+            &gateway.acme_key,
+            "/v1/operations/create-webhook",
+            &hook.to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    for title in ["Once", "Relabelled"] {
+        let pull_request = json!({
+            "workspace": "atom-labs",
+            "repo_slug": "bitbucket-plugin",
+            "title": title,
+            "source_branch": "feature/search-v2",
+        });
+        let (status, _, body) = gateway
+            .call(
+                &gateway.acme_key,
+                "/v1/operations/create-pull-request",
+                &pull_request.to_string(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let deliveries = fake.wait_for_deliveries(2, Duration::from_secs(5)).await;
+    let [delivery, other] = ["Once", "Relabelled"].map(|title| {
+        let found = deliveries.iter().find(|d| d.body.contains(title));
+        found.expect("a delivery per pull request").clone()
+    });
+    assert_eq!(delivery.status, Some(404), "{delivery:?}");
+
+    // The event key is not signed: it must name what the body is about.
+    let relabelled = with_header(&other.headers, "x-event-key", "issue:created");
+    let (status, answer) = post_delivery(&gateway, "acme", &relabelled, &other.body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+
+    // Identical deliveries released together: exactly one is accepted.
+    let gateway = Arc::new(gateway);
+    let racers: Vec<_> = (0..64)
+        .map(|_| {
+            let (gateway, headers, body) = (
+                gateway.clone(),
+                delivery.headers.clone(),
+                delivery.body.clone(),
+            );
+            tokio::spawn(async move { post_delivery(&gateway, "acme", &headers, &body).await.0 })
+        })
+        .collect();
+    let mut accepted = 0;
+    for racer in racers {
+        match racer.await.unwrap() {
+            StatusCode::OK => accepted += 1,
+            // Racers beyond the call slots are turned away: not accepted either.
+            StatusCode::CONFLICT | StatusCode::TOO_MANY_REQUESTS => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(accepted, 1);
+
+    // A fresh request UUID does not make the same signed body new.
+    let fresh = with_header(&delivery.headers, "x-request-uuid", "{fresh}");
+    let (status, answer) = post_delivery(&gateway, "acme", &fresh, &delivery.body).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
 }

@@ -19,6 +19,9 @@ pub trait KeyVerifier: Send + Sync {
     fn verify(&self, key: &str) -> Result<Option<String>, StoreError>;
     /// Whether `tenant` is registered and not revoked.
     fn is_active(&self, tenant: &str) -> Result<bool, StoreError>;
+    /// Whether the key named by `key_id` (see [`atom_store::key_id`]) still
+    /// works.
+    fn key_is_active(&self, key_id: &str) -> Result<bool, StoreError>;
     /// Whether keys can be checked at all (the store answers).
     fn ready(&self) -> Result<(), StoreError> {
         Ok(())
@@ -32,6 +35,10 @@ impl KeyVerifier for TenantRegistry {
 
     fn is_active(&self, tenant: &str) -> Result<bool, StoreError> {
         TenantRegistry::is_active(self, tenant)
+    }
+
+    fn key_is_active(&self, key_id: &str) -> Result<bool, StoreError> {
+        TenantRegistry::key_is_active(self, key_id)
     }
 
     fn ready(&self) -> Result<(), StoreError> {
@@ -78,6 +85,15 @@ impl Directory {
         tokio::task::spawn_blocking(move || keys.is_active(&tenant))
             .await
             .map_err(|_| StoreError::Unavailable("tenant check did not finish".into()))?
+    }
+
+    /// Whether the key a session was opened with still works, off the async
+    /// workers.
+    pub async fn key_is_active(&self, key_id: &str) -> Result<bool, StoreError> {
+        let (keys, key_id) = (self.keys.clone(), key_id.to_owned());
+        tokio::task::spawn_blocking(move || keys.key_is_active(&key_id))
+            .await
+            .map_err(|_| StoreError::Unavailable("key check did not finish".into()))?
     }
 
     /// A tenant with the template's settings and a name no tenant can have

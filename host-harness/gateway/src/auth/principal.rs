@@ -2,7 +2,8 @@
 //! browser session that such a key opened. A session rides in an HttpOnly,
 //! SameSite=Strict cookie, and every state-changing request in it must also
 //! carry the session's CSRF token in `X-CSRF-Token`, which another site's
-//! page can neither read nor forge.
+//! page can neither read nor forge. A session lasts only as long as the key
+//! that opened it works: `tenants revoke` and `tenants rotate-key` end it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,14 +15,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cookie::{Cookie, SameSite};
 use subtle::ConstantTimeEq as _;
 
+use crate::auth::directory::Directory;
 use crate::error::GatewayError;
 
 pub const SESSION_COOKIE: &str = "atom_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
-/// Sessions kept at most; the oldest go first. Only an authenticated caller
-/// can open one, so this bounds memory, not access.
-const MAX_SESSIONS: usize = 10_000;
+/// Sessions one tenant keeps at most, unless the operator says otherwise.
+pub const DEFAULT_SESSIONS_PER_TENANT: usize = 64;
 
 /// How the caller proved who it is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,14 +70,20 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 struct Session {
     tenant: String,
+    /// The id of the API key that opened the session (never the key).
+    key_id: String,
     csrf: String,
     expires: Instant,
 }
 
-/// Open browser sessions, in memory: a restart logs browsers out.
-#[derive(Clone, Default)]
+/// Open browser sessions, in memory: a restart logs browsers out. Each
+/// tenant keeps at most `per_tenant`, its oldest going first, so one tenant
+/// opening many never closes another's; tenants are the operator's, so that
+/// bounds the memory too.
+#[derive(Clone)]
 pub struct Sessions {
     open: Arc<Mutex<HashMap<String, Session>>>,
+    per_tenant: usize,
 }
 
 /// A session just opened: its cookie and its CSRF token.
@@ -86,15 +93,24 @@ pub struct Opened {
 }
 
 impl Sessions {
-    pub fn open(&self, tenant: &str, secure: bool) -> Option<Opened> {
+    /// `per_tenant` below one is taken as one.
+    pub fn new(per_tenant: usize) -> Self {
+        Self {
+            open: Arc::default(),
+            per_tenant: per_tenant.max(1),
+        }
+    }
+
+    /// Opens a session for the tenant whose key `key_id` names.
+    pub fn open(&self, tenant: &str, key_id: &str, secure: bool) -> Option<Opened> {
         let id = random_token()?;
         let csrf = random_token()?;
         let mut open = self.open.lock().ok()?;
         let now = Instant::now();
         open.retain(|_, s| s.expires > now);
-        if open.len() >= MAX_SESSIONS
-            && let Some(oldest) = open
-                .iter()
+        let theirs = || open.iter().filter(|(_, s)| s.tenant == tenant);
+        if theirs().count() >= self.per_tenant
+            && let Some(oldest) = theirs()
                 .min_by_key(|(_, s)| s.expires)
                 .map(|(id, _)| id.clone())
         {
@@ -104,6 +120,7 @@ impl Sessions {
             id.clone(),
             Session {
                 tenant: tenant.to_owned(),
+                key_id: key_id.to_owned(),
                 csrf: csrf.clone(),
                 expires: now + SESSION_LIFETIME,
             },
@@ -123,17 +140,37 @@ impl Sessions {
         })
     }
 
-    /// The session a request's cookie names, if it is open.
-    pub fn find(&self, headers: &HeaderMap) -> Option<Principal> {
+    /// The session a request's cookie names, if it is open and the key that
+    /// opened it still works; one whose key was revoked is closed.
+    pub async fn find(&self, headers: &HeaderMap, directory: &Directory) -> Option<Principal> {
+        let (id, key_id, principal) = self.lookup(headers)?;
+        match directory.key_is_active(&key_id).await {
+            Ok(true) => Some(principal),
+            Ok(false) => {
+                self.open.lock().ok()?.remove(&id);
+                None
+            }
+            // The registry did not answer: refuse, but keep the session.
+            Err(error) => {
+                tracing::error!(%error, "checking a session's key");
+                None
+            }
+        }
+    }
+
+    /// The open session a request's cookie names: its id, its key's id and
+    /// who it acts as.
+    fn lookup(&self, headers: &HeaderMap) -> Option<(String, String, Principal)> {
         let id = session_id(headers)?;
         let open = self.open.lock().ok()?;
         let session = open.get(&id).filter(|s| s.expires > Instant::now())?;
-        Some(Principal {
+        let principal = Principal {
             tenant: session.tenant.clone(),
             proof: Proof::Session {
                 csrf: session.csrf.clone(),
             },
-        })
+        };
+        Some((id, session.key_id.clone(), principal))
     }
 
     pub fn close(&self, headers: &HeaderMap) {
@@ -186,8 +223,8 @@ mod tests {
 
     #[test]
     fn a_session_is_found_by_its_cookie_and_checks_its_csrf_token() {
-        let sessions = Sessions::default();
-        let opened = sessions.open("acme", true).unwrap();
+        let sessions = Sessions::new(DEFAULT_SESSIONS_PER_TENANT);
+        let opened = sessions.open("acme", "0123456789abcdef", true).unwrap();
         let set_cookie = opened.cookie.to_str().unwrap();
         for attribute in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/"] {
             assert!(set_cookie.contains(attribute), "{set_cookie}");
@@ -198,7 +235,8 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_str(&format!("theme=dark; {pair}")).unwrap(),
         );
-        let principal = sessions.find(&headers).unwrap();
+        let (_, key_id, principal) = sessions.lookup(&headers).unwrap();
+        assert_eq!(key_id, "0123456789abcdef");
         assert_eq!(principal.tenant, "acme");
         let Proof::Session { csrf } = principal.proof else {
             panic!("a session proof");
@@ -207,6 +245,6 @@ mod tests {
         headers.insert(CSRF_HEADER, HeaderValue::from_str(&csrf).unwrap());
         assert!(csrf_matches(&csrf, &headers));
         sessions.close(&headers);
-        assert!(sessions.find(&headers).is_none());
+        assert!(sessions.lookup(&headers).is_none());
     }
 }

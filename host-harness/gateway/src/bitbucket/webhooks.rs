@@ -2,11 +2,14 @@
 //! delivers a tenant's events. No API key comes with a delivery; the
 //! signature does: the component verifies `X-Hub-Signature` on the raw body
 //! with the tenant's webhook secret (`atom-harness tenants webhook-secret`),
-//! sealed in the credential store. A delivery whose `X-Request-UUID` was
-//! accepted before is refused. An accepted event goes to the tenant's
-//! listeners on `GET /bitbucket/events` (server-sent events), to the
-//! operator's forward URL if one is set, and makes the cache forget the
-//! repository it is about.
+//! sealed in the credential store. The signature covers the body only, so a
+//! replay is a body accepted before (whatever its unsigned headers say), and
+//! the unsigned `X-Event-Key` must name what the body is about. Verifying
+//! sends nothing upstream and takes nothing from the tenant's budget; nothing
+//! is remembered of a delivery until its signature holds. An accepted event
+//! goes to the tenant's listeners on `GET /bitbucket/events` (server-sent
+//! events), to the operator's forward URL if one is set, and makes the cache
+//! forget the repository it is about.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -22,6 +25,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{Stream, StreamExt as _};
 use moka::sync::Cache;
 use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
 
@@ -53,7 +57,8 @@ pub struct Delivered {
 
 #[derive(Clone)]
 pub struct Intake {
-    seen: Cache<(String, String), ()>,
+    /// Accepted deliveries: the tenant and the SHA-256 of the signed body.
+    seen: Cache<(String, [u8; 32]), ()>,
     events: broadcast::Sender<Delivered>,
 }
 
@@ -108,18 +113,6 @@ async fn accept(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Arc<Value>, GatewayError> {
-    let request_uuid = headers
-        .get("x-request-uuid")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 64)
-        .ok_or_else(|| GatewayError::validation("a delivery carries X-Request-UUID"))?
-        .to_owned();
-    let seen_key = (tenant.to_owned(), request_uuid);
-    if intake.seen.contains_key(&seen_key) {
-        return Err(GatewayError::Conflict(
-            "this delivery was accepted before".into(),
-        ));
-    }
     let body =
         std::str::from_utf8(body).map_err(|_| GatewayError::validation("the body is not UTF-8"))?;
     let secret = webhook_secret(gateway, tenant)
@@ -136,14 +129,31 @@ async fn accept(
         .collect();
     let delivery = json!({ "headers": headers, "body": body, "secret": secret });
     let event = gateway
-        .run(&principal, "verify-webhook-delivery", &delivery.to_string())
+        .run_local(&principal, "verify-webhook-delivery", &delivery.to_string())
         .await
         .map_err(|error| match error.code() {
             "auth_invalid" => GatewayError::BadSignature(error.message()),
             _ => GatewayError::validation(error.message()),
         })?;
     let event: Arc<Value> = Arc::new(serde_json::from_str(&event).unwrap_or_default());
-    intake.seen.insert(seen_key, ());
+    let event_key = event["event_key"].as_str().unwrap_or_default();
+    if !event_key_fits(event_key, &serde_json::from_str(body).unwrap_or_default()) {
+        return Err(GatewayError::validation(
+            "X-Event-Key does not name what the delivery's body is about",
+        ));
+    }
+    // One atomic insert decides among identical deliveries arriving together.
+    let digest = Sha256::digest(body.as_bytes()).into();
+    let first = intake
+        .seen
+        .entry((tenant.to_owned(), digest))
+        .or_insert(())
+        .is_fresh();
+    if !first {
+        return Err(GatewayError::Conflict(
+            "this delivery was accepted before".into(),
+        ));
+    }
 
     if let (Some(cache), Some((workspace, slug))) = (
         &gateway.cache,
@@ -157,6 +167,23 @@ async fn accept(
         event: event.clone(),
     });
     Ok(event)
+}
+
+/// What a body must carry for the event key it came with: the header is not
+/// signed, so a delivery cannot be passed off as another kind of event
+/// (a pull request's as an issue's, a push as a repository update).
+fn event_key_fits(event_key: &str, body: &Value) -> bool {
+    const SUBJECTS: [&str; 5] = ["pullrequest", "issue", "push", "commit_status", "pipeline"];
+    let (category, action) = event_key.split_once(':').unwrap_or((event_key, ""));
+    let wanted = match (category, action) {
+        ("pullrequest" | "issue" | "pipeline", _) => Some(category),
+        ("repo", "push") => Some("push"),
+        ("repo", action) if action.starts_with("commit_status_") => Some("commit_status"),
+        _ => None,
+    };
+    SUBJECTS.iter().all(|&subject| {
+        body.get(subject).is_some_and(|v| !v.is_null()) == (wanted == Some(subject))
+    })
 }
 
 /// The tenant's webhook secret, if it is registered and has one.
@@ -196,4 +223,21 @@ pub async fn events(
         std::future::ready(event.map(Ok))
     });
     Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_key_must_name_what_the_body_is_about() {
+        let pull_request = json!({ "pullrequest": { "id": 1 }, "repository": {} });
+        assert!(event_key_fits("pullrequest:created", &pull_request));
+        assert!(!event_key_fits("issue:created", &pull_request));
+        assert!(!event_key_fits("repo:updated", &pull_request));
+        let push = json!({ "push": { "changes": [] }, "repository": {} });
+        assert!(event_key_fits("repo:push", &push));
+        assert!(!event_key_fits("pullrequest:created", &push));
+        assert!(event_key_fits("repo:updated", &json!({ "repository": {} })));
+    }
 }

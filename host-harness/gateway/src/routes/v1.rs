@@ -87,15 +87,18 @@ async fn call(
 pub async fn open_session(
     State(gateway): State<Gateway>,
     principal: Principal,
+    headers: HeaderMap,
 ) -> Result<Response, GatewayError> {
-    if principal.proof != Proof::ApiKey {
+    // The session lasts as long as the key it was opened with.
+    let key_id = principal::bearer(&headers).and_then(atom_store::key_id);
+    let (Proof::ApiKey, Some(key_id)) = (&principal.proof, key_id) else {
         return Err(GatewayError::Forbidden(
             "a session is opened with an API key".into(),
         ));
-    }
+    };
     let opened = gateway
         .sessions
-        .open(&principal.tenant, gateway.secure_cookies)
+        .open(&principal.tenant, key_id, gateway.secure_cookies)
         .ok_or_else(|| GatewayError::Unavailable("no session could be opened".into()))?;
     let mut reply = (
         StatusCode::CREATED,
