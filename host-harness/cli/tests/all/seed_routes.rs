@@ -577,3 +577,49 @@ async fn every_other_operation_has_its_route() {
     assert!(refreshed["status"]["expires_at"].is_u64());
     assert!(!refreshed.to_string().contains("refresh_token"));
 }
+
+/// A run's steps change by themselves: read while the run is pending, then
+/// again once it has completed, the steps are the completed ones, not an
+/// answer the read cache kept.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_completed_runs_steps_are_not_the_pending_ones_the_cache_saw() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start(&fake, &["--cache-ttl-secs", "60"]).await;
+    let (status, triggered) = send(
+        &gateway,
+        reqwest::Method::POST,
+        &format!("{REPO}/pipelines/trigger"),
+        json!({"branch": "main"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{triggered}");
+    let run = format!(
+        "{REPO}/pipelines/{}",
+        triggered["pipeline"]["uuid"].as_str().unwrap()
+    );
+    let step_statuses = |steps: &Value| -> Vec<String> {
+        steps["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["status"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let mut settled = false;
+    for _ in 0..20 {
+        let (_, _, steps) = get(&gateway, &format!("{run}/steps")).await;
+        assert!(!step_statuses(&steps).is_empty(), "{steps}");
+        let (_, _, pipeline) = get(&gateway, &run).await;
+        if pipeline["pipeline"]["status"] == "successful" {
+            settled = true;
+            break;
+        }
+    }
+    assert!(settled, "the run completes");
+    let (_, _, steps) = get(&gateway, &format!("{run}/steps")).await;
+    let statuses = step_statuses(&steps);
+    assert!(
+        statuses.iter().all(|s| s == "successful"),
+        "steps of a completed run: {statuses:?}"
+    );
+}
