@@ -717,3 +717,113 @@ async fn the_first_screen_shows_the_latest_repository_and_a_first_visit_logs_not
     assert!(errors.is_empty(), "console errors: {errors:#?}");
     browser.close().await.unwrap();
 }
+
+/// Clicks what `css` matches.
+async fn click(browser: &Client, css: &str) {
+    browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Settings on a gateway without an OAuth client: Connect explains in place
+/// what to do instead; deleting a webhook and disconnecting ask first; the
+/// OAuth callback's return is told beside the buttons.
+#[tokio::test(flavor = "multi_thread")]
+async fn settings_explain_missing_oauth_and_ask_before_deleting_or_disconnecting() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start_with(
+        &fake,
+        &["--cache-ttl-secs", "0"],
+        &[("ATOM_OAUTH_CLIENT_ID", "")],
+    )
+    .await;
+    let driver = Driver::start().await;
+    let browser = driver.browser().await;
+    let client = reqwest::Client::new();
+    let hook_url = gateway.url("/bitbucket/webhooks/acme");
+    let created = client
+        .post(gateway.url("/bitbucket/repositories/atom-labs/bitbucket-plugin/webhooks"))
+        .bearer_auth(&gateway.acme_key)
+        .header("content-type", "application/json")
+        .body(json!({ "url": hook_url, "events": ["repo:push"] }).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+
+    sign_in(
+        &browser,
+        &gateway,
+        "#settings?ws=atom-labs&repo=bitbucket-plugin",
+    )
+    .await;
+    open_tab(&browser, "settings").await;
+    click(&browser, "[data-testid=oauth-connect]").await;
+    let note = wait_for_text(
+        &browser,
+        "[data-testid=oauth-note]",
+        "OAuth is not configured for this gateway",
+    )
+    .await;
+    assert!(note.contains("auth add-token"), "{note}");
+    let connect = browser
+        .find(Locator::Css("[data-testid=oauth-connect]"))
+        .await
+        .unwrap();
+    assert!(!connect.is_enabled().await.unwrap(), "no dead button");
+    let banner = browser
+        .execute(
+            "return document.getElementById('error-banner').hidden;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(banner, json!(true), "no banner off-screen");
+
+    // Deleting a webhook asks; Cancel keeps it, confirming deletes it.
+    let row = "[data-testid=webhook-row] .title";
+    wait_for_text(&browser, "[data-testid=webhook-list]", &hook_url).await;
+    click(&browser, "[data-testid=webhook-delete]").await;
+    click(&browser, "[data-testid=confirm-cancel]").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(texts(&browser, row).await, vec![hook_url.clone()]);
+    click(&browser, "[data-testid=webhook-delete]").await;
+    click(&browser, "[data-testid=confirm-ok]").await;
+    wait_for_text(&browser, "[data-testid=webhook-list]", "No webhooks").await;
+
+    // Disconnect asks, then the gateway holds no credential for acme.
+    click(&browser, "[data-testid=oauth-disconnect]").await;
+    click(&browser, "[data-testid=confirm-ok]").await;
+    wait_for_text(&browser, "[data-testid=oauth-note]", "Disconnected").await;
+    let (_, _, health) = crate::common::answer(
+        client
+            .get(gateway.url("/bitbucket/health"))
+            .bearer_auth(&gateway.acme_key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_ne!(health["status"], "healthy", "{health}");
+
+    // The OAuth callback's return, told where the person looks.
+    browser
+        .goto(&gateway.url("/?oauth_error=validation#settings"))
+        .await
+        .unwrap();
+    wait_for_text(
+        &browser,
+        "[data-testid=oauth-note]",
+        "expired or was already used",
+    )
+    .await;
+    let url = browser.current_url().await.unwrap();
+    assert_eq!(url.query(), None, "the notice is shown once: {url}");
+    browser.close().await.unwrap();
+}

@@ -45,6 +45,10 @@ const MAX_PENDING: usize = 10_000;
 /// opening many logins never pushes out another's.
 const MAX_PENDING_PER_TENANT: usize = 16;
 
+const NOT_CONFIGURED: &str = "OAuth is not configured for this gateway: its operator sets \
+     ATOM_OAUTH_CLIENT_ID and ATOM_OAUTH_CLIENT_SECRET. Until then, add a credential with \
+     `atom-harness auth add-token`.";
+
 /// The cookie that ties a login's state to the browser that started it.
 const STATE_COOKIE: &str = "atom_oauth_state";
 
@@ -158,6 +162,11 @@ pub async fn start(
     State(gateway): State<Gateway>,
     principal: Principal,
 ) -> Result<Response, GatewayError> {
+    // Said before the component is asked, so the page can explain it in
+    // place rather than show the component's internal error.
+    if gateway.live(&principal).tenant.oauth_client.is_none() {
+        return Err(GatewayError::Conflict(NOT_CONFIGURED.into()));
+    }
     let answer = gateway.run(&principal, "auth-start", "{}").await?;
     let answer: Value = serde_json::from_str(&answer).unwrap_or_default();
     let cookie = state_cookie(
@@ -174,6 +183,23 @@ pub async fn start(
         Some(cookie) => ([(header::SET_COOKIE, cookie)], body).into_response(),
         None => body.into_response(),
     })
+}
+
+/// Forgets the tenant's stored Bitbucket credential; calls fail with
+/// `auth_invalid` until it connects again.
+pub async fn disconnect(
+    State(gateway): State<Gateway>,
+    principal: Principal,
+) -> Result<Json<Value>, GatewayError> {
+    let tenant = gateway.live(&principal).tenant;
+    let id = tenant.id.clone();
+    tokio::task::spawn_blocking(move || tenant.credentials.remove(&id))
+        .await
+        .map_err(|_| GatewayError::Unavailable("the credential store did not answer".into()))?
+        .map_err(|_| GatewayError::Unavailable("the credential store did not answer".into()))?;
+    Ok(Json(
+        json!({ "connected": false, "tenant": principal.tenant }),
+    ))
 }
 
 #[derive(Deserialize)]
