@@ -193,10 +193,15 @@ pub async fn disconnect(
 ) -> Result<Json<Value>, GatewayError> {
     let tenant = gateway.live(&principal).tenant;
     let id = tenant.id.clone();
+    let unavailable = || GatewayError::Unavailable("the credential store did not answer".into());
     tokio::task::spawn_blocking(move || tenant.credentials.remove(&id))
         .await
-        .map_err(|_| GatewayError::Unavailable("the credential store did not answer".into()))?
-        .map_err(|_| GatewayError::Unavailable("the credential store did not answer".into()))?;
+        .map_err(|_| unavailable())?
+        .map_err(|_| unavailable())?;
+    // No answer read with the credential may outlive it.
+    if let Some(cache) = &gateway.cache {
+        cache.forget_tenant(&principal.tenant);
+    }
     Ok(Json(
         json!({ "connected": false, "tenant": principal.tenant }),
     ))
