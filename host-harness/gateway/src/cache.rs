@@ -2,6 +2,10 @@
 //! TTL is answered without a call or an upstream request. A tenant's write
 //! forgets all its entries; a webhook event forgets its repository's.
 //! Entries are keyed by tenant, so no tenant ever reads another's.
+//!
+//! An answer that shows something still under way (a pipeline run or its
+//! steps pending or running) is not kept: it changes by itself, with no
+//! write or event to forget it, and a page following it must see it end.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,6 +55,9 @@ impl ReadCache {
     }
 
     pub fn put(&self, tenant: &str, operation: &str, params: &Value, answer: &str) {
+        if under_way(answer) {
+            return;
+        }
         let text = |name: &str| params[name].as_str().map(str::to_owned);
         let entry = Entry {
             answer: answer.into(),
@@ -86,6 +93,25 @@ impl ReadCache {
                     .is_none_or(|slug| slug == repo_slug)
         });
     }
+}
+
+/// The wire format's statuses of a run or step that has not settled.
+const UNDER_WAY: [&str; 3] = ["pending", "running", "paused"];
+
+/// Whether the answer, or an item of a listing, is still under way.
+fn under_way(answer: &str) -> bool {
+    let Ok(answer) = serde_json::from_str::<Value>(answer) else {
+        return false;
+    };
+    let moving = |value: &Value| {
+        value["status"]
+            .as_str()
+            .is_some_and(|status| UNDER_WAY.contains(&status))
+    };
+    moving(&answer)
+        || answer["items"]
+            .as_array()
+            .is_some_and(|items| items.iter().any(moving))
 }
 
 fn key(tenant: &str, operation: &str, params: &Value) -> Key {
@@ -125,5 +151,23 @@ mod tests {
         cache.entries.run_pending_tasks();
         assert!(cache.get("acme", "get-repository", &other).is_none());
         assert!(ReadCache::new(Duration::ZERO, 1).is_none());
+    }
+
+    #[test]
+    fn what_is_still_under_way_is_not_kept() {
+        let cache = ReadCache::new(Duration::from_secs(60), 1 << 20).unwrap();
+        let run = json!({"workspace": "atom-labs", "repo_slug": "plugin", "pipeline_uuid": "{1}"});
+        let steps =
+            r#"{"items": [{"status": "successful"}, {"status": "running"}], "next_cursor": null}"#;
+        cache.put("acme", "list-pipeline-steps", &run, steps);
+        assert!(cache.get("acme", "list-pipeline-steps", &run).is_none());
+        cache.put("acme", "get-pipeline", &run, r#"{"status": "pending"}"#);
+        assert!(cache.get("acme", "get-pipeline", &run).is_none());
+        let settled = r#"{"items": [{"status": "successful"}, {"status": "failed"}]}"#;
+        cache.put("acme", "list-pipeline-steps", &run, settled);
+        assert_eq!(
+            cache.get("acme", "list-pipeline-steps", &run).as_deref(),
+            Some(settled)
+        );
     }
 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::common::{self, Gateway};
+use crate::common::Gateway;
 use fake_bitbucket::{FakeBitbucket, Fault};
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -534,5 +534,296 @@ async fn the_page_offers_what_the_component_publishes() {
 
     let errors = severe_console_messages(&browser).await;
     assert!(errors.is_empty(), "console errors: {errors:#?}");
+    browser.close().await.unwrap();
+}
+
+/// The text of every element `css` matches, once there is at least one.
+async fn texts(browser: &Client, css: &str) -> Vec<String> {
+    let script =
+        format!("return [...document.querySelectorAll({css:?})].map((e) => e.textContent.trim());");
+    let values = browser.execute(&script, vec![]).await.unwrap();
+    serde_json::from_value(values).unwrap()
+}
+
+/// With 57 issues, the list starts with the newest and "Load more" reaches
+/// the oldest, each once.
+#[tokio::test(flavor = "multi_thread")]
+async fn issues_start_newest_and_load_more_reaches_the_oldest() {
+    let (fake, gateway, _driver, browser) = setup().await;
+    {
+        let mut world = fake.control();
+        let seeded: Vec<_> = world
+            .issues
+            .iter()
+            .filter(|i| i.repo == "atom-labs/bitbucket-plugin")
+            .cloned()
+            .collect();
+        let last = seeded.iter().max_by_key(|i| i.id).unwrap().clone();
+        for id in last.id + 1..=57 {
+            let mut issue = last.clone();
+            issue.id = id;
+            issue.title = format!("Seeded issue {id}");
+            issue.created_on = last.created_on + (id - last.id) * 3_600;
+            issue.updated_on = issue.created_on;
+            world.issues.push(issue);
+        }
+    }
+    sign_in(
+        &browser,
+        &gateway,
+        "#issues?ws=atom-labs&repo=bitbucket-plugin",
+    )
+    .await;
+    open_tab(&browser, "issues").await;
+    wait_for_text(&browser, "[data-testid=issue-list]", "#57 ").await;
+    let shown = texts(&browser, "[data-testid=issue-row] .title").await;
+    assert!(shown[0].starts_with("#57 "), "newest first: {shown:?}");
+    assert_eq!(shown.len(), 50);
+    browser
+        .find(Locator::Css(
+            "[data-testid=issue-list] [data-testid=load-more]",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(&browser, "[data-testid=issue-list]", "#1 ").await;
+    let shown = texts(&browser, "[data-testid=issue-row] .title").await;
+    let ids: Vec<u64> = shown
+        .iter()
+        .map(|t| t[1..t.find(' ').unwrap()].parse().unwrap())
+        .collect();
+    assert_eq!(ids, (1..=57).rev().collect::<Vec<_>>());
+    assert!(
+        browser
+            .find(Locator::Css(
+                "[data-testid=issue-list] [data-testid=load-more]"
+            ))
+            .await
+            .is_err(),
+        "nothing more after the oldest"
+    );
+    let errors = severe_console_messages(&browser).await;
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+    browser.close().await.unwrap();
+}
+
+/// With the gateway's read cache on, a followed run ends with its steps'
+/// final states, not the ones cached while it was pending.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_followed_run_shows_its_steps_final_states_through_the_cache() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start(&fake, &["--cache-ttl-secs", "60"]).await;
+    let driver = Driver::start().await;
+    let browser = driver.browser().await;
+    sign_in(
+        &browser,
+        &gateway,
+        "#pipelines?ws=atom-labs&repo=bitbucket-plugin",
+    )
+    .await;
+    open_tab(&browser, "pipelines").await;
+    let run = open_form(
+        &browser,
+        "#run-pipeline-form",
+        "[data-testid=run-pipeline-button]",
+    )
+    .await;
+    choose(&run, "branch", "main").await;
+    run.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let statuses = "return [...document.querySelectorAll('[data-testid=step-row]')].map((r) => r.dataset.status);";
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let run = match browser
+            .find(Locator::Css("[data-testid=pipeline-status]"))
+            .await
+        {
+            Ok(element) => element.attr("data-status").await.unwrap_or_default(),
+            Err(_) => None,
+        };
+        let steps: Vec<String> =
+            serde_json::from_value(browser.execute(statuses, vec![]).await.unwrap()).unwrap();
+        if run.as_deref() == Some("successful")
+            && !steps.is_empty()
+            && steps.iter().all(|s| s == "successful")
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the run is {run:?}, its steps {steps:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    browser.close().await.unwrap();
+}
+
+/// A first visit logs nothing (no 401 for the session probe), and the
+/// first screen after signing in shows the repository that moved last, not
+/// whichever name sorts first.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_first_screen_shows_the_latest_repository_and_a_first_visit_logs_nothing() {
+    let (_fake, gateway, _driver, browser) = setup().await;
+    browser.goto(&gateway.url("/")).await.unwrap();
+    browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("input[type=password]"))
+        .await
+        .unwrap();
+    let errors = severe_console_messages(&browser).await;
+    assert!(errors.is_empty(), "a first visit logs: {errors:#?}");
+
+    let (_, _, latest) = crate::common::answer(
+        reqwest::Client::new()
+            .get(gateway.url("/bitbucket/repositories?workspace=acme&sort=-updated_on&size=1"))
+            .bearer_auth(&gateway.acme_key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let latest = latest["repositories"][0]["slug"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(latest, "api-client-00");
+    sign_in(&browser, &gateway, "").await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let chosen = browser
+            .execute(
+                "return document.getElementById('repo-select').value;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if chosen == json!(latest) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the first screen chose {chosen}, not {latest}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let errors = severe_console_messages(&browser).await;
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+    browser.close().await.unwrap();
+}
+
+/// Clicks what `css` matches.
+async fn click(browser: &Client, css: &str) {
+    browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Settings on a gateway without an OAuth client: Connect explains in place
+/// what to do instead; deleting a webhook and disconnecting ask first; the
+/// OAuth callback's return is told beside the buttons.
+#[tokio::test(flavor = "multi_thread")]
+async fn settings_explain_missing_oauth_and_ask_before_deleting_or_disconnecting() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start_with(
+        &fake,
+        &["--cache-ttl-secs", "0"],
+        &[("ATOM_OAUTH_CLIENT_ID", "")],
+    )
+    .await;
+    let driver = Driver::start().await;
+    let browser = driver.browser().await;
+    let client = reqwest::Client::new();
+    let hook_url = gateway.url("/bitbucket/webhooks/acme");
+    let created = client
+        .post(gateway.url("/bitbucket/repositories/atom-labs/bitbucket-plugin/webhooks"))
+        .bearer_auth(&gateway.acme_key)
+        .header("content-type", "application/json")
+        .body(json!({ "url": hook_url, "events": ["repo:push"] }).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+
+    sign_in(
+        &browser,
+        &gateway,
+        "#settings?ws=atom-labs&repo=bitbucket-plugin",
+    )
+    .await;
+    open_tab(&browser, "settings").await;
+    click(&browser, "[data-testid=oauth-connect]").await;
+    let note = wait_for_text(
+        &browser,
+        "[data-testid=oauth-note]",
+        "OAuth is not configured for this gateway",
+    )
+    .await;
+    assert!(note.contains("auth add-token"), "{note}");
+    let connect = browser
+        .find(Locator::Css("[data-testid=oauth-connect]"))
+        .await
+        .unwrap();
+    assert!(!connect.is_enabled().await.unwrap(), "no dead button");
+    let banner = browser
+        .execute(
+            "return document.getElementById('error-banner').hidden;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(banner, json!(true), "no banner off-screen");
+
+    // Deleting a webhook asks; Cancel keeps it, confirming deletes it.
+    let row = "[data-testid=webhook-row] .title";
+    wait_for_text(&browser, "[data-testid=webhook-list]", &hook_url).await;
+    click(&browser, "[data-testid=webhook-delete]").await;
+    click(&browser, "[data-testid=confirm-cancel]").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(texts(&browser, row).await, vec![hook_url.clone()]);
+    click(&browser, "[data-testid=webhook-delete]").await;
+    click(&browser, "[data-testid=confirm-ok]").await;
+    wait_for_text(&browser, "[data-testid=webhook-list]", "No webhooks").await;
+
+    // Disconnect asks, then the gateway holds no credential for acme.
+    click(&browser, "[data-testid=oauth-disconnect]").await;
+    click(&browser, "[data-testid=confirm-ok]").await;
+    wait_for_text(&browser, "[data-testid=oauth-note]", "Disconnected").await;
+    let (_, _, health) = crate::common::answer(
+        client
+            .get(gateway.url("/bitbucket/health"))
+            .bearer_auth(&gateway.acme_key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_ne!(health["status"], "healthy", "{health}");
+
+    // The OAuth callback's return, told where the person looks.
+    browser
+        .goto(&gateway.url("/?oauth_error=validation#settings"))
+        .await
+        .unwrap();
+    wait_for_text(
+        &browser,
+        "[data-testid=oauth-note]",
+        "expired or was already used",
+    )
+    .await;
+    let url = browser.current_url().await.unwrap();
+    assert_eq!(url.query(), None, "the notice is shown once: {url}");
     browser.close().await.unwrap();
 }

@@ -234,8 +234,58 @@ async fn writes_create_what_the_lists_then_show() {
     );
 }
 
+/// A login started by `key` through `/bitbucket/oauth/start`: the start
+/// cookie the browser got, and the callback's query after consenting at the fake.
+async fn start_login(gateway: &Gateway, key: &str) -> (String, String) {
+    let started = reqwest::Client::new()
+        .get(gateway.url("/bitbucket/oauth/start"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    let set_cookie = started.headers()["set-cookie"].to_str().unwrap().to_owned();
+    for attribute in [
+        "HttpOnly",
+        "SameSite=Lax",
+        "Path=/bitbucket/oauth",
+        "Max-Age=",
+    ] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let (status, _, started) = answer(started).await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    let consent = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(started["authorization_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let location = reqwest::Url::parse(consent.headers()["location"].to_str().unwrap()).unwrap();
+    (cookie, location.query().unwrap().to_owned())
+}
+
+/// The browser's callback with `cookie` (if any): where it sends the browser.
+async fn callback(gateway: &Gateway, query: &str, cookie: Option<&str>) -> String {
+    let mut request = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(gateway.url(&format!("/bitbucket/oauth/callback?{query}")));
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    response.headers()["location"].to_str().unwrap().to_owned()
+}
+
+const CONNECTED: &str = "/?oauth=connected#settings";
+
 #[tokio::test(flavor = "multi_thread")]
-async fn the_browsers_oauth_callback_completes_only_a_state_the_gateway_handed_out() {
+async fn the_browsers_oauth_callback_completes_only_in_the_browser_that_started_it() {
     let fake = FakeBitbucket::start().await.unwrap();
     let gateway = Gateway::start(&fake, &[]).await;
     let token_requests = || {
@@ -243,47 +293,55 @@ async fn the_browsers_oauth_callback_completes_only_a_state_the_gateway_handed_o
             .requests_to("/site/oauth2/access_token")
             .len()
     };
-    let anonymous = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let (cookie, query) = start_login(&gateway, &gateway.acme_key).await;
 
-    let (status, _, started) = get(&gateway, "/bitbucket/oauth/start").await;
-    assert_eq!(status, StatusCode::OK, "{started}");
-    let consent = anonymous
-        .get(started["authorization_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    let location = reqwest::Url::parse(consent.headers()["location"].to_str().unwrap()).unwrap();
-    let query = location.query().unwrap().to_owned();
-
-    let forged = anonymous
-        .get(gateway.url("/bitbucket/oauth/callback?code=x&state=not-handed-out"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+    // Whoever else holds the authorization URL links nothing to acme.
+    assert_eq!(
+        callback(&gateway, &query, None).await,
+        "/?oauth_error=permission_denied#settings"
+    );
+    let other_state = format!("{}=not-handed-out", cookie.split('=').next().unwrap());
+    assert_eq!(
+        callback(&gateway, &query, Some(&other_state)).await,
+        "/?oauth_error=permission_denied#settings"
+    );
+    assert_eq!(
+        callback(&gateway, "code=x&state=not-handed-out", Some(&other_state)).await,
+        "/?oauth_error=validation#settings"
+    );
     assert_eq!(token_requests(), 0);
 
-    let callback = gateway.url(&format!("/bitbucket/oauth/callback?{query}"));
-    let (status, _, connected) = answer(anonymous.get(&callback).send().await.unwrap()).await;
-    assert_eq!(status, StatusCode::OK, "{connected}");
+    // The browser that started it is sent back to the page's Settings.
+    assert_eq!(callback(&gateway, &query, Some(&cookie)).await, CONNECTED);
+    assert_eq!(token_requests(), 1);
     assert_eq!(
-        (&connected["connected"], &connected["tenant"]),
-        (&json!(true), &json!("acme"))
-    );
-    assert!(
-        !connected.to_string().contains("access_token"),
-        "no token in the answer"
-    );
-    let replayed = anonymous.get(&callback).send().await.unwrap();
-    assert_eq!(
-        replayed.status(),
-        StatusCode::BAD_REQUEST,
+        callback(&gateway, &query, Some(&cookie)).await,
+        "/?oauth_error=validation#settings",
         "a state completes once"
     );
     assert_eq!(token_requests(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_tenant_opening_many_logins_evicts_only_its_own_oldest() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start(&fake, &[]).await;
+    let globex = start_login(&gateway, &gateway.globex_key).await;
+    let first = start_login(&gateway, &gateway.acme_key).await;
+    let mut last = first.clone();
+    for _ in 0..16 {
+        last = start_login(&gateway, &gateway.acme_key).await;
+    }
+    assert_eq!(
+        callback(&gateway, &first.1, Some(&first.0)).await,
+        "/?oauth_error=validation#settings",
+        "acme's oldest of 17 was let go"
+    );
+    assert_eq!(callback(&gateway, &last.1, Some(&last.0)).await, CONNECTED);
+    assert_eq!(
+        callback(&gateway, &globex.1, Some(&globex.0)).await,
+        CONNECTED
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -518,4 +576,50 @@ async fn every_other_operation_has_its_route() {
     assert_eq!(status, StatusCode::OK, "{refreshed}");
     assert!(refreshed["status"]["expires_at"].is_u64());
     assert!(!refreshed.to_string().contains("refresh_token"));
+}
+
+/// A run's steps change by themselves: read while the run is pending, then
+/// again once it has completed, the steps are the completed ones, not an
+/// answer the read cache kept.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_completed_runs_steps_are_not_the_pending_ones_the_cache_saw() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start(&fake, &["--cache-ttl-secs", "60"]).await;
+    let (status, triggered) = send(
+        &gateway,
+        reqwest::Method::POST,
+        &format!("{REPO}/pipelines/trigger"),
+        json!({"branch": "main"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{triggered}");
+    let run = format!(
+        "{REPO}/pipelines/{}",
+        triggered["pipeline"]["uuid"].as_str().unwrap()
+    );
+    let step_statuses = |steps: &Value| -> Vec<String> {
+        steps["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["status"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let mut settled = false;
+    for _ in 0..20 {
+        let (_, _, steps) = get(&gateway, &format!("{run}/steps")).await;
+        assert!(!step_statuses(&steps).is_empty(), "{steps}");
+        let (_, _, pipeline) = get(&gateway, &run).await;
+        if pipeline["pipeline"]["status"] == "successful" {
+            settled = true;
+            break;
+        }
+    }
+    assert!(settled, "the run completes");
+    let (_, _, steps) = get(&gateway, &format!("{run}/steps")).await;
+    let statuses = step_statuses(&steps);
+    assert!(
+        statuses.iter().all(|s| s == "successful"),
+        "steps of a completed run: {statuses:?}"
+    );
 }

@@ -7,6 +7,12 @@
 //! component says the state lives, and lets it complete once, for that
 //! tenant only. The component checks the state again against the tenant's
 //! own pending logins.
+//!
+//! A state alone is not enough: whoever holds the authorization URL would
+//! link their own Bitbucket account to the tenant. `oauth/start` therefore
+//! also sets a short-lived HttpOnly cookie holding the state, and the
+//! browser's callback completes only with it, so only the browser that
+//! started a login finishes it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,9 +21,12 @@ use axum::Extension;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use cookie::{Cookie, SameSite};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use subtle::ConstantTimeEq as _;
 
 use super::Bitbucket;
 use crate::auth::principal::{Principal, Proof};
@@ -32,10 +41,27 @@ pub const BROWSER_CALLBACK: &str = "/bitbucket/oauth/callback";
 /// start one, so this bounds memory, not access.
 const MAX_PENDING: usize = 10_000;
 
-/// OAuth `state` → (tenant, expiry in unix seconds).
+/// Flows one tenant may have waiting; its oldest goes first, so one tenant
+/// opening many logins never pushes out another's.
+const MAX_PENDING_PER_TENANT: usize = 16;
+
+const NOT_CONFIGURED: &str = "OAuth is not configured for this gateway: its operator sets \
+     ATOM_OAUTH_CLIENT_ID and ATOM_OAUTH_CLIENT_SECRET. Until then, add a credential with \
+     `atom-harness auth add-token`.";
+
+/// The cookie that ties a login's state to the browser that started it.
+const STATE_COOKIE: &str = "atom_oauth_state";
+
+/// OAuth `state` → (tenant, expiry in unix seconds, order started).
 #[derive(Clone, Default)]
 pub struct PendingLogins {
-    pending: Arc<Mutex<HashMap<String, (String, u64)>>>,
+    pending: Arc<Mutex<Pending>>,
+}
+
+#[derive(Default)]
+struct Pending {
+    by_state: HashMap<String, (String, u64, u64)>,
+    started: u64,
 }
 
 impl PendingLogins {
@@ -49,18 +75,62 @@ impl PendingLogins {
         };
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         let now = unix_now();
-        pending.retain(|_, (_, expiry)| *expiry > now);
-        if pending.len() < MAX_PENDING {
-            pending.insert(state.to_owned(), (tenant.to_owned(), expires));
+        pending.by_state.retain(|_, (_, expiry, _)| *expiry > now);
+        let mine: Vec<(u64, String)> = pending
+            .by_state
+            .iter()
+            .filter(|(_, (owner, _, _))| owner == tenant)
+            .map(|(state, (_, _, order))| (*order, state.clone()))
+            .collect();
+        if mine.len() >= MAX_PENDING_PER_TENANT
+            && let Some((_, oldest)) = mine.into_iter().min()
+        {
+            pending.by_state.remove(&oldest);
+        }
+        if pending.by_state.len() < MAX_PENDING {
+            pending.started += 1;
+            let order = pending.started;
+            pending
+                .by_state
+                .insert(state.to_owned(), (tenant.to_owned(), expires, order));
         }
     }
 
     /// The tenant that started the flow of `state`, once.
     fn finish(&self, state: &str) -> Option<String> {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        let (tenant, expiry) = pending.remove(state)?;
+        let (tenant, expiry, _) = pending.by_state.remove(state)?;
         (expiry > unix_now()).then_some(tenant)
     }
+}
+
+/// The start cookie for `state`, living as long as the state; `None` for
+/// one that ends it.
+fn state_cookie(state: Option<&str>, expires_at: u64, secure: bool) -> Option<HeaderValue> {
+    let seconds = expires_at.saturating_sub(unix_now());
+    let cookie = Cookie::build((STATE_COOKIE, state.unwrap_or_default().to_owned()))
+        .http_only(true)
+        // Lax: the cookie must come back on Bitbucket's top-level redirect.
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .path("/bitbucket/oauth")
+        .max_age(cookie::time::Duration::seconds(
+            i64::try_from(seconds).unwrap_or(0),
+        ))
+        .build();
+    HeaderValue::from_str(&cookie.to_string()).ok()
+}
+
+/// Whether the request carries the start cookie of exactly `state`.
+fn started_here(headers: &HeaderMap, state: &str) -> bool {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .filter(|c| c.name() == STATE_COOKIE)
+        .any(|c| bool::from(c.value().as_bytes().ct_eq(state.as_bytes())))
 }
 
 pub async fn health(State(gateway): State<Gateway>, principal: Principal) -> Response {
@@ -91,14 +161,50 @@ pub async fn health(State(gateway): State<Gateway>, principal: Principal) -> Res
 pub async fn start(
     State(gateway): State<Gateway>,
     principal: Principal,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Response, GatewayError> {
+    // Said before the component is asked, so the page can explain it in
+    // place rather than show the component's internal error.
+    if gateway.live(&principal).tenant.oauth_client.is_none() {
+        return Err(GatewayError::Conflict(NOT_CONFIGURED.into()));
+    }
     let answer = gateway.run(&principal, "auth-start", "{}").await?;
     let answer: Value = serde_json::from_str(&answer).unwrap_or_default();
-    Ok(Json(json!({
+    let cookie = state_cookie(
+        answer["state"].as_str(),
+        answer["expires_at"].as_u64().unwrap_or_default(),
+        gateway.secure_cookies,
+    );
+    let body = Json(json!({
         "authorization_url": answer["authorize_url"],
         "state": answer["state"],
         "expires_at": answer["expires_at"],
-    })))
+    }));
+    Ok(match cookie {
+        Some(cookie) => ([(header::SET_COOKIE, cookie)], body).into_response(),
+        None => body.into_response(),
+    })
+}
+
+/// Forgets the tenant's stored Bitbucket credential; calls fail with
+/// `auth_invalid` until it connects again.
+pub async fn disconnect(
+    State(gateway): State<Gateway>,
+    principal: Principal,
+) -> Result<Json<Value>, GatewayError> {
+    let tenant = gateway.live(&principal).tenant;
+    let id = tenant.id.clone();
+    let unavailable = || GatewayError::Unavailable("the credential store did not answer".into());
+    tokio::task::spawn_blocking(move || tenant.credentials.remove(&id))
+        .await
+        .map_err(|_| unavailable())?
+        .map_err(|_| unavailable())?;
+    // No answer read with the credential may outlive it.
+    if let Some(cache) = &gateway.cache {
+        cache.forget_tenant(&principal.tenant);
+    }
+    Ok(Json(
+        json!({ "connected": false, "tenant": principal.tenant }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -109,11 +215,46 @@ pub struct Callback {
     error_description: Option<String>,
 }
 
-/// Bitbucket's redirect, from the browser: the state names the tenant.
+/// Bitbucket's redirect, from the browser: the state names the tenant and
+/// the start cookie the browser. The browser goes back to the page's
+/// Settings, which says how it went.
 pub async fn browser_callback(
     State(gateway): State<Gateway>,
     Extension(bitbucket): Extension<Bitbucket>,
+    headers: HeaderMap,
     Query(callback): Query<Callback>,
+) -> Response {
+    match connect_browser(&gateway, &bitbucket, &headers, callback).await {
+        Ok(_) => {
+            let location = [(header::LOCATION, "/?oauth=connected#settings")];
+            match state_cookie(None, 0, gateway.secure_cookies) {
+                Some(ended) => (
+                    StatusCode::SEE_OTHER,
+                    [(header::SET_COOKIE, ended)],
+                    location,
+                )
+                    .into_response(),
+                None => (StatusCode::SEE_OTHER, location).into_response(),
+            }
+        }
+        // The code only: the page words it, and nothing of Bitbucket's
+        // answer travels in a URL.
+        Err(error) => (
+            StatusCode::SEE_OTHER,
+            [(
+                header::LOCATION,
+                format!("/?oauth_error={}#settings", error.code()),
+            )],
+        )
+            .into_response(),
+    }
+}
+
+async fn connect_browser(
+    gateway: &Gateway,
+    bitbucket: &Bitbucket,
+    headers: &HeaderMap,
+    callback: Callback,
 ) -> Result<Json<Value>, GatewayError> {
     if let Some(error) = callback.error {
         return Err(GatewayError::Forbidden(format!(
@@ -121,20 +262,24 @@ pub async fn browser_callback(
             callback.error_description.unwrap_or_default()
         )));
     }
-    let tenant = callback
-        .state
-        .as_deref()
-        .and_then(|s| bitbucket.pending_logins.finish(s))
-        .ok_or_else(|| {
-            GatewayError::validation(
-                "unknown, used or expired OAuth state: start again from /bitbucket/oauth/start",
-            )
-        })?;
+    // Checked before the state is used up, so a stranger's try cannot spend
+    // the login of the browser that started it.
+    let state = callback.state.as_deref().unwrap_or_default();
+    if !started_here(headers, state) {
+        return Err(GatewayError::Forbidden(
+            "this browser did not start this login: start again from the page's Settings".into(),
+        ));
+    }
+    let tenant = bitbucket.pending_logins.finish(state).ok_or_else(|| {
+        GatewayError::validation(
+            "unknown, used or expired OAuth state: start again from /bitbucket/oauth/start",
+        )
+    })?;
     let principal = Principal {
         tenant,
         proof: Proof::OauthState,
     };
-    complete(&gateway, &principal, callback.code, callback.state).await
+    complete(gateway, &principal, callback.code, callback.state).await
 }
 
 /// The seed's `POST /bitbucket/oauth/callback` `{code, state}`, by a caller

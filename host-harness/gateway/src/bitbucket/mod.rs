@@ -65,6 +65,10 @@ impl Bitbucket {
             .route("/bitbucket/health", get(connect::health))
             .route("/bitbucket/oauth/start", get(connect::start))
             .route(
+                "/bitbucket/oauth/connection",
+                axum::routing::delete(connect::disconnect),
+            )
+            .route(
                 connect::BROWSER_CALLBACK,
                 get(connect::browser_callback).post(connect::posted_callback),
             )

@@ -83,6 +83,21 @@ export function fill(list, nodes, emptyText = 'Nothing here yet.') {
   list.replaceChildren(...(nodes.length ? nodes : [el('li', { class: 'empty', text: emptyText })]));
 }
 
+// A listing's last row while Bitbucket has more: "Load more" runs `more`,
+// which appends the next page and draws the list again.
+export function moreRow(list, more) {
+  const button = el('button', { type: 'button', class: 'ghost', 'data-testid': 'load-more' }, 'Load more');
+  button.addEventListener('click', guard(async () => {
+    button.disabled = true;
+    try {
+      await more();
+    } finally {
+      button.disabled = false;
+    }
+  }));
+  list.append(el('li', { class: 'more' }, button));
+}
+
 export function markSelected(list, key, value) {
   for (const li of list.children) li.classList.toggle('selected', li.dataset[key] === String(value));
 }

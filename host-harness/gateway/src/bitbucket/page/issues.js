@@ -1,7 +1,7 @@
 // Tab 6, Issues: the list by state, kind and priority, and the new issue
 // form, for as long as Bitbucket still keeps the repository's tracker.
 
-import { $, badge, fill, fmtDate, hideForm, loading, notice, offer, on, row, showForm, ticket, toggleForm, who } from './dom.js';
+import { $, badge, fill, fmtDate, hideForm, loading, moreRow, notice, offer, on, row, showForm, ticket, toggleForm, who } from './dom.js';
 import { api, clearError, query, repoPath, setBanner, showError } from './api.js';
 import { choices } from './catalog.js';
 import { needRepo, reposSettled, requireRepo } from './nav.js';
@@ -11,6 +11,8 @@ export const name = 'issues';
 const RETIRED_ISSUES = 'Bitbucket has retired Issues for this repository';
 
 let gone = false;
+let issues = [];
+let next = null; // the listing's cursor while Bitbucket has more
 
 // Each select's values come from the operation it feeds; the new issue form
 // starts as a major task.
@@ -48,21 +50,18 @@ export async function load({ quiet = false } = {}) {
   await reposSettled();
   if (!requireRepo(list)) return;
   const still = ticket('issues');
+  // Newest first, as a person looks for what just happened.
   const params = {
-    state: $('issue-state').value, kind: $('issue-kind').value, priority: $('issue-priority').value, size: 50,
+    state: $('issue-state').value, kind: $('issue-kind').value, priority: $('issue-priority').value,
+    sort: '-created_on', size: 50,
   };
   try {
-    const issues = (await api(repoPath(`/issues${query(params)}`))).issues ?? [];
+    const data = await api(repoPath(`/issues${query(params)}`));
     if (!still()) return;
     setIssuesGone(false);
-    fill(list, issues.map((issue) => row({
-      testid: 'issue-row',
-      data: { id: issue.id },
-      title: `#${issue.id} ${issue.title}`,
-      badges: [badge(issue.state, issue.state, 'issue-state'), badge(issue.kind, 'other'), badge(issue.priority, issue.priority)],
-      meta: [issue.assignee && `assigned to ${who(issue.assignee)}`, issue.reporter && `reported by ${who(issue.reporter)}`,
-        `${issue.votes ?? 0} votes`, issue.updated_on && `updated ${fmtDate(issue.updated_on)}`],
-    })), 'No issues match.');
+    issues = data.issues ?? [];
+    next = data.next_cursor ?? null;
+    renderIssues();
   } catch (error) {
     if (!still()) return;
     if (trackerGone(error)) {
@@ -72,6 +71,33 @@ export async function load({ quiet = false } = {}) {
       fill(list, [], 'Could not load issues.');
       showError(error);
     }
+  }
+}
+
+function renderIssues() {
+  const list = $('issue-list');
+  fill(list, issues.map((issue) => row({
+    testid: 'issue-row',
+    data: { id: issue.id },
+    title: `#${issue.id} ${issue.title}`,
+    badges: [badge(issue.state, issue.state, 'issue-state'), badge(issue.kind, 'other'), badge(issue.priority, issue.priority)],
+    meta: [issue.assignee && `assigned to ${who(issue.assignee)}`, issue.reporter && `reported by ${who(issue.reporter)}`,
+      `${issue.votes ?? 0} votes`, issue.updated_on && `updated ${fmtDate(issue.updated_on)}`],
+  })), 'No issues match.');
+  if (next) moreRow(list, loadMore);
+}
+
+// The cursor carries the listing's filters and order.
+async function loadMore() {
+  const from = next;
+  try {
+    const data = await api(repoPath(`/issues${query({ cursor: from })}`));
+    if (next !== from) return; // reloaded meanwhile
+    issues = [...issues, ...(data.issues ?? [])];
+    next = data.next_cursor ?? null;
+    renderIssues();
+  } catch (error) {
+    showError(error);
   }
 }
 

@@ -125,7 +125,14 @@ export async function loadRepos(preferred) {
   if (!sorted.length) select.append(el('option', { value: '', text: 'No repositories' }));
   select.disabled = !sorted.length;
   const found = sorted.find((r) => r.slug === preferred);
-  setRepo(found ? found.slug : (sorted[0]?.slug ?? ''));
+  setRepo(found ? found.slug : (latest(repos)?.slug ?? ''));
+}
+
+// With no choice yet, the repository that moved last: the first screen shows
+// activity rather than whichever name sorts first.
+function latest(repos) {
+  const when = (r) => Date.parse(r.updated_on ?? '') || 0;
+  return repos.reduce((best, r) => (best && when(best) >= when(r) ? best : r), null);
 }
 
 export function selectWorkspace(ws, preferredRepo = '') {

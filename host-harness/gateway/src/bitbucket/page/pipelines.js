@@ -2,7 +2,7 @@
 // run until it settles, and the run form.
 
 import {
-  $, badge, el, fill, fmtDate, fmtDuration, hideForm, loading, markSelected, notice, on, reveal, row, short, showForm,
+  $, badge, el, fill, fmtDate, fmtDuration, hideForm, loading, markSelected, moreRow, notice, on, reveal, row, short, showForm,
   ticket, toggleForm, who,
 } from './dom.js';
 import { ApiError, api, clearError, enc, query, repoPath, showError, submitting } from './api.js';
@@ -17,6 +17,7 @@ const POLL_MS = 1500;
 let pipelines = [];
 let selected = null; // the uuid whose detail is open
 let following = null; // the run being polled
+let next = null; // the listing's cursor while Bitbucket has more
 
 export async function load({ quiet = false } = {}) {
   const list = $('pipeline-list');
@@ -27,6 +28,7 @@ export async function load({ quiet = false } = {}) {
   try {
     const data = await api(repoPath(`/pipelines${query({ sort: '-created_on', size: 30 })}`));
     if (!still()) return;
+    next = data.next_cursor ?? null;
     const fresh = data.pipelines ?? [];
     // A run just triggered may not be in a cached listing yet; keep it on top.
     const kept = pipelines.filter((p) => p.justTriggered && !fresh.some((f) => f.uuid === p.uuid));
@@ -49,7 +51,23 @@ function renderPipelineList() {
     badges: [badge(p.status, p.status, 'pipeline-badge')],
     meta: [p.target?.ref_name, p.trigger, short(p.target?.commit_hash), fmtDate(p.created_on), fmtDuration(p.duration_seconds)],
   })), 'No pipeline runs yet.');
+  if (next) moreRow(list, loadMore);
   markSelected(list, 'uuid', selected);
+}
+
+// The cursor carries the listing's order; a run already shown is not repeated.
+async function loadMore() {
+  const from = next;
+  try {
+    const data = await api(repoPath(`/pipelines${query({ cursor: from })}`));
+    if (next !== from) return; // reloaded meanwhile
+    const older = (data.pipelines ?? []).filter((p) => !pipelines.some((known) => known.uuid === p.uuid));
+    pipelines = [...pipelines, ...older];
+    next = data.next_cursor ?? null;
+    renderPipelineList();
+  } catch (error) {
+    showError(error);
+  }
 }
 
 function upsertPipeline(pipeline) {

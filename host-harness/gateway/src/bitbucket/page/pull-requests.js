@@ -2,8 +2,8 @@
 // and actions, and the new pull request form.
 
 import {
-  $, badge, confirmDialog, el, fill, fmtDate, hideForm, label, loading, markSelected, notice, offer, on, reveal, row,
-  showForm, ticket, toggleForm, who,
+  $, badge, confirmDialog, el, fill, fmtDate, hideForm, label, loading, markSelected, moreRow, notice, offer, on, reveal,
+  row, showForm, ticket, toggleForm, who,
 } from './dom.js';
 import { api, clearError, enc, query, repoPath, showError, submitting } from './api.js';
 import { choices } from './catalog.js';
@@ -13,6 +13,7 @@ import { currentRepo } from './state.js';
 export const name = 'pull-requests';
 
 let prs = [];
+let next = null; // the listing's cursor while Bitbucket has more
 let selected = null; // the id whose detail is open (or about to be)
 let strategies = []; // the merge strategies the component takes
 // The state filter's options arriving; the list waits for them.
@@ -33,9 +34,10 @@ export async function load({ quiet = false } = {}) {
   const still = ticket('prs');
   const wanted = $('pr-state').value;
   try {
-    const data = await api(repoPath(`/pull-requests${query({ state: wanted.toUpperCase(), size: 50 })}`));
+    const data = await api(repoPath(`/pull-requests${query({ state: wanted.toUpperCase(), sort: '-created_on', size: 50 })}`));
     if (!still()) return;
     prs = data.pull_requests ?? [];
+    next = data.next_cursor ?? null;
     renderPrList();
   } catch (error) {
     if (!still()) return;
@@ -56,7 +58,22 @@ function renderPrList() {
     meta: [who(pr.author), `${pr.source_branch} → ${pr.destination_branch}`,
       pr.updated_on && `updated ${fmtDate(pr.updated_on)}`, `${pr.comment_count ?? 0} comments`],
   })), `No ${$('pr-state').value} pull requests.`);
+  if (next) moreRow(list, loadMore);
   markSelected(list, 'id', selected);
+}
+
+// The cursor carries the listing's state and order.
+async function loadMore() {
+  const from = next;
+  try {
+    const data = await api(repoPath(`/pull-requests${query({ cursor: from })}`));
+    if (next !== from) return; // reloaded meanwhile
+    prs = [...prs, ...(data.pull_requests ?? [])];
+    next = data.next_cursor ?? null;
+    renderPrList();
+  } catch (error) {
+    showError(error);
+  }
 }
 
 export async function openPr(id) {

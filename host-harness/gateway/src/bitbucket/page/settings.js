@@ -1,7 +1,7 @@
 // Tab 8, Settings: the Bitbucket connection, the webhook intake URL, and the
 // repository's webhooks with a form offering every event the component publishes.
 
-import { $, badge, el, fill, fmtDate, guard, loading, notice, on, row, ticket } from './dom.js';
+import { $, badge, confirmDialog, el, fill, fmtDate, guard, loading, notice, on, row, ticket } from './dom.js';
 import { ApiError, api, clearError, enc, repoPath, setBanner, showError, submitting } from './api.js';
 import { webhookEvents } from './catalog.js';
 import { refreshHealth } from './health.js';
@@ -23,6 +23,35 @@ export async function load({ quiet = false } = {}) {
 export function signedIn(tenant) {
   $('intake-url').textContent = `${location.origin}/bitbucket/webhooks/${enc(tenant)}`;
   guard(offerEvents)();
+  oauthReturn();
+}
+
+// Words for the codes the OAuth callback sends the browser back with.
+const OAUTH_ERRORS = {
+  permission_denied: 'Bitbucket did not grant access, or this browser did not start that login. Connect again from here.',
+  validation: 'That login link expired or was already used. Connect again from here.',
+};
+
+// The OAuth callback sends the browser back here with how it went, once.
+function oauthReturn() {
+  const params = new URLSearchParams(location.search);
+  const connected = params.get('oauth') === 'connected';
+  const failed = params.get('oauth_error');
+  if (!connected && !failed) return;
+  history.replaceState(null, '', `${location.pathname}${location.hash}`);
+  if (connected) {
+    notice('Connected to Bitbucket.');
+    oauthNote('Connected to Bitbucket.');
+  } else {
+    oauthNote(OAUTH_ERRORS[failed] ?? `Connecting to Bitbucket failed (${failed}). Connect again from here.`);
+  }
+}
+
+// Beside the buttons, where the person is looking, not in a banner.
+function oauthNote(text) {
+  const note = $('oauth-note');
+  note.textContent = text;
+  note.hidden = !text;
 }
 
 async function offerEvents() {
@@ -86,6 +115,7 @@ async function createWebhook(event) {
 
 async function deleteWebhook(hook) {
   clearError();
+  if (!await confirmDialog('Delete this webhook?', `Bitbucket stops sending events to ${hook.url}.`, 'Delete webhook')) return;
   try {
     // The uuid comes with braces: encode it as one path segment.
     await api(repoPath(`/webhooks/${enc(hook.uuid)}`), { method: 'DELETE', body: {} });
@@ -98,16 +128,37 @@ async function deleteWebhook(hook) {
 
 async function connectBitbucket() {
   clearError();
+  oauthNote('');
   const button = $('oauth-connect');
   button.disabled = true;
+  let configured = true;
   try {
     const { authorization_url: url } = await api('/bitbucket/oauth/start');
     // Only a web address may take the page away; anything else is a broken answer.
     if (!/^https?:\/\//i.test(url || '')) throw new ApiError(0, { code: 'internal', message: 'The gateway gave no authorization URL.' });
     window.location.assign(url);
+  } catch (error) {
+    if (error.handled) return;
+    // 409: this gateway has no OAuth client; its message says what to do instead.
+    configured = error.status !== 409;
+    oauthNote(error.info?.message || error.message);
   } finally {
-    button.disabled = false;
+    button.disabled = !configured;
   }
+}
+
+async function disconnect() {
+  clearError();
+  if (!await confirmDialog('Disconnect from Bitbucket?',
+    'The gateway forgets this tenant\'s Bitbucket credential; nothing works until it connects again.', 'Disconnect')) return;
+  try {
+    await api('/bitbucket/oauth/connection', { method: 'DELETE', body: {} });
+    oauthNote('Disconnected: the gateway holds no Bitbucket credential for this tenant.');
+    notice('Disconnected from Bitbucket.');
+  } catch (error) {
+    showError(error);
+  }
+  refreshHealth();
 }
 
 async function copyIntake() {
@@ -128,6 +179,7 @@ async function copyIntake() {
 
 export function wire() {
   on('oauth-connect', 'click', connectBitbucket);
+  on('oauth-disconnect', 'click', disconnect);
   on('copy-intake', 'click', copyIntake);
   on('new-webhook-form', 'submit', createWebhook);
 }
