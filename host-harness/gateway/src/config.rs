@@ -27,6 +27,9 @@ pub struct GatewayConfig {
     pub metrics_token: Option<String>,
     /// Where accepted webhook events are also POSTed (ATOM's intake).
     pub forward_events_to: Option<hyper::Uri>,
+    /// `GET /bitbucket/events` streams one tenant may hold open: each holds
+    /// a connection, and one tenant must not hold them all.
+    pub max_streams_per_tenant: usize,
 }
 
 impl Default for GatewayConfig {
@@ -42,6 +45,7 @@ impl Default for GatewayConfig {
             cache_max_bytes: 64 << 20,
             metrics_token: None,
             forward_events_to: None,
+            max_streams_per_tenant: 4,
         }
     }
 }
