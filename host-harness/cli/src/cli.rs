@@ -57,7 +57,8 @@ enum Command {
         output: Output,
     },
     /// Serve the contract over HTTP to the registered tenants.
-    Serve(ServeArgs),
+    // Boxed: serve's flags outweigh every other command's.
+    Serve(Box<ServeArgs>),
     /// The tenants the gateway serves and their API keys.
     #[command(subcommand)]
     Tenants(TenantsCommand),
@@ -83,7 +84,7 @@ pub async fn run() -> anyhow::Result<ExitCode> {
         #[cfg(feature = "demo")]
         Command::Demo { serve } => crate::commands::demo::run(&cli.sandbox, serve).await,
         Command::Keys(command) => run_keys(&cli.store, command),
-        Command::Serve(args) => crate::commands::serve::run(&cli.sandbox, &cli.store, args).await,
+        Command::Serve(args) => crate::commands::serve::run(&cli.sandbox, &cli.store, *args).await,
         Command::Tenants(command) => run_tenants(&cli.store, command),
         Command::Auth(command) => {
             let sandbox = load(&cli.sandbox, &[], InstanceAllocation::OnDemand)?;

@@ -29,6 +29,9 @@ pub struct GatewayConfig {
     pub forward_events_to: Option<hyper::Uri>,
     /// Browser sessions one tenant keeps open at most; its oldest goes first.
     pub max_sessions_per_tenant: usize,
+    /// `GET /bitbucket/events` streams one tenant may hold open: each holds
+    /// a connection, and one tenant must not hold them all.
+    pub max_streams_per_tenant: usize,
 }
 
 impl Default for GatewayConfig {
@@ -45,6 +48,7 @@ impl Default for GatewayConfig {
             metrics_token: None,
             forward_events_to: None,
             max_sessions_per_tenant: crate::auth::principal::DEFAULT_SESSIONS_PER_TENANT,
+            max_streams_per_tenant: 4,
         }
     }
 }

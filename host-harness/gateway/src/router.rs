@@ -34,7 +34,10 @@ pub fn router(
     template: Tenant,
     config: GatewayConfig,
 ) -> Router {
-    let bitbucket = Bitbucket::new(config.forward_events_to.clone());
+    let bitbucket = Bitbucket::new(
+        config.forward_events_to.clone(),
+        config.max_streams_per_tenant,
+    );
     let gateway = Gateway::new(sandbox, keys, template, &config, vec![bitbucket.hooks()]);
     Router::new()
         .route("/v1/capabilities", get(v1::capabilities))

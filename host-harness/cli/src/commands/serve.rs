@@ -48,6 +48,19 @@ pub struct ServeArgs {
     /// Connections open at once.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=65_536))]
     max_connections: u64,
+    /// Connections open at once from one client address (an IPv6 client's
+    /// /64); more are closed unserved. Behind a proxy every client shares its
+    /// address: raise this to --max-connections there.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    max_connections_per_client: u64,
+    /// Seconds a response write may make no progress before the connection
+    /// is closed: a client that stops reading is cut off.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    write_timeout_secs: u64,
+    /// `GET /bitbucket/events` streams one tenant may hold open; more are
+    /// refused with 429.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    max_streams_per_tenant: u64,
     /// Seconds a client gets to send a request's headers, and a kept-alive
     /// connection may sit idle.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
@@ -120,7 +133,9 @@ pub async fn run(
     }
     let limits = ServerLimits {
         max_connections: args.max_connections as usize,
+        max_connections_per_client: args.max_connections_per_client as usize,
         header_timeout: Duration::from_secs(args.header_timeout_secs),
+        write_timeout: Duration::from_secs(args.write_timeout_secs),
         ..ServerLimits::default()
     };
     atom_gateway::serve(listener, app, tls, limits, shutdown_signal()).await?;
@@ -171,6 +186,7 @@ fn gateway_config(sandbox: &SandboxArgs, args: &ServeArgs, tls: bool) -> Gateway
         cache_ttl: Duration::from_secs(args.cache_ttl_secs),
         forward_events_to: args.forward_events_to.clone(),
         max_sessions_per_tenant: args.max_sessions_per_tenant.into(),
+        max_streams_per_tenant: args.max_streams_per_tenant as usize,
         metrics_token: std::env::var("ATOM_METRICS_TOKEN")
             .ok()
             .filter(|t| !t.trim().is_empty()),

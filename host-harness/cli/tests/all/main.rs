@@ -3,6 +3,7 @@
 
 mod cli;
 mod common;
+mod connections;
 mod gateway;
 mod page;
 mod seed_routes;

@@ -19,7 +19,7 @@ use axum::{Extension, Router};
 
 use crate::state::{CallHooks, Gateway};
 use connect::PendingLogins;
-use webhooks::Intake;
+use webhooks::{EventStreams, Intake};
 
 pub use seed::describe as describe_routes;
 pub use webhooks::secret_id as webhook_secret_id;
@@ -30,14 +30,17 @@ pub use webhooks::secret_id as webhook_secret_id;
 pub struct Bitbucket {
     pending_logins: PendingLogins,
     intake: Intake,
+    streams: EventStreams,
 }
 
 impl Bitbucket {
-    /// With a forward URL, accepted events are also POSTed there.
-    pub fn new(forward_events_to: Option<hyper::Uri>) -> Self {
+    /// With a forward URL, accepted events are also POSTed there; a tenant
+    /// may listen on at most `max_streams_per_tenant` event streams at once.
+    pub fn new(forward_events_to: Option<hyper::Uri>, max_streams_per_tenant: usize) -> Self {
         let bitbucket = Self {
             pending_logins: PendingLogins::default(),
             intake: Intake::default(),
+            streams: EventStreams::new(max_streams_per_tenant),
         };
         if let Some(url) = forward_events_to {
             tokio::spawn(forward::run(url, bitbucket.intake.subscribe()));

@@ -33,6 +33,7 @@ use super::Bitbucket;
 use crate::auth::principal::{Principal, Proof};
 use crate::error::GatewayError;
 use crate::metrics::ReasonLabel;
+use crate::server::{Held, HeldSlot};
 use crate::state::Gateway;
 use atom_runtime::host_types::CredentialSecret;
 
@@ -203,13 +204,22 @@ async fn webhook_secret(gateway: &Gateway, tenant: &str) -> Option<String> {
     }
 }
 
+/// How often an idle event stream writes, which is also when a stream whose
+/// client left is noticed and its slot freed.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
 /// `GET /bitbucket/events`: the caller's tenant's events as they arrive.
+/// A tenant at its cap of open streams is refused (429) rather than left to
+/// hold every connection the gateway has.
 pub async fn events(
     Extension(bitbucket): Extension<Bitbucket>,
     principal: Principal,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, GatewayError> {
+    let slot = bitbucket.streams.open(&principal.tenant)?;
     let tenant = principal.tenant;
     let stream = BroadcastStream::new(bitbucket.intake.subscribe()).filter_map(move |delivered| {
+        // The stream holds its slot until the client goes away.
+        let _held = &slot;
         let event = match delivered {
             Ok(delivered) if delivered.tenant == tenant => Some(
                 Event::default()
@@ -222,7 +232,30 @@ pub async fn events(
         };
         std::future::ready(event.map(Ok))
     });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
+}
+
+/// Event streams open per tenant.
+#[derive(Clone)]
+pub struct EventStreams(Held<String>);
+
+impl EventStreams {
+    pub fn new(per_tenant: usize) -> Self {
+        Self(Held::new(per_tenant))
+    }
+
+    fn open(&self, tenant: &str) -> Result<HeldSlot<String>, GatewayError> {
+        self.0
+            .take(tenant.to_owned())
+            .ok_or_else(|| GatewayError::RateLimited {
+                message: format!(
+                    "this tenant already has {} event streams open; close one first",
+                    self.0.cap()
+                ),
+                // A stream whose client left is noticed at its next keep-alive.
+                retry_after_seconds: KEEP_ALIVE.as_secs(),
+            })
+    }
 }
 
 #[cfg(test)]
