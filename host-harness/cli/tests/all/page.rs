@@ -438,7 +438,7 @@ async fn upstream_errors_read_as_a_person_wants_them() {
 async fn the_page_offers_what_the_component_publishes() {
     let (_fake, gateway, _driver, browser) = setup().await;
     let client = reqwest::Client::new();
-    let (_, _, capabilities) = common::answer(
+    let (_, _, capabilities) = crate::common::answer(
         client
             .get(gateway.url("/v1/capabilities"))
             .bearer_auth(&gateway.acme_key)
@@ -473,7 +473,7 @@ async fn the_page_offers_what_the_component_publishes() {
     assert_eq!(checked, json!(["repo:push"]), "the form starts with a push");
 
     // The pull request states are the ones list-pull-requests' schema allows.
-    let (_, _, operations) = common::answer(
+    let (_, _, operations) = crate::common::answer(
         client
             .get(gateway.url("/v1/operations"))
             .bearer_auth(&gateway.acme_key)
