@@ -63,8 +63,24 @@ pub fn complete(
 pub fn refresh(upstream: &dyn Upstream, _: NoParams) -> Result<AuthStatus, Error> {
     let seen = host::credential()
         .ok_or_else(|| Error::auth_invalid("no credential is stored for this connection"))?;
+    refreshable(&seen.secret)?;
     let credential = session::refresh_after(upstream.config(), seen.version)?;
     Ok(status(&credential.secret))
+}
+
+/// Only OAuth credentials have a refresh. A token pasted by hand has not
+/// expired because it cannot be refreshed: saying so would send the user to
+/// reconnect for nothing.
+fn refreshable(secret: &CredentialSecret) -> Result<(), Error> {
+    let kind = match secret {
+        CredentialSecret::Oauth(_) => return Ok(()),
+        CredentialSecret::AccessToken(_) => "an access token",
+        CredentialSecret::ApiToken(_) => "an API token",
+    };
+    Err(Error::validation(
+        "operation",
+        format!("auth-refresh applies to OAuth credentials; this connection uses {kind}"),
+    ))
 }
 
 fn status(secret: &CredentialSecret) -> AuthStatus {
@@ -80,5 +96,34 @@ fn status(secret: &CredentialSecret) -> AuthStatus {
         scopes,
         expires_at,
         account: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::atom::integration::host::ApiToken;
+
+    fn refused(secret: CredentialSecret) -> String {
+        let Err(Error::Validation(refused)) = refreshable(&secret) else {
+            panic!("a credential without a refresh token must be refused as invalid input");
+        };
+        assert_eq!(refused.field, "operation");
+        refused.message
+    }
+
+    #[test]
+    fn refresh_names_the_credential_kind_instead_of_calling_it_expired() {
+        let message = refused(CredentialSecret::AccessToken("secret-token".into()));
+        assert!(
+            message.contains("this connection uses an access token"),
+            "{message}"
+        );
+        assert!(!message.contains("expired") && !message.contains("secret-token"));
+        let message = refused(CredentialSecret::ApiToken(ApiToken {
+            email: "a@b.c".into(),
+            token: "secret-token".into(),
+        }));
+        assert!(message.contains("an API token"), "{message}");
     }
 }

@@ -72,9 +72,21 @@ class BitbucketService(IntegrationService):
     def get_operations(self) -> List[Dict[str, Any]]:
         return self._get("/atom/v1/operations")
 
+    def get_operation_details(self, operation_name: str) -> Optional[Dict[str, Any]]:
+        # The gateway publishes snake_case ids, as ATOM's integrations do;
+        # its own names are kebab-case, and either finds the operation.
+        wanted = _operation_id(operation_name)
+        for operation in self.get_operations():
+            if _operation_id(str(operation.get("name", ""))) == wanted:
+                return operation
+        return None
+
     def health_check(self) -> Dict[str, Any]:
         try:
             return self._get("/atom/v1/health")
+        except httpx.HTTPStatusError as error:
+            # The gateway answered: say what it said, not that it was unreachable.
+            return {"healthy": False, "message": str(error), "last_check": _now()}
         except (httpx.HTTPError, ValueError) as error:
             return {"healthy": False, "message": f"gateway unreachable: {_describe(error)}", "last_check": _now()}
 
@@ -177,7 +189,14 @@ def _failure(
 def _error_of(answer: Any) -> Dict[str, Any]:
     if isinstance(answer, dict) and isinstance(answer.get("error"), dict):
         return answer["error"]
+    # ATOM's envelope: the message is `error`, the rest is in `details`.
+    if isinstance(answer, dict) and isinstance(answer.get("error"), str):
+        return {"message": answer["error"]}
     return {}
+
+
+def _operation_id(name: str) -> str:
+    return name.strip().replace("-", "_")
 
 
 def _is_json(response: httpx.Response) -> bool:

@@ -27,3 +27,9 @@ class IntegrationService(ABC):
 
     def get_operations(self) -> List[Dict[str, Any]]:
         return []
+
+    def get_operation_details(self, operation_name: str) -> Optional[Dict[str, Any]]:
+        for operation in self.get_operations():
+            if operation.get("name") == operation_name:
+                return operation
+        return None

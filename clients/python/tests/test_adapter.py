@@ -19,17 +19,25 @@ def test_operations_have_schemas_as_objects_and_complexity_levels(acme):
         assert set(op) == {"name", "description", "parameters", "complexity"}
         assert isinstance(op["parameters"], dict) and op["parameters"].get("type") == "object"
         assert op["complexity"] in (1, 2, 3, 4)
-    assert operations["list-repositories"]["complexity"] == 1
-    assert operations["analytics-summary"]["complexity"] == 2
-    assert operations["create-issue"]["complexity"] == 3
-    assert operations["merge-pull-request"]["complexity"] == 4
-    assert "workspace" in operations["list-repositories"]["parameters"]["properties"]
+    assert operations["list_repositories"]["complexity"] == 1
+    assert operations["analytics_summary"]["complexity"] == 2
+    assert operations["create_issue"]["complexity"] == 3
+    assert operations["merge_pull_request"]["complexity"] == 4
+    assert "workspace" in operations["list_repositories"]["parameters"]["properties"]
+
+
+def test_operations_are_found_by_either_spelling(acme):
+    for spelling in ("list_repositories", "list-repositories"):
+        details = acme.get_operation_details(spelling)
+        assert details is not None, spelling
+        assert details["name"] == "list_repositories"
+    assert acme.get_operation_details("no_such_operation") is None
 
 
 def test_capabilities_name_operations_by_id(acme):
     capabilities = acme.get_capabilities()
     ids = {op["id"] for op in capabilities["operations"]}
-    assert {"list-repositories", "merge-pull-request"} <= ids
+    assert {"list_repositories", "merge_pull_request"} <= ids
     assert capabilities["supports_webhooks"] is True
     assert capabilities["required_params"] == []
     assert isinstance(capabilities["rate_limits"]["requests_per_hour"], int)
@@ -95,3 +103,13 @@ async def test_a_bad_key_and_an_unreachable_gateway_are_typed(gateway_url):
     assert outcome["details"]["error_code"] == "NETWORK_ERROR"
     assert outcome["details"]["retryable"] is True
     assert gone.health_check()["healthy"] is False
+
+
+def test_a_refused_key_is_reported_as_refused_not_unreachable(gateway_url):
+    forged = BitbucketService("acme", {"gateway_url": gateway_url, "api_key": "atom_0000000000000000_" + "B" * 43})
+    health = forged.health_check()
+    assert health["healthy"] is False
+    assert "refused the API key" in health["message"], health
+    assert "unreachable" not in health["message"]
+    assert "B" * 43 not in str(health)
+    datetime.fromisoformat(health["last_check"].replace("Z", "+00:00"))

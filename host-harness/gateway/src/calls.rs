@@ -2,6 +2,7 @@
 //! be, else admitted by the tenant's upstream budget and the call caps, run
 //! in the sandbox, counted, and its writes made to forget the cache.
 
+use std::borrow::Cow;
 use std::num::NonZeroU32;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -56,6 +57,23 @@ impl Reading {
             Reading::Cached
         }
     }
+}
+
+/// At most this many bytes of a caller's value reach a log field, so a log
+/// line stays a line however large the request.
+const LOG_FIELD_BYTES: usize = 128;
+
+/// `value` for a log field: cut to [`LOG_FIELD_BYTES`] on a char boundary,
+/// with a marker saying how long it was.
+pub fn log_field(value: &str) -> Cow<'_, str> {
+    if value.len() <= LOG_FIELD_BYTES {
+        return Cow::Borrowed(value);
+    }
+    let mut end = LOG_FIELD_BYTES;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}…[cut, {} bytes]", &value[..end], value.len()))
 }
 
 /// For a component that publishes no rate-limit hint: the smallest hourly
@@ -184,7 +202,12 @@ impl Gateway {
         let millis = elapsed.as_millis() as u64;
         match outcome {
             Ok(answer) => {
-                tracing::info!(operation, millis, sent, "call answered");
+                tracing::info!(
+                    operation = %log_field(operation),
+                    millis,
+                    sent,
+                    "call answered"
+                );
                 self.count(&label, "ok", Some(elapsed.as_secs_f64()));
                 match kind {
                     Kind::CacheableRead => {
@@ -206,12 +229,17 @@ impl Gateway {
             }
             Err(failure) => {
                 tracing::info!(
-                    operation,
+                    operation = %log_field(operation),
                     millis,
                     sent,
                     code = failure.code(),
                     "call failed"
                 );
+                // The client is told only that the component failed; the
+                // request id in this span leads here.
+                if let Some(internals) = failure.internals() {
+                    tracing::error!(internals, "the component failed");
+                }
                 self.count(&label, failure.code(), Some(elapsed.as_secs_f64()));
                 if let Some(reason) = failure.sandbox_stop() {
                     self.metrics
@@ -276,5 +304,19 @@ impl Gateway {
             Complexity::Execute | Complexity::Critical => Kind::Write,
         };
         (published.name.clone(), kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_fields_are_cut_on_a_char_boundary_and_marked() {
+        assert_eq!(log_field("acme"), "acme");
+        let long = "é".repeat(100_000);
+        let cut = log_field(&long);
+        assert!(cut.len() < 2 * LOG_FIELD_BYTES, "{cut}");
+        assert!(cut.ends_with("…[cut, 200000 bytes]"), "{cut}");
     }
 }

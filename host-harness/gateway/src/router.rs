@@ -114,15 +114,17 @@ async fn authenticate(
             },
             Ok(None) => {
                 gateway.metrics.refused("unauthenticated");
-                return GatewayError::Unauthenticated(
-                    "the API key is not valid or was revoked".into(),
-                )
-                .into_response();
+                return refuse(
+                    &request,
+                    GatewayError::Unauthenticated("the API key is not valid or was revoked".into()),
+                );
             }
             Err(error) => {
                 tracing::error!(%error, "checking an API key");
-                return GatewayError::Unavailable("the tenant registry is unavailable".into())
-                    .into_response();
+                return refuse(
+                    &request,
+                    GatewayError::Unavailable("the tenant registry is unavailable".into()),
+                );
             }
         },
         None => match gateway.sessions.find(headers, &gateway.directory).await {
@@ -133,11 +135,13 @@ async fn authenticate(
             }
             None => {
                 gateway.metrics.refused("unauthenticated");
-                return GatewayError::Unauthenticated(
-                    "send Authorization: Bearer <API key> (`atom-harness tenants add` makes one)"
-                        .into(),
-                )
-                .into_response();
+                return refuse(
+                    &request,
+                    GatewayError::Unauthenticated(
+                        "send Authorization: Bearer <API key> (`atom-harness tenants add` makes one)"
+                            .into(),
+                    ),
+                );
             }
         },
     };
@@ -153,4 +157,15 @@ async fn authenticate(
     }
     request.extensions_mut().insert(principal);
     next.run(request).await
+}
+
+/// A refusal in the shape the caller's route family speaks: ATOM's routes
+/// answer only in ATOM's envelopes.
+fn refuse(request: &Request, error: GatewayError) -> Response {
+    let path = request.uri().path();
+    if path.starts_with("/atom/v1/") {
+        atom::turned_away(path, request.headers(), &error)
+    } else {
+        error.into_response()
+    }
 }

@@ -22,6 +22,11 @@ impl Limit {
     }
 }
 
+/// A client's whole account of a trap or a host failure: their text names
+/// the host's internals, and the request id finds it in the server log.
+const INTERNALS_WITHHELD: &str =
+    "the component failed; the server log has the details under this request's id";
+
 #[derive(Debug)]
 pub enum Failure {
     /// The component answered with the contract's error variant.
@@ -62,6 +67,16 @@ impl Failure {
         }
     }
 
+    /// The host's own account of a trap or a host failure (WebAssembly
+    /// frames, store paths): for the server log, never for a client.
+    pub fn internals(&self) -> Option<&str> {
+        match self {
+            Failure::Trap(text) | Failure::Host(text) => Some(text),
+            Failure::Integration(_) | Failure::LimitExceeded { .. } => None,
+        }
+    }
+
+    /// What a client may read; see [`Failure::internals`] for the rest.
     pub fn message(&self) -> String {
         self.to_json()["message"]
             .as_str()
@@ -83,8 +98,8 @@ impl Failure {
                 let retryable = *limit == Limit::Deadline;
                 json!({ "message": message, "retryable": retryable, "limit": limit.name() })
             }
-            Failure::Trap(message) | Failure::Host(message) => {
-                json!({ "message": message, "retryable": false })
+            Failure::Trap(_) | Failure::Host(_) => {
+                json!({ "message": INTERNALS_WITHHELD, "retryable": false })
             }
         };
         body["code"] = json!(self.code());

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use aes_gcm::{Aes256Gcm, KeyInit};
 use base64::Engine as _;
@@ -63,6 +63,9 @@ impl Drop for Key {
 pub struct Keyring {
     current: u32,
     keys: BTreeMap<u32, Key>,
+    /// The key file it was read from: `keys rotate` may add keys to it
+    /// under a running process, which [`Keyring::reload`] then picks up.
+    source: Option<PathBuf>,
 }
 
 impl Keyring {
@@ -71,6 +74,7 @@ impl Keyring {
         Ok(Self {
             current: 1,
             keys: BTreeMap::from([(1, Key::random()?)]),
+            source: None,
         })
     }
 
@@ -114,7 +118,11 @@ impl Keyring {
             current.get_or_insert(version);
         }
         let current = current.ok_or_else(|| invalid("no key given".to_owned()))?;
-        Ok(Self { current, keys })
+        Ok(Self {
+            current,
+            keys,
+            source: None,
+        })
     }
 
     /// Reads the keyring from `ATOM_CREDENTIAL_KEYS`.
@@ -151,12 +159,20 @@ impl Keyring {
                 .collect::<Vec<_>>()
                 .join("\n"),
         );
-        Self::from_env_value(&keys).map_err(|error| match error {
+        let mut keyring = Self::from_env_value(&keys).map_err(|error| match error {
             StoreError::Unavailable(message) => {
                 StoreError::Unavailable(format!("{message} (in {})", path.display()))
             }
             other => other,
-        })
+        })?;
+        keyring.source = Some(path.to_owned());
+        Ok(keyring)
+    }
+
+    /// The keyring read again from its key file; `None` for one that has no
+    /// file (from the environment, whose value a process cannot see change).
+    pub fn reload(&self) -> Option<Result<Self, StoreError>> {
+        self.source.as_deref().map(Self::load_file)
     }
 
     /// Writes the keyring to `path` readable by its owner only. The file is
@@ -240,6 +256,7 @@ impl Keyring {
         Ok(Self {
             current: version,
             keys,
+            source: self.source.clone(),
         })
     }
 
@@ -253,6 +270,7 @@ impl Keyring {
                 .filter(|(version, _)| **version == self.current)
                 .map(|(version, key)| (*version, key.clone()))
                 .collect(),
+            source: self.source.clone(),
         }
     }
 

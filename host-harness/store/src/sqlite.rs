@@ -308,9 +308,29 @@ impl SqliteCredentialStore {
     }
 }
 
+/// Opens `row`, reading the keyring's key file once more when the row names
+/// a key version the keyring lacks: `keys rotate` re-seals rows with a key
+/// it adds to the file while a server is running on the old keyring.
+fn open_reloading(keyring: &mut Keyring, row: &StoredRow) -> Result<CredentialSecret, StoreError> {
+    match row.open(keyring) {
+        Err(missing) if !keyring.contains(row.key_version) => match keyring.reload() {
+            Some(Ok(fresh)) if fresh.contains(row.key_version) => {
+                *keyring = fresh;
+                row.open(keyring)
+            }
+            Some(Err(reload)) => {
+                tracing::warn!(%reload, "re-reading the credential key file");
+                Err(missing)
+            }
+            _ => Err(missing),
+        },
+        opened => opened,
+    }
+}
+
 impl CredentialStore for SqliteCredentialStore {
     fn get(&self, tenant: &str) -> Result<Option<Credential>, StoreError> {
-        let inner = self.lock()?;
+        let mut inner = self.lock()?;
         let failed = self.failed("reading a credential");
         let row = inner
             .db
@@ -335,7 +355,7 @@ impl CredentialStore for SqliteCredentialStore {
             return Ok(None);
         };
         Ok(Some(Credential {
-            secret: row.open(&inner.keyring)?,
+            secret: open_reloading(&mut inner.keyring, &row)?,
             version: stored_version(row.version)?,
         }))
     }

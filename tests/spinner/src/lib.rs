@@ -2,7 +2,7 @@
 //! only the generic contract (`atom:integration/plugin`), which is all the
 //! host knows, but `execute("spin", …)` never returns: only the host's epoch
 //! deadline can stop it. `execute("echo", …)` answers promptly, to show the
-//! host still serves other calls.
+//! host still serves other calls; `execute("trap", …)` panics.
 
 // Generated glue is the only unsafe code in the crate.
 #[allow(unsafe_code, unsafe_op_in_unsafe_fn)]
@@ -69,6 +69,7 @@ impl Guest for Spinner {
         vec![
             operation("spin", "Loops forever; only the host's deadline stops it."),
             operation("echo", "Answers its params unchanged."),
+            operation("trap", "Panics, so the host sees a trap."),
         ]
     }
 
@@ -76,6 +77,7 @@ impl Guest for Spinner {
         match operation.as_str() {
             "spin" => spin(),
             "echo" => Ok(params_json),
+            "trap" => panic!("the spinner was asked to trap"),
             _ => Err(Error::Validation(ValidationError {
                 field: "operation".to_owned(),
                 message: format!("unknown operation '{operation}'; operations() lists them"),

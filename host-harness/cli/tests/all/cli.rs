@@ -561,3 +561,26 @@ mod credentials {
         (response.status().as_u16(), response.text().await.unwrap())
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_rotation_under_a_running_gateway_keeps_credentials_readable() {
+    use crate::common::{Gateway, harness, run};
+
+    let fake = fake_bitbucket::FakeBitbucket::start().await.unwrap();
+    // No read cache: every call must open the stored credential.
+    let gateway = Gateway::start(&fake, &["--cache-ttl-secs", "0"]).await;
+    let me = || gateway.call(&gateway.acme_key, "/v1/operations/get-current-user", "{}");
+    let (status, _, body) = me().await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+
+    let rotated = run(harness(&gateway.dir).args(["keys", "rotate"]));
+    assert!(rotated.contains("key version 2"), "{rotated}");
+
+    let (status, _, body) = me().await;
+    assert_eq!(
+        status,
+        reqwest::StatusCode::OK,
+        "after the rotation: {body}"
+    );
+    assert_eq!(body["display_name"], "Ada Lovelace");
+}

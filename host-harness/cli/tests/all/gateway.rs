@@ -774,3 +774,199 @@ async fn a_tenant_opening_many_sessions_closes_only_its_own() {
         "acme's oldest went first"
     );
 }
+
+/// The gateway's log lines, parsed, once one of them satisfies `seen`
+/// (bounded: five seconds at most).
+async fn logged(gateway: &Gateway, seen: impl Fn(&Value) -> bool) -> Vec<Value> {
+    for _ in 0..50 {
+        let lines: Vec<Value> = gateway
+            .logs
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        if lines.iter().any(&seen) {
+            return lines;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no such log line: {:#?}", gateway.logs.lock().unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn atom_callers_with_a_refused_key_get_atoms_shapes() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start(&fake, &[]).await;
+    let forged = format!("{}x", &gateway.acme_key[..gateway.acme_key.len() - 1]);
+    let client = reqwest::Client::new();
+
+    let (status, _, body) = gateway
+        .call(
+            &forged,
+            "/atom/v1/execute",
+            r#"{"operation":"list_workspaces","parameters":{}}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["success"], false, "{body}");
+    assert!(body["result"].is_null(), "{body}");
+    assert_eq!(body["details"]["error_code"], "AUTH_INVALID", "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("API key"),
+        "{body}"
+    );
+
+    let health = client
+        .get(gateway.url("/atom/v1/health"))
+        .bearer_auth(&forged)
+        .send()
+        .await
+        .unwrap();
+    let (status, _, body) = answer(health).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["healthy"], false, "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("the gateway refused the API key"),
+        "{body}"
+    );
+    assert!(!message.contains(&forged), "{body}");
+    assert!(body["last_check"].is_string(), "{body}");
+
+    for path in ["/atom/v1/capabilities", "/atom/v1/operations"] {
+        let refused = client.get(gateway.url(path)).send().await.unwrap();
+        let (status, _, body) = answer(refused).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}: {body}");
+        assert_eq!(
+            body["details"]["error_code"], "AUTH_INVALID",
+            "{path}: {body}"
+        );
+    }
+    // The generic routes keep their own shape.
+    let (_, _, body) = gateway
+        .call(&forged, "/v1/operations/list-workspaces", "{}")
+        .await;
+    assert_eq!(body["error"]["code"], "auth_invalid", "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn atom_sees_snake_case_operation_ids_and_execute_takes_either_spelling() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start(&fake, &[]).await;
+    let client = reqwest::Client::new();
+    let get = |path: &'static str| {
+        let request = client.get(gateway.url(path)).bearer_auth(&gateway.acme_key);
+        async move { answer(request.send().await.unwrap()).await.2 }
+    };
+    let operations = get("/atom/v1/operations").await;
+    let names: Vec<&str> = operations
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|op| op["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"list_repositories"), "{names:?}");
+    assert!(names.iter().all(|n| !n.contains('-')), "{names:?}");
+    let capabilities = get("/atom/v1/capabilities").await;
+    for op in capabilities["operations"].as_array().unwrap() {
+        assert_eq!(op["id"], op["name"]);
+        assert!(names.contains(&op["id"].as_str().unwrap()), "{op}");
+    }
+    for spelling in ["list_workspaces", "list-workspaces"] {
+        let (status, _, body) = gateway
+            .call(
+                &gateway.acme_key,
+                "/atom/v1/execute",
+                &serde_json::json!({ "operation": spelling }).to_string(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{spelling}: {body}");
+        assert_eq!(body["details"]["operation"], "list_workspaces", "{body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trap_tells_the_client_only_its_request_id_and_the_log_the_rest() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let component = atom_test_components::spinner().to_str().unwrap().to_owned();
+    let gateway = Gateway::start(&fake, &["--component", &component]).await;
+    let client = reqwest::Client::new();
+    let internal = |text: &str| {
+        let text = text.to_lowercase();
+        ["wasm", "backtrace", "panicked", "spinner", "trapped"]
+            .iter()
+            .any(|word| text.contains(word))
+    };
+
+    for (path, body, request_id) in [
+        ("/v1/operations/trap", "{}", "trap-v1"),
+        ("/atom/v1/execute", r#"{"operation":"trap"}"#, "trap-atom"),
+    ] {
+        let response = client
+            .post(gateway.url(path))
+            .bearer_auth(&gateway.acme_key)
+            .header("content-type", "application/json")
+            .header("x-request-id", request_id)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let (status, _, body) = answer(response).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+        let shown = body.to_string();
+        assert!(!internal(&shown), "{path} showed internals: {shown}");
+        assert!(shown.contains("request"), "{shown}");
+
+        let lines = logged(&gateway, |l| {
+            l["span"]["request_id"] == request_id && l["fields"]["internals"].is_string()
+        })
+        .await;
+        let internals = lines
+            .iter()
+            .find(|l| l["span"]["request_id"] == request_id && l["fields"]["internals"].is_string())
+            .unwrap()["fields"]["internals"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(internal(&internals), "the log keeps the trap: {internals}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_huge_context_value_leaves_short_log_lines() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start(&fake, &[]).await;
+    let huge = "w".repeat(200 * 1024);
+    let (status, _, body) = gateway
+        .call(
+            &gateway.acme_key,
+            "/atom/v1/execute",
+            &serde_json::json!({
+                "operation": "list_workspaces",
+                "context": {"workspace_id": huge, "agent_id": "agent-7"},
+            })
+            .to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let lines = logged(&gateway, |l| l["fields"]["message"] == "call answered").await;
+    let answered = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "call answered")
+        .unwrap();
+    let workspace = answered["span"]["workspace_id"].as_str().unwrap();
+    assert!(
+        workspace.starts_with("www") && workspace.len() < 256,
+        "{workspace}"
+    );
+    let longest = gateway
+        .logs
+        .lock()
+        .unwrap()
+        .iter()
+        .map(String::len)
+        .max()
+        .unwrap();
+    assert!(longest < 4096, "a log line of {longest} bytes");
+}

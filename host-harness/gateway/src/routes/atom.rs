@@ -14,13 +14,14 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tracing::Instrument as _;
 
 use crate::auth::principal::Principal;
+use crate::calls::log_field;
 use crate::error::GatewayError;
 use crate::routes::{request_id, rfc3339_now};
 use crate::state::Gateway;
@@ -78,6 +79,30 @@ struct ExecuteRequest {
     context: Option<CallContext>,
 }
 
+/// The id ATOM sees for an operation: its own integrations name operations
+/// in snake_case, and it looks them up by the name it was given. `execute`
+/// takes either spelling.
+fn atom_id(operation: &str) -> String {
+    operation.replace('-', "_")
+}
+
+/// A caller the authentication layer turned away, in ATOM's shapes: ATOM
+/// reads nothing else, and a bare `{"error": …}` looked to its adapter like
+/// an unreachable gateway.
+pub fn turned_away(path: &str, headers: &HeaderMap, error: &GatewayError) -> Response {
+    if path == "/atom/v1/health" {
+        let message = match error {
+            GatewayError::Unauthenticated(why) => {
+                format!("the gateway refused the API key: {why}")
+            }
+            other => other.message(),
+        };
+        let body = json!({ "healthy": false, "message": message, "last_check": rfc3339_now() });
+        return Json(body).into_response();
+    }
+    refused(&request_id(headers), "", error)
+}
+
 pub async fn capabilities(
     State(gateway): State<Gateway>,
     _: Principal,
@@ -88,7 +113,10 @@ pub async fn capabilities(
     body["operations"] = discovery
         .operations
         .iter()
-        .map(|op| json!({ "id": op.name, "name": op.name, "description": op.description }))
+        .map(|op| {
+            let id = atom_id(&op.name);
+            json!({ "id": id, "name": id, "description": op.description })
+        })
         .collect();
     // The gateway holds the credentials: ATOM passes none.
     body["required_params"] = json!([]);
@@ -110,7 +138,7 @@ pub async fn operations(
         .map(|op| {
             let listed = wire::operation(op);
             json!({
-                "name": op.name,
+                "name": atom_id(&op.name),
                 "description": op.description,
                 "parameters": listed["parameters_schema"],
                 "complexity": wire::complexity_level(op.complexity),
@@ -165,10 +193,10 @@ pub async fn execute(
         "call",
         request_id = %request_id,
         tenant = %principal.tenant,
-        operation = %operation,
-        agent_id = context.agent_id.as_deref().unwrap_or(""),
-        workspace_id = context.workspace_id.as_deref().unwrap_or(""),
-        connector_id = context.connector_id.as_deref().unwrap_or(""),
+        operation = %log_field(&operation),
+        agent_id = %log_field(context.agent_id.as_deref().unwrap_or("")),
+        workspace_id = %log_field(context.workspace_id.as_deref().unwrap_or("")),
+        connector_id = %log_field(context.connector_id.as_deref().unwrap_or("")),
     );
     let outcome = async {
         let known = match gateway.discovery().await {
@@ -185,6 +213,7 @@ pub async fn execute(
     }
     .instrument(span)
     .await;
+    let operation = atom_id(&operation);
     match outcome {
         Ok(answer) => answered(&request_id, &operation, answer),
         // Refused before any call: its cause has never said `retryable`.
@@ -203,7 +232,7 @@ fn answered(request_id: &str, operation: &str, answer: String) -> Response {
         "error": null,
         "details": { "operation": operation, "request_id": request_id },
     });
-    with_request_id(StatusCode::OK, body, request_id)
+    with_request_id(Json(body).into_response(), request_id)
 }
 
 /// A failure for a request the gateway refused before making any call;
@@ -233,11 +262,10 @@ fn failed(request_id: &str, operation: &str, error: &GatewayError, cause: Value)
     }
     let message = details["cause"]["message"].clone();
     let body = json!({ "success": false, "result": null, "error": message, "details": details });
-    with_request_id(status, body, request_id)
+    with_request_id(error.respond(body), request_id)
 }
 
-fn with_request_id(status: StatusCode, body: Value, request_id: &str) -> Response {
-    let mut reply = (status, Json(body)).into_response();
+fn with_request_id(mut reply: Response, request_id: &str) -> Response {
     if let Ok(value) = HeaderValue::from_str(request_id) {
         reply.headers_mut().insert("x-request-id", value);
     }

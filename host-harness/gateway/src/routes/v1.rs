@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use tracing::Instrument as _;
 
 use crate::auth::principal::{self, Principal, Proof};
+use crate::calls::log_field;
 use crate::error::GatewayError;
 use crate::routes::request_id;
 use crate::state::Gateway;
@@ -73,7 +74,7 @@ async fn call(
         "call",
         request_id = %request_id(headers),
         tenant = %principal.tenant,
-        operation,
+        operation = %log_field(operation),
     );
     let answer = gateway
         .run(principal, operation, params)
