@@ -65,6 +65,11 @@ pub fn print_outcome(outcome: Result<serde_json::Value, Failure>, output: Output
                 ""
             };
             eprintln!("error: {}: {}{retry}", failure.code(), failure.message());
+            // The operator runs this on their own machine: what a gateway
+            // client is never shown helps here.
+            if let Some(internals) = failure.internals() {
+                eprintln!("{internals}");
+            }
             let details = failure.to_json();
             if details.as_object().is_some_and(|o| o.len() > 3) {
                 eprintln!(

@@ -233,7 +233,13 @@ async fn forged_deliveries_spend_nothing_of_the_tenants_budget() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_signed_body_is_accepted_once_whatever_its_unsigned_headers_say() {
     let fake = FakeBitbucket::start().await.unwrap();
-    let gateway = Gateway::start(&fake, &[]).await;
+    let gateway = Gateway::start(
+        &fake,
+        // All 64 racers below come from one address; the per-client
+        // connection cap is not what this test is about.
+        &["--max-connections-per-client", "128"],
+    )
+    .await;
     let secret = run(harness(&gateway.dir).args(["tenants", "webhook-secret", "acme"]));
     // The hook points at globex, which has no intake: the fake keeps acme's
     // signed delivery, which the gateway has never accepted.
