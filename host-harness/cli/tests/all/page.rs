@@ -713,6 +713,21 @@ async fn the_first_screen_shows_the_latest_repository_and_a_first_visit_logs_not
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // The latest repository is one with activity, so the first screen's
+    // figures are not all zero.
+    let open_prs = browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("[data-testid=stat-open-prs] .value"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        open_prs.parse::<u32>().is_ok_and(|n| n > 0),
+        "the first screen shows {open_prs} open pull requests"
+    );
     let errors = severe_console_messages(&browser).await;
     assert!(errors.is_empty(), "console errors: {errors:#?}");
     browser.close().await.unwrap();
