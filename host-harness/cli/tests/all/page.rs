@@ -341,20 +341,7 @@ async fn a_new_pull_request_shows_in_the_list_and_a_pipeline_runs_to_success() {
     )
     .unwrap();
 
-    open_tab(&browser, "pipelines").await;
-    let run = open_form(
-        &browser,
-        "#run-pipeline-form",
-        "[data-testid=run-pipeline-button]",
-    )
-    .await;
-    choose(&run, "branch", "main").await;
-    run.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    run_pipeline_on_main(&browser).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let status = match browser
@@ -623,20 +610,7 @@ async fn a_followed_run_shows_its_steps_final_states_through_the_cache() {
         "#pipelines?ws=atom-labs&repo=bitbucket-plugin",
     )
     .await;
-    open_tab(&browser, "pipelines").await;
-    let run = open_form(
-        &browser,
-        "#run-pipeline-form",
-        "[data-testid=run-pipeline-button]",
-    )
-    .await;
-    choose(&run, "branch", "main").await;
-    run.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    run_pipeline_on_main(&browser).await;
     let statuses = "return [...document.querySelectorAll('[data-testid=step-row]')].map((r) => r.dataset.status);";
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
@@ -731,6 +705,24 @@ async fn the_first_screen_shows_the_latest_repository_and_a_first_visit_logs_not
     let errors = severe_console_messages(&browser).await;
     assert!(errors.is_empty(), "console errors: {errors:#?}");
     browser.close().await.unwrap();
+}
+
+/// Runs the pipeline on `main` from the Pipelines tab's form.
+async fn run_pipeline_on_main(browser: &Client) {
+    open_tab(browser, "pipelines").await;
+    let run = open_form(
+        browser,
+        "#run-pipeline-form",
+        "[data-testid=run-pipeline-button]",
+    )
+    .await;
+    choose(&run, "branch", "main").await;
+    run.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
 }
 
 /// Clicks what `css` matches.
