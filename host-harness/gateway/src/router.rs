@@ -111,6 +111,7 @@ async fn authenticate(
             Ok(Some(tenant)) => Principal {
                 tenant,
                 proof: Proof::ApiKey,
+                key_id: atom_store::key_id(key).map(str::to_owned),
             },
             Ok(None) => {
                 gateway.metrics.refused("unauthenticated");

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use crate::common::{Gateway, answer};
+use crate::common::{Gateway, answer, harness, run};
 use fake_bitbucket::FakeBitbucket;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
@@ -320,6 +320,33 @@ async fn the_browsers_oauth_callback_completes_only_in_the_browser_that_started_
         "a state completes once"
     );
     assert_eq!(token_requests(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_login_dies_with_the_key_that_started_it() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start(&fake, &[]).await;
+    let (cookie, query) = start_login(&gateway, &gateway.acme_key).await;
+    let (globex_cookie, globex_query) = start_login(&gateway, &gateway.globex_key).await;
+    run(harness(&gateway.dir).args(["tenants", "rotate-key", "acme"]));
+
+    // The browser that started acme's login still holds its cookie, but the
+    // key behind it is gone: nothing is linked to acme.
+    assert_eq!(
+        callback(&gateway, &query, Some(&cookie)).await,
+        "/?oauth_error=permission_denied#settings"
+    );
+    assert!(
+        fake.control()
+            .requests_to("/site/oauth2/access_token")
+            .is_empty(),
+        "no code was exchanged for a login whose key was rotated"
+    );
+    // Another tenant's login, started with a key that still works, completes.
+    assert_eq!(
+        callback(&gateway, &globex_query, Some(&globex_cookie)).await,
+        CONNECTED
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

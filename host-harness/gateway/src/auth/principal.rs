@@ -42,6 +42,10 @@ pub enum Proof {
 pub struct Principal {
     pub tenant: String,
     pub proof: Proof,
+    /// The id of the API key the request proved itself with, directly or
+    /// through the session it opened (see [`atom_store::key_id`]): what
+    /// must still be valid for anything the request starts to finish.
+    pub key_id: Option<String>,
 }
 
 /// Handlers take the principal the authentication layer found; a route
@@ -169,6 +173,7 @@ impl Sessions {
             proof: Proof::Session {
                 csrf: session.csrf.clone(),
             },
+            key_id: Some(session.key_id.clone()),
         };
         Some((id, session.key_id.clone(), principal))
     }

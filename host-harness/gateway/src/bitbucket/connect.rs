@@ -52,7 +52,7 @@ const NOT_CONFIGURED: &str = "OAuth is not configured for this gateway: its oper
 /// The cookie that ties a login's state to the browser that started it.
 const STATE_COOKIE: &str = "atom_oauth_state";
 
-/// OAuth `state` → (tenant, expiry in unix seconds, order started).
+/// OAuth `state` → the login it began.
 #[derive(Clone, Default)]
 pub struct PendingLogins {
     pending: Arc<Mutex<Pending>>,
@@ -60,8 +60,19 @@ pub struct PendingLogins {
 
 #[derive(Default)]
 struct Pending {
-    by_state: HashMap<String, (String, u64, u64)>,
+    by_state: HashMap<String, Login>,
     started: u64,
+}
+
+struct Login {
+    tenant: String,
+    /// Unix seconds.
+    expires: u64,
+    /// Which of the tenant's logins is oldest.
+    order: u64,
+    /// The API key the browser's login was started with: revoking or
+    /// rotating it ends the login, as it ends the key's sessions.
+    key_id: Option<String>,
 }
 
 impl PendingLogins {
@@ -75,12 +86,12 @@ impl PendingLogins {
         };
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         let now = unix_now();
-        pending.by_state.retain(|_, (_, expiry, _)| *expiry > now);
+        pending.by_state.retain(|_, login| login.expires > now);
         let mine: Vec<(u64, String)> = pending
             .by_state
             .iter()
-            .filter(|(_, (owner, _, _))| owner == tenant)
-            .map(|(state, (_, _, order))| (*order, state.clone()))
+            .filter(|(_, login)| login.tenant == tenant)
+            .map(|(state, login)| (login.order, state.clone()))
             .collect();
         if mine.len() >= MAX_PENDING_PER_TENANT
             && let Some((_, oldest)) = mine.into_iter().min()
@@ -90,17 +101,29 @@ impl PendingLogins {
         if pending.by_state.len() < MAX_PENDING {
             pending.started += 1;
             let order = pending.started;
-            pending
-                .by_state
-                .insert(state.to_owned(), (tenant.to_owned(), expires, order));
+            let login = Login {
+                tenant: tenant.to_owned(),
+                expires,
+                order,
+                key_id: None,
+            };
+            pending.by_state.insert(state.to_owned(), login);
         }
     }
 
-    /// The tenant that started the flow of `state`, once.
-    fn finish(&self, state: &str) -> Option<String> {
+    /// Ties the login of `state` to the API key that started it.
+    fn started_with(&self, state: &str, key_id: Option<String>) {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        let (tenant, expiry, _) = pending.by_state.remove(state)?;
-        (expiry > unix_now()).then_some(tenant)
+        if let Some(login) = pending.by_state.get_mut(state) {
+            login.key_id = key_id;
+        }
+    }
+
+    /// The tenant that started the flow of `state`, and with which key, once.
+    fn finish(&self, state: &str) -> Option<(String, Option<String>)> {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let login = pending.by_state.remove(state)?;
+        (login.expires > unix_now()).then_some((login.tenant, login.key_id))
     }
 }
 
@@ -160,6 +183,7 @@ pub async fn health(State(gateway): State<Gateway>, principal: Principal) -> Res
 
 pub async fn start(
     State(gateway): State<Gateway>,
+    Extension(bitbucket): Extension<Bitbucket>,
     principal: Principal,
 ) -> Result<Response, GatewayError> {
     // Said before the component is asked, so the page can explain it in
@@ -169,6 +193,11 @@ pub async fn start(
     }
     let answer = gateway.run(&principal, "auth-start", "{}").await?;
     let answer: Value = serde_json::from_str(&answer).unwrap_or_default();
+    if let Some(state) = answer["state"].as_str() {
+        bitbucket
+            .pending_logins
+            .started_with(state, principal.key_id.clone());
+    }
     let cookie = state_cookie(
         answer["state"].as_str(),
         answer["expires_at"].as_u64().unwrap_or_default(),
@@ -270,14 +299,26 @@ async fn connect_browser(
             "this browser did not start this login: start again from the page's Settings".into(),
         ));
     }
-    let tenant = bitbucket.pending_logins.finish(state).ok_or_else(|| {
+    let (tenant, key_id) = bitbucket.pending_logins.finish(state).ok_or_else(|| {
         GatewayError::validation(
             "unknown, used or expired OAuth state: start again from /bitbucket/oauth/start",
         )
     })?;
+    if let Some(key_id) = &key_id {
+        let active =
+            gateway.directory.key_is_active(key_id).await.map_err(|_| {
+                GatewayError::Unavailable("the tenant registry did not answer".into())
+            })?;
+        if !active {
+            return Err(GatewayError::Forbidden(
+                "the API key that started this login was revoked or rotated: sign in again".into(),
+            ));
+        }
+    }
     let principal = Principal {
         tenant,
         proof: Proof::OauthState,
+        key_id,
     };
     complete(gateway, &principal, callback.code, callback.state).await
 }

@@ -123,6 +123,7 @@ async fn accept(
     let principal = Principal {
         tenant: tenant.to_owned(),
         proof: Proof::WebhookSignature,
+        key_id: None,
     };
     let headers: Vec<(&str, &str)> = headers
         .iter()
