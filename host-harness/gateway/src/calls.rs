@@ -15,7 +15,6 @@ use crate::budget::UpstreamBudget;
 use crate::error::GatewayError;
 use crate::metrics::{CallLabels, OperationLabel, ReasonLabel};
 use crate::state::{Discovery, Gateway};
-use atom_runtime::contract::Complexity;
 
 /// What a call may do, as far as the cache is concerned.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -298,10 +297,12 @@ impl Gateway {
         };
         let fresh =
             operation == "health" || self.hooks.iter().any(|hooks| hooks.always_fresh(operation));
-        let kind = match published.complexity {
-            Complexity::Read | Complexity::Analyze if !fresh => Kind::CacheableRead,
-            Complexity::Read | Complexity::Analyze => Kind::Read,
-            Complexity::Execute | Complexity::Critical => Kind::Write,
+        // The component's own fact, not its complexity: only what changes
+        // nothing upstream may be cached or shared.
+        let kind = match published.facts.read_only {
+            true if !fresh => Kind::CacheableRead,
+            true => Kind::Read,
+            false => Kind::Write,
         };
         (published.name.clone(), kind)
     }

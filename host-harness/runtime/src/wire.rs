@@ -35,14 +35,21 @@ pub fn auth_kind_name(kind: AuthKind) -> &'static str {
     }
 }
 
-/// `{name, description, complexity, complexity_level, parameters_schema,
-/// result_schema}` with the schemas as JSON objects.
+/// `{name, title, description, complexity, complexity_level, read_only,
+/// destructive, idempotent, scopes, parameters_schema, result_schema}` with
+/// the schemas as JSON objects.
 pub fn operation(operation: &Operation) -> Value {
+    let facts = &operation.facts;
     json!({
         "name": operation.name,
+        "title": operation.title,
         "description": operation.description,
         "complexity": complexity_name(operation.complexity),
         "complexity_level": complexity_level(operation.complexity),
+        "read_only": facts.read_only,
+        "destructive": facts.destructive,
+        "idempotent": facts.idempotent,
+        "scopes": facts.scopes,
         "parameters_schema": schema(&operation.parameters_schema),
         "result_schema": schema(&operation.result_schema),
     })

@@ -7,7 +7,7 @@
 #[allow(unsafe_code, unsafe_op_in_unsafe_fn)]
 mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit/integration@0.4.0",
+        path: "../../wit/integration@0.5.0",
         world: "atom:integration/plugin",
     });
 
@@ -22,7 +22,7 @@ mod bindings {
 use bindings::atom::integration::host;
 use bindings::atom::integration::types::*;
 use bindings::exports::atom::integration::integration::{
-    Complexity, Guest, IntegrationInfo, Operation,
+    Complexity, Guest, IntegrationInfo, Operation, OperationFacts,
 };
 
 /// The component the bindings export.
@@ -89,8 +89,15 @@ impl Guest for Hello {
     fn operations() -> Vec<Operation> {
         vec![Operation {
             name: "greet".to_owned(),
+            title: "Greet".to_owned(),
             description: "A greeting for `name`, with the connection's `greeting` word.".to_owned(),
             complexity: Complexity::Read,
+            facts: OperationFacts {
+                read_only: true,
+                destructive: false,
+                idempotent: true,
+                scopes: Vec::new(),
+            },
             parameters_schema: GREET_PARAMS.to_owned(),
             result_schema: GREET_RESULT.to_owned(),
         }]
@@ -121,6 +128,8 @@ impl Guest for Hello {
             can: Vec::new(),
             expires_at: None,
             api_base_url: String::new(),
+            usable_operations: None,
+            blocked_operations: Vec::new(),
         })
     }
 }

@@ -8,7 +8,7 @@
 #[allow(unsafe_code, unsafe_op_in_unsafe_fn)]
 mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit/integration@0.4.0",
+        path: "../../wit/integration@0.5.0",
         world: "atom:integration/plugin",
     });
 
@@ -22,7 +22,7 @@ mod bindings {
 
 use bindings::atom::integration::types::*;
 use bindings::exports::atom::integration::integration::{
-    Complexity, Guest, IntegrationInfo, Operation,
+    Complexity, Guest, IntegrationInfo, Operation, OperationFacts,
 };
 
 /// The component the bindings export.
@@ -41,11 +41,23 @@ fn spin() -> ! {
     }
 }
 
+/// Nothing here reaches an upstream.
+fn read_only() -> OperationFacts {
+    OperationFacts {
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        scopes: Vec::new(),
+    }
+}
+
 fn operation(name: &str, description: &str) -> Operation {
     Operation {
         name: name.to_owned(),
+        title: name.to_owned(),
         description: description.to_owned(),
         complexity: Complexity::Read,
+        facts: read_only(),
         parameters_schema: r#"{"type":"object"}"#.to_owned(),
         result_schema: r#"{"type":"object"}"#.to_owned(),
     }
@@ -97,6 +109,8 @@ impl Guest for Spinner {
             can: Vec::new(),
             expires_at: None,
             api_base_url: String::new(),
+            usable_operations: None,
+            blocked_operations: Vec::new(),
         })
     }
 }

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use atom_runtime::contract::Operation;
+use atom_runtime::contract::{Operation, OperationFacts};
 use atom_runtime::{Sandbox, Tenant, wire};
 
 use crate::output::{self, Output};
@@ -35,13 +35,29 @@ fn operations_table(operations: &[Operation]) -> comfy_table::Table {
     table
         .load_style(comfy_table::presets::NOTHING)
         .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
-        .set_header(["operation", "complexity", "description"]);
+        .set_header(["operation", "complexity", "facts", "scopes", "description"]);
     for op in operations {
         table.add_row([
             op.name.as_str(),
             wire::complexity_name(op.complexity),
+            &facts_words(&op.facts),
+            &op.facts.scopes.join(" "),
             op.description.as_str(),
         ]);
     }
     table
+}
+
+/// `read-only idempotent`, `destructive`...: the facts that hold, as words.
+fn facts_words(facts: &OperationFacts) -> String {
+    [
+        (facts.read_only, "read-only"),
+        (facts.destructive, "destructive"),
+        (facts.idempotent, "idempotent"),
+    ]
+    .iter()
+    .filter(|(holds, _)| *holds)
+    .map(|(_, word)| *word)
+    .collect::<Vec<_>>()
+    .join(" ")
 }

@@ -4,7 +4,9 @@
 //! - `GET  /atom/v1/capabilities` → `get_capabilities()`
 //! - `GET  /atom/v1/health` → `health_check()`: `{healthy, message, last_check}`
 //! - `GET  /atom/v1/operations` → `get_operations()`: `[{name, description,
-//!   parameters, complexity}]`, parameters a JSON Schema object, complexity 1-4
+//!   parameters, complexity}]`, parameters a JSON Schema object, complexity 1-4,
+//!   plus each operation's title and facts (read_only, destructive,
+//!   idempotent, scopes)
 //! - `POST /atom/v1/execute` `{operation, parameters, context}` →
 //!   `execute_operation()`: `{success, result, error, details}`
 //!
@@ -142,6 +144,13 @@ pub async fn operations(
                 "description": op.description,
                 "parameters": listed["parameters_schema"],
                 "complexity": wire::complexity_level(op.complexity),
+                // Beyond ATOM's four keys, which its adapter ignores: what
+                // an agent needs to tell a safe call from a dangerous one.
+                "title": listed["title"],
+                "read_only": listed["read_only"],
+                "destructive": listed["destructive"],
+                "idempotent": listed["idempotent"],
+                "scopes": listed["scopes"],
             })
         })
         .collect();

@@ -82,7 +82,10 @@ fn a_component_that_is_not_an_integration_is_refused_by_name() {
     let message = format!("{error:#}");
     assert!(
         message.contains("not an ATOM integration")
-            && message.contains("atom:integration/integration@0.4.0"),
+            && message.contains(&format!(
+                "atom:integration/integration@{}",
+                atom_runtime::CONTRACT_VERSION
+            )),
         "{message}"
     );
 }
