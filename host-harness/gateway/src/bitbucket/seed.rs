@@ -9,6 +9,9 @@
 //! with `all=true` follow the cursors to the last page (at most
 //! [`MAX_PAGES`]). Failures answer `{"detail": message, "error": {...}}`:
 //! the seed's FastAPI `detail` and the gateway's typed error.
+//!
+//! The rows after the seed's own (reading the code, reviewing) follow the
+//! same conventions; the page uses them.
 
 use std::collections::HashMap;
 
@@ -17,7 +20,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, delete, get, post};
+use axum::routing::{MethodRouter, delete, get, post, put};
 use serde_json::{Map, Value, json};
 
 use crate::auth::principal::Principal;
@@ -40,6 +43,7 @@ const REPO: &str = "/bitbucket/repositories/{workspace}/{repo_slug}";
 pub(super) enum Verb {
     Get,
     Post,
+    Put,
     Delete,
 }
 
@@ -93,7 +97,7 @@ impl SeedRoute {
     }
 }
 
-use Verb::{Delete, Get, Post};
+use Verb::{Delete, Get, Post, Put};
 
 pub static ROUTES: &[SeedRoute] = &[
     route(Get, "/user", "get-current-user", "user"),
@@ -230,6 +234,156 @@ pub static ROUTES: &[SeedRoute] = &[
         "webhooks",
     ),
     route(Post, "/oauth/refresh", "auth-refresh", "status"),
+    // Reading the code and reviewing it.
+    listing("R/src", "list-directory", "entries")
+        .query(&[("revision", "revision"), ("path", "path")]),
+    route(Get, "R/file", "get-file", "file").query(&[
+        ("revision", "revision"),
+        ("path", "path"),
+        ("max_bytes", "max_bytes"),
+    ]),
+    listing("R/file-history", "list-file-history", "revisions")
+        .query(&[("revision", "revision"), ("path", "path")]),
+    route(Get, "R/diff", "get-diff", "diff").query(DIFF_QUERY_WITH_SPEC),
+    listing("R/diffstat", "get-diffstat", "files").query(&[("spec", "spec")]),
+    route(Get, "R/patch", "get-patch", "patch")
+        .query(&[("spec", "spec"), ("max_bytes", "max_bytes")]),
+    listing(
+        "R/commits/{commit}/statuses",
+        "list-commit-statuses",
+        "statuses",
+    ),
+    route(
+        Post,
+        "R/commits/{commit}/statuses",
+        "report-build-status",
+        "status",
+    ),
+    listing(
+        "R/pull-requests/awaiting-review",
+        "list-pull-requests-awaiting-review",
+        "pull_requests",
+    )
+    .query(&[("include_reviewed", "include_reviewed")]),
+    route(
+        Get,
+        "R/pull-requests/{id}/review",
+        "get-review-bundle",
+        "review",
+    )
+    .query(&[
+        ("max_bytes", "max_bytes"),
+        ("max_file_bytes", "max_file_bytes"),
+        ("context", "context"),
+    ]),
+    route(
+        Get,
+        "R/pull-requests/{id}/diff",
+        "get-pull-request-diff",
+        "diff",
+    )
+    .query(DIFF_QUERY),
+    listing(
+        "R/pull-requests/{id}/diffstat",
+        "get-pull-request-diffstat",
+        "files",
+    ),
+    route(
+        Get,
+        "R/pull-requests/{id}/patch",
+        "get-pull-request-patch",
+        "patch",
+    )
+    .query(&[("max_bytes", "max_bytes")]),
+    listing(
+        "R/pull-requests/{id}/commits",
+        "list-pull-request-commits",
+        "commits",
+    ),
+    listing(
+        "R/pull-requests/{id}/activity",
+        "list-pull-request-activity",
+        "activity",
+    ),
+    listing(
+        "R/pull-requests/{id}/statuses",
+        "list-pull-request-statuses",
+        "statuses",
+    ),
+    route(
+        Post,
+        "R/pull-requests/{id}/comments/publish",
+        "publish-pending-comments",
+        "published",
+    ),
+    route(
+        Put,
+        "R/pull-requests/{id}/comments/{comment_id}",
+        "update-pull-request-comment",
+        "comment",
+    ),
+    route(
+        Delete,
+        "R/pull-requests/{id}/comments/{comment_id}",
+        "delete-pull-request-comment",
+        "comment",
+    ),
+    route(
+        Post,
+        "R/pull-requests/{id}/comments/{comment_id}/resolve",
+        "resolve-pull-request-comment",
+        "comment",
+    ),
+    route(
+        Delete,
+        "R/pull-requests/{id}/comments/{comment_id}/resolve",
+        "reopen-pull-request-comment",
+        "comment",
+    ),
+    listing(
+        "R/pull-requests/{id}/tasks",
+        "list-pull-request-tasks",
+        "tasks",
+    )
+    .query(&[("state", "state")]),
+    route(
+        Post,
+        "R/pull-requests/{id}/tasks",
+        "create-pull-request-task",
+        "task",
+    )
+    .creating(),
+    route(
+        Put,
+        "R/pull-requests/{id}/tasks/{task_id}",
+        "update-pull-request-task",
+        "task",
+    ),
+    route(
+        Delete,
+        "R/pull-requests/{id}/tasks/{task_id}",
+        "delete-pull-request-task",
+        "task",
+    ),
+];
+
+/// A diff's query parameters: which paths, how much, how much context.
+const DIFF_QUERY: &[(&str, &str)] = &[
+    ("path", "options.paths"),
+    ("max_bytes", "options.max_bytes"),
+    ("max_file_bytes", "options.max_file_bytes"),
+    ("context", "options.context"),
+    ("ignore_whitespace", "options.ignore_whitespace"),
+];
+
+/// [`DIFF_QUERY`] and the two revisions compared (`new..old`).
+const DIFF_QUERY_WITH_SPEC: &[(&str, &str)] = &[
+    ("spec", "spec"),
+    ("path", "options.paths"),
+    ("max_bytes", "options.max_bytes"),
+    ("max_file_bytes", "options.max_file_bytes"),
+    ("context", "options.context"),
+    ("ignore_whitespace", "options.ignore_whitespace"),
 ];
 
 /// Paging query parameters every listing takes.
@@ -246,6 +400,7 @@ impl Verb {
         match self {
             Get => "get",
             Post => "post",
+            Put => "put",
             Delete => "delete",
         }
     }
@@ -266,6 +421,7 @@ impl SeedRoute {
         match self.verb {
             Get => get(handle),
             Post => post(handle),
+            Put => put(handle),
             Delete => delete(handle),
         }
     }
@@ -435,7 +591,7 @@ pub fn describe(by_name: &openapi::Schemas, paths: &mut Map<String, Value>) {
             "parameters": parameters,
             "responses": openapi::answers(status, answer),
         });
-        if matches!(route.verb, Verb::Post) {
+        if matches!(route.verb, Verb::Post | Verb::Put) {
             operation["requestBody"] =
                 json!({ "content": { "application/json": { "schema": params } } });
         }
