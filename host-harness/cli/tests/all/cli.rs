@@ -2,6 +2,8 @@
 
 use std::process::Command;
 
+use serde_json::json;
+
 fn harness() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_atom-harness"));
     command
@@ -98,6 +100,21 @@ fn operations_are_listed_and_failed_calls_say_why() {
     assert_eq!(merge["complexity"], "critical");
     assert_eq!(merge["complexity_level"], 4);
     assert!(merge["parameters_schema"].is_object());
+    assert_eq!(merge["title"], "Merge pull request");
+    assert_eq!(
+        (&merge["read_only"], &merge["destructive"]),
+        (&json!(false), &json!(true))
+    );
+    assert_eq!(merge["scopes"], json!(["pullrequest:write"]));
+    let diff = operations
+        .iter()
+        .find(|op| op["name"] == "get-pull-request-diff")
+        .expect("the diff is listed");
+    assert_eq!(
+        (&diff["read_only"], &diff["destructive"], &diff["idempotent"]),
+        (&json!(true), &json!(false), &json!(true))
+    );
+    assert_eq!(diff["scopes"], json!(["pullrequest"]));
 
     // No credential in the environment: refused before anything leaves the machine.
     let output = harness()

@@ -650,3 +650,119 @@ async fn a_completed_runs_steps_are_not_the_pending_ones_the_cache_saw() {
         "steps of a completed run: {statuses:?}"
     );
 }
+
+/// The open pull request with the longest diffstat: the fake's reviewable one.
+async fn reviewable(gateway: &Gateway) -> (u64, Vec<Value>) {
+    let (_, _, open) = get(gateway, &format!("{REPO}/pull-requests")).await;
+    let mut best = (0, Vec::new());
+    for pr in open["pull_requests"].as_array().unwrap() {
+        let id = pr["id"].as_u64().unwrap();
+        let (_, _, stat) = get(gateway, &format!("{REPO}/pull-requests/{id}/diffstat?all=true")).await;
+        let files = stat["files"].as_array().unwrap().clone();
+        if files.len() > best.1.len() {
+            best = (id, files);
+        }
+    }
+    best
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_review_routes_answer_a_bundle_a_file_diff_a_thread_and_the_source() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start(&fake, &[]).await;
+    let (id, stat) = reviewable(&gateway).await;
+    assert!(stat.len() >= 5, "{stat:?}");
+
+    let (status, _, review) =
+        get(&gateway, &format!("{REPO}/pull-requests/{id}/review?max_bytes=8192")).await;
+    assert_eq!(status, StatusCode::OK, "{review}");
+    let bundle = &review["review"];
+    assert_eq!(bundle["pull_request"]["id"], id);
+    assert!(bundle["diff_bytes"].as_u64().unwrap() <= 8192);
+    assert!(!bundle["cuts"].as_array().unwrap().is_empty(), "{bundle}");
+
+    // One file's diff on demand, as the page loads it.
+    let modified = stat
+        .iter()
+        .find(|f| f["change"] == "modified")
+        .and_then(|f| f["new_path"].as_str())
+        .unwrap();
+    let url = reqwest::Url::parse_with_params(
+        &gateway.url(&format!("{REPO}/pull-requests/{id}/diff")),
+        [("path", modified), ("max_bytes", "65536")],
+    )
+    .unwrap();
+    let (status, _, diff) = answer(
+        reqwest::Client::new()
+            .get(url)
+            .bearer_auth(&gateway.acme_key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{diff}");
+    let files = diff["diff"]["files"].as_array().unwrap();
+    assert_eq!(files.len(), 1);
+    assert!(files[0]["patch"].as_str().unwrap().contains("\n@@ "));
+
+    // A thread resolved and reopened; a task resolved.
+    let (status, created) = send(
+        &gateway,
+        reqwest::Method::POST,
+        &format!("{REPO}/pull-requests/{id}/comments"),
+        json!({ "content": "Please split this file." }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let comment = created["comment"]["id"].as_u64().unwrap();
+    let (status, resolved) = send(
+        &gateway,
+        reqwest::Method::POST,
+        &format!("{REPO}/pull-requests/{id}/comments/{comment}/resolve"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{resolved}");
+    assert!(resolved["comment"]["resolution"].is_object());
+    let (_, reopened) = send(
+        &gateway,
+        reqwest::Method::DELETE,
+        &format!("{REPO}/pull-requests/{id}/comments/{comment}/resolve"),
+        json!({}),
+    )
+    .await;
+    assert!(reopened["comment"]["resolution"].is_null(), "{reopened}");
+    let (status, task) = send(
+        &gateway,
+        reqwest::Method::POST,
+        &format!("{REPO}/pull-requests/{id}/tasks"),
+        json!({ "content": "Split the file" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{task}");
+    let task_id = task["task"]["id"].as_u64().unwrap();
+    let (_, done) = send(
+        &gateway,
+        reqwest::Method::PUT,
+        &format!("{REPO}/pull-requests/{id}/tasks/{task_id}"),
+        json!({ "state": "resolved" }),
+    )
+    .await;
+    assert_eq!(done["task"]["state"], "resolved", "{done}");
+
+    // The source at a branch: a directory, then a file in it.
+    let (status, _, root) = get(&gateway, &format!("{REPO}/src?revision=main&all=true")).await;
+    assert_eq!(status, StatusCode::OK, "{root}");
+    let entries = root["entries"].as_array().unwrap();
+    assert!(entries.iter().any(|e| e["kind"] == "directory"), "{root}");
+    let file = entries
+        .iter()
+        .find(|e| e["kind"] == "file")
+        .and_then(|e| e["path"].as_str())
+        .unwrap();
+    let (status, _, shown) = get(&gateway, &format!("{REPO}/file?revision=main&path={file}")).await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    assert_eq!(shown["file"]["path"], file);
+    assert!(shown["file"]["content"].is_string());
+}

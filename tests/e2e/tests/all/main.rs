@@ -13,6 +13,7 @@ mod issues;
 mod listing;
 mod pipelines;
 mod pullrequests;
+mod reading;
 mod refs;
 mod sandbox;
 mod search;
