@@ -16,13 +16,20 @@ def test_operations_have_schemas_as_objects_and_complexity_levels(acme):
     operations = {op["name"]: op for op in acme.get_operations()}
     assert len(operations) >= 40
     for op in operations.values():
-        assert set(op) == {"name", "description", "parameters", "complexity"}
+        # ATOM's four keys, and the facts an agent needs to tell a safe call
+        # from a dangerous one.
+        assert {"name", "description", "parameters", "complexity"} <= set(op)
+        assert {"title", "read_only", "destructive", "idempotent", "scopes"} <= set(op)
+        assert not (op["read_only"] and op["destructive"])
         assert isinstance(op["parameters"], dict) and op["parameters"].get("type") == "object"
         assert op["complexity"] in (1, 2, 3, 4)
     assert operations["list_repositories"]["complexity"] == 1
     assert operations["analytics_summary"]["complexity"] == 2
     assert operations["create_issue"]["complexity"] == 3
     assert operations["merge_pull_request"]["complexity"] == 4
+    assert operations["merge_pull_request"]["destructive"] is True
+    assert operations["get_review_bundle"]["read_only"] is True
+    assert "pullrequest" in operations["get_review_bundle"]["scopes"]
     assert "workspace" in operations["list_repositories"]["parameters"]["properties"]
 
 

@@ -489,3 +489,59 @@ async fn a_row_moved_to_another_tenant_does_not_open() {
         "nothing was sent with the moved token"
     );
 }
+
+#[tokio::test]
+async fn health_names_what_a_narrow_consent_cannot_do() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    // A consumer granted reading only: the user consents to what it asks.
+    fake.control().oauth.consumers[0].scopes = "account repository pullrequest".into();
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = oauth_tenant(&fake, "acme-corp", sqlite_store(&dir));
+    login(&tenant).await;
+
+    let health = exec_in(sandbox(), &tenant, "health", json!({}))
+        .await
+        .unwrap();
+    let usable: Vec<&str> = health["usable_operations"]
+        .as_array()
+        .expect("the scopes are known, so is what they cover")
+        .iter()
+        .map(|o| o.as_str().unwrap())
+        .collect();
+    for reading in ["get-pull-request-diff", "get-file", "get-review-bundle", "list-pull-requests"] {
+        assert!(usable.contains(&reading), "{reading} in {usable:?}");
+    }
+    let blocked = health["blocked_operations"].as_array().unwrap();
+    let missing = |name: &str| -> Vec<String> {
+        blocked
+            .iter()
+            .find(|b| b["name"] == name)
+            .unwrap_or_else(|| panic!("{name} is blocked: {blocked:?}"))["missing_scopes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(missing("merge-pull-request"), ["pullrequest:write"]);
+    assert_eq!(missing("trigger-pipeline"), ["pipeline:write"]);
+    assert!(!usable.contains(&"merge-pull-request"));
+    assert!(
+        blocked.iter().all(|b| !usable.contains(&b["name"].as_str().unwrap())),
+        "an operation is usable or blocked, never both"
+    );
+
+    // What health says is what Bitbucket then does.
+    let refused = exec_in(
+        sandbox(),
+        &tenant,
+        "create-pull-request-task",
+        json!({ "workspace": "atom-labs", "repo_slug": "bitbucket-plugin", "id": 1, "content": "x" }),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&refused, Failure::Integration(Error::PermissionDenied(_))),
+        "{refused}"
+    );
+}
