@@ -834,3 +834,139 @@ async fn settings_explain_missing_oauth_and_ask_before_deleting_or_disconnecting
     assert_eq!(url.query(), None, "the notice is shown once: {url}");
     browser.close().await.unwrap();
 }
+
+// FIXME: fixture title. The fake's reviewable pull request (a modified, an
+// added, a deleted, a renamed, a binary and a very large file; a failed and
+// a successful build; comments, one inline; tasks) is found by this title.
+const REVIEWABLE_PR: &str = "Add OAuth 2.0 login flow";
+
+/// A pull request's review: its files open one at a time onto their diff,
+/// its unresolved threads and its builds show, all comments group into
+/// threads with their anchors; the whole still fits a phone. Then a
+/// repository's source: a directory, and a file's text.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pull_requests_review_and_a_repositorys_source_read_in_the_page() {
+    let (_fake, gateway, _driver, browser) = setup().await;
+    sign_in(
+        &browser,
+        &gateway,
+        "#pull-requests?ws=atom-labs&repo=bitbucket-plugin",
+    )
+    .await;
+    open_tab(&browser, "pull-requests").await;
+    wait_for_text(&browser, "[data-testid=pr-list]", REVIEWABLE_PR).await;
+    let id = browser
+        .execute(
+            "return [...document.querySelectorAll('[data-testid=pr-row]')]\
+             .find((row) => row.textContent.includes(arguments[0]))?.dataset.id ?? null;",
+            vec![json!(REVIEWABLE_PR)],
+        )
+        .await
+        .unwrap();
+    let id = id
+        .as_str()
+        .expect("the reviewable pull request is listed")
+        .to_owned();
+    click(
+        &browser,
+        &format!("[data-testid=pr-row][data-id='{id}'] .row-open"),
+    )
+    .await;
+
+    // Every changed file is listed folded, the binary one said to be so;
+    // opening one loads its diff.
+    wait_for_text(&browser, "#pr-files", "binary").await;
+    let toggle = "#pr-files [data-change='modified'] .file-toggle";
+    let folded = browser
+        .find(Locator::Css(toggle))
+        .await
+        .unwrap()
+        .attr("aria-expanded")
+        .await
+        .unwrap();
+    assert_eq!(folded.as_deref(), Some("false"), "files start folded");
+    click(&browser, toggle).await;
+    wait_for_text(&browser, "#pr-files .diff-line.add", "+").await;
+    let expanded = browser
+        .find(Locator::Css(toggle))
+        .await
+        .unwrap()
+        .attr("aria-expanded")
+        .await
+        .unwrap();
+    assert_eq!(expanded.as_deref(), Some("true"));
+
+    // The failed build, and the bundle's unresolved threads.
+    wait_for_text(&browser, "#pr-statuses", "Failed").await;
+    browser
+        .find(Locator::Css(
+            "#pr-statuses [data-testid=build-status][data-state=failed]",
+        ))
+        .await
+        .expect("the failed build is marked failed");
+    wait_for_text(&browser, "#pr-threads [data-testid=comment-thread]", "").await;
+    // All comments, grouped into threads; an inline one shows `path:line`.
+    click(&browser, "#pr-all-comments").await;
+    wait_for_text(&browser, "#pr-comments-title", "All comments").await;
+    let anchor = wait_for_text(&browser, "#pr-threads .comment-anchor", ":").await;
+    assert!(
+        anchor
+            .rsplit(':')
+            .next()
+            .is_some_and(|line| line.parse::<u32>().is_ok()),
+        "an inline comment's anchor is path:line, not {anchor}"
+    );
+    std::fs::write(
+        screenshots().join("pull-request-review.png"),
+        browser.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    // At a phone's width the diff scrolls inside its box, not the page.
+    browser.set_window_size(390, 844).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let overflow = browser
+        .execute(
+            "return document.documentElement.scrollWidth - window.innerWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        overflow.as_i64().unwrap() <= 0,
+        "the review scrolls sideways by {overflow} px at 390 px"
+    );
+    browser.set_window_size(1280, 900).await.unwrap();
+
+    // The repository's source at its main branch: a directory, then a file.
+    open_tab(&browser, "repositories").await;
+    click(
+        &browser,
+        "[data-testid=repo-row][data-slug='bitbucket-plugin'] .row-open",
+    )
+    .await;
+    wait_for_text(&browser, "#src-list", "src/").await;
+    click(
+        &browser,
+        "#src-list [data-testid=src-entry][data-kind=directory][data-path='src'] .row-open",
+    )
+    .await;
+    wait_for_text(&browser, "#src-crumbs", "src").await;
+    wait_for_text(&browser, "#src-list", "lib.rs").await;
+    click(
+        &browser,
+        "#src-list [data-testid=src-entry][data-path='src/lib.rs'] .row-open",
+    )
+    .await;
+    // The fixtures' Rust files open with this doc comment.
+    wait_for_text(&browser, "#src-file-content", "Bitbucket Cloud client").await;
+    std::fs::write(
+        screenshots().join("repository-source.png"),
+        browser.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    let errors = severe_console_messages(&browser).await;
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+    browser.close().await.unwrap();
+}

@@ -38,6 +38,8 @@ const ASSETS: &[(&str, &str, &str)] = &[
     asset!("workspaces.js", SCRIPT),
     asset!("repositories.js", SCRIPT),
     asset!("pull-requests.js", SCRIPT),
+    asset!("review.js", SCRIPT),
+    asset!("source.js", SCRIPT),
     asset!("pipelines.js", SCRIPT),
     asset!("issues.js", SCRIPT),
     asset!("code-search.js", SCRIPT),

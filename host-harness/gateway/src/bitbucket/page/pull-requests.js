@@ -1,13 +1,14 @@
-// Tab 4, Pull Requests: the list by state, one pull request's participants
-// and actions, and the new pull request form.
+// Tab 4, Pull Requests: the list by state, one pull request's participants,
+// actions and review (review.js), and the new pull request form.
 
 import {
-  $, badge, confirmDialog, el, fill, fmtDate, hideForm, label, loading, markSelected, moreRow, notice, offer, on, reveal,
+  $, badge, confirmDialog, el, fill, fmtDate, guard, hideForm, label, loading, markSelected, moreRow, notice, offer, on, reveal,
   row, showForm, ticket, toggleForm, who,
 } from './dom.js';
 import { api, clearError, enc, query, repoPath, showError, submitting } from './api.js';
 import { choices } from './catalog.js';
 import { fillBranchSelect, getBranches, needRepo, refreshQuietly, reposSettled, requireRepo } from './nav.js';
+import { externalLink, fetchReview, showReview } from './review.js';
 import { currentRepo } from './state.js';
 
 export const name = 'pull-requests';
@@ -85,9 +86,13 @@ export async function openPr(id) {
   detail.setAttribute('aria-busy', 'true');
   detail.replaceChildren(...[1, 2, 3].map(() => el('div', { class: 'skeleton', 'aria-hidden': 'true' })));
   const still = ticket('pr-detail');
+  // The review bundle is asked for at once, beside the pull request; if the
+  // pull request fails, its failure is the one shown.
+  const review = fetchReview(id);
+  review.catch(() => {});
   try {
     const { pull_request: pr } = await api(repoPath(`/pull-requests/${enc(id)}`));
-    if (still()) renderPrDetail(pr);
+    if (still()) renderPrDetail(pr, review);
   } catch (error) {
     if (!still()) return;
     detail.removeAttribute('aria-busy');
@@ -102,13 +107,15 @@ function reviewBadge(p) {
   return badge('No review yet', 'other', 'participant-status');
 }
 
-function renderPrDetail(pr) {
+function renderPrDetail(pr, review = fetchReview(pr.id)) {
   const detail = $('pr-detail');
   detail.removeAttribute('aria-busy');
   detail.dataset.id = String(pr.id);
   const participants = pr.participants ?? [];
   const approvals = participants.filter((p) => p.approved).length;
   const open = pr.state === 'open';
+  const webLink = externalLink(pr.web_url, 'Open on Bitbucket', 'pr-web-link');
+  const reviewBox = el('section', { class: 'review', id: 'pr-review', 'data-testid': 'pr-review', 'aria-label': 'Review' });
   const strategy = el('select', { name: 'strategy', 'data-testid': 'merge-strategy', 'aria-label': 'Merge strategy' },
     strategies.map((value) => el('option', { value, text: label(value) })));
   const action = (label, testid, kind, cls) => el('button', {
@@ -123,6 +130,7 @@ function renderPrDetail(pr) {
       pr.created_on && `opened ${fmtDate(pr.created_on)}`, pr.updated_on && `updated ${fmtDate(pr.updated_on)}`,
       `${pr.comment_count ?? 0} comments`,
     ].filter(Boolean).join(' · ') }),
+    webLink && el('p', {}, webLink),
     pr.reason ? el('p', { text: `Declined: ${pr.reason}` }) : null,
     pr.description ? el('p', { class: 'description', text: pr.description }) : null,
     el('h3', { 'data-testid': 'pr-approvals', text: `Participants · ${approvals} approval${approvals === 1 ? '' : 's'}` }),
@@ -139,8 +147,10 @@ function renderPrDetail(pr) {
       strategy,
       action('Merge', 'pr-merge', 'merge', 'primary'),
       action('Decline', 'pr-decline', 'decline', 'danger')),
+    reviewBox,
   ].filter(Boolean));
   strategy.disabled = !open;
+  guard(showReview)(reviewBox, pr.id, review);
 }
 
 async function prAction(pr, kind, strategy) {

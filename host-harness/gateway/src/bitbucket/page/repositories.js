@@ -1,9 +1,10 @@
 // Tab 3, Repositories: the workspace's repositories, filtered and sorted here,
-// and one repository's branches and recent commits.
+// and one repository's source (source.js), branches and recent commits.
 
-import { $, badge, el, fill, firstLine, fmtDate, loading, markSelected, on, reveal, row, short, ticket, who } from './dom.js';
+import { $, badge, el, fill, firstLine, fmtDate, guard, loading, markSelected, on, reveal, row, short, ticket, who } from './dom.js';
 import { api, query, repoPath, showError } from './api.js';
 import { getBranches, reposSettled, requireRepo, setRepo } from './nav.js';
+import * as source from './source.js';
 import * as state from './state.js';
 
 export const name = 'repositories';
@@ -60,6 +61,7 @@ export async function openRepoDetail(slug) {
   const commits = $('commit-list');
   loading(branches, 3);
   loading(commits, 4);
+  guard(source.openSource)();
   const still = ticket('repo-detail');
   const [b, c] = await Promise.allSettled([getBranches(), api(repoPath(`/commits${query({ size: 20 })}`))]);
   if (!still()) return;
@@ -92,9 +94,11 @@ export async function openRepoDetail(slug) {
 export function signedOut() {
   detailOf = null;
   $('repo-detail').hidden = true;
+  source.closeSource();
 }
 
 export function wire() {
   on('repo-filter', 'input', renderRepoList);
   on('repo-sort', 'change', renderRepoList);
+  source.wire();
 }
