@@ -215,7 +215,7 @@ fn git_line_paths(rest: &[u8]) -> (Option<String>, Option<String>) {
             Some(strip_side(&unquote(new), "b/")),
         );
     }
-    if rest.len() > 5 && (rest.len() - 5) % 2 == 0 {
+    if rest.len() > 5 && (rest.len() - 5).is_multiple_of(2) {
         let n = (rest.len() - 5) / 2;
         if rest.starts_with(b"a/")
             && &rest[2 + n..5 + n] == b" b/"
@@ -765,7 +765,7 @@ Binary files /dev/null and b/logo.png differ
             },
         );
         assert!(diff.files[0].patch.as_deref().unwrap().len() <= 1024);
-        let one_line = "diff --git a/x b/x\n".repeat(1);
+        let one_line = "diff --git a/x b/x\n";
         assert_eq!(cut_at_line(one_line.as_bytes(), 5), 0);
     }
 
