@@ -60,6 +60,13 @@ const SORT: Bound = Bound::Chars(128);
 pub const CURSOR_CHARS: usize = 32 * 1024;
 /// A file path in a repository: Linux's PATH_MAX.
 const FILE_PATH: Bound = Bound::Chars(4096);
+/// A diff spec: two refs and the `..` between them.
+const DIFF_SPEC: Bound = Bound::Chars(2 * REF_CHARS + 2);
+/// A build status's key: the WIT's 1 to 255 characters.
+const STATUS_KEY: Bound = Bound::Chars(255);
+/// A build status's description. Not in the spec; one line or a few, our
+/// choice.
+const STATUS_DESCRIPTION: Bound = Bound::Chars(1024);
 /// A webhook's target URL. Not in the spec; browsers and proxies commonly
 /// handle 2048.
 const URL: Bound = Bound::Chars(2048);
@@ -106,8 +113,13 @@ pub fn bound(operation: &str, field: &str) -> Option<Bound> {
             | "exclude",
         ) => Bound::RefName,
         ("get_branch", "name") => Bound::RefName,
+        (_, "revision" | "refname") => Bound::RefName,
+        (_, "spec") => DIFF_SPEC,
         (_, "commit") => COMMIT,
-        (_, "path" | "inline.path") => FILE_PATH,
+        (_, "path" | "inline.path" | "options.paths") => FILE_PATH,
+        ("report_build_status", "key") => STATUS_KEY,
+        ("report_build_status", "name") => NAME,
+        ("report_build_status", "description") => STATUS_DESCRIPTION,
 
         (_, "title") => TITLE,
         ("create_webhook", "description") => WEBHOOK_DESCRIPTION,
@@ -141,6 +153,8 @@ pub fn max_items(operation: &str, field: &str) -> Option<usize> {
         (_, "include" | "exclude") => 50,
         // Four states exist; more can only repeat them.
         (_, "states") => 8,
+        // Each travels as a repeated query parameter on one GET.
+        (_, "options.paths") => 50,
         // 29 event keys exist.
         (_, "events") => 64,
         (_, "variables") => 100,

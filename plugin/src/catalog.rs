@@ -13,8 +13,8 @@ use crate::types::*;
 use crate::webhooks::WEBHOOK_EVENTS;
 use crate::wire::{self, NoParams};
 use crate::{
-    analytics, auth, branches, commits, health, issues, pipelines, pullrequests, repositories,
-    search, users, webhooks, workspaces,
+    analytics, auth, branches, commits, diffs, health, issues, pipelines, pullrequests,
+    repositories, reviews, search, source, statuses, users, webhooks, workspaces,
 };
 
 /// The component the bindings export.
@@ -79,11 +79,29 @@ macro_rules! interface_exports {
     };
 }
 
+/// One of an operation's facts, as a row spells it (`read_only`,
+/// `destructive`, `idempotent`); any other word does not compile.
+macro_rules! fact {
+    (read_only) => {
+        Fact::ReadOnly
+    };
+    (destructive) => {
+        Fact::Destructive
+    };
+    (idempotent) => {
+        Fact::Idempotent
+    };
+}
+
+/// A row: `Complexity [facts] scopes("scope", …) name(Request) -> Result =
+/// function, "description";`. The facts and the OAuth scopes sit in the row
+/// itself, so an operation cannot be added without them.
 macro_rules! operations {
     ($(
         $interface:ident {
             $(
-                $complexity:ident $name:ident ( $($request:ty)? ) -> $result:ty = $function:path, $description:literal;
+                $complexity:ident [$($fact:ident),*] scopes($($scope:literal),*)
+                $name:ident ( $($request:ty)? ) -> $result:ty = $function:path, $description:literal;
             )*
         }
     )*) => {
@@ -96,8 +114,10 @@ macro_rules! operations {
             vec![$($(
                 Operation {
                     name: operation_name(stringify!($name)),
+                    title: title(stringify!($name)),
                     description: $description.to_owned(),
                     complexity: Complexity::$complexity,
+                    facts: facts(&[$(fact!($fact)),*], &[$($scope),*]),
                     parameters_schema: include_str!(concat!(
                         env!("CARGO_MANIFEST_DIR"), "/schemas/", stringify!($name), ".parameters.json"
                     )).to_owned(),
@@ -105,6 +125,14 @@ macro_rules! operations {
                         env!("CARGO_MANIFEST_DIR"), "/schemas/", stringify!($name), ".result.json"
                     )).to_owned(),
                 },
+            )*)*]
+        }
+
+        /// Every operation's name and the OAuth scopes it needs, in table
+        /// order, without the schemas (for `health`).
+        pub(crate) fn operation_scopes() -> Vec<(String, &'static [&'static str])> {
+            vec![$($(
+                (operation_name(stringify!($name)), &[$($scope),*]),
             )*)*]
         }
 
@@ -165,124 +193,232 @@ macro_rules! operations {
     };
 }
 
+// The facts of every row, by these rules (tested below):
+// - `read_only`: sends nothing that changes Bitbucket (the `auth_start` row
+//   only records a one-use state with the host; it never reaches Bitbucket).
+// - `destructive`: discards what the same API cannot give back: deletes,
+//   decline, merge, stop, and `auth_complete`, which replaces the stored
+//   credential with another (perhaps another account's). Updates that
+//   change fields the caller can set back (titles, texts, states) are not;
+//   nor is `auth_refresh`, which swaps the credential for an equivalent one.
+// - `idempotent`: a second identical call leaves Bitbucket as the first
+//   did: reads, PUT-style updates, deletes, approvals and their withdrawal,
+//   decline, merge and stop (a second one is refused and changes nothing),
+//   resolve and reopen, publishing (nothing left pending), and the keyed
+//   build status. Never a create, a trigger, a comment or a task, nor the
+//   OAuth exchanges (a code is one-use, a refresh token rotates).
+// - `scopes`: Bitbucket's classic OAuth 2.0 scopes, as the spec's
+//   `security.oauth2` names them for every endpoint the call sends (see
+//   `health` for how they are matched against a credential's). Where the
+//   spec asks less than the live API is known to (it lists `pipeline` for
+//   running a pipeline), the API notes' stronger scope is used.
 operations! {
     integration {
-        Read health() -> HealthReport = health::check,
+        Read [read_only, idempotent] scopes() health() -> HealthReport = health::check,
             "Whether Bitbucket is reachable with this connection's credential, which kind it is and what it can do.";
     }
 
     auth {
-        Critical auth_start() -> AuthStartResult = auth::start,
+        Critical [read_only, idempotent] scopes() auth_start() -> AuthStartResult = auth::start,
             "Start an OAuth 2.0 login: the Bitbucket authorize URL and the state the callback must return.";
-        Critical auth_complete(AuthCompleteRequest) -> AuthStatus = auth::complete,
+        Critical [destructive] scopes() auth_complete(AuthCompleteRequest) -> AuthStatus = auth::complete,
             "Finish an OAuth 2.0 login: check the state, exchange the code and store the tokens.";
-        Critical auth_refresh() -> AuthStatus = auth::refresh,
+        Critical [] scopes() auth_refresh() -> AuthStatus = auth::refresh,
             "Exchange the stored refresh token for new tokens now.";
     }
 
     users {
-        Read get_current_user() -> Account = users::current,
+        Read [read_only, idempotent] scopes("account") get_current_user() -> Account = users::current,
             "The Bitbucket account the credential acts as.";
     }
 
     workspaces {
-        Read list_workspaces(ListWorkspacesRequest) -> WorkspacePage = workspaces::list,
+        Read [read_only, idempotent] scopes("account") list_workspaces(ListWorkspacesRequest) -> WorkspacePage = workspaces::list,
             "Workspaces the current user can access (GET /user/workspaces).";
     }
 
     repositories {
-        Read list_repositories(ListRepositoriesRequest) -> RepositoryPage = repositories::list,
+        Read [read_only, idempotent] scopes("repository") list_repositories(ListRepositoriesRequest) -> RepositoryPage = repositories::list,
             "Repositories of a workspace, filtered with BBQL `page.q` and sorted with `page.sort`.";
-        Read get_repository(RepoRef) -> Repository = repositories::get,
+        Read [read_only, idempotent] scopes("repository") get_repository(RepoRef) -> Repository = repositories::get,
             "One repository by workspace and slug.";
     }
 
     branches {
-        Read list_branches(ListBranchesRequest) -> BranchPage = branches::list,
+        Read [read_only, idempotent] scopes("repository") list_branches(ListBranchesRequest) -> BranchPage = branches::list,
             "Branches of a repository, filtered with BBQL and sorted.";
-        Read get_branch(BranchRef) -> Branch = branches::get,
+        Read [read_only, idempotent] scopes("repository") get_branch(BranchRef) -> Branch = branches::get,
             "One branch by name (names may contain `/`).";
     }
 
     commits {
-        Read list_commits(ListCommitsRequest) -> CommitPage = commits::list,
+        Read [read_only, idempotent] scopes("repository") list_commits(ListCommitsRequest) -> CommitPage = commits::list,
             "Commits reachable from `include` and not from `exclude`, optionally touching `path`, newest first.";
-        Read get_commit(CommitRef) -> Commit = commits::get,
+        Read [read_only, idempotent] scopes("repository") get_commit(CommitRef) -> Commit = commits::get,
             "One commit by hash.";
     }
 
+    source {
+        Read [read_only, idempotent] scopes("repository") get_file(GetFileRequest) -> FileContent = source::get_file,
+            "A file's content at a revision, cut to `max_bytes` (default 64 KiB, at most 1 MiB); binary files are named, not dumped.";
+        Read [read_only, idempotent] scopes("repository") list_directory(ListDirectoryRequest) -> TreeEntryPage = source::list_directory,
+            "The files, directories, links and submodules of a directory at a revision.";
+        Read [read_only, idempotent] scopes("repository") list_file_history(ListFileHistoryRequest) -> FileRevisionPage = source::list_file_history,
+            "The commits that changed a file, newest first, following renames.";
+    }
+
+    diffs {
+        Read [read_only, idempotent] scopes("repository") get_diff(DiffRequest) -> Diff = diffs::get_diff,
+            "The diff of `new..old` (or of one commit) per file, within a byte budget (default 256 KiB) that names every file it cuts.";
+        Read [read_only, idempotent] scopes("repository") get_diffstat(DiffstatRequest) -> DiffstatPage = diffs::get_diffstat,
+            "Lines added and removed per file between two revisions.";
+        Read [read_only, idempotent] scopes("repository") get_patch(PatchRequest) -> BoundedText = diffs::get_patch,
+            "The patch series (with commit headers) of `new..old` or of one commit, cut to `max_bytes`.";
+    }
+
+    statuses {
+        Read [read_only, idempotent] scopes("repository") list_commit_statuses(ListCommitStatusesRequest) -> BuildStatusPage = statuses::list_for_commit,
+            "Build statuses CI systems reported on a commit.";
+        Read [read_only, idempotent] scopes("pullrequest") list_pull_request_statuses(ListPullRequestStatusesRequest) -> BuildStatusPage = statuses::list_for_pull_request,
+            "Build statuses of a pull request's commits.";
+        Execute [idempotent] scopes("repository") report_build_status(ReportBuildStatusRequest) -> BuildStatus = statuses::report,
+            "Report a build status on a commit; the same key updates the same status.";
+    }
+
     pullrequests {
-        Read list_pull_requests(ListPullRequestsRequest) -> PullRequestPage = pullrequests::list,
+        Read [read_only, idempotent] scopes("pullrequest") list_pull_requests(ListPullRequestsRequest) -> PullRequestPage = pullrequests::list,
             "Pull requests of a repository in one or several states.";
-        Read get_pull_request(PullRequestRef) -> PullRequest = pullrequests::get,
+        Read [read_only, idempotent] scopes("pullrequest") get_pull_request(PullRequestRef) -> PullRequest = pullrequests::get,
             "One pull request with its participants and approvals.";
-        Execute create_pull_request(CreatePullRequestRequest) -> PullRequest = pullrequests::create,
+        Execute [] scopes("pullrequest:write") create_pull_request(CreatePullRequestRequest) -> PullRequest = pullrequests::create,
             "Open a pull request from a source branch (never retried automatically).";
-        Execute update_pull_request(UpdatePullRequestRequest) -> PullRequest = pullrequests::update,
+        Execute [idempotent] scopes("pullrequest:write") update_pull_request(UpdatePullRequestRequest) -> PullRequest = pullrequests::update,
             "Change a pull request's title, description, destination, reviewers or draft flag.";
-        Execute approve_pull_request(PullRequestRef) -> Participant = pullrequests::approve,
+        Execute [idempotent] scopes("pullrequest:write") approve_pull_request(PullRequestRef) -> Participant = pullrequests::approve,
             "Approve a pull request as the current user.";
-        Execute unapprove_pull_request(PullRequestRef) -> PullRequest = pullrequests::unapprove,
+        Execute [idempotent] scopes("pullrequest:write") unapprove_pull_request(PullRequestRef) -> PullRequest = pullrequests::unapprove,
             "Withdraw the current user's approval.";
-        Execute request_changes(PullRequestRef) -> Participant = pullrequests::request_changes,
+        Execute [idempotent] scopes("pullrequest:write") request_changes(PullRequestRef) -> Participant = pullrequests::request_changes,
             "Request changes on a pull request as the current user.";
-        Execute remove_change_request(PullRequestRef) -> PullRequest = pullrequests::remove_change_request,
+        Execute [idempotent] scopes("pullrequest:write") remove_change_request(PullRequestRef) -> PullRequest = pullrequests::remove_change_request,
             "Withdraw the current user's change request.";
-        Critical decline_pull_request(PullRequestRef) -> PullRequest = pullrequests::decline,
+        Critical [destructive, idempotent] scopes("pullrequest:write") decline_pull_request(PullRequestRef) -> PullRequest = pullrequests::decline,
             "Decline a pull request.";
-        Critical merge_pull_request(MergePullRequestRequest) -> PullRequest = pullrequests::merge,
+        Critical [destructive, idempotent] scopes("pullrequest:write") merge_pull_request(MergePullRequestRequest) -> PullRequest = pullrequests::merge,
             "Merge a pull request with a strategy, waiting for Bitbucket's asynchronous merge.";
-        Read list_pull_request_comments(ListPullRequestCommentsRequest) -> PullRequestCommentPage = pullrequests::list_comments,
+        Read [read_only, idempotent] scopes("pullrequest") list_pull_request_comments(ListPullRequestCommentsRequest) -> PullRequestCommentPage = pullrequests::list_comments,
             "Comments on a pull request, oldest first.";
-        Execute create_pull_request_comment(CreatePullRequestCommentRequest) -> PullRequestComment = pullrequests::create_comment,
+        Execute [] scopes("pullrequest") create_pull_request_comment(CreatePullRequestCommentRequest) -> PullRequestComment = pullrequests::create_comment,
             "Comment on a pull request: plain, as a reply, or inline on a file and line.";
+        Execute [idempotent] scopes("pullrequest") update_pull_request_comment(UpdatePullRequestCommentRequest) -> PullRequestComment = pullrequests::comments::update,
+            "Replace a comment's text.";
+        Critical [destructive, idempotent] scopes("pullrequest") delete_pull_request_comment(PullRequestCommentRef) -> PullRequestCommentRef = pullrequests::comments::delete,
+            "Delete a comment.";
+        Execute [idempotent] scopes("pullrequest") resolve_pull_request_comment(PullRequestCommentRef) -> PullRequestComment = pullrequests::comments::resolve,
+            "Resolve a comment thread; answers the comment as it now is.";
+        Execute [idempotent] scopes("pullrequest") reopen_pull_request_comment(PullRequestCommentRef) -> PullRequestComment = pullrequests::comments::reopen,
+            "Reopen a resolved comment thread; answers the comment as it now is.";
+        Execute [idempotent] scopes("account", "pullrequest") publish_pending_comments(PullRequestRef) -> PublishCommentsResult = pullrequests::comments::publish_pending,
+            "Publish the current user's pending (draft) comments on a pull request; a failure midway says how many were published.";
+        Read [read_only, idempotent] scopes("pullrequest") list_pull_request_commits(ListPullRequestCommitsRequest) -> CommitPage = pullrequests::reading::commits,
+            "The commits of a pull request, newest first.";
+        Read [read_only, idempotent] scopes("pullrequest") list_pull_request_activity(ListPullRequestActivityRequest) -> ActivityPage = pullrequests::reading::activity,
+            "A pull request's activity log: updates, approvals, change requests and comments, newest first.";
+        Read [read_only, idempotent] scopes("account", "pullrequest") list_pull_requests_awaiting_review(ListAwaitingReviewRequest) -> PullRequestPage = pullrequests::reading::awaiting_review,
+            "Open pull requests that name the current user as a reviewer and still wait for their review.";
+        Read [read_only, idempotent] scopes("pullrequest") get_pull_request_diff(PullRequestDiffRequest) -> Diff = pullrequests::reading::diff,
+            "A pull request's diff per file, within a byte budget (default 256 KiB) that names every file it cuts.";
+        Read [read_only, idempotent] scopes("pullrequest") get_pull_request_diffstat(PullRequestDiffstatRequest) -> DiffstatPage = pullrequests::reading::diffstat,
+            "Lines added and removed per file in a pull request.";
+        Read [read_only, idempotent] scopes("pullrequest") get_pull_request_patch(PullRequestPatchRequest) -> BoundedText = pullrequests::reading::patch,
+            "A pull request's patch series, cut to `max_bytes`.";
+        Read [read_only, idempotent] scopes("pullrequest") list_pull_request_tasks(ListPullRequestTasksRequest) -> PullRequestTaskPage = pullrequests::tasks::list,
+            "Tasks on a pull request, optionally only resolved or unresolved ones.";
+        Execute [] scopes("pullrequest") create_pull_request_task(CreatePullRequestTaskRequest) -> PullRequestTask = pullrequests::tasks::create,
+            "Add a task to a pull request, optionally under a comment (never retried automatically).";
+        Execute [idempotent] scopes("pullrequest") update_pull_request_task(UpdatePullRequestTaskRequest) -> PullRequestTask = pullrequests::tasks::update,
+            "Change a task's text, or resolve or reopen it.";
+        Critical [destructive, idempotent] scopes("pullrequest") delete_pull_request_task(PullRequestTaskRef) -> PullRequestTaskRef = pullrequests::tasks::delete,
+            "Delete a task.";
+    }
+
+    reviews {
+        Analyze [read_only, idempotent] scopes("pullrequest", "repository") get_review_bundle(ReviewBundleRequest) -> ReviewBundle = reviews::bundle,
+            "Everything a reviewer needs of a pull request in one call: the pull request, diffstat, per-file diffs within a budget, build statuses, open tasks and unresolved threads, every cut named.";
     }
 
     pipelines {
-        Read list_pipelines(ListPipelinesRequest) -> PipelinePage = pipelines::list,
+        Read [read_only, idempotent] scopes("pipeline") list_pipelines(ListPipelinesRequest) -> PipelinePage = pipelines::list,
             "Pipeline runs of a repository, filtered by status, branch and trigger.";
-        Read get_pipeline(PipelineRef) -> Pipeline = pipelines::get,
+        Read [read_only, idempotent] scopes("pipeline") get_pipeline(PipelineRef) -> Pipeline = pipelines::get,
             "One pipeline run with its status, result, duration and trigger.";
-        Read list_pipeline_steps(ListPipelineStepsRequest) -> PipelineStepPage = pipelines::steps,
+        Read [read_only, idempotent] scopes("pipeline") list_pipeline_steps(ListPipelineStepsRequest) -> PipelineStepPage = pipelines::steps,
             "Steps of a pipeline run with their status and duration.";
-        Read get_step_log(StepLogRequest) -> StepLog = pipelines::log,
+        Read [read_only, idempotent] scopes("pipeline") get_step_log(StepLogRequest) -> StepLog = pipelines::log,
             "A step's log, whole or a byte range.";
-        Execute trigger_pipeline(TriggerPipelineRequest) -> Pipeline = pipelines::trigger,
+        Execute [] scopes("pipeline:write") trigger_pipeline(TriggerPipelineRequest) -> Pipeline = pipelines::trigger,
             "Run a pipeline on a branch, a commit or a custom selector, with variables (never retried automatically).";
-        Execute stop_pipeline(PipelineRef) -> Pipeline = pipelines::stop,
+        Execute [destructive, idempotent] scopes("pipeline:write") stop_pipeline(PipelineRef) -> Pipeline = pipelines::stop,
             "Stop a running pipeline.";
     }
 
     issues {
-        Read list_issues(ListIssuesRequest) -> IssuePage = issues::list,
+        Read [read_only, idempotent] scopes("issue") list_issues(ListIssuesRequest) -> IssuePage = issues::list,
             "Issues of a repository by state, kind and priority (Bitbucket Issues is deprecated upstream).";
-        Read get_issue(IssueRef) -> Issue = issues::get,
+        Read [read_only, idempotent] scopes("issue") get_issue(IssueRef) -> Issue = issues::get,
             "One issue.";
-        Execute create_issue(CreateIssueRequest) -> Issue = issues::create,
+        Execute [] scopes("issue:write") create_issue(CreateIssueRequest) -> Issue = issues::create,
             "File an issue (never retried automatically).";
-        Execute update_issue(UpdateIssueRequest) -> Issue = issues::update,
+        Execute [idempotent] scopes("issue:write") update_issue(UpdateIssueRequest) -> Issue = issues::update,
             "Change an issue's fields or state.";
     }
 
     search {
-        Read search_code(SearchCodeRequest) -> CodeSearchPage = search::search,
+        Read [read_only, idempotent] scopes("repository") search_code(SearchCodeRequest) -> CodeSearchPage = search::search,
             "Search code in a workspace with Bitbucket's search syntax.";
     }
 
     webhooks {
-        Read list_webhooks(ListWebhooksRequest) -> WebhookPage = webhooks::list,
+        Read [read_only, idempotent] scopes("webhook") list_webhooks(ListWebhooksRequest) -> WebhookPage = webhooks::list,
             "Webhooks of a repository or of a workspace.";
-        Critical create_webhook(CreateWebhookRequest) -> Webhook = webhooks::create,
+        Critical [] scopes("webhook") create_webhook(CreateWebhookRequest) -> Webhook = webhooks::create,
             "Subscribe a URL to events, optionally signed with a secret.";
-        Critical delete_webhook(WebhookRef) -> WebhookRef = webhooks::delete,
+        Critical [destructive, idempotent] scopes("webhook") delete_webhook(WebhookRef) -> WebhookRef = webhooks::delete,
             "Delete a webhook.";
-        Read verify_webhook_delivery(WebhookDelivery) -> WebhookEvent = webhooks::verify,
+        Read [read_only, idempotent] scopes() verify_webhook_delivery(WebhookDelivery) -> WebhookEvent = webhooks::verify,
             "Verify a delivery's signature and parse it into a typed event (no upstream request).";
     }
 
     analytics {
-        Analyze analytics_summary(AnalyticsSummaryRequest) -> WorkspaceAnalytics = analytics::summary,
+        Analyze [read_only, idempotent] scopes("repository", "pullrequest", "pipeline", "issue") analytics_summary(AnalyticsSummaryRequest) -> WorkspaceAnalytics = analytics::summary,
             "Repository, pull request, pipeline and issue figures of a workspace.";
+    }
+}
+
+/// One fact a row states.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fact {
+    ReadOnly,
+    Destructive,
+    Idempotent,
+}
+
+fn facts(stated: &[Fact], scopes: &[&str]) -> OperationFacts {
+    OperationFacts {
+        read_only: stated.contains(&Fact::ReadOnly),
+        destructive: stated.contains(&Fact::Destructive),
+        idempotent: stated.contains(&Fact::Idempotent),
+        scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+    }
+}
+
+/// `list_pull_requests` → `List pull requests`.
+fn title(rust_name: &str) -> String {
+    let words = rust_name.replace('_', " ");
+    let mut chars = words.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
@@ -317,7 +453,7 @@ fn capabilities() -> IntegrationInfo {
     IntegrationInfo {
         name: "bitbucket".to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
-        description: "Bitbucket Cloud: workspaces, repositories, branches, commits, pull requests, pipelines, issues, code search and webhooks.".to_owned(),
+        description: "Bitbucket Cloud: workspaces, repositories, branches, commits, source files, diffs, build statuses, pull requests and their review, pipelines, issues, code search and webhooks.".to_owned(),
         auth_kinds: vec![AuthKind::Oauth2, AuthKind::AccessToken, AuthKind::ApiToken],
         allowed_hosts: ALLOWED_HOSTS.map(str::to_owned).to_vec(),
         rate_limits: vec![
@@ -387,5 +523,59 @@ mod tests {
         let params = format!(r#"{{"workspace":"acme","{long}":1}}"#);
         let e = validation(Component::execute("list-repositories".into(), params));
         assert!(e.field.len() < 200, "{}", e.field);
+    }
+
+    #[test]
+    fn every_rows_facts_are_consistent() {
+        let mut wrong = Vec::new();
+        for op in Component::operations() {
+            let f = &op.facts;
+            let name = op.name.as_str();
+            let mut check = |ok: bool, rule: &str| {
+                if !ok {
+                    wrong.push(format!("{name}: {rule}"));
+                }
+            };
+            check(!f.read_only || f.idempotent, "read-only is idempotent");
+            check(
+                !f.read_only || !f.destructive,
+                "read-only is not destructive",
+            );
+            check(
+                !(name.starts_with("create-") || name.starts_with("trigger-")) || !f.idempotent,
+                "a create or a trigger is not idempotent",
+            );
+            check(
+                !matches!(op.complexity, Complexity::Read | Complexity::Analyze) || f.read_only,
+                "a read or an analysis is read-only",
+            );
+            check(
+                !name.starts_with("delete-") || f.destructive,
+                "a delete is destructive",
+            );
+            check(
+                !f.read_only || !matches!(op.complexity, Complexity::Execute),
+                "what changes nothing is not `execute`",
+            );
+            check(!op.title.is_empty(), "has a title");
+            check(
+                f.scopes
+                    .iter()
+                    .all(|s| crate::health::KNOWN_SCOPES.contains(&s.as_str())),
+                "names only Bitbucket's scopes",
+            );
+        }
+        assert!(wrong.is_empty(), "{wrong:#?}");
+    }
+
+    #[test]
+    fn titles_come_from_the_name() {
+        assert_eq!(title("list_pull_requests"), "List pull requests");
+        let ops = Component::operations();
+        let health = ops.iter().find(|o| o.name == "health").unwrap();
+        assert_eq!(health.title, "Health");
+        let merge = ops.iter().find(|o| o.name == "merge-pull-request").unwrap();
+        assert!(merge.facts.destructive && !merge.facts.read_only);
+        assert_eq!(merge.facts.scopes, ["pullrequest:write"]);
     }
 }

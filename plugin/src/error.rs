@@ -79,6 +79,62 @@ impl Error {
         })
     }
 
+    /// The same error with `context` before its message ("published 2 of 5
+    /// comments; then: …"), code, retry flag and status unchanged.
+    pub fn with_context(self, context: &str) -> Self {
+        let join = |message: String| format!("{context}; then: {message}");
+        match self {
+            Error::AuthExpired(e) => Error::AuthExpired(ErrorInfo {
+                message: join(e.message),
+                ..e
+            }),
+            Error::AuthInvalid(e) => Error::AuthInvalid(ErrorInfo {
+                message: join(e.message),
+                ..e
+            }),
+            Error::NotFound(e) => Error::NotFound(ErrorInfo {
+                message: join(e.message),
+                ..e
+            }),
+            Error::Conflict(e) => Error::Conflict(ErrorInfo {
+                message: join(e.message),
+                ..e
+            }),
+            Error::UpstreamUnavailable(e) => Error::UpstreamUnavailable(ErrorInfo {
+                message: join(e.message),
+                ..e
+            }),
+            Error::Timeout(e) => Error::Timeout(ErrorInfo {
+                message: join(e.message),
+                ..e
+            }),
+            Error::OutcomeUnknown(e) => Error::OutcomeUnknown(ErrorInfo {
+                message: join(e.message),
+                ..e
+            }),
+            Error::Internal(e) => Error::Internal(ErrorInfo {
+                message: join(e.message),
+                ..e
+            }),
+            Error::PermissionDenied(e) => Error::PermissionDenied(PermissionError {
+                message: join(e.message),
+                ..e
+            }),
+            Error::Validation(e) => Error::Validation(ValidationError {
+                message: join(e.message),
+                ..e
+            }),
+            Error::RateLimited(e) => Error::RateLimited(RateLimitError {
+                message: join(e.message),
+                ..e
+            }),
+            Error::RetiredUpstream(e) => Error::RetiredUpstream(RetiredError {
+                message: join(e.message),
+                ..e
+            }),
+        }
+    }
+
     /// The code, message, retry flag and upstream status every variant
     /// carries: the one place that looks inside the variant.
     fn parts(&self) -> (&'static str, &str, bool, Option<u16>) {

@@ -142,6 +142,56 @@ pub fn sample_params(operation: &str) -> &'static str {
         "delete_webhook" => r#"{"workspace":"acme","repo_slug":"api-service-00","uuid":"{1}"}"#,
         "verify_webhook_delivery" => r#"{"headers":[["X-Event-Key","repo:push"]],"body":"{}"}"#,
         "analytics_summary" => r#"{"workspace":"acme","pipeline_runs":5}"#,
+        "get_file" => {
+            r#"{"workspace":"acme","repo_slug":"api-service-00","revision":"main","path":"src/lib.rs"}"#
+        }
+        "list_directory" => {
+            r#"{"workspace":"acme","repo_slug":"api-service-00","revision":"main","path":"src"}"#
+        }
+        "list_file_history" => {
+            r#"{"workspace":"acme","repo_slug":"api-service-00","revision":"main","path":"README.md"}"#
+        }
+        "get_diff" => {
+            r#"{"workspace":"acme","repo_slug":"api-service-00","spec":"feature/x..main","options":{"max_bytes":4096}}"#
+        }
+        "get_diffstat" | "get_patch" => {
+            r#"{"workspace":"acme","repo_slug":"api-service-00","spec":"feature/x..main"}"#
+        }
+        "list_commit_statuses" => {
+            r#"{"workspace":"acme","repo_slug":"api-service-00","commit":"abc123"}"#
+        }
+        "report_build_status" => {
+            r#"{"workspace":"acme","repo_slug":"api-service-00","commit":"abc123","key":"ci","state":"in_progress","url":"https://ci.example/1"}"#
+        }
+        "list_pull_request_statuses"
+        | "publish_pending_comments"
+        | "list_pull_request_commits"
+        | "list_pull_request_activity"
+        | "get_pull_request_diff"
+        | "get_pull_request_diffstat"
+        | "get_pull_request_patch"
+        | "list_pull_request_tasks"
+        | "get_review_bundle" => r#"{"workspace":"acme","repo_slug":"api-service-00","id":1}"#,
+        "update_pull_request_comment" => {
+            r#"{"workspace":"acme","repo_slug":"api-service-00","id":1,"comment_id":2,"content":"Edited"}"#
+        }
+        "delete_pull_request_comment"
+        | "resolve_pull_request_comment"
+        | "reopen_pull_request_comment" => {
+            r#"{"workspace":"acme","repo_slug":"api-service-00","id":1,"comment_id":2}"#
+        }
+        "list_pull_requests_awaiting_review" => {
+            r#"{"workspace":"acme","repo_slug":"api-service-00","include_reviewed":true}"#
+        }
+        "create_pull_request_task" => {
+            r#"{"workspace":"acme","repo_slug":"api-service-00","id":1,"content":"Add a test"}"#
+        }
+        "update_pull_request_task" => {
+            r#"{"workspace":"acme","repo_slug":"api-service-00","id":1,"task_id":3,"state":"resolved"}"#
+        }
+        "delete_pull_request_task" => {
+            r#"{"workspace":"acme","repo_slug":"api-service-00","id":1,"task_id":3}"#
+        }
         _ => "{}",
     }
 }

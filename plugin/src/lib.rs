@@ -25,7 +25,8 @@ mod bindings {
                 additional_derives_ignore: [
                     "auth-kind", "complexity", "health-status", "repo-role", "pull-request-state",
                     "participant-role", "merge-strategy", "run-status", "issue-state", "issue-kind",
-                    "issue-priority", "webhook-event-category",
+                    "issue-priority", "webhook-event-category", "file-change", "tree-entry-kind",
+                    "build-state", "activity-kind", "task-state",
                     "oauth-tokens", "api-token", "credential-secret", "credential", "replace-error",
                     "oauth-client", "log-level",
                 ],
@@ -79,12 +80,16 @@ mod analytics;
 mod auth;
 mod branches;
 mod commits;
+mod diffs;
 mod health;
 mod issues;
 mod pipelines;
 mod pullrequests;
 mod repositories;
+mod reviews;
 mod search;
+mod source;
+mod statuses;
 mod users;
 mod webhooks;
 mod workspaces;

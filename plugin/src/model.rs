@@ -101,7 +101,7 @@ pub struct Text {
 }
 
 /// The `commit` definition.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct ApiCommit {
     pub hash: Option<String>,
     pub date: Option<String>,

@@ -45,6 +45,14 @@ impl ApiPath {
         self
     }
 
+    /// The path with a `/` at its end (Bitbucket's root directory listing).
+    pub fn with_trailing_slash(mut self) -> Self {
+        if !self.0.ends_with('/') {
+            self.0.push('/');
+        }
+        self
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

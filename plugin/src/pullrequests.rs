@@ -1,4 +1,10 @@
-//! Pull requests: `R/pullrequests[/{id}[/approve|/request-changes|/decline|/merge|/comments]]`.
+//! Pull requests: `R/pullrequests[/{id}[/approve|/request-changes|/decline|/merge|/comments]]`;
+//! comment edits and threads in `comments`, tasks in `tasks`, and what a
+//! reviewer reads (commits, activity, diffs, the review queue) in `reading`.
+
+pub mod comments;
+pub mod reading;
+pub mod tasks;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -12,17 +18,20 @@ use crate::page::{self, Listing, Paginated};
 use crate::path::ApiPath;
 use crate::reconcile::{bbql_text, created_after, created_since, reconcile};
 use crate::types::{
-    CreatePullRequestCommentRequest, CreatePullRequestRequest, InlineAnchor,
+    CommentResolution, CreatePullRequestCommentRequest, CreatePullRequestRequest, InlineAnchor,
     ListPullRequestCommentsRequest, ListPullRequestsRequest, MergePullRequestRequest, Participant,
     ParticipantRole, PullRequest, PullRequestComment, PullRequestCommentPage, PullRequestPage,
     PullRequestRef, PullRequestState, UpdatePullRequestRequest,
 };
 
 /// Pull request listings have long capped `pagelen` at 50.
-const PULL_REQUESTS: Listing = Listing {
+pub const PULL_REQUESTS: Listing = Listing {
     max_size: 50,
     ..Listing::new("pullrequests", &["state"])
 };
+
+/// A pull request's comments, oldest first.
+pub const COMMENTS: Listing = Listing::new("pullrequest-comments", &[]);
 
 #[derive(Deserialize)]
 pub struct ApiPullRequest {
@@ -75,9 +84,17 @@ pub struct ApiComment {
     inline: Option<ApiInline>,
     deleted: Option<bool>,
     pending: Option<bool>,
+    resolution: Option<ApiResolution>,
     created_on: Option<String>,
     updated_on: Option<String>,
     links: Option<Links>,
+}
+
+/// `comment_resolution`
+#[derive(Deserialize)]
+struct ApiResolution {
+    user: Option<ApiAccount>,
+    created_on: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -171,6 +188,10 @@ impl ApiComment {
             }),
             deleted: self.deleted.unwrap_or(false),
             pending: self.pending.unwrap_or(false),
+            resolution: self.resolution.map(|r| CommentResolution {
+                user: r.user.map(ApiAccount::into_ref),
+                created_on: r.created_on,
+            }),
             created_on: self.created_on,
             updated_on: self.updated_on,
             web_url: Links::html(&self.links),
@@ -314,15 +335,15 @@ fn reviewers(uuids: &[String]) -> Result<Vec<Uuid<'_>>, Error> {
         .collect()
 }
 
-fn pull_requests(workspace: &str, repo_slug: &str) -> Result<ApiPath, Error> {
+pub fn pull_requests(workspace: &str, repo_slug: &str) -> Result<ApiPath, Error> {
     Ok(ApiPath::repository(workspace, repo_slug)?.literal("pullrequests"))
 }
 
-fn pull_request(workspace: &str, repo_slug: &str, id: u64) -> Result<ApiPath, Error> {
+pub fn pull_request(workspace: &str, repo_slug: &str, id: u64) -> Result<ApiPath, Error> {
     pull_requests(workspace, repo_slug)?.param("id", &id.to_string())
 }
 
-fn fetch(upstream: &dyn Upstream, path: ApiPath) -> Result<PullRequest, Error> {
+pub fn fetch(upstream: &dyn Upstream, path: ApiPath) -> Result<PullRequest, Error> {
     let pr: ApiPullRequest = upstream.json(&Endpoint::get(path))?;
     Ok(pr.into_pull_request())
 }
@@ -564,7 +585,7 @@ pub fn list_comments(
         upstream,
         Endpoint::get(path.literal("comments")),
         request.page.as_ref(),
-        Listing::new("pullrequest-comments", &[]),
+        COMMENTS,
         ApiComment::into_comment,
     )?;
     Ok(PullRequestCommentPage { items, next_cursor })

@@ -6,8 +6,8 @@ pub use crate::bindings::atom::integration::host::{
     Credential, CredentialSecret, LogLevel, OauthTokens,
 };
 pub use crate::bindings::atom::integration::types::{
-    AccountRef, AuthKind, Error, ErrorInfo, HealthReport, HealthStatus, PermissionError,
-    RateLimitError, RetiredError, ValidationError,
+    AccountRef, AuthKind, BlockedOperation, Error, ErrorInfo, HealthReport, HealthStatus,
+    PermissionError, RateLimitError, RetiredError, ValidationError,
 };
 pub use crate::bindings::exports::atom::bitbucket::analytics::{
     AnalyticsSummaryRequest, PipelineStats, WorkspaceAnalytics,
@@ -22,6 +22,10 @@ pub use crate::bindings::exports::atom::bitbucket::commits::{
     Commit, CommitPage, CommitRef, ListCommitsRequest,
 };
 pub use crate::bindings::exports::atom::bitbucket::common::{PageRequest, RepoRef};
+pub use crate::bindings::exports::atom::bitbucket::diffs::{
+    BoundedText, Diff, DiffOptions, DiffRequest, DiffstatEntry, DiffstatPage, DiffstatRequest,
+    FileChange, FileDiff, PatchRequest,
+};
 pub use crate::bindings::exports::atom::bitbucket::issues::{
     CreateIssueRequest, Issue, IssueKind, IssuePage, IssuePriority, IssueRef, IssueState,
     ListIssuesRequest, UpdateIssueRequest,
@@ -32,17 +36,33 @@ pub use crate::bindings::exports::atom::bitbucket::pipelines::{
     TriggerPipelineRequest,
 };
 pub use crate::bindings::exports::atom::bitbucket::pullrequests::{
-    CreatePullRequestCommentRequest, CreatePullRequestRequest, InlineAnchor,
-    ListPullRequestCommentsRequest, ListPullRequestsRequest, MergePullRequestRequest,
-    MergeStrategy, Participant, ParticipantRole, PullRequest, PullRequestComment,
-    PullRequestCommentPage, PullRequestPage, PullRequestRef, PullRequestState,
-    UpdatePullRequestRequest,
+    Activity, ActivityKind, ActivityPage, CommentResolution, CreatePullRequestCommentRequest,
+    CreatePullRequestRequest, CreatePullRequestTaskRequest, InlineAnchor,
+    ListAwaitingReviewRequest, ListPullRequestActivityRequest, ListPullRequestCommentsRequest,
+    ListPullRequestCommitsRequest, ListPullRequestTasksRequest, ListPullRequestsRequest,
+    MergePullRequestRequest, MergeStrategy, Participant, ParticipantRole, PublishCommentsResult,
+    PullRequest, PullRequestComment, PullRequestCommentPage, PullRequestCommentRef,
+    PullRequestDiffRequest, PullRequestDiffstatRequest, PullRequestPage, PullRequestPatchRequest,
+    PullRequestRef, PullRequestState, PullRequestTask, PullRequestTaskPage, PullRequestTaskRef,
+    TaskState, UpdatePullRequestCommentRequest, UpdatePullRequestRequest,
+    UpdatePullRequestTaskRequest,
 };
 pub use crate::bindings::exports::atom::bitbucket::repositories::{
     ListRepositoriesRequest, RepoRole, Repository, RepositoryPage,
 };
+pub use crate::bindings::exports::atom::bitbucket::reviews::{
+    BundleCut, CommentThread, ReviewBundle, ReviewBundleRequest,
+};
 pub use crate::bindings::exports::atom::bitbucket::search::{
     CodeSearchHit, CodeSearchPage, SearchCodeRequest, SearchLine, SearchSegment,
+};
+pub use crate::bindings::exports::atom::bitbucket::source::{
+    FileContent, FileRevision, FileRevisionPage, GetFileRequest, ListDirectoryRequest,
+    ListFileHistoryRequest, TreeEntry, TreeEntryKind, TreeEntryPage,
+};
+pub use crate::bindings::exports::atom::bitbucket::statuses::{
+    BuildState, BuildStatus, BuildStatusPage, ListCommitStatusesRequest,
+    ListPullRequestStatusesRequest, ReportBuildStatusRequest,
 };
 pub use crate::bindings::exports::atom::bitbucket::users::Account;
 pub use crate::bindings::exports::atom::bitbucket::webhooks::{
@@ -53,7 +73,7 @@ pub use crate::bindings::exports::atom::bitbucket::workspaces::{
     ListWorkspacesRequest, Workspace, WorkspacePage,
 };
 pub use crate::bindings::exports::atom::integration::integration::{
-    Complexity, IntegrationInfo, Operation, RateLimitHint,
+    Complexity, IntegrationInfo, Operation, OperationFacts, RateLimitHint,
 };
 // Built by the component only from the caller's JSON; named by tests.
 #[cfg(test)]

@@ -11,8 +11,9 @@ use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::types::{
-    AuthKind, Complexity, HealthStatus, IssueKind, IssuePriority, IssueState, MergeStrategy,
-    ParticipantRole, PullRequestState, RepoRole, RunStatus, WebhookEventCategory,
+    ActivityKind, AuthKind, BuildState, Complexity, FileChange, HealthStatus, IssueKind,
+    IssuePriority, IssueState, MergeStrategy, ParticipantRole, PullRequestState, RepoRole,
+    RunStatus, TaskState, TreeEntryKind, WebhookEventCategory,
 };
 
 macro_rules! wire_enums {
@@ -128,6 +129,21 @@ wire_enums! {
         Project = "project",
         Other = "other",
     }
+    FileChange { Added = "added", Removed = "removed", Modified = "modified", Renamed = "renamed" }
+    TreeEntryKind { File = "file", Directory = "directory", Link = "link", Submodule = "submodule" }
+    BuildState {
+        InProgress = "in_progress",
+        Successful = "successful",
+        Failed = "failed",
+        Stopped = "stopped",
+    }
+    ActivityKind {
+        Update = "update",
+        Approval = "approval",
+        ChangesRequested = "changes_requested",
+        Comment = "comment",
+    }
+    TaskState { Unresolved = "unresolved", Resolved = "resolved" }
 }
 
 #[cfg(test)]
@@ -166,6 +182,11 @@ mod tests {
         check(IssueKind::ALL);
         check(IssuePriority::ALL);
         check(WebhookEventCategory::ALL);
+        check(FileChange::ALL);
+        check(TreeEntryKind::ALL);
+        check(BuildState::ALL);
+        check(ActivityKind::ALL);
+        check(TaskState::ALL);
     }
 
     #[test]

@@ -78,7 +78,14 @@ fn render() -> String {
          record, through the typed function of its WIT interface. `name?` marks an\n\
          optional parameter; the full JSON Schemas come from `operations()`.\n\n\
          Complexity: `read` reads, `analyze` aggregates many reads, `execute`\n\
-         changes upstream state, `critical` is hard to undo.\n",
+         changes upstream state, `critical` is hard to undo.\n\n\
+         Facts (`operations()` has them too): *read-only* changes nothing on\n\
+         Bitbucket; *destructive* discards what the same API cannot give back\n\
+         (deletes, decline, merge, stop, replacing the stored credential);\n\
+         *idempotent* means a second identical call leaves Bitbucket as the\n\
+         first did (never a create, a trigger, a comment or a task). *Scopes*\n\
+         are Bitbucket's classic OAuth 2.0 scopes the call needs; `health`\n\
+         reports which operations a credential's scopes cover.\n",
     );
     let mut current = "";
     for (operation, (interface, name)) in operations.iter().zip(&interfaces) {
@@ -88,16 +95,33 @@ fn render() -> String {
             let _ = write!(
                 out,
                 "\n## {interface}\n\n`{}`\n\n\
-                 | operation | complexity | parameters | what it does |\n\
-                 |---|---|---|---|\n",
+                 | operation | title | complexity | read-only | destructive | idempotent | scopes | parameters | what it does |\n\
+                 |---|---|---|---|---|---|---|---|---|\n",
                 wit_interface(interface)
             );
         }
+        let yes = |fact: bool| if fact { "yes" } else { "no" };
+        let scopes = if operation.facts.scopes.is_empty() {
+            "—".to_owned()
+        } else {
+            operation
+                .facts
+                .scopes
+                .iter()
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let _ = writeln!(
             out,
-            "| `{}` | {} | {} | {} |",
+            "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} |",
             operation.name,
+            operation.title,
             complexity(operation),
+            yes(operation.facts.read_only),
+            yes(operation.facts.destructive),
+            yes(operation.facts.idempotent),
+            scopes,
             parameters(operation),
             operation.description.replace('|', "\\|")
         );
