@@ -11,6 +11,7 @@ mod issues;
 pub(crate) mod oauth;
 mod pipelines;
 mod pullrequests;
+pub(crate) mod tree;
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
