@@ -18,6 +18,7 @@
 mod bbql;
 mod clock;
 mod delivery;
+mod diff;
 mod errors;
 mod events;
 mod faults;

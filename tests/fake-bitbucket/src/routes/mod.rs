@@ -3,6 +3,7 @@
 
 mod branches;
 mod commits;
+mod diff;
 mod hooks;
 mod issues;
 mod logs;
@@ -11,6 +12,7 @@ mod pipelines;
 mod pullrequests;
 mod repositories;
 mod search;
+mod source;
 mod user;
 mod workspaces;
 
@@ -87,6 +89,12 @@ fn repository_routes() -> Router<Shared> {
         .route(&at("/commits"), get(commits::list))
         .route(&at("/commits/{*revision}"), get(commits::list_revision))
         .route(&at("/commit/{commit}"), get(commits::get))
+        .route(&at("/src"), get(source::root))
+        .route(&at("/src/{*rest}"), get(source::get))
+        .route(&at("/filehistory/{*rest}"), get(source::history))
+        .route(&at("/diff/{*spec}"), get(diff::diff))
+        .route(&at("/diffstat/{*spec}"), get(diff::diffstat))
+        .route(&at("/patch/{*spec}"), get(diff::patch))
         .route(
             &at("/pullrequests"),
             get(pullrequests::list).post(pullrequests::create),

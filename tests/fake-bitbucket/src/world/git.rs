@@ -140,7 +140,12 @@ impl World {
         self.commits
             .iter()
             .filter(|c| c.repo == repo && from_a.contains(&c.hash) && from_b.contains(&c.hash))
-            .max_by_key(|c| (c.date, self.reachable(repo, std::slice::from_ref(&c.hash)).len()))
+            .max_by_key(|c| {
+                (
+                    c.date,
+                    self.reachable(repo, std::slice::from_ref(&c.hash)).len(),
+                )
+            })
             .map(|c| c.hash.clone())
     }
 
