@@ -6,6 +6,7 @@ mod git;
 mod hooks;
 mod pipelines;
 mod pullrequests;
+mod review;
 mod source;
 mod spec;
 mod tracker;

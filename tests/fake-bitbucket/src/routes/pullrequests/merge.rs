@@ -340,6 +340,7 @@ pub(super) fn land(
     merged.source_commit = source;
     merged.destination_commit = old_head;
     merged.updated_on = now;
+    merged.record_update(actor, now);
     events::push(world, repo, actor, changes);
     events::pull_request(world, "pullrequest:fulfilled", repo, id, actor, None);
     Ok(())
