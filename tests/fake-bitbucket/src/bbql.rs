@@ -67,9 +67,37 @@ impl Query {
         match self {
             Query::And(a, b) => a.matches(item) && b.matches(item),
             Query::Or(a, b) => a.matches(item) || b.matches(item),
-            Query::Compare { field, op, value } => compare(lookup(item, field), *op, value),
+            Query::Compare { field, op, value } => {
+                let found = lookup_all(item, field);
+                match found.as_slice() {
+                    [] => compare(&Value::Null, *op, value),
+                    [one] => compare(one, *op, value),
+                    // A field inside a list (`reviewers.uuid`): `=`, `~` and
+                    // the orderings hold when some element does, `!=` and
+                    // `!~` when every element does.
+                    many if matches!(op, Op::Ne | Op::NotContains) => {
+                        many.iter().all(|v| compare(v, *op, value))
+                    }
+                    many => many.iter().any(|v| compare(v, *op, value)),
+                }
+            }
         }
     }
+}
+
+/// Every value `field` reaches, stepping into lists along the way.
+fn lookup_all<'a>(item: &'a Value, field: &str) -> Vec<&'a Value> {
+    let mut at = vec![item];
+    for key in field.split('.') {
+        at = at
+            .into_iter()
+            .flat_map(|v| match v {
+                Value::Array(items) => items.iter().filter_map(|i| i.get(key)).collect(),
+                _ => v.get(key).into_iter().collect::<Vec<_>>(),
+            })
+            .collect();
+    }
+    at
 }
 
 /// Sorts by `sort` (`field` or `-field`), refusing fields not in `fields`.

@@ -18,6 +18,7 @@
 mod bbql;
 mod clock;
 mod delivery;
+mod diff;
 mod errors;
 mod events;
 mod faults;
@@ -46,10 +47,11 @@ pub use fixtures::{
 pub use spec::Violation;
 pub use spec::overrides as spec_overrides;
 pub use world::{
-    Branch, Comment, Commit, Delivery, EVENT_KEYS, Fault, HookSubject, Inline, Issue, IssueChange,
-    Membership, MergeParams, MergeTask, OauthConsumer, OauthServer, Participant, Phase, Pipeline,
-    PipelineTarget, PrState, PullRequest, RecordedRequest, Repository, ReviewState, RunResult,
-    SourceFile, Step, StepPhase, StepResult, Trigger, User, Variable, Webhook, Workspace, World,
+    Branch, Comment, Commit, CommitStatus, Delivery, EVENT_KEYS, Fault, HookSubject, Inline, Issue,
+    IssueChange, Membership, MergeParams, MergeTask, OauthConsumer, OauthServer, Participant,
+    Phase, Pipeline, PipelineTarget, PrState, PullRequest, RecordedRequest, Repository,
+    ReviewState, RunResult, SourceFile, Step, StepPhase, StepResult, Task, Trigger, Update, User,
+    Variable, Webhook, Workspace, World,
 };
 
 pub(crate) type Shared = Arc<Mutex<World>>;

@@ -61,7 +61,7 @@ pub fn pullrequest(world: &World, pr: &PullRequest) -> Value {
         "merge_commit": pr.merge_commit.as_deref().map(|h| json!({ "hash": short(h) })),
         "close_source_branch": pr.close_source_branch,
         "comment_count": pr.comment_count(),
-        "task_count": pr.task_count,
+        "task_count": pr.task_count(),
         "reviewers": pr.reviewers.iter().map(|r| account(world, r)).collect::<Vec<_>>(),
         "participants": pr.participants.iter().map(|p| participant(world, p)).collect::<Vec<_>>(),
         "closed_by": pr.closed_by.as_deref().map(|u| account(world, u)),

@@ -3,6 +3,7 @@
 
 mod branches;
 mod commits;
+mod diff;
 mod hooks;
 mod issues;
 mod logs;
@@ -11,6 +12,8 @@ mod pipelines;
 mod pullrequests;
 mod repositories;
 mod search;
+pub(crate) mod source;
+pub(crate) mod statuses;
 mod user;
 mod workspaces;
 
@@ -87,6 +90,21 @@ fn repository_routes() -> Router<Shared> {
         .route(&at("/commits"), get(commits::list))
         .route(&at("/commits/{*revision}"), get(commits::list_revision))
         .route(&at("/commit/{commit}"), get(commits::get))
+        .route(&at("/commit/{commit}/statuses"), get(statuses::list))
+        .route(
+            &at("/commit/{commit}/statuses/build"),
+            post(statuses::create),
+        )
+        .route(
+            &at("/commit/{commit}/statuses/build/{key}"),
+            get(statuses::get).put(statuses::update),
+        )
+        .route(&at("/src"), get(source::root))
+        .route(&at("/src/{*rest}"), get(source::get))
+        .route(&at("/filehistory/{*rest}"), get(source::history))
+        .route(&at("/diff/{*spec}"), get(diff::diff))
+        .route(&at("/diffstat/{*spec}"), get(diff::diffstat))
+        .route(&at("/patch/{*spec}"), get(diff::patch))
         .route(
             &at("/pullrequests"),
             get(pullrequests::list).post(pullrequests::create),
@@ -118,7 +136,41 @@ fn repository_routes() -> Router<Shared> {
         )
         .route(
             &at("/pullrequests/{id}/comments/{comment_id}"),
-            get(pullrequests::get_comment),
+            get(pullrequests::get_comment)
+                .put(pullrequests::update_comment)
+                .delete(pullrequests::delete_comment),
+        )
+        .route(
+            &at("/pullrequests/{id}/comments/{comment_id}/resolve"),
+            post(pullrequests::resolve_comment).delete(pullrequests::reopen_comment),
+        )
+        .route(&at("/pullrequests/{id}/diff"), get(pullrequests::diff))
+        .route(
+            &at("/pullrequests/{id}/diffstat"),
+            get(pullrequests::diffstat),
+        )
+        .route(&at("/pullrequests/{id}/patch"), get(pullrequests::patch))
+        .route(
+            &at("/pullrequests/{id}/commits"),
+            get(pullrequests::commits),
+        )
+        .route(
+            &at("/pullrequests/{id}/activity"),
+            get(pullrequests::activity),
+        )
+        .route(
+            &at("/pullrequests/{id}/statuses"),
+            get(pullrequests::statuses),
+        )
+        .route(
+            &at("/pullrequests/{id}/tasks"),
+            get(pullrequests::list_tasks).post(pullrequests::create_task),
+        )
+        .route(
+            &at("/pullrequests/{id}/tasks/{task_id}"),
+            get(pullrequests::get_task)
+                .put(pullrequests::update_task)
+                .delete(pullrequests::delete_task),
         )
         .route(
             &at("/pipelines"),

@@ -95,6 +95,11 @@ fn adjust(name: &str, definition: &mut Value) {
             overrides::Change::Extra(property) => {
                 object["properties"][property] = json!({});
             }
+            overrides::Change::Open => {
+                if let Some(map) = object.as_object_mut() {
+                    map.remove("additionalProperties");
+                }
+            }
         }
     }
 }

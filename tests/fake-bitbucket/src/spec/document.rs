@@ -179,7 +179,11 @@ impl Template {
                     } else {
                         segments[at].clone()
                     };
-                    if value.is_empty() {
+                    let may_be_empty = at + 1 == self.segments.len()
+                        && overrides::EMPTY_LAST_PARAMETER
+                            .iter()
+                            .any(|(t, _)| *t == self.text);
+                    if value.is_empty() && !may_be_empty {
                         return None;
                     }
                     values.push((name.clone(), value));

@@ -20,6 +20,12 @@ use crate::{Shared, lock};
 #[derive(Clone, Copy, Debug)]
 pub struct Injected;
 
+/// Marks an answer whose body is a file's raw bytes (`GET R/src/{commit}/{path}`
+/// on a file): not held to the JSON schema the spec gives the operation,
+/// where `overrides::RAW_CONTENT` lists it.
+#[derive(Clone, Copy, Debug)]
+pub struct RawContent;
+
 pub async fn validate(State(world): State<Shared>, request: Request, next: Next) -> Response {
     let method = request.method().to_string();
     let path = request.uri().path().to_owned();
@@ -51,11 +57,13 @@ pub async fn validate(State(world): State<Shared>, request: Request, next: Next)
             let Ok(body) = to_bytes(body, usize::MAX).await else {
                 return crate::errors::error(500, "The fake's answer could not be read.");
             };
+            let raw = parts.extensions.get::<RawContent>().is_some();
             let findings = check::response(
                 op,
                 parts.status.as_u16(),
                 header(parts.headers.get(CONTENT_TYPE)).as_deref(),
                 &body,
+                raw,
             );
             (Response::from_parts(parts, Body::from(body)), findings)
         }

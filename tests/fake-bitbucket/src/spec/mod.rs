@@ -13,7 +13,7 @@ pub mod overrides;
 
 use std::fmt;
 
-pub(crate) use layer::{Injected, validate};
+pub(crate) use layer::{Injected, RawContent, validate};
 
 /// One way a request or an answer departs from the spec.
 #[derive(Clone, Debug, PartialEq, Eq)]

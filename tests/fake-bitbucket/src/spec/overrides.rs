@@ -32,6 +32,58 @@ pub const TRAILING_SLASH_ALIASES: &[(&str, &str)] = &[
     ),
 ];
 
+/// Path templates whose last parameter may be empty: the root directory's
+/// listing is `src/{commit}/` (the spec's own description of the operation
+/// says the trailing slash is required there), an empty `{path}`.
+pub const EMPTY_LAST_PARAMETER: &[(&str, &str)] = &[(
+    "/repositories/{workspace}/{repo_slug}/src/{commit}/{path}",
+    "`src/{commit}/` lists the root directory; the operation's description requires the trailing slash",
+)];
+
+/// Success or redirect statuses the live API answers on an operation whose
+/// spec entry does not declare them. Answers with these are not checked
+/// further (no body is expected).
+pub struct ExtraStatus {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub status: u16,
+    pub reason: &'static str,
+}
+
+pub const EXTRA_STATUS: &[ExtraStatus] = &[ExtraStatus {
+    method: "get",
+    path: "/repositories/{workspace}/{repo_slug}/src",
+    status: 302,
+    reason: "the operation's description says it redirects to the main branch's root listing, and live answers 302 to `src/{hash}/`; the spec declares only 200",
+}];
+
+/// Operations whose success answer may be raw file bytes, not the JSON the
+/// spec's schema describes. Only answers the route marks with
+/// `spec::RawContent` skip the body check.
+pub const RAW_CONTENT: &[(&str, &str, &str)] = &[(
+    "get",
+    "/repositories/{workspace}/{repo_slug}/src/{commit}/{path}",
+    "a file answers its raw contents with a content type from its extension (the operation's description); the 200 schema describes only the directory listing",
+)];
+
+/// Other definitions a success answer may validate against, when the one the
+/// spec declares does not fit.
+pub struct AlternativeAnswer {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub status: u16,
+    pub definition: &'static str,
+    pub reason: &'static str,
+}
+
+pub const ALTERNATIVE_ANSWERS: &[AlternativeAnswer] = &[AlternativeAnswer {
+    method: "get",
+    path: "/repositories/{workspace}/{repo_slug}/src/{commit}/{path}",
+    status: 200,
+    definition: "treeentry",
+    reason: "`format=meta` answers the file's or directory's own `commit_file`/`commit_directory` (the description's example); the 200 schema describes only the listing",
+}];
+
 /// Query parameters the live API honours on an operation whose spec entry
 /// does not declare them. `page` and `pagelen` on paginated answers and
 /// `fields` everywhere are in [`is_common_query`].
@@ -60,6 +112,18 @@ pub const EXTRA_QUERY: &[ExtraQuery] = &[
         path: "/repositories/{workspace}/{repo_slug}/pullrequests/{pull_request_id}/comments",
         names: &["q", "sort"],
         reason: "comment lists support q/sort (API-NOTES §1.5)",
+    },
+    ExtraQuery {
+        method: "get",
+        path: "/repositories/{workspace}/{repo_slug}/pullrequests/{pull_request_id}/activity",
+        names: &["page", "pagelen"],
+        reason: "the activity log is a paginated listing live (the description's examples carry pagelen and values) though the spec declares no schema for it",
+    },
+    ExtraQuery {
+        method: "get",
+        path: "/repositories/{workspace}/{repo_slug}/pullrequests/{pull_request_id}/commits",
+        names: &["page", "pagelen"],
+        reason: "\"a paginated list of the pull request's commits\" (the description), though the spec declares no schema for it",
     },
     ExtraQuery {
         method: "get",
@@ -150,7 +214,17 @@ pub enum Change {
     /// The live API sends this property, which the spec's
     /// `additionalProperties: false` forbids.
     Extra(&'static str),
+    /// Drop `additionalProperties: false`: the spec puts it on several
+    /// `allOf` members of one definition, which together forbid every
+    /// property (each member allows only its own).
+    Open,
 }
+
+/// `pullrequest_comment_task` is `allOf` [`task` (closed to all but its own
+/// properties), `links` (closed to all but `links`), `comment` (closed to
+/// all but `comment`)]: no object satisfies all three, yet live answers
+/// tasks with id, content, state and links together.
+const SELF_CONTRADICTING_ALL_OF: &str = "the allOf members each forbid the others' properties, so no task could pass; live tasks carry them all";
 
 const UNSET_NULL: &str = "the live API sends null, not an absent field, when unset";
 
@@ -220,6 +294,48 @@ pub const ADJUST: &[Adjust] = &[
         at: "",
         change: Change::Nullable("edited_on"),
         reason: UNSET_NULL,
+    },
+    Adjust {
+        definition: "diffstat",
+        at: "",
+        change: Change::Nullable("old"),
+        reason: "an added file's diffstat has old null in the live API",
+    },
+    Adjust {
+        definition: "diffstat",
+        at: "",
+        change: Change::Nullable("new"),
+        reason: "a removed file's diffstat has new null in the live API",
+    },
+    Adjust {
+        definition: "task",
+        at: "",
+        change: Change::Open,
+        reason: SELF_CONTRADICTING_ALL_OF,
+    },
+    Adjust {
+        definition: "pullrequest_task",
+        at: "",
+        change: Change::Open,
+        reason: SELF_CONTRADICTING_ALL_OF,
+    },
+    Adjust {
+        definition: "pullrequest_comment_task",
+        at: "",
+        change: Change::Open,
+        reason: SELF_CONTRADICTING_ALL_OF,
+    },
+    Adjust {
+        definition: "task",
+        at: "",
+        change: Change::Nullable("resolved_on"),
+        reason: "an unresolved task has resolved_on null in the live API",
+    },
+    Adjust {
+        definition: "task",
+        at: "",
+        change: Change::Nullable("resolved_by"),
+        reason: "an unresolved task has resolved_by null in the live API",
     },
     Adjust {
         definition: "comment",

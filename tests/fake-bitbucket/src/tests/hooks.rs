@@ -209,3 +209,66 @@ async fn events_are_delivered_signed_to_loopback_receivers() {
     assert_eq!(changes[1]["closed"], true);
     assert_eq!(changes[1]["old"]["name"], "feature/login");
 }
+
+#[tokio::test]
+async fn review_writes_raise_their_events() {
+    let api = Api::start().await;
+    let (target, _received) = receiver().await;
+    api.post(
+        &format!("{PLUGIN}/hooks"),
+        json!({ "url": target, "events": [
+            "repo:commit_status_created", "repo:commit_status_updated",
+            "pullrequest:comment_updated", "pullrequest:comment_deleted",
+            "pullrequest:comment_resolved", "pullrequest:comment_reopened"
+        ] }),
+    )
+    .await;
+    let head = api
+        .get(&format!("{PLUGIN}/refs/branches/feature/login"))
+        .await
+        .json()["target"]["hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let statuses = format!("{PLUGIN}/commit/{head}/statuses/build");
+    api.post(&statuses, json!({ "key": "k", "state": "INPROGRESS" }))
+        .await;
+    api.post(&statuses, json!({ "key": "k", "state": "SUCCESSFUL" }))
+        .await;
+    let comments = format!("{PLUGIN}/pullrequests/4/comments");
+    api.delete(&format!("{comments}/500001/resolve")).await;
+    api.post(&format!("{comments}/500001/resolve"), json!({}))
+        .await;
+    api.put(
+        &format!("{comments}/500002"),
+        json!({ "content": { "raw": "Edited" } }),
+    )
+    .await;
+    api.delete(&format!("{comments}/500002")).await;
+
+    let deliveries = api
+        .fake
+        .wait_for_deliveries(6, Duration::from_secs(5))
+        .await;
+    let keys: Vec<&str> = deliveries.iter().map(|d| d.event_key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "repo:commit_status_created",
+            "repo:commit_status_updated",
+            "pullrequest:comment_reopened",
+            "pullrequest:comment_resolved",
+            "pullrequest:comment_updated",
+            "pullrequest:comment_deleted"
+        ]
+    );
+    let status = deliveries[1].json();
+    assert_eq!(status["commit_status"]["state"], "SUCCESSFUL");
+    assert_eq!(
+        status["repository"]["full_name"],
+        "atom-labs/bitbucket-plugin"
+    );
+    let edited = deliveries[4].json();
+    assert_eq!(edited["comment"]["content"]["raw"], "Edited");
+    assert_eq!(edited["pullrequest"]["id"], 4);
+}

@@ -6,6 +6,8 @@ mod git;
 mod hooks;
 mod pipelines;
 mod pullrequests;
+mod review;
+mod source;
 mod spec;
 mod tracker;
 

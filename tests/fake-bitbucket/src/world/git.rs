@@ -1,11 +1,14 @@
-//! Just enough git: commits with parents and the paths they touched,
-//! branches pointing at them, revisions resolved the way Bitbucket does.
+//! Just enough git: commits with parents, the paths they touched and the
+//! whole tree they record, branches pointing at them, revisions resolved the
+//! way Bitbucket does.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
 use super::World;
+use super::tree::Tree;
 
 #[derive(Clone, Debug)]
 pub struct Commit {
@@ -22,6 +25,9 @@ pub struct Commit {
     pub parents: Vec<String>,
     /// Files the commit changed (so that `path=` filters work).
     pub paths: Vec<String>,
+    /// Every file as of this commit (shared with the commits that did not
+    /// change it).
+    pub tree: Arc<Tree>,
 }
 
 #[derive(Clone, Debug)]
@@ -125,6 +131,29 @@ impl World {
             }
         }
         seen
+    }
+
+    /// The newest commit both `a` and `b` descend from (`git merge-base`).
+    pub(crate) fn merge_base(&self, repo: &str, a: &str, b: &str) -> Option<String> {
+        let from_a = self.reachable(repo, &[a.to_owned()]);
+        let from_b = self.reachable(repo, &[b.to_owned()]);
+        self.commits
+            .iter()
+            .filter(|c| c.repo == repo && from_a.contains(&c.hash) && from_b.contains(&c.hash))
+            .max_by_key(|c| {
+                (
+                    c.date,
+                    self.reachable(repo, std::slice::from_ref(&c.hash)).len(),
+                )
+            })
+            .map(|c| c.hash.clone())
+    }
+
+    /// The tree a commit records (empty for an unknown hash).
+    pub(crate) fn tree_at(&self, repo: &str, hash: &str) -> Arc<Tree> {
+        self.commit_in(repo, hash)
+            .map(|c| c.tree.clone())
+            .unwrap_or_default()
     }
 
     pub(crate) fn is_ancestor(&self, repo: &str, ancestor: &str, of: &str) -> bool {

@@ -11,6 +11,7 @@ mod issues;
 pub(crate) mod oauth;
 mod pipelines;
 mod pullrequests;
+pub(crate) mod tree;
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -32,8 +33,27 @@ pub use pipelines::{
     Phase, Pipeline, PipelineTarget, RunResult, Step, StepPhase, StepResult, Trigger, Variable,
 };
 pub use pullrequests::{
-    Comment, Inline, MergeParams, MergeTask, Participant, PrState, PullRequest, ReviewState,
+    Comment, Inline, MergeParams, MergeTask, Participant, PrState, PullRequest, ReviewState, Task,
+    Update,
 };
+
+/// A build status on a commit (`commitstatus`), keyed by (repository,
+/// commit, key).
+#[derive(Clone, Debug)]
+pub struct CommitStatus {
+    pub repo: String,
+    /// The commit's full hash.
+    pub commit: String,
+    pub key: String,
+    /// INPROGRESS, SUCCESSFUL, FAILED or STOPPED.
+    pub state: String,
+    pub name: String,
+    pub description: String,
+    pub url: String,
+    pub refname: Option<String>,
+    pub created_on: u64,
+    pub updated_on: u64,
+}
 
 #[derive(Clone, Debug)]
 pub struct User {
@@ -184,6 +204,8 @@ pub struct World {
     pub branches: Vec<Branch>,
     /// Pull requests, ids counting from 1 per repository.
     pub pull_requests: Vec<PullRequest>,
+    /// Build statuses on commits, oldest first.
+    pub statuses: Vec<CommitStatus>,
     /// Merges accepted with 202, polled through `…/merge/task-status/{id}`.
     pub merge_tasks: Vec<MergeTask>,
     /// Pipeline runs, build numbers counting from 1 per repository.
@@ -254,6 +276,7 @@ impl Default for World {
             commits: Vec::new(),
             branches: Vec::new(),
             pull_requests: Vec::new(),
+            statuses: Vec::new(),
             merge_tasks: Vec::new(),
             pipelines: Vec::new(),
             custom_pipelines: HashMap::new(),

@@ -73,6 +73,35 @@ pub struct Comment {
     pub deleted: bool,
     pub created_on: u64,
     pub updated_on: u64,
+    /// Who resolved the thread and when (top-level comments only).
+    pub resolution: Option<(String, u64)>,
+}
+
+/// A pull request task (`pullrequest_comment_task`).
+#[derive(Clone, Debug)]
+pub struct Task {
+    /// Unique across the whole fake.
+    pub id: u64,
+    pub creator: String,
+    pub raw: String,
+    pub resolved: bool,
+    pub created_on: u64,
+    pub updated_on: u64,
+    /// Who resolved it and when, while resolved.
+    pub resolution: Option<(String, u64)>,
+    /// The comment it hangs below, if any.
+    pub comment: Option<u64>,
+}
+
+/// An `update` entry of the activity log: the pull request's state and
+/// title as someone left them.
+#[derive(Clone, Debug)]
+pub struct Update {
+    pub on: u64,
+    pub actor: String,
+    pub state: PrState,
+    pub title: String,
+    pub description: String,
 }
 
 #[derive(Clone, Debug)]
@@ -98,7 +127,10 @@ pub struct PullRequest {
     pub reviewers: Vec<String>,
     pub participants: Vec<Participant>,
     pub comments: Vec<Comment>,
-    pub task_count: u32,
+    pub tasks: Vec<Task>,
+    /// Updates made through the API (creation, edits, decline, merge); the
+    /// seeded pull requests' creation and closing are implied by their dates.
+    pub updates: Vec<Update>,
     pub closed_by: Option<String>,
     pub reason: String,
     pub created_on: u64,
@@ -109,6 +141,22 @@ impl PullRequest {
     /// Comments that count: not deleted.
     pub fn comment_count(&self) -> usize {
         self.comments.iter().filter(|c| !c.deleted).count()
+    }
+
+    /// Unresolved tasks, as `task_count` counts them.
+    pub fn task_count(&self) -> usize {
+        self.tasks.iter().filter(|t| !t.resolved).count()
+    }
+
+    /// Records an `update` activity entry with the current state and title.
+    pub(crate) fn record_update(&mut self, actor: &str, on: u64) {
+        self.updates.push(Update {
+            on,
+            actor: actor.to_owned(),
+            state: self.state,
+            title: self.title.clone(),
+            description: self.description.clone(),
+        });
     }
 
     pub fn participant(&self, user: &str) -> Option<&Participant> {

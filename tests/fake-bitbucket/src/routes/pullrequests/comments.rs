@@ -13,7 +13,9 @@ use super::{Id, find};
 use crate::clock::stamp;
 use crate::pages::{self, PageParams};
 use crate::render::{account, rendered};
-use crate::routes::{created, json_body, open_repository, param, query_pairs, require_write};
+use crate::routes::{
+    created, json_body, no_content, open_repository, param, query_pairs, require_write,
+};
 use crate::world::{Comment, Inline, PullRequest, World};
 use crate::{Shared, bbql, errors, events, lock};
 
@@ -140,6 +142,7 @@ pub async fn create_comment(
         inline,
         pending,
         deleted: false,
+        resolution: None,
         created_on: now,
         updated_on: now,
     };
@@ -162,6 +165,235 @@ pub async fn create_comment(
         );
     }
     Ok(created(answer))
+}
+
+type CommentId = (String, String, String, String);
+
+/// The pull request's index and the comment's, visible to `user` (someone
+/// else's drafts are not); 404 otherwise.
+fn locate(
+    world: &World,
+    repository: &crate::world::Repository,
+    id: &str,
+    comment_id: &str,
+    user: &str,
+) -> Result<(usize, usize), Response> {
+    let at = find(world, repository, id)?;
+    let index = comment_id
+        .parse::<u64>()
+        .ok()
+        .and_then(|cid| {
+            world.pull_requests[at]
+                .comments
+                .iter()
+                .position(|c| c.id == cid)
+        })
+        .filter(|&i| {
+            let c = &world.pull_requests[at].comments[i];
+            !c.pending || c.user == user
+        })
+        .ok_or_else(|| errors::error(404, "Comment not found"))?;
+    Ok((at, index))
+}
+
+/// `PUT …/comments/{comment_id}`: the author edits `content.raw`, or
+/// publishes a draft with `pending: false`. Anyone else gets 403.
+pub async fn update_comment(
+    State(world): State<Shared>,
+    headers: HeaderMap,
+    Path((workspace, slug, id, comment_id)): Path<CommentId>,
+    body: Bytes,
+) -> Result<Response, Response> {
+    let mut world = lock(&world);
+    let (user, repository) = open_repository(&world, &headers, &workspace, &slug)?;
+    let (at, index) = locate(&world, &repository, &id, &comment_id, &user)?;
+    let body = json_body(&body)?;
+    let comment = &world.pull_requests[at].comments[index];
+    if comment.deleted {
+        return Err(errors::error(404, "Comment not found"));
+    }
+    if comment.user != user {
+        return Err(errors::forbidden("You can only edit your own comments."));
+    }
+    let raw = match &body["content"]["raw"] {
+        Value::Null => None,
+        Value::String(raw) if !raw.trim().is_empty() => Some(raw.clone()),
+        _ => {
+            return Err(errors::field_error(
+                "content",
+                "This field may not be blank.",
+            ));
+        }
+    };
+    let publish = match &body["pending"] {
+        Value::Null => false,
+        Value::Bool(false) => comment.pending,
+        Value::Bool(true) if comment.pending => false,
+        _ => {
+            return Err(errors::field_error(
+                "pending",
+                "A published comment cannot become a draft again.",
+            ));
+        }
+    };
+    let now = world.now();
+    let comment = &mut world.pull_requests[at].comments[index];
+    if let Some(raw) = raw {
+        comment.raw = raw;
+    }
+    if publish {
+        comment.pending = false;
+    }
+    comment.updated_on = now;
+    let comment = comment.clone();
+    let answer = render(&world, &world.pull_requests[at], &comment);
+    if !comment.pending {
+        let pr_id = world.pull_requests[at].id;
+        // Publishing a draft is when others first see it.
+        let key = if publish {
+            "pullrequest:comment_created"
+        } else {
+            "pullrequest:comment_updated"
+        };
+        events::pull_request(
+            &mut world,
+            key,
+            &repository.full_name(),
+            pr_id,
+            &user,
+            Some(("comment", answer.clone())),
+        );
+    }
+    Ok(Json(answer).into_response())
+}
+
+/// `DELETE …/comments/{comment_id}`: the author's comment is marked
+/// deleted (it stays in the list, `deleted: true`), 204.
+pub async fn delete_comment(
+    State(world): State<Shared>,
+    headers: HeaderMap,
+    Path((workspace, slug, id, comment_id)): Path<CommentId>,
+) -> Result<Response, Response> {
+    let mut world = lock(&world);
+    let (user, repository) = open_repository(&world, &headers, &workspace, &slug)?;
+    let (at, index) = locate(&world, &repository, &id, &comment_id, &user)?;
+    let comment = &world.pull_requests[at].comments[index];
+    if comment.deleted {
+        return Err(errors::error(404, "Comment not found"));
+    }
+    if comment.user != user {
+        return Err(errors::forbidden("You can only delete your own comments."));
+    }
+    let now = world.now();
+    let comment = &mut world.pull_requests[at].comments[index];
+    comment.deleted = true;
+    comment.updated_on = now;
+    let comment = comment.clone();
+    if !comment.pending {
+        let answer = render(&world, &world.pull_requests[at], &comment);
+        let pr_id = world.pull_requests[at].id;
+        events::pull_request(
+            &mut world,
+            "pullrequest:comment_deleted",
+            &repository.full_name(),
+            pr_id,
+            &user,
+            Some(("comment", answer)),
+        );
+    }
+    Ok(no_content())
+}
+
+/// `POST …/comments/{comment_id}/resolve`: resolves a top-level comment on
+/// the diff; 409 when it already is, 403 for replies and general comments
+/// (the spec's statuses).
+pub async fn resolve_comment(
+    State(world): State<Shared>,
+    headers: HeaderMap,
+    Path((workspace, slug, id, comment_id)): Path<CommentId>,
+) -> Result<Response, Response> {
+    let mut world = lock(&world);
+    let (user, repository) = open_repository(&world, &headers, &workspace, &slug)?;
+    require_write(&world, &user, &repository)?;
+    let (at, index) = locate(&world, &repository, &id, &comment_id, &user)?;
+    let comment = &world.pull_requests[at].comments[index];
+    if comment.parent.is_some() || comment.deleted {
+        return Err(errors::forbidden(
+            "Only top-level comments can be resolved.",
+        ));
+    }
+    if comment.inline.is_none() {
+        return Err(errors::forbidden(
+            "Only comments on the diff can be resolved.",
+        ));
+    }
+    if comment.resolution.is_some() {
+        return Err(errors::error(
+            409,
+            "This comment thread is already resolved.",
+        ));
+    }
+    let now = world.now();
+    world.pull_requests[at].comments[index].resolution = Some((user.clone(), now));
+    let comment = world.pull_requests[at].comments[index].clone();
+    let answer = resolution(&world, &user, now);
+    let rendered_comment = render(&world, &world.pull_requests[at], &comment);
+    let pr_id = world.pull_requests[at].id;
+    events::pull_request(
+        &mut world,
+        "pullrequest:comment_resolved",
+        &repository.full_name(),
+        pr_id,
+        &user,
+        Some(("comment", rendered_comment)),
+    );
+    Ok(Json(answer).into_response())
+}
+
+/// `DELETE …/comments/{comment_id}/resolve`: reopens the thread, 204; 404
+/// when it is not resolved (the spec's status).
+pub async fn reopen_comment(
+    State(world): State<Shared>,
+    headers: HeaderMap,
+    Path((workspace, slug, id, comment_id)): Path<CommentId>,
+) -> Result<Response, Response> {
+    let mut world = lock(&world);
+    let (user, repository) = open_repository(&world, &headers, &workspace, &slug)?;
+    require_write(&world, &user, &repository)?;
+    let (at, index) = locate(&world, &repository, &id, &comment_id, &user)?;
+    if world.pull_requests[at].comments[index].parent.is_some() {
+        return Err(errors::forbidden(
+            "Only top-level comments can be resolved.",
+        ));
+    }
+    if world.pull_requests[at].comments[index]
+        .resolution
+        .take()
+        .is_none()
+    {
+        return Err(errors::error(404, "This comment thread is not resolved."));
+    }
+    let comment = world.pull_requests[at].comments[index].clone();
+    let rendered_comment = render(&world, &world.pull_requests[at], &comment);
+    let pr_id = world.pull_requests[at].id;
+    events::pull_request(
+        &mut world,
+        "pullrequest:comment_reopened",
+        &repository.full_name(),
+        pr_id,
+        &user,
+        Some(("comment", rendered_comment)),
+    );
+    Ok(no_content())
+}
+
+/// The `comment_resolution` definition.
+fn resolution(world: &World, user: &str, on: u64) -> Value {
+    json!({
+        "type": "comment_resolution",
+        "user": account(world, user),
+        "created_on": stamp(on),
+    })
 }
 
 /// The `pullrequest_comment` definition.
@@ -201,6 +433,9 @@ pub fn render(world: &World, pr: &PullRequest, c: &Comment) -> Value {
                 "html": { "href": format!("{html}/_/diff#comment-{parent}") }
             }
         });
+    }
+    if let Some((user, on)) = &c.resolution {
+        comment["resolution"] = resolution(world, user, *on);
     }
     if let Some(inline) = &c.inline {
         comment["inline"] = json!({

@@ -273,6 +273,19 @@ pub(super) fn land(
             paths.dedup();
             paths
         };
+        // The merged tree: what the source changed since the merge base,
+        // on top of the destination.
+        let tree = {
+            let base = world
+                .merge_base(repo, &old_head, &source)
+                .map(|b| world.tree_at(repo, &b))
+                .unwrap_or_default();
+            std::sync::Arc::new(crate::world::tree::merge(
+                &base,
+                &world.tree_at(repo, &old_head),
+                &world.tree_at(repo, &source),
+            ))
+        };
         let user = world.user(actor).cloned();
         let parents = if params.strategy == "merge_commit" || params.strategy == "rebase_merge" {
             vec![old_head.clone(), source.clone()]
@@ -290,6 +303,7 @@ pub(super) fn land(
             date: now,
             parents,
             paths,
+            tree,
         })
     };
     if let Some(branch) = world
@@ -326,6 +340,7 @@ pub(super) fn land(
     merged.source_commit = source;
     merged.destination_commit = old_head;
     merged.updated_on = now;
+    merged.record_update(actor, now);
     events::push(world, repo, actor, changes);
     events::pull_request(world, "pullrequest:fulfilled", repo, id, actor, None);
     Ok(())

@@ -2,6 +2,7 @@
 //! live in the sibling modules.
 
 mod comments;
+mod extras;
 mod merge;
 mod review;
 
@@ -12,7 +13,14 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-pub use comments::{create_comment, get_comment, list_comments};
+pub use comments::{
+    create_comment, delete_comment, get_comment, list_comments, reopen_comment, resolve_comment,
+    update_comment,
+};
+pub use extras::{
+    activity, commits, create_task, delete_task, diff, diffstat, get_task, list_tasks, patch,
+    statuses, update_task,
+};
 pub use merge::{merge, task_status};
 pub use review::{approve, decline, request_changes, unapprove, unrequest_changes};
 
@@ -25,7 +33,7 @@ use crate::world::{Participant, PrState, PullRequest, Repository, World};
 use crate::{Shared, bbql, errors, events, lock};
 
 /// Fields `q` and `sort` accept on pull requests.
-const FIELDS: [&str; 15] = [
+const FIELDS: [&str; 21] = [
     "id",
     "title",
     "description",
@@ -41,6 +49,12 @@ const FIELDS: [&str; 15] = [
     "updated_on",
     "comment_count",
     "close_source_branch",
+    "task_count",
+    "reviewers.uuid",
+    "reviewers.account_id",
+    "reviewers.nickname",
+    "participants.user.uuid",
+    "participants.state",
 ];
 
 type Id = (String, String, String);
@@ -159,7 +173,7 @@ pub async fn create(
             participated_on: None,
         })
         .collect();
-    let pr = PullRequest {
+    let mut pr = PullRequest {
         repo: full_name.clone(),
         id,
         title,
@@ -177,12 +191,14 @@ pub async fn create(
         reviewers,
         participants,
         comments: Vec::new(),
-        task_count: 0,
+        tasks: Vec::new(),
+        updates: Vec::new(),
         closed_by: None,
         reason: String::new(),
         created_on: now,
         updated_on: now,
     };
+    pr.record_update(&user, now);
     let answer = render::pullrequest(&world, &pr);
     world.pull_requests.push(pr);
     events::pull_request(
@@ -267,6 +283,7 @@ pub async fn update(
         pr.reviewers = reviewers;
     }
     pr.updated_on = now;
+    pr.record_update(&user, now);
     let pr_id = pr.id;
     events::pull_request(
         &mut world,

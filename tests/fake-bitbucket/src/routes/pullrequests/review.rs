@@ -170,6 +170,7 @@ pub async fn decline(
     pr.closed_by = Some(user.clone());
     pr.reason = body["message"].as_str().unwrap_or_default().to_owned();
     pr.updated_on = now;
+    pr.record_update(&user, now);
     pr.source_commit = source_head.unwrap_or(pr.source_commit.clone());
     pr.destination_commit = destination_head.unwrap_or(pr.destination_commit.clone());
     let pr_id = pr.id;
