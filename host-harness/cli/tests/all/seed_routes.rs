@@ -711,7 +711,7 @@ async fn the_review_routes_answer_a_bundle_a_file_diff_a_thread_and_the_source()
         &gateway,
         reqwest::Method::POST,
         &format!("{REPO}/pull-requests/{id}/comments"),
-        json!({ "content": "Please split this file." }),
+        json!({ "content": "Please split this file.", "inline": { "path": modified, "to_line": 1 } }),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");

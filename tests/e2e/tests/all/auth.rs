@@ -531,17 +531,31 @@ async fn health_names_what_a_narrow_consent_cannot_do() {
         "an operation is usable or blocked, never both"
     );
 
-    // What health says is what Bitbucket then does.
+    // What health says is what Bitbucket then does: refused, with the
+    // scopes it needed and those it had.
+    assert_eq!(missing("approve-pull-request"), ["pullrequest:write"]);
     let refused = exec_in(
         sandbox(),
         &tenant,
-        "create-pull-request-task",
-        json!({ "workspace": "atom-labs", "repo_slug": "bitbucket-plugin", "id": 1, "content": "x" }),
+        "approve-pull-request",
+        json!({ "workspace": "atom-labs", "repo_slug": "bitbucket-plugin", "id": 4 }),
     )
     .await
     .unwrap_err();
-    assert!(
-        matches!(&refused, Failure::Integration(Error::PermissionDenied(_))),
-        "{refused}"
-    );
+    match &refused {
+        Failure::Integration(Error::PermissionDenied(denied)) => {
+            assert_eq!(denied.required_scopes, ["pullrequest:write"]);
+            assert!(denied.granted_scopes.iter().any(|s| s == "pullrequest"));
+        }
+        other => panic!("expected permission_denied, got {other}"),
+    }
+    // A read the consent covers still works.
+    exec_in(
+        sandbox(),
+        &tenant,
+        "get-pull-request-diffstat",
+        json!({ "workspace": "atom-labs", "repo_slug": "bitbucket-plugin", "id": 4 }),
+    )
+    .await
+    .unwrap();
 }

@@ -64,6 +64,11 @@ pub fn router(world: Shared) -> Router {
         .route("/site/oauth2/authorize", get(oauth::authorize))
         .route("/site/oauth2/access_token", post(oauth::token))
         .fallback(not_found)
+        // Inside the recorder, so a refused call is still recorded.
+        .layer(middleware::from_fn_with_state(
+            world.clone(),
+            spec::enforce_scopes,
+        ))
         .layer(middleware::from_fn_with_state(
             world.clone(),
             record_and_fault,

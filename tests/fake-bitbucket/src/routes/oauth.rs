@@ -165,6 +165,10 @@ fn issue(world: &mut World, grant: Grant) -> Response {
         .oauth
         .access_expiry
         .insert(access.clone(), unix_now() + lifetime);
+    world.oauth.access_scopes.insert(
+        access.clone(),
+        scopes.split_whitespace().map(str::to_owned).collect(),
+    );
     world.oauth.refresh_tokens.insert(refresh.clone(), grant);
     axum::Json(json!({
         "access_token": access,

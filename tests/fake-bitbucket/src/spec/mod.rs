@@ -10,10 +10,12 @@ mod convert;
 mod document;
 mod layer;
 pub mod overrides;
+mod scopes;
 
 use std::fmt;
 
 pub(crate) use layer::{Injected, RawContent, validate};
+pub(crate) use scopes::enforce as enforce_scopes;
 
 /// One way a request or an answer departs from the spec.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -32,6 +32,8 @@ pub struct OauthServer {
     pub access_lifetime: u64,
     /// Access token → unix second it stops working.
     pub access_expiry: HashMap<String, u64>,
+    /// Access token → the scopes its consumer was granted when it was issued.
+    pub access_scopes: HashMap<String, Vec<String>>,
     /// Every token request by grant type, in order (`authorization_code`, `refresh_token`).
     pub token_requests: Vec<String>,
     /// Authorization codes not yet exchanged.
