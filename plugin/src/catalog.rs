@@ -194,8 +194,11 @@ macro_rules! operations {
 }
 
 // The facts of every row, by these rules (tested below):
-// - `read_only`: sends nothing that changes Bitbucket (the `auth_start` row
-//   only records a one-use state with the host; it never reaches Bitbucket).
+// - `read_only`: changes nothing, in Bitbucket or with the host: a host may
+//   cache and share its answer. `auth_start` never reaches Bitbucket but
+//   records a fresh one-use state with the host on every call, so it is
+//   neither read-only nor idempotent (a cached answer would hand two
+//   browsers the same state).
 // - `destructive`: discards what the same API cannot give back: deletes,
 //   decline, merge, stop, and `auth_complete`, which replaces the stored
 //   credential with another (perhaps another account's). Updates that
@@ -219,7 +222,7 @@ operations! {
     }
 
     auth {
-        Critical [read_only, idempotent] scopes() auth_start() -> AuthStartResult = auth::start,
+        Critical [] scopes() auth_start() -> AuthStartResult = auth::start,
             "Start an OAuth 2.0 login: the Bitbucket authorize URL and the state the callback must return.";
         Critical [destructive] scopes() auth_complete(AuthCompleteRequest) -> AuthStatus = auth::complete,
             "Finish an OAuth 2.0 login: check the state, exchange the code and store the tokens.";
