@@ -194,12 +194,20 @@ pub fn bundle(
 
     let diff = match request.context {
         None => Endpoint::get(pr_path.clone().literal("diff")),
-        Some(context) => Endpoint::get(reading::repository_diff_path(workspace, repo_slug, &pr)?)
-            .query("context", context.to_string())
-            .query("topic", "true"),
+        Some(context) => Endpoint::get(reading::repository_diff_path(
+            workspace, repo_slug, "diff", &pr,
+        )?)
+        .query("context", context.to_string())
+        .query("topic", "true"),
     }
     .header("accept", "text/plain");
-    let diffstat = first_page(Endpoint::get(pr_path.clone().literal("diffstat")), DIFFSTAT)?;
+    let diffstat = first_page(
+        Endpoint::get(reading::repository_diff_path(
+            workspace, repo_slug, "diffstat", &pr,
+        )?)
+        .query("topic", "true"),
+        DIFFSTAT,
+    )?;
     let tasks = first_page(
         Endpoint::get(tasks_path(workspace, repo_slug, request.id)?),
         TASKS,
@@ -452,9 +460,9 @@ mod tests {
         let sent = script.sent.borrow();
         assert_eq!(
             sent[1].path.as_str(),
-            "/repositories/acme/api/pullrequests/4/diffstat"
+            "/repositories/acme/api/diffstat/aaa111..bbb222"
         );
-        assert_eq!(sent[1].query_string(), "pagelen=100");
+        assert_eq!(sent[1].query_string(), "topic=true&pagelen=100");
         assert_eq!(
             sent[2].path.as_str(),
             "/repositories/acme/api/pullrequests/4/diff"

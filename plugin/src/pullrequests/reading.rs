@@ -5,10 +5,12 @@
 //! 302 to the repository's `diff`/`diffstat`/`patch` of its commits; the
 //! transport follows it (GETs only, the token only within the API). The
 //! spec gives those pull request endpoints no query parameters, so a diff
-//! that asks Bitbucket for context lines, paths or whitespace handling is
-//! asked of the repository instead: `R/diff/{source}..{destination}` with
-//! `topic=true` (the pull request's own three-dot diff), after reading the
-//! pull request for its two commits.
+//! that asks Bitbucket for context lines, paths or whitespace handling, and
+//! every diffstat (whose pages take `page` and `pagelen`), is asked of the
+//! repository instead: `R/diff/{source}..{destination}` or
+//! `R/diffstat/{source}..{destination}` with `topic=true` (the pull
+//! request's own three-dot diff), after reading the pull request for its
+//! two commits.
 
 use serde::Deserialize;
 
@@ -40,7 +42,11 @@ const fn plain(tag: &'static str) -> Listing {
 
 const COMMITS: Listing = plain("pullrequest-commits");
 const ACTIVITY: Listing = plain("pullrequest-activity");
-pub const DIFFSTAT: Listing = plain("pullrequest-diffstat");
+/// The repository's diffstat listing, under the pull request's own tag.
+pub const DIFFSTAT: Listing = Listing {
+    tag: "pullrequest-diffstat",
+    ..diffs::DIFFSTAT
+};
 
 pub fn commits(
     upstream: &dyn Upstream,
@@ -198,14 +204,16 @@ pub fn commit_spec(pr: &PullRequest) -> Result<String, Error> {
     }
 }
 
-/// The repository's diff of a pull request's commits, three-dot.
+/// The repository's `diff` or `diffstat` of a pull request's commits
+/// (three-dot with `topic=true`).
 pub fn repository_diff_path(
     workspace: &str,
     repo_slug: &str,
+    kind: &str,
     pr: &PullRequest,
 ) -> Result<ApiPath, Error> {
     ApiPath::repository(workspace, repo_slug)?
-        .literal("diff")
+        .literal(kind)
         .param("spec", &commit_spec(pr)?)
 }
 
@@ -220,7 +228,7 @@ pub fn diff(upstream: &dyn Upstream, request: PullRequestDiffRequest) -> Result<
     }
     drop(endpoint);
     let pr = fetch(upstream, pr_path)?;
-    let path = repository_diff_path(&request.workspace, &request.repo_slug, &pr)?;
+    let path = repository_diff_path(&request.workspace, &request.repo_slug, "diff", &pr)?;
     let (endpoint, budget) = diff_endpoint(path, options, "options.")?;
     fetch_diff(upstream, &endpoint.query("topic", "true"), budget)
 }
@@ -229,11 +237,14 @@ pub fn diffstat(
     upstream: &dyn Upstream,
     request: PullRequestDiffstatRequest,
 ) -> Result<DiffstatPage, Error> {
-    let path =
-        pull_request(&request.workspace, &request.repo_slug, request.id)?.literal("diffstat");
+    let pr = fetch(
+        upstream,
+        pull_request(&request.workspace, &request.repo_slug, request.id)?,
+    )?;
+    let path = repository_diff_path(&request.workspace, &request.repo_slug, "diffstat", &pr)?;
     let (items, next_cursor) = page::fetch(
         upstream,
-        Endpoint::get(path),
+        Endpoint::get(path).query("topic", "true"),
         request.page.as_ref(),
         DIFFSTAT,
         ApiDiffstat::into_entry,
@@ -394,7 +405,7 @@ mod tests {
             (patch.size, patch.truncated_bytes, patch.text.len()),
             (2000, 976, 1024)
         );
-        let script = Script::new().ok(
+        let script = Script::new().ok(pr(4, json!([]))).ok(
             json!({"values": [{"status": "modified", "new": {"path": "x"}, "old": {"path": "x"}}]}),
         );
         let page = diffstat(
@@ -408,9 +419,17 @@ mod tests {
         )
         .unwrap();
         assert_eq!(page.items.len(), 1);
+        // The pull request's own diffstat takes no paging parameters in
+        // the spec: its commits' diffstat does.
+        let sent = script.sent.borrow();
         assert_eq!(
-            script.sent.borrow()[0].path.as_str(),
-            "/repositories/acme/api/pullrequests/4/diffstat"
+            sent[0].path.as_str(),
+            "/repositories/acme/api/pullrequests/4"
         );
+        assert_eq!(
+            sent[1].path.as_str(),
+            "/repositories/acme/api/diffstat/aaa..bbb"
+        );
+        assert_eq!(sent[1].query_string(), "topic=true&pagelen=50");
     }
 }

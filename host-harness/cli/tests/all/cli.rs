@@ -111,7 +111,11 @@ fn operations_are_listed_and_failed_calls_say_why() {
         .find(|op| op["name"] == "get-pull-request-diff")
         .expect("the diff is listed");
     assert_eq!(
-        (&diff["read_only"], &diff["destructive"], &diff["idempotent"]),
+        (
+            &diff["read_only"],
+            &diff["destructive"],
+            &diff["idempotent"]
+        ),
         (&json!(true), &json!(false), &json!(true))
     );
     assert_eq!(diff["scopes"], json!(["pullrequest"]));

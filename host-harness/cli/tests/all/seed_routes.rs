@@ -115,7 +115,7 @@ async fn reads_answer_the_seeds_envelopes_with_real_data() {
     let (_, _, pr) = get(&gateway, &format!("{REPO}/pull-requests/4")).await;
     assert_eq!(pr["pull_request"]["title"], "Add OAuth 2.0 login flow");
     let (_, _, comments) = get(&gateway, &format!("{REPO}/pull-requests/4/comments")).await;
-    assert_eq!(comments["comments"].as_array().unwrap().len(), 2);
+    assert_eq!(comments["comments"].as_array().unwrap().len(), 3);
     let (_, _, pipelines) = get(&gateway, &format!("{REPO}/pipelines")).await;
     assert!(!pipelines["pipelines"].as_array().unwrap().is_empty());
     let (_, _, issues) = get(&gateway, &format!("{REPO}/issues?state=new")).await;
@@ -657,7 +657,11 @@ async fn reviewable(gateway: &Gateway) -> (u64, Vec<Value>) {
     let mut best = (0, Vec::new());
     for pr in open["pull_requests"].as_array().unwrap() {
         let id = pr["id"].as_u64().unwrap();
-        let (_, _, stat) = get(gateway, &format!("{REPO}/pull-requests/{id}/diffstat?all=true")).await;
+        let (_, _, stat) = get(
+            gateway,
+            &format!("{REPO}/pull-requests/{id}/diffstat?all=true"),
+        )
+        .await;
         let files = stat["files"].as_array().unwrap().clone();
         if files.len() > best.1.len() {
             best = (id, files);
@@ -673,8 +677,11 @@ async fn the_review_routes_answer_a_bundle_a_file_diff_a_thread_and_the_source()
     let (id, stat) = reviewable(&gateway).await;
     assert!(stat.len() >= 5, "{stat:?}");
 
-    let (status, _, review) =
-        get(&gateway, &format!("{REPO}/pull-requests/{id}/review?max_bytes=8192")).await;
+    let (status, _, review) = get(
+        &gateway,
+        &format!("{REPO}/pull-requests/{id}/review?max_bytes=8192"),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{review}");
     let bundle = &review["review"];
     assert_eq!(bundle["pull_request"]["id"], id);

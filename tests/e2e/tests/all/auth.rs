@@ -508,7 +508,12 @@ async fn health_names_what_a_narrow_consent_cannot_do() {
         .iter()
         .map(|o| o.as_str().unwrap())
         .collect();
-    for reading in ["get-pull-request-diff", "get-file", "get-review-bundle", "list-pull-requests"] {
+    for reading in [
+        "get-pull-request-diff",
+        "get-file",
+        "get-review-bundle",
+        "list-pull-requests",
+    ] {
         assert!(usable.contains(&reading), "{reading} in {usable:?}");
     }
     let blocked = health["blocked_operations"].as_array().unwrap();
@@ -527,7 +532,9 @@ async fn health_names_what_a_narrow_consent_cannot_do() {
     assert_eq!(missing("trigger-pipeline"), ["pipeline:write"]);
     assert!(!usable.contains(&"merge-pull-request"));
     assert!(
-        blocked.iter().all(|b| !usable.contains(&b["name"].as_str().unwrap())),
+        blocked
+            .iter()
+            .all(|b| !usable.contains(&b["name"].as_str().unwrap())),
         "an operation is usable or blocked, never both"
     );
 

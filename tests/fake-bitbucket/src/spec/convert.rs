@@ -92,7 +92,7 @@ fn adjust(name: &str, definition: &mut Value) {
                     map.remove("format");
                 }
             }
-            overrides::Change::Extra(property) => {
+            overrides::Change::Extra(property) | overrides::Change::AnyType(property) => {
                 object["properties"][property] = json!({});
             }
             overrides::Change::Open => {

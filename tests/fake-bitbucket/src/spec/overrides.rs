@@ -209,6 +209,9 @@ pub enum Change {
     /// The live API sends this property in a form the spec's `format`
     /// rejects; only its type is checked.
     AnyFormat(&'static str),
+    /// The live API sends this property as another type than the spec's
+    /// (an object where it says string); it is not checked.
+    AnyType(&'static str),
     /// The live API sends `null` for this property when it is unset.
     Nullable(&'static str),
     /// The live API sends this property, which the spec's
@@ -234,6 +237,12 @@ pub const ADJUST: &[Adjust] = &[
         at: "/properties/error",
         change: Change::Extra("fields"),
         reason: "validation errors carry `error.fields` (API-NOTES §3, observed variants)",
+    },
+    Adjust {
+        definition: "error",
+        at: "/properties/error",
+        change: Change::AnyType("detail"),
+        reason: "scope refusals carry `error.detail` as an object, `{required: [...], granted: [...]}` (API-NOTES §3, backstage#22383)",
     },
     Adjust {
         definition: "repository",

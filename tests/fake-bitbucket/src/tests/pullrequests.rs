@@ -28,7 +28,7 @@ async fn listing_defaults_to_open_and_takes_repeated_states() {
     let q = "q=source.branch.name%20%3D%20%22feature%2Flogin%22";
     let by_branch = api.get(&format!("{PLUGIN}/pullrequests?{q}")).await.json();
     assert_eq!(by_branch["size"], 1);
-    assert_eq!(by_branch["values"][0]["comment_count"], 2);
+    assert_eq!(by_branch["values"][0]["comment_count"], 3);
     assert_eq!(
         api.get(&format!("{PLUGIN}/pullrequests?state=WEIRD"))
             .await
@@ -259,7 +259,7 @@ async fn comments_thread_and_count() {
     let api = Api::start().await;
     let url = format!("{PLUGIN}/pullrequests/4/comments");
     let listed = api.get(&url).await.json();
-    assert_eq!(listed["size"], 2);
+    assert_eq!(listed["size"], 3);
     assert_eq!(listed["values"][1]["parent"]["id"], 500_001);
     assert_eq!(listed["values"][0]["inline"]["path"], "src/auth/oauth.rs");
     let made = api
@@ -276,7 +276,7 @@ async fn comments_thread_and_count() {
     );
     assert_eq!(comment["deleted"], false);
     let pr = api.get(&format!("{PLUGIN}/pullrequests/4")).await.json();
-    assert_eq!(pr["comment_count"], 3);
+    assert_eq!(pr["comment_count"], 4);
     let bad = api.post(&url, json!({ "content": {} })).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     let orphan = api
