@@ -322,6 +322,21 @@ async fn two_refs_compare_by_diff_and_diffstat() {
     let in_stat: BTreeSet<&str> = stat.iter().map(path_of).collect();
     assert_eq!(in_diff, in_stat);
 
+    // The patch: one mail per commit the source has, cut to its budget.
+    let patch = env
+        .exec(
+            "get-patch",
+            repo(json!({ "spec": spec, "max_bytes": 2048 })),
+        )
+        .await
+        .unwrap();
+    let text = patch["text"].as_str().unwrap();
+    assert!(text.starts_with("From ") && text.len() <= 2048, "{text}");
+    assert_eq!(
+        patch["truncated_bytes"].as_u64().unwrap(),
+        patch["size"].as_u64().unwrap() - text.len() as u64
+    );
+
     let bad = env
         .exec("get-diff", repo(json!({ "spec": "" })))
         .await
