@@ -64,6 +64,16 @@ async fn reviewable(env: &Env) -> (u64, Vec<Value>) {
     best
 }
 
+/// The reviewable repository's pull request `id`, with `extra` params.
+fn on_pull_request(id: u64, extra: Value) -> Value {
+    let mut params = repo(json!({ "id": id }));
+    params
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    params
+}
+
 fn path_of(file: &Value) -> &str {
     file["new_path"]
         .as_str()
@@ -405,14 +415,7 @@ async fn build_statuses_are_read_and_reported_by_key() {
 async fn comments_are_edited_resolved_reopened_deleted_and_drafts_published() {
     let env = env().await;
     let (id, _) = reviewable(&env).await;
-    let pr = |extra: Value| {
-        let mut params = repo(json!({ "id": id }));
-        params
-            .as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        params
-    };
+    let pr = |extra: Value| on_pull_request(id, extra);
     let comment = env
         .exec(
             "create-pull-request-comment",
@@ -515,14 +518,7 @@ async fn comments_are_edited_resolved_reopened_deleted_and_drafts_published() {
 async fn tasks_are_created_resolved_and_deleted_and_the_count_follows() {
     let env = env().await;
     let (id, _) = reviewable(&env).await;
-    let pr = |extra: Value| {
-        let mut params = repo(json!({ "id": id }));
-        params
-            .as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        params
-    };
+    let pr = |extra: Value| on_pull_request(id, extra);
     let count = || async {
         env.exec("get-pull-request", pr(json!({}))).await.unwrap()["task_count"]
             .as_u64()
