@@ -207,7 +207,7 @@ fn parse_origin(origin: &str) -> Option<(String, String, Option<u16>)> {
 /// The axum middleware of [`OriginPolicy`]: a request with a foreign
 /// `Origin` or `Host` is answered 403 before any MCP processing.
 ///
-/// ```ignore
+/// ```text
 /// router.layer(axum::middleware::from_fn_with_state(Arc::new(policy), check_origin_and_host))
 /// ```
 pub async fn check_origin_and_host(
