@@ -56,6 +56,13 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Output::Json)]
         output: Output,
     },
+    /// Serve the operations as MCP tools over stdio, for one tenant (an MCP
+    /// client starts this; stdout is the protocol's, logs go to stderr).
+    Mcp {
+        /// List and run only the operations that change nothing.
+        #[arg(long)]
+        read_only: bool,
+    },
     /// Serve the contract over HTTP to the registered tenants.
     // Boxed: serve's flags outweigh every other command's.
     Serve(Box<ServeArgs>),
@@ -86,6 +93,12 @@ pub async fn run() -> anyhow::Result<ExitCode> {
         Command::Keys(command) => run_keys(&cli.store, command),
         Command::Serve(args) => crate::commands::serve::run(&cli.sandbox, &cli.store, *args).await,
         Command::Tenants(command) => run_tenants(&cli.store, command),
+        Command::Mcp { read_only } => {
+            let sandbox = load(&cli.sandbox, &[], InstanceAllocation::OnDemand)?;
+            let tenant = tenant_for_call(&cli.sandbox, &cli.store)?;
+            crate::commands::mcp::run(sandbox, tenant, crate::commands::mcp::McpArgs { read_only })
+                .await
+        }
         Command::Auth(command) => {
             let sandbox = load(&cli.sandbox, &[], InstanceAllocation::OnDemand)?;
             run_auth(&sandbox, &cli.sandbox, &cli.store, command).await
@@ -122,7 +135,11 @@ async fn run_command(
             };
             call::run(sandbox, tenant, args).await
         }
-        Command::Auth(_) | Command::Keys(_) | Command::Serve(_) | Command::Tenants(_) => {
+        Command::Auth(_)
+        | Command::Keys(_)
+        | Command::Mcp { .. }
+        | Command::Serve(_)
+        | Command::Tenants(_) => {
             unreachable!("handled before")
         }
         #[cfg(feature = "demo")]

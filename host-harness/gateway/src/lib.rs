@@ -13,6 +13,8 @@
 //!   named tenant must be the key's
 //! - `POST|GET|DELETE /v1/session`: open (with a key), read, close a browser session
 //! - `/atom/v1/…`: ATOM's `IntegrationService` contract (see [`routes::atom`])
+//! - `/mcp`: the operations as MCP tools over Streamable HTTP, for a bearer
+//!   key's tenant (see [`routes::mcp`])
 //! - `/bitbucket/…`: the routes of ATOM's original integration, its OAuth
 //!   connection, webhooks and page (see [`bitbucket`]), the only module that
 //!   knows Bitbucket
@@ -41,4 +43,5 @@ pub use auth::guard::HostAllowlist;
 pub use bitbucket::webhook_secret_id;
 pub use config::GatewayConfig;
 pub use router::router;
+pub use routes::mcp::{call_error as mcp_call_error, tool_spec as mcp_tool_spec};
 pub use server::{ServerLimits, serve, tls_acceptor};

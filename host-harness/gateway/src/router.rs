@@ -22,7 +22,7 @@ use crate::config::GatewayConfig;
 use crate::error::GatewayError;
 use crate::openapi;
 use crate::probes;
-use crate::routes::{atom, v1};
+use crate::routes::{atom, mcp, v1};
 use crate::state::Gateway;
 use atom_runtime::{Sandbox, Tenant};
 
@@ -57,6 +57,7 @@ pub fn router(
         .route("/atom/v1/health", get(atom::health))
         .route("/atom/v1/operations", get(atom::operations))
         .route("/atom/v1/execute", post(atom::execute))
+        .route_service("/mcp", mcp::service(&gateway))
         .merge(bitbucket.routes())
         .layer(middleware::from_fn_with_state(
             gateway.clone(),

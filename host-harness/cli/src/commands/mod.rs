@@ -7,5 +7,6 @@ pub mod call;
 pub mod demo;
 pub mod discover;
 pub mod keys;
+pub mod mcp;
 pub mod serve;
 pub mod tenants;

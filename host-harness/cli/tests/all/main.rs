@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod connections;
 mod gateway;
+mod mcp;
 mod page;
 mod seed_routes;
 mod upstream_protection;

@@ -1,7 +1,8 @@
-//! The generic route families: `/v1` (the contract as it is) and
-//! `/atom/v1` (ATOM's `IntegrationService`).
+//! The generic route families: `/v1` (the contract as it is), `/atom/v1`
+//! (ATOM's `IntegrationService`) and `/mcp` (the Model Context Protocol).
 
 pub mod atom;
+pub mod mcp;
 pub mod v1;
 
 use axum::http::HeaderMap;
