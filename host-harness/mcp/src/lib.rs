@@ -7,10 +7,12 @@
 //! crate knows no host crate and no integration.
 
 mod backend;
+mod prompts;
 mod server;
 mod transport;
 
 pub use backend::{Backend, CallError, ToolSpec};
+pub use prompts::PromptTemplate;
 pub use server::{LISTING_HINT, McpServer, ServerOptions, TenantBackend};
 pub use transport::{
     OriginPolicy, check_origin_and_host, router, serve_stdio, streamable_http_service,

@@ -8,8 +8,9 @@ use std::time::Duration;
 use rmcp::model::{
     CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock,
     ElicitRequest, ElicitRequestParams, ElicitResult, ElicitationAction, ElicitationSchema,
-    Implementation, InitializeRequestParams, InitializeResult, InputRequest, InputRequests,
-    InputRequiredResult, JsonObject, ListToolsResult, PaginatedRequestParams, ProtocolVersion,
+    GetPromptRequestParams, GetPromptResponse, Implementation, InitializeRequestParams,
+    InitializeResult, InputRequest, InputRequests, InputRequiredResult, JsonObject,
+    ListPromptsResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion,
     ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
 };
 use rmcp::service::{RequestContext, RoleServer};
@@ -17,6 +18,7 @@ use rmcp::{ErrorData, ServerHandler};
 use serde_json::{Value, json};
 
 use crate::backend::{Backend, CallError, ToolSpec};
+use crate::prompts::PromptTemplate;
 
 /// The key of the confirmation in an MRTR `inputRequests` map.
 const CONFIRM_KEY: &str = "confirm";
@@ -42,6 +44,8 @@ pub struct ServerOptions {
     /// How long a destructive call waits for the user's confirmation
     /// (over a session that can send `elicitation/create`).
     pub confirm_timeout: Duration,
+    /// The prompts offered (`prompts/list`, `prompts/get`).
+    pub prompts: Vec<PromptTemplate>,
 }
 
 impl Default for ServerOptions {
@@ -53,6 +57,7 @@ impl Default for ServerOptions {
             version: env!("CARGO_PKG_VERSION").into(),
             text_budget_bytes: 256 * 1024,
             confirm_timeout: Duration::from_secs(300),
+            prompts: Vec::new(),
         }
     }
 }
@@ -460,11 +465,18 @@ fn object_schema(schema: &Value) -> Option<JsonObject> {
 
 impl<B: Backend> ServerHandler for McpServer<B> {
     fn get_info(&self) -> ServerConfig {
-        let mut config = ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new(
-                self.options.name.clone(),
-                self.options.version.clone(),
-            ));
+        let capabilities = if self.options.prompts.is_empty() {
+            ServerCapabilities::builder().enable_tools().build()
+        } else {
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_prompts()
+                .build()
+        };
+        let mut config = ServerConfig::new(capabilities).with_server_info(Implementation::new(
+            self.options.name.clone(),
+            self.options.version.clone(),
+        ));
         if !self.options.instructions.is_empty() {
             config = config.with_instructions(self.options.instructions.clone());
         }
@@ -505,6 +517,60 @@ impl<B: Backend> ServerHandler for McpServer<B> {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         self.call(request, context).await
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        Ok(ListPromptsResult::with_all_items(
+            self.options
+                .prompts
+                .iter()
+                .map(PromptTemplate::listed)
+                .collect(),
+        ))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let template = self
+            .options
+            .prompts
+            .iter()
+            .find(|p| p.name == request.name)
+            .ok_or_else(|| {
+                ErrorData::invalid_params(format!("no prompt '{}'", request.name), None)
+            })?;
+        let arguments = request.arguments.unwrap_or_default();
+        let params = template.params(&arguments)?;
+        let backend = self.backend(&context)?;
+        // The prompt's tool is held to the same rules as a call of it: it
+        // must be a read the credential can use.
+        let visible = self.visible(&backend).await.map_err(|error| {
+            ErrorData::internal_error(format!("the tools could not be listed: {error}"), None)
+        })?;
+        if !visible
+            .iter()
+            .any(|(spec, _)| spec.name == template.tool && spec.read_only)
+        {
+            return Err(ErrorData::invalid_params(
+                format!(
+                    "the prompt '{}' needs the tool '{}', which this credential cannot use",
+                    template.name, template.tool
+                ),
+                None,
+            ));
+        }
+        let data = match backend.call(&template.tool, params.to_string()).await {
+            Ok(json) => cut_text(&json, self.options.text_budget_bytes, false),
+            Err(error) => format!("an error: {error}"),
+        };
+        Ok(template.answer(&arguments, &data).into())
     }
 
     fn get_tool(&self, _name: &str) -> Option<Tool> {

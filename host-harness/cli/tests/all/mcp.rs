@@ -3,7 +3,7 @@
 
 use std::process::Stdio;
 
-use atom_mcp::rmcp::model::{CallToolRequestParams, CallToolResult, Tool};
+use atom_mcp::rmcp::model::{CallToolRequestParams, CallToolResult, GetPromptRequestParams, Tool};
 use atom_mcp::rmcp::service::RunningService;
 use atom_mcp::rmcp::{RoleClient, ServiceExt};
 use fake_bitbucket::{ADA_TOKEN, FakeBitbucket};
@@ -116,6 +116,44 @@ async fn every_operation_is_an_annotated_tool_over_stdio() {
         .unwrap();
     assert_eq!(structured(&invalid)["error"]["code"], "validation");
     assert_eq!(structured(&invalid)["error"]["field"], "repo_slug");
+
+    // A prompt starts from the operation it is built on.
+    let prompts = client.list_all_prompts().await.unwrap();
+    let names: Vec<&str> = prompts.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "review-pull-request",
+            "explain-failed-pipeline",
+            "summarise-open-work"
+        ]
+    );
+    let review = client
+        .get_prompt(
+            GetPromptRequestParams::new("review-pull-request").with_arguments(
+                json!({ "workspace": "atom-labs", "repo_slug": "bitbucket-plugin", "id": "4" })
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+        )
+        .await
+        .unwrap();
+    let text = serde_json::to_value(&review.messages[0])
+        .unwrap()
+        .to_string();
+    assert!(
+        text.contains("Review pull request #4 of atom-labs/bitbucket-plugin"),
+        "{text}"
+    );
+    assert!(
+        text.contains("token-responses.ndjson"),
+        "the bundle's diffstat is in it"
+    );
+    let missing = client
+        .get_prompt(GetPromptRequestParams::new("review-pull-request"))
+        .await;
+    assert!(missing.is_err(), "the pull request is required");
     client.cancel().await.unwrap();
 }
 

@@ -7,6 +7,7 @@
 mod connect;
 mod forward;
 mod page;
+mod prompts;
 mod seed;
 mod webhooks;
 
@@ -21,6 +22,7 @@ use crate::state::{CallHooks, Gateway};
 use connect::PendingLogins;
 use webhooks::{EventStreams, Intake};
 
+pub use prompts::prompts as mcp_prompts;
 pub use seed::describe as describe_routes;
 pub use webhooks::secret_id as webhook_secret_id;
 

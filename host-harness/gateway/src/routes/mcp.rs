@@ -9,8 +9,8 @@ use std::sync::Arc;
 use atom_mcp::rmcp::transport::streamable_http_server::StreamableHttpService;
 use atom_mcp::rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use atom_mcp::{
-    Backend, CallError, McpServer, OriginPolicy, ServerOptions, TenantBackend, ToolSpec,
-    check_origin_and_host, streamable_http_service,
+    Backend, CallError, McpServer, OriginPolicy, PromptTemplate, ServerOptions, TenantBackend,
+    ToolSpec, check_origin_and_host, streamable_http_service,
 };
 use atom_runtime::contract::Operation;
 use axum::extract::{Request, State};
@@ -26,9 +26,11 @@ use crate::state::Gateway;
 
 /// The `/mcp` service: the Origin and Host check the MCP specification asks
 /// of HTTP servers (the gateway's own names and loopback origins), then the
-/// tenant's backend, then rmcp's Streamable HTTP server.
+/// tenant's backend, then rmcp's Streamable HTTP server. `prompts` are the
+/// integration's own (the gateway knows none).
 pub fn service(
     gateway: &Gateway,
+    prompts: Vec<PromptTemplate>,
 ) -> BoxCloneSyncService<Request, Response, std::convert::Infallible> {
     let policy = OriginPolicy {
         allowed_hosts: gateway.hosts.names().to_vec(),
@@ -41,6 +43,7 @@ pub fn service(
                        Annotations say whether a tool only reads, can destroy, or is safe to \
                        repeat; listings answer next_cursor (pass it as page.cursor)."
             .into(),
+        prompts,
         ..ServerOptions::default()
     };
     let mcp: StreamableHttpService<McpServer<GatewayBackend>, LocalSessionManager> =
