@@ -1,6 +1,7 @@
 """The suite runs against a live gateway and fake Bitbucket, started by the
-Rust test `python_adapter_serves_atom` (`scripts/test` runs it), which passes
-where they are in the environment. Run alone, it fails rather than skips."""
+Rust test `the_python_adapter_serves_atom` (`scripts/test` runs it), which
+passes where they are in the environment, and the `atom-harness` binary the
+MCP tests start over stdio. Run alone, it fails rather than skips."""
 
 import os
 import sys
@@ -35,3 +36,26 @@ def globex(gateway_url):
     from atom_bitbucket import BitbucketService
 
     return BitbucketService("globex", {"gateway_url": gateway_url, "api_key": _required("ATOM_TEST_GLOBEX_KEY")})
+
+
+@pytest.fixture
+def acme_key() -> str:
+    return _required("ATOM_TEST_ACME_KEY")
+
+
+@pytest.fixture
+def globex_key() -> str:
+    return _required("ATOM_TEST_GLOBEX_KEY")
+
+
+@pytest.fixture
+def stdio_server(tmp_path):
+    """How an MCP client starts `atom-harness mcp` for Ada's token against the
+    fake: a fresh store, the fake's address allowed and its API base URL."""
+    return {
+        "harness": _required("ATOM_TEST_HARNESS"),
+        "fake_addr": _required("ATOM_TEST_FAKE_ADDR"),
+        "api_base_url": _required("ATOM_TEST_FAKE_API_BASE_URL"),
+        "access_token": _required("ATOM_TEST_ACCESS_TOKEN"),
+        "dir": tmp_path,
+    }

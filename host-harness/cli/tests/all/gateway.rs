@@ -653,7 +653,14 @@ async fn the_python_adapter_serves_atom() {
         .current_dir(&clients)
         .env("ATOM_TEST_GATEWAY_URL", &gateway.base)
         .env("ATOM_TEST_ACME_KEY", &gateway.acme_key)
-        .env("ATOM_TEST_GLOBEX_KEY", &gateway.globex_key);
+        .env("ATOM_TEST_GLOBEX_KEY", &gateway.globex_key)
+        // The MCP tests start `atom-harness mcp` over stdio themselves, and
+        // reach the gateway's `/mcp` with the keys above.
+        .env("ATOM_TEST_HARNESS", env!("CARGO_BIN_EXE_atom-harness"))
+        .env("ATOM_TEST_FAKE_ADDR", fake.addr().to_string())
+        .env("ATOM_TEST_FAKE_API_BASE_URL", fake.api_base_url())
+        .env("ATOM_TEST_ACCESS_TOKEN", ADA_TOKEN)
+        .env_remove("ATOM_COMPONENT");
     let output = tokio::task::spawn_blocking(move || pytest.output())
         .await
         .unwrap()
