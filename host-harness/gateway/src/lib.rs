@@ -43,5 +43,5 @@ pub use auth::guard::HostAllowlist;
 pub use bitbucket::{mcp_prompts, webhook_secret_id};
 pub use config::GatewayConfig;
 pub use router::router;
-pub use routes::mcp::{call_error as mcp_call_error, tool_spec as mcp_tool_spec};
+pub use routes::mcp::tool_spec as mcp_tool_spec;
 pub use server::{ServerLimits, serve, tls_acceptor};

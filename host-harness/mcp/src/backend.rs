@@ -70,6 +70,23 @@ impl CallError {
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new("internal", message)
     }
+
+    /// From a host's error as JSON, `{code, message, retryable,
+    /// retry_after_seconds?, field?, …}` (what ATOM's hosts already write),
+    /// the whole of it kept as `details`.
+    pub fn from_details(details: Value) -> Self {
+        let text = |key: &str| details[key].as_str().map(str::to_owned);
+        Self {
+            code: text("code").unwrap_or_else(|| "internal".into()),
+            message: text("message").unwrap_or_default(),
+            retryable: details["retryable"].as_bool().unwrap_or(false),
+            retry_after_seconds: details["retry_after_seconds"]
+                .as_u64()
+                .and_then(|s| u32::try_from(s).ok()),
+            field: text("field"),
+            details,
+        }
+    }
 }
 
 impl fmt::Display for CallError {

@@ -85,16 +85,6 @@ impl Backend for SandboxBackend {
 }
 
 /// The contract's failure as the tool error a client sees.
-pub fn call_error(failure: Failure) -> CallError {
-    let details = failure.to_json();
-    CallError {
-        code: failure.code().to_owned(),
-        message: failure.message(),
-        retryable: failure.retryable(),
-        retry_after_seconds: details["retry_after_seconds"]
-            .as_u64()
-            .and_then(|s| u32::try_from(s).ok()),
-        field: details["field"].as_str().map(str::to_owned),
-        details,
-    }
+fn call_error(failure: Failure) -> CallError {
+    CallError::from_details(failure.to_json())
 }

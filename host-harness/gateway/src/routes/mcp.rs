@@ -134,16 +134,6 @@ pub fn tool_spec(operation: &Operation) -> Option<ToolSpec> {
 }
 
 /// The gateway's or the component's failure as the tool error a client sees.
-pub fn call_error(error: GatewayError) -> CallError {
-    let details = error.details();
-    CallError {
-        code: error.code().to_owned(),
-        message: error.message(),
-        retryable: error.retryable(),
-        retry_after_seconds: details["retry_after_seconds"]
-            .as_u64()
-            .and_then(|s| u32::try_from(s).ok()),
-        field: details["field"].as_str().map(str::to_owned),
-        details,
-    }
+fn call_error(error: GatewayError) -> CallError {
+    CallError::from_details(error.details())
 }
