@@ -12,7 +12,7 @@
 //! forget the repository it is about.
 
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::Extension;
@@ -60,6 +60,10 @@ pub struct Delivered {
 pub struct Intake {
     /// Accepted deliveries: the tenant and the SHA-256 of the signed body.
     seen: Cache<(String, [u8; 32]), ()>,
+    /// Makes look-up-then-remember one step: moka's `entry().or_insert()`
+    /// let two of 64 identical deliveries racing each other through under
+    /// load, and a replay must be accepted once.
+    remembering: Arc<Mutex<()>>,
     events: broadcast::Sender<Delivered>,
 }
 
@@ -70,6 +74,7 @@ impl Default for Intake {
                 .time_to_live(REMEMBERED_FOR)
                 .max_capacity(REMEMBERED_AT_MOST)
                 .build(),
+            remembering: Arc::default(),
             events: broadcast::channel(BACKLOG).0,
         }
     }
@@ -144,13 +149,20 @@ async fn accept(
             "X-Event-Key does not name what the delivery's body is about",
         ));
     }
-    // One atomic insert decides among identical deliveries arriving together.
+    // One step decides among identical deliveries arriving together.
     let digest = Sha256::digest(body.as_bytes()).into();
-    let first = intake
-        .seen
-        .entry((tenant.to_owned(), digest))
-        .or_insert(())
-        .is_fresh();
+    let key = (tenant.to_owned(), digest);
+    let first = {
+        let _one_at_a_time = intake
+            .remembering
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let first = !intake.seen.contains_key(&key);
+        if first {
+            intake.seen.insert(key, ());
+        }
+        first
+    };
     if !first {
         return Err(GatewayError::Conflict(
             "this delivery was accepted before".into(),
