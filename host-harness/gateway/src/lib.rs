@@ -40,7 +40,7 @@ mod state;
 pub use admission::AdmissionLimits;
 pub use auth::directory::KeyVerifier;
 pub use auth::guard::HostAllowlist;
-pub use bitbucket::{mcp_prompts, webhook_secret_id};
+pub use bitbucket::{mcp_prompts, mcp_resources, webhook_secret_id};
 pub use config::GatewayConfig;
 pub use router::router;
 pub use routes::mcp::tool_spec as mcp_tool_spec;

@@ -88,7 +88,7 @@ fn substitute(text: &str, arguments: &Map<String, Value>) -> String {
         })
 }
 
-fn fill(template: &Value, arguments: &Map<String, Value>) -> Value {
+pub(crate) fn fill(template: &Value, arguments: &Map<String, Value>) -> Value {
     match template {
         Value::String(s) => {
             let whole = s

@@ -10,7 +10,8 @@ use rmcp::model::{
     ElicitRequest, ElicitRequestParams, ElicitResult, ElicitationAction, ElicitationSchema,
     GetPromptRequestParams, GetPromptResponse, Implementation, InitializeRequestParams,
     InitializeResult, InputRequest, InputRequests, InputRequiredResult, JsonObject,
-    ListPromptsResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion,
+    ListPromptsResult, ListResourceTemplatesResult, ListToolsResult, PaginatedRequestParams,
+    ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
     ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
 };
 use rmcp::service::{RequestContext, RoleServer};
@@ -19,6 +20,7 @@ use serde_json::{Value, json};
 
 use crate::backend::{Backend, CallError, ToolSpec};
 use crate::prompts::PromptTemplate;
+use crate::resources::{self, ResourceTemplate};
 
 /// The key of the confirmation in an MRTR `inputRequests` map.
 const CONFIRM_KEY: &str = "confirm";
@@ -46,6 +48,9 @@ pub struct ServerOptions {
     pub confirm_timeout: Duration,
     /// The prompts offered (`prompts/list`, `prompts/get`).
     pub prompts: Vec<PromptTemplate>,
+    /// The resource families offered (`resources/templates/list`,
+    /// `resources/read`).
+    pub resources: Vec<ResourceTemplate>,
 }
 
 impl Default for ServerOptions {
@@ -58,6 +63,7 @@ impl Default for ServerOptions {
             text_budget_bytes: 256 * 1024,
             confirm_timeout: Duration::from_secs(300),
             prompts: Vec::new(),
+            resources: Vec::new(),
         }
     }
 }
@@ -151,6 +157,25 @@ impl<B: Backend> McpServer<B> {
                 }
                 Ok(tenant.backend.clone())
             }
+        }
+    }
+
+    /// Refuses a prompt's or a resource's tool unless it is a read this
+    /// credential may call: they are held to the same rules as a call.
+    async fn usable_read(&self, backend: &B, tool: &str) -> Result<(), ErrorData> {
+        let visible = self.visible(backend).await.map_err(|error| {
+            ErrorData::internal_error(format!("the tools could not be listed: {error}"), None)
+        })?;
+        if visible
+            .iter()
+            .any(|(spec, _)| spec.name == tool && spec.read_only)
+        {
+            Ok(())
+        } else {
+            Err(ErrorData::invalid_params(
+                format!("this needs the tool '{tool}', which this credential cannot use"),
+                None,
+            ))
         }
     }
 
@@ -465,14 +490,19 @@ fn object_schema(schema: &Value) -> Option<JsonObject> {
 
 impl<B: Backend> ServerHandler for McpServer<B> {
     fn get_info(&self) -> ServerConfig {
-        let capabilities = if self.options.prompts.is_empty() {
-            ServerCapabilities::builder().enable_tools().build()
-        } else {
-            ServerCapabilities::builder()
-                .enable_tools()
+        let mut capabilities = ServerCapabilities::builder().enable_tools().build();
+        if !self.options.prompts.is_empty() {
+            capabilities.prompts = ServerCapabilities::builder()
                 .enable_prompts()
                 .build()
-        };
+                .prompts;
+        }
+        if !self.options.resources.is_empty() {
+            capabilities.resources = ServerCapabilities::builder()
+                .enable_resources()
+                .build()
+                .resources;
+        }
         let mut config = ServerConfig::new(capabilities).with_server_info(Implementation::new(
             self.options.name.clone(),
             self.options.version.clone(),
@@ -519,6 +549,44 @@ impl<B: Backend> ServerHandler for McpServer<B> {
         self.call(request, context).await
     }
 
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(ListResourceTemplatesResult::with_all_items(
+            self.options
+                .resources
+                .iter()
+                .map(ResourceTemplate::listed)
+                .collect(),
+        ))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let (template, params) = self
+            .options
+            .resources
+            .iter()
+            .find_map(|t| t.params_for(&request.uri).map(|params| (t, params)))
+            .ok_or_else(|| resources::unknown(&request.uri))?;
+        let backend = self.backend(&context)?;
+        self.usable_read(&backend, &template.tool).await?;
+        let json = backend
+            .call(&template.tool, params.to_string())
+            .await
+            .map_err(|error| match error.code.as_str() {
+                "not_found" => ErrorData::resource_not_found(error.to_string(), None),
+                "validation" => ErrorData::invalid_params(error.to_string(), None),
+                _ => ErrorData::internal_error(error.to_string(), None),
+            })?;
+        Ok(ReadResourceResult::new(vec![ResourceTemplate::contents(&request.uri, json)]).into())
+    }
+
     async fn list_prompts(
         &self,
         _request: Option<PaginatedRequestParams>,
@@ -549,23 +617,7 @@ impl<B: Backend> ServerHandler for McpServer<B> {
         let arguments = request.arguments.unwrap_or_default();
         let params = template.params(&arguments)?;
         let backend = self.backend(&context)?;
-        // The prompt's tool is held to the same rules as a call of it: it
-        // must be a read the credential can use.
-        let visible = self.visible(&backend).await.map_err(|error| {
-            ErrorData::internal_error(format!("the tools could not be listed: {error}"), None)
-        })?;
-        if !visible
-            .iter()
-            .any(|(spec, _)| spec.name == template.tool && spec.read_only)
-        {
-            return Err(ErrorData::invalid_params(
-                format!(
-                    "the prompt '{}' needs the tool '{}', which this credential cannot use",
-                    template.name, template.tool
-                ),
-                None,
-            ));
-        }
+        self.usable_read(&backend, &template.tool).await?;
         let data = match backend.call(&template.tool, params.to_string()).await {
             Ok(json) => cut_text(&json, self.options.text_budget_bytes, false),
             Err(error) => format!("an error: {error}"),

@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use atom_gateway::{mcp_prompts, mcp_tool_spec};
+use atom_gateway::{mcp_prompts, mcp_resources, mcp_tool_spec};
 use atom_mcp::{Backend, CallError, McpServer, ServerOptions, ToolSpec, serve_stdio};
 use atom_runtime::{Failure, Sandbox, Tenant};
 use tokio::sync::OnceCell;
@@ -29,6 +29,7 @@ pub async fn run(sandbox: Sandbox, tenant: Tenant, args: McpArgs) -> anyhow::Res
             info.description
         ),
         prompts: mcp_prompts(),
+        resources: mcp_resources(),
         ..ServerOptions::default()
     };
     let backend = Arc::new(SandboxBackend {

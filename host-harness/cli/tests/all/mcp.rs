@@ -3,7 +3,10 @@
 
 use std::process::Stdio;
 
-use atom_mcp::rmcp::model::{CallToolRequestParams, CallToolResult, GetPromptRequestParams, Tool};
+use atom_mcp::rmcp::model::{
+    CallToolRequestParams, CallToolResult, GetPromptRequestParams, ReadResourceRequestParams,
+    ResourceContents, Tool,
+};
 use atom_mcp::rmcp::service::RunningService;
 use atom_mcp::rmcp::{RoleClient, ServiceExt};
 use fake_bitbucket::{ADA_TOKEN, FakeBitbucket};
@@ -154,6 +157,41 @@ async fn every_operation_is_an_annotated_tool_over_stdio() {
         .get_prompt(GetPromptRequestParams::new("review-pull-request"))
         .await;
     assert!(missing.is_err(), "the pull request is required");
+
+    // Resources: a pull request and a file at a branch, by URI.
+    let templates = client.list_all_resource_templates().await.unwrap();
+    assert!(
+        templates
+            .iter()
+            .any(|t| t.uri_template == "bitbucket://{workspace}/{repo_slug}/src/{revision}/{+path}")
+    );
+    let read = |uri: &str| ReadResourceRequestParams::new(uri);
+    let text = |contents: &ResourceContents| match contents {
+        ResourceContents::TextResourceContents { text, .. } => {
+            serde_json::from_str::<Value>(text).unwrap()
+        }
+        other => panic!("text expected, got {other:?}"),
+    };
+    let pr = client
+        .read_resource(read(
+            "bitbucket://atom-labs/bitbucket-plugin/pull-requests/4",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(text(&pr.contents[0])["id"], 4);
+    let file = client
+        .read_resource(read(
+            "bitbucket://atom-labs/bitbucket-plugin/src/main/README.md",
+        ))
+        .await
+        .unwrap();
+    let file = text(&file.contents[0]);
+    assert_eq!(file["path"], "README.md");
+    assert!(file["content"].as_str().unwrap().len() > 10, "{file}");
+    let nowhere = client
+        .read_resource(read("bitbucket://atom-labs/bitbucket-plugin/nowhere"))
+        .await;
+    assert!(nowhere.is_err(), "a URI no template takes");
     client.cancel().await.unwrap();
 }
 

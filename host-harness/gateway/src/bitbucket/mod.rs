@@ -8,6 +8,7 @@ mod connect;
 mod forward;
 mod page;
 mod prompts;
+mod resources;
 mod seed;
 mod webhooks;
 
@@ -23,6 +24,7 @@ use connect::PendingLogins;
 use webhooks::{EventStreams, Intake};
 
 pub use prompts::prompts as mcp_prompts;
+pub use resources::resources as mcp_resources;
 pub use seed::describe as describe_routes;
 pub use webhooks::secret_id as webhook_secret_id;
 

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use atom_mcp::rmcp::transport::streamable_http_server::StreamableHttpService;
 use atom_mcp::rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use atom_mcp::{
-    Backend, CallError, McpServer, OriginPolicy, PromptTemplate, ServerOptions, TenantBackend,
-    ToolSpec, check_origin_and_host, streamable_http_service,
+    Backend, CallError, McpServer, OriginPolicy, PromptTemplate, ResourceTemplate, ServerOptions,
+    TenantBackend, ToolSpec, check_origin_and_host, streamable_http_service,
 };
 use atom_runtime::contract::Operation;
 use axum::extract::{Request, State};
@@ -26,11 +26,12 @@ use crate::state::Gateway;
 
 /// The `/mcp` service: the Origin and Host check the MCP specification asks
 /// of HTTP servers (the gateway's own names and loopback origins), then the
-/// tenant's backend, then rmcp's Streamable HTTP server. `prompts` are the
-/// integration's own (the gateway knows none).
+/// tenant's backend, then rmcp's Streamable HTTP server. `prompts` and
+/// `resources` are the integration's own (the gateway knows none).
 pub fn service(
     gateway: &Gateway,
     prompts: Vec<PromptTemplate>,
+    resources: Vec<ResourceTemplate>,
 ) -> BoxCloneSyncService<Request, Response, std::convert::Infallible> {
     let policy = OriginPolicy {
         allowed_hosts: gateway.hosts.names().to_vec(),
@@ -44,6 +45,7 @@ pub fn service(
                        repeat; listings answer next_cursor (pass it as page.cursor)."
             .into(),
         prompts,
+        resources,
         ..ServerOptions::default()
     };
     let mcp: StreamableHttpService<McpServer<GatewayBackend>, LocalSessionManager> =
