@@ -32,6 +32,16 @@ fn comment_path(
         .param("comment_id", &comment_id.to_string())
 }
 
+/// The comment a [`PullRequestCommentRef`] names.
+fn ref_path(request: &PullRequestCommentRef) -> Result<ApiPath, Error> {
+    comment_path(
+        &request.workspace,
+        &request.repo_slug,
+        request.id,
+        request.comment_id,
+    )
+}
+
 #[derive(Serialize)]
 struct UpdateBody<'a> {
     content: Raw<'a>,
@@ -70,12 +80,7 @@ pub fn delete(
     upstream: &dyn Upstream,
     request: PullRequestCommentRef,
 ) -> Result<PullRequestCommentRef, Error> {
-    let path = comment_path(
-        &request.workspace,
-        &request.repo_slug,
-        request.id,
-        request.comment_id,
-    )?;
+    let path = ref_path(&request)?;
     upstream.send(&Endpoint::delete(path))?;
     Ok(request)
 }
@@ -86,12 +91,7 @@ pub fn resolve(
     upstream: &dyn Upstream,
     request: PullRequestCommentRef,
 ) -> Result<PullRequestComment, Error> {
-    let path = comment_path(
-        &request.workspace,
-        &request.repo_slug,
-        request.id,
-        request.comment_id,
-    )?;
+    let path = ref_path(&request)?;
     match upstream.send(&Endpoint::post(path.clone().literal("resolve"))) {
         Ok(_) | Err(Error::Conflict(_)) => {}
         Err(other) => return Err(other),
@@ -105,12 +105,7 @@ pub fn reopen(
     upstream: &dyn Upstream,
     request: PullRequestCommentRef,
 ) -> Result<PullRequestComment, Error> {
-    let path = comment_path(
-        &request.workspace,
-        &request.repo_slug,
-        request.id,
-        request.comment_id,
-    )?;
+    let path = ref_path(&request)?;
     upstream.send(&Endpoint::delete(path.clone().literal("resolve")))?;
     get_comment(upstream, path)
 }
