@@ -10,12 +10,14 @@ mod backend;
 mod prompts;
 mod resources;
 mod server;
+mod subscriptions;
 mod transport;
 
 pub use backend::{Backend, CallError, ToolSpec};
 pub use prompts::PromptTemplate;
 pub use resources::ResourceTemplate;
 pub use server::{LISTING_HINT, McpServer, ServerOptions, TenantBackend};
+pub use subscriptions::{SUBSCRIPTIONS_PER_SESSION, Subscribed, Subscriptions};
 pub use transport::{
     OriginPolicy, check_origin_and_host, router, serve_stdio, streamable_http_service,
 };

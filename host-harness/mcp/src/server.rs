@@ -11,16 +11,18 @@ use rmcp::model::{
     GetPromptRequestParams, GetPromptResponse, Implementation, InitializeRequestParams,
     InitializeResult, InputRequest, InputRequests, InputRequiredResult, JsonObject,
     ListPromptsResult, ListResourceTemplatesResult, ListToolsResult, PaginatedRequestParams,
-    ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
-    ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+    ProgressNotificationParam, ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse,
+    ReadResourceResult, ServerCapabilities, ServerConfig, SubscribeRequestParams,
+    SubscriptionFilter, Tool, ToolAnnotations, UnsubscribeRequestParams,
 };
-use rmcp::service::{RequestContext, RoleServer};
+use rmcp::service::{RequestContext, RoleServer, SubscriptionContext};
 use rmcp::{ErrorData, ServerHandler};
 use serde_json::{Value, json};
 
 use crate::backend::{Backend, CallError, ToolSpec};
 use crate::prompts::PromptTemplate;
 use crate::resources::{self, ResourceTemplate};
+use crate::subscriptions::{Listener, SUBSCRIPTIONS_PER_SESSION, Subscriptions};
 
 /// The key of the confirmation in an MRTR `inputRequests` map.
 const CONFIRM_KEY: &str = "confirm";
@@ -51,6 +53,14 @@ pub struct ServerOptions {
     /// The resource families offered (`resources/templates/list`,
     /// `resources/read`).
     pub resources: Vec<ResourceTemplate>,
+    /// Where `resources/subscribe` is kept, when the host can tell that a
+    /// resource changed (the gateway's webhook intake); without it the
+    /// server does not offer subscriptions.
+    pub subscriptions: Option<Subscriptions>,
+    /// How often a call that is still running reports progress to a client
+    /// that asked for it (a `progressToken`); a call that answers sooner
+    /// reports none.
+    pub progress_every: Duration,
 }
 
 impl Default for ServerOptions {
@@ -64,6 +74,8 @@ impl Default for ServerOptions {
             confirm_timeout: Duration::from_secs(300),
             prompts: Vec::new(),
             resources: Vec::new(),
+            subscriptions: None,
+            progress_every: Duration::from_secs(2),
         }
     }
 }
@@ -98,14 +110,34 @@ enum Source<B> {
 pub struct McpServer<B> {
     source: Source<B>,
     options: ServerOptions,
+    /// This session among the process's, for its subscriptions.
+    session: u64,
+}
+
+impl<B> Drop for McpServer<B> {
+    /// A session that ended hears of nothing more.
+    fn drop(&mut self) {
+        if let Some(subscriptions) = &self.options.subscriptions {
+            subscriptions.end_session(self.session);
+        }
+    }
 }
 
 impl<B: Backend> McpServer<B> {
     /// A server over one backend (stdio: one tenant per process).
     pub fn new(backend: Arc<B>, options: ServerOptions) -> Self {
+        Self::with_source(Source::Fixed(backend), options)
+    }
+
+    fn with_source(source: Source<B>, options: ServerOptions) -> Self {
+        let session = options
+            .subscriptions
+            .as_ref()
+            .map_or(0, Subscriptions::new_session);
         Self {
-            source: Source::Fixed(backend),
+            source,
             options,
+            session,
         }
     }
 
@@ -116,12 +148,12 @@ impl<B: Backend> McpServer<B> {
     /// another tenant in the same session is refused, so two tenants never
     /// share a session.
     pub fn per_request(options: ServerOptions) -> Self {
-        Self {
-            source: Source::PerRequest {
+        Self::with_source(
+            Source::PerRequest {
                 bound: Mutex::new(None),
             },
             options,
-        }
+        )
     }
 
     pub fn options(&self) -> &ServerOptions {
@@ -129,8 +161,14 @@ impl<B: Backend> McpServer<B> {
     }
 
     fn backend(&self, context: &RequestContext<RoleServer>) -> Result<Arc<B>, ErrorData> {
+        self.bind(context).map(|(_, backend)| backend)
+    }
+
+    /// The request's tenant (empty for a fixed backend: one tenant per
+    /// process) and backend; over HTTP the first request binds the session.
+    fn bind(&self, context: &RequestContext<RoleServer>) -> Result<(String, Arc<B>), ErrorData> {
         match &self.source {
-            Source::Fixed(backend) => Ok(backend.clone()),
+            Source::Fixed(backend) => Ok((String::new(), backend.clone())),
             Source::PerRequest { bound } => {
                 let tenant = context
                     .extensions
@@ -155,9 +193,17 @@ impl<B: Backend> McpServer<B> {
                     }
                     Some(_) => {}
                 }
-                Ok(tenant.backend.clone())
+                Ok((tenant.tenant.clone(), tenant.backend.clone()))
             }
         }
+    }
+
+    /// The resource family that takes `uri`, with its tool's params.
+    fn template_for(&self, uri: &str) -> Option<(&ResourceTemplate, Value)> {
+        self.options
+            .resources
+            .iter()
+            .find_map(|t| t.params_for(uri).map(|params| (t, params)))
     }
 
     /// Refuses a prompt's or a resource's tool unless it is a read this
@@ -252,8 +298,9 @@ impl<B: Backend> McpServer<B> {
                 Confirmation::Ask(input) => return Ok(input.into()),
             }
         }
+        let running = backend.call(&spec.name, params.to_string());
         let answer = tokio::select! {
-            answer = backend.call(&spec.name, params.to_string()) => answer,
+            answer = self.reporting_progress(running, &spec, &context) => answer,
             () = context.ct.cancelled() => {
                 return Err(ErrorData::internal_error("the call was cancelled", None));
             }
@@ -263,6 +310,44 @@ impl<B: Backend> McpServer<B> {
             Err(error) => error_result(&error),
         }
         .into())
+    }
+
+    /// Runs `call`; a client that asked for progress (a `progressToken`)
+    /// hears every `progress_every` that it is still running, so a person
+    /// sees a slow merge is alive and a client that resets its timeout on
+    /// progress keeps waiting. A notice that cannot be sent is dropped: the
+    /// answer still comes.
+    async fn reporting_progress<T>(
+        &self,
+        call: impl Future<Output = T>,
+        spec: &ToolSpec,
+        context: &RequestContext<RoleServer>,
+    ) -> T {
+        let Some(token) = context.meta.get_progress_token() else {
+            return call.await;
+        };
+        let every = self.options.progress_every;
+        let started = tokio::time::Instant::now();
+        let mut ticks = tokio::time::interval_at(started + every, every);
+        let mut reported = 0u32;
+        tokio::pin!(call);
+        loop {
+            tokio::select! {
+                answer = &mut call => return answer,
+                _ = ticks.tick() => {
+                    reported += 1;
+                    let notice = ProgressNotificationParam::new(token.clone(), f64::from(reported))
+                        .with_message(format!(
+                            "`{}` is still running ({} s)",
+                            spec.name,
+                            started.elapsed().as_secs()
+                        ));
+                    if let Err(error) = context.peer.notify_progress(notice).await {
+                        tracing::debug!(%error, "a progress notice was not sent");
+                    }
+                }
+            }
+        }
     }
 
     /// Ask the user to confirm a destructive call.
@@ -498,10 +583,12 @@ impl<B: Backend> ServerHandler for McpServer<B> {
                 .prompts;
         }
         if !self.options.resources.is_empty() {
-            capabilities.resources = ServerCapabilities::builder()
-                .enable_resources()
-                .build()
-                .resources;
+            let resources = ServerCapabilities::builder().enable_resources();
+            capabilities.resources = if self.options.subscriptions.is_some() {
+                resources.enable_resources_subscribe().build().resources
+            } else {
+                resources.build().resources
+            };
         }
         let mut config = ServerConfig::new(capabilities).with_server_info(Implementation::new(
             self.options.name.clone(),
@@ -569,10 +656,7 @@ impl<B: Backend> ServerHandler for McpServer<B> {
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         let (template, params) = self
-            .options
-            .resources
-            .iter()
-            .find_map(|t| t.params_for(&request.uri).map(|params| (t, params)))
+            .template_for(&request.uri)
             .ok_or_else(|| resources::unknown(&request.uri))?;
         let backend = self.backend(&context)?;
         self.usable_read(&backend, &template.tool).await?;
@@ -585,6 +669,106 @@ impl<B: Backend> ServerHandler for McpServer<B> {
                 _ => ErrorData::internal_error(error.to_string(), None),
             })?;
         Ok(ReadResourceResult::new(vec![ResourceTemplate::contents(&request.uri, json)]).into())
+    }
+
+    /// Watch a resource: when the host learns it changed (a verified
+    /// webhook delivery), this session hears `notifications/resources/updated`
+    /// with the URI as given. Only what this credential may read can be
+    /// watched, and only for the session's own tenant.
+    #[allow(deprecated)] // 2026-07-28 moves this to `subscriptions/listen`; today's clients use it
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let Some(subscriptions) = &self.options.subscriptions else {
+            return Err(ErrorData::method_not_found::<
+                rmcp::model::SubscribeRequestMethod,
+            >());
+        };
+        let (template, params) = self
+            .template_for(&request.uri)
+            .ok_or_else(|| resources::unknown(&request.uri))?;
+        let (tenant, backend) = self.bind(&context)?;
+        self.usable_read(&backend, &template.tool).await?;
+        subscriptions.add(
+            self.session,
+            &tenant,
+            &request.uri,
+            &template.name,
+            params,
+            Listener::Session(context.peer.clone()),
+        )
+    }
+
+    /// 2026-07-28: the resources of a `subscriptions/listen` request this
+    /// server can watch (a template takes the URI), at most
+    /// [`SUBSCRIPTIONS_PER_SESSION`]; nothing else it offers changes.
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        self.options.subscriptions.as_ref()?;
+        let watchable = requested
+            .resource_subscriptions
+            .iter()
+            .flatten()
+            .filter(|uri| self.template_for(uri).is_some())
+            .take(SUBSCRIPTIONS_PER_SESSION)
+            .cloned();
+        Some(
+            SubscriptionFilter::builder()
+                .resource_subscriptions(watchable)
+                .build(),
+        )
+    }
+
+    /// A listen stream watches its resources until the client cancels it or
+    /// the session ends. A resource this credential may not read was
+    /// acknowledged (the filter is decided before the tenant is known) but
+    /// is never updated, and the refusal is logged.
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        let Some(subscriptions) = &self.options.subscriptions else {
+            return Ok(());
+        };
+        let (tenant, backend) = self.bind(context.request_context())?;
+        let stream = subscriptions.new_session();
+        for uri in context.accepted().resource_subscriptions.iter().flatten() {
+            let Some((template, params)) = self.template_for(uri) else {
+                continue;
+            };
+            if let Err(error) = self.usable_read(&backend, &template.tool).await {
+                tracing::info!(%error, "a listen stream asked for a resource it may not read");
+                continue;
+            }
+            subscriptions.add(
+                stream,
+                &tenant,
+                uri,
+                &template.name,
+                params,
+                Listener::Stream(context.sink().clone()),
+            )?;
+        }
+        context.cancelled().await;
+        subscriptions.end_session(stream);
+        Ok(())
+    }
+
+    #[allow(deprecated)]
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let Some(subscriptions) = &self.options.subscriptions else {
+            return Err(ErrorData::method_not_found::<
+                rmcp::model::UnsubscribeRequestMethod,
+            >());
+        };
+        self.bind(&context)?;
+        subscriptions.remove(self.session, &request.uri);
+        Ok(())
     }
 
     async fn list_prompts(

@@ -2,6 +2,7 @@
 //! duplex, against a fake backend of four operations.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use atom_mcp::rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ElicitRequestParams,
@@ -76,13 +77,15 @@ fn specs() -> Vec<ToolSpec> {
 }
 
 #[derive(Default)]
-struct Fake {
-    usable: Option<Vec<String>>,
-    calls: Mutex<Vec<(String, Value)>>,
+pub(crate) struct Fake {
+    pub(crate) usable: Option<Vec<String>>,
+    /// How long each call takes.
+    pub(crate) delay: Duration,
+    pub(crate) calls: Mutex<Vec<(String, Value)>>,
 }
 
 impl Fake {
-    fn calls(&self) -> Vec<String> {
+    pub(crate) fn calls(&self) -> Vec<String> {
         let calls = self.calls.lock().unwrap();
         calls.iter().map(|(name, _)| name.clone()).collect()
     }
@@ -99,6 +102,7 @@ impl Backend for Fake {
 
     async fn call(&self, name: &str, params_json: String) -> Result<String, CallError> {
         let params: Value = serde_json::from_str(&params_json).expect("params are JSON");
+        tokio::time::sleep(self.delay).await;
         self.calls
             .lock()
             .unwrap()
@@ -152,7 +156,7 @@ impl ClientHandler for Confirming {
     }
 }
 
-fn options(read_only: bool) -> ServerOptions {
+pub(crate) fn options(read_only: bool) -> ServerOptions {
     ServerOptions {
         read_only,
         instructions: "Bitbucket Cloud for tenant acme.".into(),
@@ -162,7 +166,7 @@ fn options(read_only: bool) -> ServerOptions {
     }
 }
 
-async fn connect<C: ClientHandler>(
+pub(crate) async fn connect<C: ClientHandler>(
     backend: Arc<Fake>,
     options: ServerOptions,
     client: C,
@@ -180,7 +184,7 @@ async fn connect<C: ClientHandler>(
         .expect("the client initialises")
 }
 
-fn call(name: &str, workspace: &str) -> CallToolRequestParams {
+pub(crate) fn call(name: &str, workspace: &str) -> CallToolRequestParams {
     let arguments = json!({ "workspace": workspace });
     CallToolRequestParams::new(name.to_owned())
         .with_arguments(arguments.as_object().unwrap().clone())
