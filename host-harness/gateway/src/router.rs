@@ -57,14 +57,7 @@ pub fn router(
         .route("/atom/v1/health", get(atom::health))
         .route("/atom/v1/operations", get(atom::operations))
         .route("/atom/v1/execute", post(atom::execute))
-        .route_service(
-            "/mcp",
-            mcp::service(
-                &gateway,
-                bitbucket::mcp_prompts(),
-                bitbucket::mcp_resources(),
-            ),
-        )
+        .route_service("/mcp", mcp::service(&gateway, bitbucket.mcp()))
         .merge(bitbucket.routes())
         .layer(middleware::from_fn_with_state(
             gateway.clone(),

@@ -158,7 +158,10 @@ async fn every_operation_is_an_annotated_tool_over_stdio() {
         .await;
     assert!(missing.is_err(), "the pull request is required");
 
-    // Resources: a pull request and a file at a branch, by URI.
+    // Resources: a pull request and a file at a branch, by URI. Over stdio
+    // nothing tells the server a resource changed: no subscriptions.
+    let resources = client.peer_info().unwrap().capabilities.resources.clone();
+    assert_eq!(resources.expect("resources").subscribe, None);
     let templates = client.list_all_resource_templates().await.unwrap();
     assert!(
         templates

@@ -19,6 +19,9 @@ use axum::http::Method;
 use axum::routing::get;
 use axum::{Extension, Router};
 
+use atom_mcp::Subscriptions;
+
+use crate::routes::mcp::McpIntegration;
 use crate::state::{CallHooks, Gateway};
 use connect::PendingLogins;
 use webhooks::{EventStreams, Intake};
@@ -50,6 +53,21 @@ impl Bitbucket {
             tokio::spawn(forward::run(url, bitbucket.intake.subscribe()));
         }
         bitbucket
+    }
+
+    /// What Bitbucket offers MCP clients: its prompts and resources, and
+    /// subscriptions to them that verified webhook deliveries wake.
+    pub fn mcp(&self) -> McpIntegration {
+        let subscriptions = Subscriptions::default();
+        tokio::spawn(resources::wake(
+            subscriptions.clone(),
+            self.intake.subscribe(),
+        ));
+        McpIntegration {
+            prompts: prompts::prompts(),
+            resources: resources::resources(),
+            subscriptions: Some(subscriptions),
+        }
     }
 
     pub fn hooks(&self) -> Arc<dyn CallHooks> {

@@ -10,7 +10,7 @@ use atom_mcp::rmcp::transport::streamable_http_server::StreamableHttpService;
 use atom_mcp::rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use atom_mcp::{
     Backend, CallError, McpServer, OriginPolicy, PromptTemplate, ResourceTemplate, ServerOptions,
-    TenantBackend, ToolSpec, check_origin_and_host, streamable_http_service,
+    Subscriptions, TenantBackend, ToolSpec, check_origin_and_host, streamable_http_service,
 };
 use atom_runtime::contract::Operation;
 use axum::extract::{Request, State};
@@ -26,12 +26,10 @@ use crate::state::Gateway;
 
 /// The `/mcp` service: the Origin and Host check the MCP specification asks
 /// of HTTP servers (the gateway's own names and loopback origins), then the
-/// tenant's backend, then rmcp's Streamable HTTP server. `prompts` and
-/// `resources` are the integration's own (the gateway knows none).
+/// tenant's backend, then rmcp's Streamable HTTP server.
 pub fn service(
     gateway: &Gateway,
-    prompts: Vec<PromptTemplate>,
-    resources: Vec<ResourceTemplate>,
+    integration: McpIntegration,
 ) -> BoxCloneSyncService<Request, Response, std::convert::Infallible> {
     let policy = OriginPolicy {
         allowed_hosts: gateway.hosts.names().to_vec(),
@@ -44,8 +42,9 @@ pub fn service(
                        Annotations say whether a tool only reads, can destroy, or is safe to \
                        repeat; listings answer next_cursor (pass it as page.cursor)."
             .into(),
-        prompts,
-        resources,
+        prompts: integration.prompts,
+        resources: integration.resources,
+        subscriptions: integration.subscriptions,
         ..ServerOptions::default()
     };
     let mcp: StreamableHttpService<McpServer<GatewayBackend>, LocalSessionManager> =
@@ -59,6 +58,14 @@ pub fn service(
             .layer(middleware::from_fn_with_state(gateway.clone(), bind_tenant))
             .service(axum::routing::any_service(mcp)),
     )
+}
+
+/// What the integration adds to its tools: prompts, resources, and the
+/// subscriptions it keeps up to date (the gateway knows none of them).
+pub struct McpIntegration {
+    pub prompts: Vec<PromptTemplate>,
+    pub resources: Vec<ResourceTemplate>,
+    pub subscriptions: Option<Subscriptions>,
 }
 
 /// Puts the caller's backend in the request, for the MCP server to find.
