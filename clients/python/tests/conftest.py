@@ -59,3 +59,20 @@ def stdio_server(tmp_path):
         "access_token": _required("ATOM_TEST_ACCESS_TOKEN"),
         "dir": tmp_path,
     }
+
+
+@pytest.fixture
+def acme_webhook_secret() -> str:
+    """The secret acme's webhook intake verifies deliveries with."""
+    return _required("ATOM_TEST_ACME_WEBHOOK_SECRET")
+
+
+@pytest.fixture
+def narrow_store() -> dict:
+    """A credential store holding tenant `narrow`: an OAuth token whose
+    consent granted the scopes listed, and nothing else."""
+    return {
+        "store": _required("ATOM_TEST_NARROW_STORE"),
+        "key_file": _required("ATOM_TEST_NARROW_KEY_FILE"),
+        "scopes": _required("ATOM_TEST_NARROW_SCOPES").split(),
+    }

@@ -13,7 +13,14 @@ import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.types import LATEST_PROTOCOL_VERSION, CallToolResult
+from mcp.types import (
+    LATEST_PROTOCOL_VERSION,
+    CallToolResult,
+    ElicitResult,
+    ResourceUpdatedNotification,
+    ServerNotification,
+)
+from pydantic import AnyUrl
 
 PR = {"workspace": "atom-labs", "repo_slug": "bitbucket-plugin", "id": 4}
 # No call should take this long against the fake; a hang fails the test.
@@ -21,36 +28,42 @@ CALL_TIMEOUT = timedelta(seconds=60)
 
 
 @asynccontextmanager
-async def over_stdio(server, *extra):
+async def over_stdio(server, *extra, tenant=None, store=None, env=None, **client):
     """`atom-harness mcp` as an MCP client (Claude Desktop, an editor) starts
-    it: a child process speaking over its stdin and stdout."""
+    it: a child process speaking over its stdin and stdout. By default for
+    Ada's token from the environment; `store` names a credential store and
+    `tenant` the tenant in it instead. `extra` goes to `mcp`. `client` goes to the SDK's ClientSession
+    (an elicitation callback, a message handler)."""
     directory = server["dir"]
+    store = store or {"store": directory / "store.sqlite3", "key_file": directory / "store.key"}
     params = StdioServerParameters(
         command=server["harness"],
         args=[
-            "--store", str(directory / "store.sqlite3"),
-            "--key-file", str(directory / "store.key"),
+            "--store", str(store["store"]),
+            "--key-file", str(store["key_file"]),
             "--allow-host", server["fake_addr"],
             "--config", f"api-base-url={server['api_base_url']}",
-            "mcp", *extra,
+            *(["--tenant", tenant] if tenant else []),
+            "mcp",
+            *extra,
         ],
-        env={"BITBUCKET_ACCESS_TOKEN": server["access_token"]},
+        env={"BITBUCKET_ACCESS_TOKEN": server["access_token"]} if env is None else env,
     )
     async with stdio_client(params) as (read, write):
-        async with ClientSession(read, write, read_timeout_seconds=CALL_TIMEOUT) as session:
+        async with ClientSession(read, write, read_timeout_seconds=CALL_TIMEOUT, **client) as session:
             session.initialized_with = await session.initialize()
             yield session
 
 
 @asynccontextmanager
-async def over_http(gateway_url, key):
+async def over_http(gateway_url, key, **client):
     """`/mcp` on the gateway, as a client configured with a URL and an
     `Authorization` header."""
     headers = {"Authorization": f"Bearer {key}"}
     timeout = httpx.Timeout(30, read=300)
     async with httpx.AsyncClient(headers=headers, timeout=timeout) as http:
         async with streamable_http_client(gateway_url + "/mcp", http_client=http) as (read, write, session_id):
-            async with ClientSession(read, write, read_timeout_seconds=CALL_TIMEOUT) as session:
+            async with ClientSession(read, write, read_timeout_seconds=CALL_TIMEOUT, **client) as session:
                 session.initialized_with = await session.initialize()
                 session.session_id = session_id()
                 yield session
@@ -66,8 +79,8 @@ def connect(transport, stdio_server, gateway_url, acme_key):
     """Opens an acme session over each transport in turn (stdio: Ada's token,
     which is acme's credential on the gateway)."""
     if transport == "stdio":
-        return lambda: over_stdio(stdio_server)
-    return lambda: over_http(gateway_url, acme_key)
+        return lambda **client: over_stdio(stdio_server, **client)
+    return lambda **client: over_http(gateway_url, acme_key, **client)
 
 
 def catalogue(gateway_url, key):
@@ -300,3 +313,166 @@ async def test_two_tenants_on_one_gateway_stay_apart(gateway_url, acme_key, glob
         # And acme's session is still acme's after globex's calls.
         again = ok(await acme.call_tool("get-pull-request", PR), "acme get-pull-request again")
         assert again == acme_answers[0]
+
+
+async def all_comments(session, pull_request=PR):
+    seen, cursor = [], None
+    while True:
+        params = {**pull_request, "page": {"size": 100, **({"cursor": cursor} if cursor else {})}}
+        page = ok(await session.call_tool("list-pull-request-comments", params), "list-pull-request-comments")
+        seen += page["items"]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return {comment["id"]: comment for comment in seen}
+
+
+async def test_a_destructive_tool_runs_only_when_the_user_confirms(connect):
+    asked, answer = [], {"action": "decline"}
+
+    async def confirm(context, params):
+        asked.append(params.message)
+        return ElicitResult(action=answer["action"])
+
+    async with connect(elicitation_callback=confirm) as session:
+        created = ok(
+            await session.call_tool("create-pull-request-comment", {**PR, "content": f"To delete {uuid.uuid4()}"}),
+            "create-pull-request-comment",
+        )
+        assert asked == [], "a write that destroys nothing is not asked about"
+        target = {**PR, "comment_id": created["id"]}
+
+        refused = error(await session.call_tool("delete-pull-request-comment", target), "declined delete")
+        assert refused["code"] == "cancelled", refused
+        assert len(asked) == 1 and "delete-pull-request-comment" in asked[0], asked
+        kept = (await all_comments(session))[created["id"]]
+        assert not kept.get("deleted"), kept
+
+        answer["action"] = "accept"
+        deleted = ok(await session.call_tool("delete-pull-request-comment", target), "confirmed delete")
+        assert deleted["comment_id"] == created["id"], deleted
+        assert len(asked) == 2, asked
+        gone = (await all_comments(session)).get(created["id"])
+        assert gone is None or gone.get("deleted") is True, gone
+
+
+async def test_a_tool_the_consent_does_not_cover_is_hidden_and_refused(stdio_server, narrow_store, gateway_url, acme_key):
+    """Tenant `narrow` holds an OAuth token whose consent granted reading
+    only (account, repository, pullrequest): the tools needing anything else
+    are not listed, and calling one answers the scopes it needs."""
+    granted = set(narrow_store["scopes"])
+    operations = catalogue(gateway_url, acme_key)
+    covered = {
+        name for name, op in operations.items()
+        if not name.startswith("auth-") and set(op["scopes"]) <= granted
+    }
+    async with over_stdio(stdio_server, tenant="narrow", store=narrow_store, env={}) as session:
+        tools = await all_tools(session)
+        assert set(tools) == covered, set(tools) ^ covered
+        for hidden in ("trigger-pipeline", "create-webhook", "create-issue", "list-pipelines"):
+            assert hidden not in tools, hidden
+
+        refused = error(
+            await session.call_tool(
+                "trigger-pipeline",
+                {"workspace": "atom-labs", "repo_slug": "bitbucket-plugin", "branch": "main"},
+            ),
+            "trigger-pipeline without pipeline:write",
+        )
+        assert refused["code"] == "permission_denied", refused
+        assert refused["details"]["required_scopes"] == operations["trigger-pipeline"]["scopes"], refused
+
+        # What the consent covers still works.
+        assert ok(await session.call_tool("get-pull-request", PR), "get-pull-request")["id"] == 4
+
+
+async def test_prompts_and_resources_carry_what_their_reads_answer(connect):
+    async with connect() as session:
+        prompts = {prompt.name: prompt for prompt in (await session.list_prompts()).prompts}
+        assert {"review-pull-request", "explain-failed-pipeline", "summarise-open-work"} <= set(prompts)
+        assert {a.name for a in prompts["review-pull-request"].arguments} == {"workspace", "repo_slug", "id"}
+
+        pull_request = ok(await session.call_tool("get-pull-request", PR), "get-pull-request")
+        review = await session.get_prompt(
+            "review-pull-request", {"workspace": PR["workspace"], "repo_slug": PR["repo_slug"], "id": "4"}
+        )
+        text = "\n".join(m.content.text for m in review.messages if m.content.type == "text")
+        assert "Review pull request #4 of atom-labs/bitbucket-plugin" in text
+        assert pull_request["title"] in text
+        assert "src/auth.rs" in text, "the bundle's diff of the changed file is in the prompt"
+
+        templates = {t.name: t.uriTemplate for t in (await session.list_resource_templates()).resourceTemplates}
+        assert templates["pull-request"] == "bitbucket://{workspace}/{repo_slug}/pull-requests/{id}"
+        assert {"repository", "file", "pipeline", "step-log"} <= set(templates)
+
+        read = await session.read_resource(AnyUrl("bitbucket://atom-labs/bitbucket-plugin/pull-requests/4"))
+        assert json.loads(read.contents[0].text) == pull_request
+
+        file = {"workspace": PR["workspace"], "repo_slug": PR["repo_slug"], "revision": "feature%2Flogin", "path": "src/auth.rs"}
+        read = await session.read_resource(AnyUrl("bitbucket://{workspace}/{repo_slug}/src/{revision}/{path}".format(**file)))
+        called = ok(await session.call_tool("get-file", {**file, "revision": "feature/login"}), "get-file")
+        assert json.loads(read.contents[0].text) == called
+
+
+class Heard:
+    """What a session was told unasked: the URIs of resources/updated."""
+
+    def __init__(self):
+        self.updated = []
+
+    async def __call__(self, message):
+        if isinstance(message, ServerNotification) and isinstance(message.root, ResourceUpdatedNotification):
+            self.updated.append(str(message.root.params.uri))
+
+    async def until(self, uri, count, seconds=15):
+        for _ in range(seconds * 20):
+            if self.updated.count(uri) >= count:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{uri} was not updated {count} times within {seconds} s: {self.updated}")
+
+
+async def test_a_signed_delivery_wakes_the_subscribed_session_of_its_tenant_only(gateway_url, acme_key, globex_key, acme_webhook_secret):
+    pull_request = "bitbucket://atom-labs/bitbucket-plugin/pull-requests/4"
+    repository = "bitbucket://atom-labs/bitbucket-plugin"
+    other = "bitbucket://atom-labs/bitbucket-plugin/pull-requests/1"
+    acme_heard, globex_heard = Heard(), Heard()
+    async with over_http(gateway_url, acme_key, message_handler=acme_heard) as acme, \
+            over_http(gateway_url, globex_key, message_handler=globex_heard) as globex:
+        assert acme.initialized_with.capabilities.resources.subscribe is True
+        for uri in (pull_request, repository, other):
+            await acme.subscribe_resource(AnyUrl(uri))
+        # Globex watches the same resources: acme's events are not its own.
+        for uri in (pull_request, repository):
+            await globex.subscribe_resource(AnyUrl(uri))
+
+        hook = ok(
+            await acme.call_tool("create-webhook", {
+                "workspace": PR["workspace"],
+                "repo_slug": PR["repo_slug"],
+                "url": f"{gateway_url}/bitbucket/webhooks/acme",
+                "events": ["pullrequest:comment_created"],
+                "secret": acme_webhook_secret,
+            }),
+            "create-webhook",
+        )
+        try:
+            ok(await acme.call_tool("create-pull-request-comment", {**PR, "content": "Wakes the subscribers"}), "comment")
+            await acme_heard.until(pull_request, 1)
+            await acme_heard.until(repository, 1)
+            assert other not in acme_heard.updated, acme_heard.updated
+
+            # Unsubscribed, the pull request is quiet; the repository (sent
+            # after it for the same delivery, on the same stream) is not.
+            await acme.unsubscribe_resource(AnyUrl(pull_request))
+            ok(await acme.call_tool("create-pull-request-comment", {**PR, "content": "Wakes the repository"}), "comment")
+            await acme_heard.until(repository, 2)
+            assert acme_heard.updated.count(pull_request) == 1, acme_heard.updated
+            await asyncio.sleep(0.5)
+            assert globex_heard.updated == [], globex_heard.updated
+        finally:
+            ok(
+                await acme.call_tool("delete-webhook", {
+                    "workspace": PR["workspace"], "repo_slug": PR["repo_slug"], "uuid": hook["uuid"],
+                }),
+                "delete-webhook",
+            )

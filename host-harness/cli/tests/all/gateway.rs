@@ -6,6 +6,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::common::{Gateway, answer, harness, run, upstream_requests};
+use atom_runtime::Tenant;
+use atom_runtime::host_types::{CredentialSecret, OauthTokens};
+use atom_store::{Keyring, SqliteCredentialStore};
 use fake_bitbucket::{ADA_TOKEN, FakeBitbucket};
 use reqwest::StatusCode;
 use reqwest::header::HeaderValue;
@@ -644,6 +647,8 @@ async fn atoms_contract_is_served_and_its_context_reaches_every_log_line() {
 async fn the_python_adapter_serves_atom() {
     let fake = FakeBitbucket::start().await.unwrap();
     let gateway = Gateway::start(&fake, &[]).await;
+    let webhook_secret = run(harness(&gateway.dir).args(["tenants", "webhook-secret", "acme"]));
+    let narrow = narrow_consent_store(&fake);
     let clients = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../clients/python");
     // `scripts/test` points this at the project's virtual environment.
     let python = std::env::var_os("ATOM_PYTHON").unwrap_or_else(|| "python3".into());
@@ -660,6 +665,14 @@ async fn the_python_adapter_serves_atom() {
         .env("ATOM_TEST_FAKE_ADDR", fake.addr().to_string())
         .env("ATOM_TEST_FAKE_API_BASE_URL", fake.api_base_url())
         .env("ATOM_TEST_ACCESS_TOKEN", ADA_TOKEN)
+        // A subscribed MCP session hears of acme's signed deliveries.
+        .env("ATOM_TEST_ACME_WEBHOOK_SECRET", webhook_secret.trim())
+        .env(
+            "ATOM_TEST_NARROW_STORE",
+            narrow.path().join("store.sqlite3"),
+        )
+        .env("ATOM_TEST_NARROW_KEY_FILE", narrow.path().join("store.key"))
+        .env("ATOM_TEST_NARROW_SCOPES", NARROW_SCOPES.join(" "))
         .env_remove("ATOM_COMPONENT");
     let output = tokio::task::spawn_blocking(move || pytest.output())
         .await
@@ -671,6 +684,44 @@ async fn the_python_adapter_serves_atom() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// What tenant `narrow`'s OAuth consent granted: reading, nothing more.
+const NARROW_SCOPES: [&str; 3] = ["account", "repository", "pullrequest"];
+
+/// A credential store holding tenant `narrow`: an OAuth access token the
+/// fake knows as Ada's, granted only [`NARROW_SCOPES`] (the fake refuses
+/// anything else with 403, as Bitbucket does).
+fn narrow_consent_store(fake: &FakeBitbucket) -> tempfile::TempDir {
+    const TOKEN: &str = "fake-token-narrow-consent";
+    let scopes: Vec<String> = NARROW_SCOPES.map(String::from).to_vec();
+    {
+        let mut world = fake.control();
+        let ada = world.bearer_tokens[ADA_TOKEN].clone();
+        world.bearer_tokens.insert(TOKEN.into(), ada);
+        world
+            .oauth
+            .access_scopes
+            .insert(TOKEN.into(), scopes.clone());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    run(harness(&dir).args(["keys", "init"]));
+    let keyring = Keyring::load_file(&dir.path().join("store.key")).unwrap();
+    let store = SqliteCredentialStore::open(&dir.path().join("store.sqlite3"), keyring).unwrap();
+    let a_day_from_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 24 * 3600;
+    Tenant::new("narrow", std::sync::Arc::new(store))
+        .set_credential(CredentialSecret::Oauth(OauthTokens {
+            access_token: TOKEN.into(),
+            refresh_token: None,
+            expires_at: Some(a_day_from_now),
+            scopes,
+        }))
+        .unwrap();
+    dir
 }
 
 /// A browser session opened with `key`: its cookie and CSRF token.
