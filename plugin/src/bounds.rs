@@ -43,6 +43,9 @@ const UUID: Bound = Bound::Chars(64);
 const ACCOUNT: Bound = Bound::Chars(128);
 /// A hex object name: 40 for SHA-1, 64 for SHA-256 repositories.
 const COMMIT: Bound = Bound::Chars(64);
+/// A project's key. Not in the spec; Bitbucket's keys are short
+/// upper-case words.
+const PROJECT_KEY: Bound = Bound::Chars(128);
 /// A one-line title. Not in the spec; our choice.
 const TITLE: Bound = Bound::Chars(255);
 /// Markdown bodies: descriptions, comments, issue content, merge messages.
@@ -112,7 +115,14 @@ pub fn bound(operation: &str, field: &str) -> Option<Bound> {
             "source_branch" | "destination_branch" | "target_branch" | "branch" | "include"
             | "exclude",
         ) => Bound::RefName,
-        ("get_branch", "name") => Bound::RefName,
+        (
+            "get_branch" | "create_branch" | "delete_branch" | "get_tag" | "create_tag"
+            | "delete_tag",
+            "name",
+        ) => Bound::RefName,
+        // A hash, or a branch or tag name.
+        (_, "target") => Bound::RefName,
+        ("get_project", "key") => PROJECT_KEY,
         (_, "revision" | "refname") => Bound::RefName,
         (_, "spec") => DIFF_SPEC,
         (_, "commit") => COMMIT,

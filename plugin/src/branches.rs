@@ -1,13 +1,15 @@
 //! Branches: `R/refs/branches[/{name}]`.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::endpoint::{Endpoint, Upstream};
 use crate::error::Error;
 use crate::model::{ApiCommit, Links};
 use crate::page::{self, Listing};
 use crate::path::ApiPath;
-use crate::types::{Branch, BranchPage, BranchRef, ListBranchesRequest};
+use crate::reconcile::reconcile;
+use crate::refs::{points_at, resolve_target};
+use crate::types::{Branch, BranchPage, BranchRef, CreateBranchRequest, ListBranchesRequest};
 
 #[derive(Deserialize)]
 struct ApiBranch {
@@ -49,11 +51,69 @@ pub fn list(upstream: &dyn Upstream, request: ListBranchesRequest) -> Result<Bra
     Ok(BranchPage { items, next_cursor })
 }
 
-pub fn get(upstream: &dyn Upstream, request: BranchRef) -> Result<Branch, Error> {
-    let name = request.name.trim().trim_start_matches("refs/heads/");
-    let path = ApiPath::repository(&request.workspace, &request.repo_slug)?
+/// `R/refs/branches/{name}`, the name without `refs/heads/`.
+fn branch_path(workspace: &str, repo_slug: &str, name: &str) -> Result<ApiPath, Error> {
+    ApiPath::repository(workspace, repo_slug)?
         .literal("refs/branches")
-        .param("name", name)?;
+        .param("name", name.trim().trim_start_matches("refs/heads/"))
+}
+
+pub fn get(upstream: &dyn Upstream, request: BranchRef) -> Result<Branch, Error> {
+    let path = branch_path(&request.workspace, &request.repo_slug, &request.name)?;
     let branch: ApiBranch = upstream.json(&Endpoint::get(path))?;
     Ok(branch.into_branch())
+}
+
+/// `POST R/refs/branches` body.
+#[derive(Serialize)]
+pub struct RefBody<'a> {
+    pub name: &'a str,
+    pub target: HashBody<'a>,
+}
+
+#[derive(Serialize)]
+pub struct HashBody<'a> {
+    pub hash: &'a str,
+}
+
+pub fn create(upstream: &dyn Upstream, request: CreateBranchRequest) -> Result<Branch, Error> {
+    let name = request.name.trim().trim_start_matches("refs/heads/");
+    if name.is_empty() {
+        return Err(Error::validation("name", "must not be empty"));
+    }
+    let hash = resolve_target(
+        upstream,
+        &request.workspace,
+        &request.repo_slug,
+        &request.target,
+    )?;
+    let path =
+        ApiPath::repository(&request.workspace, &request.repo_slug)?.literal("refs/branches");
+    let body = RefBody {
+        name,
+        target: HashBody { hash: &hash },
+    };
+    let created = upstream
+        .json::<ApiBranch>(&Endpoint::post(path).json(&body)?)
+        .map(ApiBranch::into_branch);
+    // A branch of that name at the asked commit is the one this call made:
+    // had it existed before, Bitbucket would have refused the create.
+    reconcile(created, || {
+        let reference = BranchRef {
+            workspace: request.workspace.clone(),
+            repo_slug: request.repo_slug.clone(),
+            name: name.to_owned(),
+        };
+        match get(upstream, reference) {
+            Ok(branch) if points_at(&branch.target_hash, &hash) => Ok(Some(branch)),
+            Ok(_) | Err(Error::NotFound(_)) => Ok(None),
+            Err(other) => Err(other),
+        }
+    })
+}
+
+pub fn delete(upstream: &dyn Upstream, request: BranchRef) -> Result<BranchRef, Error> {
+    let path = branch_path(&request.workspace, &request.repo_slug, &request.name)?;
+    upstream.send(&Endpoint::delete(path))?;
+    Ok(request)
 }

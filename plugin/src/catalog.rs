@@ -13,8 +13,8 @@ use crate::types::*;
 use crate::webhooks::WEBHOOK_EVENTS;
 use crate::wire::{self, NoParams};
 use crate::{
-    analytics, auth, branches, commits, diffs, health, issues, pipelines, pullrequests,
-    repositories, reviews, search, source, statuses, users, webhooks, workspaces,
+    analytics, auth, branches, commits, diffs, health, issues, pipelines, projects, pullrequests,
+    repositories, reviews, search, source, statuses, tags, users, webhooks, workspaces,
 };
 
 /// The component the bindings export.
@@ -252,6 +252,28 @@ operations! {
             "Branches of a repository, filtered with BBQL and sorted.";
         Read [read_only, idempotent] scopes("repository") get_branch(BranchRef) -> Branch = branches::get,
             "One branch by name (names may contain `/`).";
+        Execute [] scopes("repository:write") create_branch(CreateBranchRequest) -> Branch = branches::create,
+            "Create a branch at a commit, or at the head of a branch or tag (never retried automatically).";
+        Critical [destructive, idempotent] scopes("repository:write") delete_branch(BranchRef) -> BranchRef = branches::delete,
+            "Delete a branch; Bitbucket refuses the main branch. Commits only on it become unreachable.";
+    }
+
+    tags {
+        Read [read_only, idempotent] scopes("repository") list_tags(ListTagsRequest) -> TagPage = tags::list,
+            "Tags of a repository, filtered with BBQL and sorted.";
+        Read [read_only, idempotent] scopes("repository") get_tag(TagRef) -> Tag = tags::get,
+            "One tag by name, with its commit and, when annotated, its message and tagger.";
+        Execute [] scopes("repository:write") create_tag(CreateTagRequest) -> Tag = tags::create,
+            "Tag a commit, or the head of a branch; a message makes it annotated (never retried automatically).";
+        Critical [destructive, idempotent] scopes("repository:write") delete_tag(TagRef) -> TagRef = tags::delete,
+            "Delete a tag; a release or deployment may name it.";
+    }
+
+    projects {
+        Read [read_only, idempotent] scopes("project") list_projects(ListProjectsRequest) -> ProjectPage = projects::list,
+            "Projects of a workspace.";
+        Read [read_only, idempotent] scopes("project") get_project(ProjectRef) -> Project = projects::get,
+            "One project of a workspace by its key.";
     }
 
     commits {
@@ -456,7 +478,7 @@ fn capabilities() -> IntegrationInfo {
     IntegrationInfo {
         name: "bitbucket".to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
-        description: "Bitbucket Cloud: workspaces, repositories, branches, commits, source files, diffs, build statuses, pull requests and their review, pipelines, issues, code search and webhooks.".to_owned(),
+        description: "Bitbucket Cloud: workspaces and their projects, repositories, branches and tags, commits, source files, diffs, build statuses, pull requests and their review, pipelines, issues, code search and webhooks.".to_owned(),
         auth_kinds: vec![AuthKind::Oauth2, AuthKind::AccessToken, AuthKind::ApiToken],
         allowed_hosts: ALLOWED_HOSTS.map(str::to_owned).to_vec(),
         rate_limits: vec![

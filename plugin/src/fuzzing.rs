@@ -91,7 +91,20 @@ pub fn sample_params(operation: &str) -> &'static str {
         "list_repositories" => r#"{"workspace":"acme","role":"member","page":{"size":10}}"#,
         "get_repository" => r#"{"workspace":"acme","repo_slug":"api-service-00"}"#,
         "list_branches" => r#"{"workspace":"acme","repo_slug":"api-service-00"}"#,
-        "get_branch" => r#"{"workspace":"acme","repo_slug":"api-service-00","name":"feature/x"}"#,
+        "get_branch" | "delete_branch" | "get_tag" | "delete_tag" => {
+            r#"{"workspace":"acme","repo_slug":"api-service-00","name":"feature/x"}"#
+        }
+        "create_branch" => {
+            r#"{"workspace":"acme","repo_slug":"api-service-00","name":"feature/x","target":"main"}"#
+        }
+        "create_tag" => {
+            r#"{"workspace":"acme","repo_slug":"api-service-00","name":"v1.0","target":"4f2c1ab","message":"m"}"#
+        }
+        "list_tags" => {
+            r#"{"workspace":"acme","repo_slug":"api-service-00","page":{"q":"name ~ \"v\""}}"#
+        }
+        "list_projects" => r#"{"workspace":"acme","page":{"size":10}}"#,
+        "get_project" => r#"{"workspace":"acme","key":"ATOM"}"#,
         "list_commits" => r#"{"workspace":"acme","repo_slug":"api-service-00","include":["main"]}"#,
         "get_commit" => r#"{"workspace":"acme","repo_slug":"api-service-00","commit":"abc123"}"#,
         "list_pull_requests" => {

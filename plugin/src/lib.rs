@@ -16,8 +16,8 @@ mod bindings {
             wit_bindgen::generate!({
                 // The generic contract and Bitbucket's typed functions, each
                 // frozen in its version's folder.
-                path: ["../wit/integration@0.5.0", "../wit/bitbucket@0.5.0"],
-                world: "atom:bitbucket/bitbucket@0.5.0",
+                path: ["../wit/integration@0.6.0", "../wit/bitbucket@0.6.0"],
+                world: "atom:bitbucket/bitbucket@0.6.0",
                 generate_all,
                 additional_derives: $($derives)*,
                 // Enums get their JSON names from `wire::enums`; the host's
@@ -64,6 +64,7 @@ mod page;
 mod path;
 mod quote;
 mod reconcile;
+mod refs;
 mod session;
 mod transport;
 mod types;
@@ -84,12 +85,14 @@ mod diffs;
 mod health;
 mod issues;
 mod pipelines;
+mod projects;
 mod pullrequests;
 mod repositories;
 mod reviews;
 mod search;
 mod source;
 mod statuses;
+mod tags;
 mod users;
 mod webhooks;
 mod workspaces;

@@ -16,7 +16,7 @@ pub use crate::bindings::exports::atom::bitbucket::auth::{
     AuthCompleteRequest, AuthStartResult, AuthStatus,
 };
 pub use crate::bindings::exports::atom::bitbucket::branches::{
-    Branch, BranchPage, BranchRef, ListBranchesRequest,
+    Branch, BranchPage, BranchRef, CreateBranchRequest, ListBranchesRequest,
 };
 pub use crate::bindings::exports::atom::bitbucket::commits::{
     Commit, CommitPage, CommitRef, ListCommitsRequest,
@@ -34,6 +34,9 @@ pub use crate::bindings::exports::atom::bitbucket::pipelines::{
     ListPipelineStepsRequest, ListPipelinesRequest, Pipeline, PipelinePage, PipelineRef,
     PipelineStep, PipelineStepPage, PipelineTarget, RunStatus, StepLog, StepLogRequest,
     TriggerPipelineRequest,
+};
+pub use crate::bindings::exports::atom::bitbucket::projects::{
+    ListProjectsRequest, Project, ProjectPage, ProjectRef,
 };
 pub use crate::bindings::exports::atom::bitbucket::pullrequests::{
     Activity, ActivityKind, ActivityPage, CommentResolution, CreatePullRequestCommentRequest,
@@ -63,6 +66,9 @@ pub use crate::bindings::exports::atom::bitbucket::source::{
 pub use crate::bindings::exports::atom::bitbucket::statuses::{
     BuildState, BuildStatus, BuildStatusPage, ListCommitStatusesRequest,
     ListPullRequestStatusesRequest, ReportBuildStatusRequest,
+};
+pub use crate::bindings::exports::atom::bitbucket::tags::{
+    CreateTagRequest, ListTagsRequest, Tag, TagPage, TagRef,
 };
 pub use crate::bindings::exports::atom::bitbucket::users::Account;
 pub use crate::bindings::exports::atom::bitbucket::webhooks::{
