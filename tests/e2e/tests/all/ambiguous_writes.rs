@@ -120,6 +120,36 @@ async fn create_pull_request_with_a_lost_answer_opens_one_pull_request() {
 }
 
 #[tokio::test]
+async fn create_branch_with_a_lost_answer_makes_one_branch() {
+    each_kind(async |kind: FaultKind| {
+        let env = env().await;
+        let name = format!("lost/{}", kind.name());
+        lose_answers_to_writes(&env, kind.clone());
+        let outcome = env
+            .exec(
+                "create-branch",
+                repo(json!({ "name": name, "target": "main" })),
+            )
+            .await;
+        // The branch at the asked commit is found again: had it existed
+        // before, Bitbucket would have refused the create.
+        let branch = found_or_unknown("create-branch", outcome).expect("found by reading it back");
+        assert_eq!(branch["name"], name.as_str(), "{branch}");
+        let made = env
+            .fake
+            .control()
+            .branches
+            .iter()
+            .filter(|b| b.repo == REPO && b.name == name)
+            .count();
+        assert_eq!(made, 1, "{kind:?}: one branch");
+        assert_eq!(posts_to(&env, "/refs/branches"), 1, "{kind:?}: one POST");
+        assert!(env.fake.fault_counts().of(&kind) >= 1);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn trigger_pipeline_with_a_lost_answer_starts_one_run() {
     each_kind(async |kind: FaultKind| {
         let env = env().await;

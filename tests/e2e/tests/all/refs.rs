@@ -141,3 +141,98 @@ async fn commits_follow_include_exclude_and_path_and_page_by_cursor() {
         "{bad}"
     );
 }
+
+/// The head of `name` in the fake's world.
+fn head_of(env: &atom_test_support::Env, name: &str) -> String {
+    let world = env.fake.control();
+    world
+        .branches
+        .iter()
+        .find(|b| b.repo == "atom-labs/bitbucket-plugin" && b.name == name)
+        .map(|b| b.target.clone())
+        .unwrap_or_else(|| panic!("{name} exists"))
+}
+
+#[tokio::test]
+async fn a_branch_starts_at_a_branch_or_a_hash_and_is_deleted_but_main_is_not() {
+    let env = env().await;
+    let main = head_of(&env, "main");
+    let from_main = env
+        .exec(
+            "create-branch",
+            repo(json!({ "name": "feature/from-main", "target": "main" })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(from_main["name"], "feature/from-main");
+    assert_eq!(from_main["target_hash"], main.as_str());
+    assert_eq!(head_of(&env, "feature/from-main"), main);
+
+    let develop = head_of(&env, "develop");
+    let from_hash = env
+        .exec(
+            "create-branch",
+            repo(json!({ "name": "hotfix/short-hash", "target": &develop[..7] })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(from_hash["target_hash"], develop.as_str());
+
+    // Refused before anything is sent: no such ref.
+    let posts = |env: &atom_test_support::Env| {
+        env.fake
+            .control()
+            .requests
+            .iter()
+            .filter(|r| r.method == "POST")
+            .count()
+    };
+    let before = posts(&env);
+    let nowhere = env
+        .exec(
+            "create-branch",
+            repo(json!({ "name": "feature/nowhere", "target": "no-such-ref" })),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(nowhere.code(), "validation", "{nowhere}");
+    assert_eq!(nowhere.to_json()["field"], "target", "{nowhere}");
+    assert_eq!(posts(&env), before, "nothing was created");
+    let twice = env
+        .exec(
+            "create-branch",
+            repo(json!({ "name": "feature/from-main", "target": "main" })),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(twice.code(), "validation", "{twice}");
+    assert!(twice.to_string().contains("already exists"), "{twice}");
+
+    let deleted = env
+        .exec(
+            "delete-branch",
+            repo(json!({ "name": "feature/from-main" })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(deleted["name"], "feature/from-main");
+    let gone = env
+        .exec("get-branch", repo(json!({ "name": "feature/from-main" })))
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), "not_found", "{gone}");
+    let again = env
+        .exec(
+            "delete-branch",
+            repo(json!({ "name": "feature/from-main" })),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), "not_found", "{again}");
+    let main_kept = env
+        .exec("delete-branch", repo(json!({ "name": "main" })))
+        .await
+        .unwrap_err();
+    assert_eq!(main_kept.code(), "validation", "{main_kept}");
+    assert_eq!(head_of(&env, "main"), main, "main is still there");
+}
