@@ -14,6 +14,7 @@ mod repositories;
 mod search;
 pub(crate) mod source;
 pub(crate) mod statuses;
+mod tags;
 mod user;
 mod workspaces;
 
@@ -91,6 +92,11 @@ fn repository_routes() -> Router<Shared> {
         .route(
             &at("/refs/branches/{*name}"),
             get(branches::get).delete(branches::delete),
+        )
+        .route(&at("/refs/tags"), get(tags::list).post(tags::create))
+        .route(
+            &at("/refs/tags/{*name}"),
+            get(tags::get).delete(tags::delete),
         )
         .route(&at("/commits"), get(commits::list))
         .route(&at("/commits/{*revision}"), get(commits::list_revision))

@@ -9,6 +9,7 @@ mod pullrequests;
 mod review;
 mod source;
 mod spec;
+mod tags;
 mod tracker;
 
 use axum::http::{HeaderMap, Method, Request, StatusCode};

@@ -1,7 +1,7 @@
 //! The fake's state: accounts, workspaces, repositories, credentials, what
-//! lives in the repositories (commits, branches, pull requests, pipelines,
-//! issues, files, webhooks), and the knobs tests turn (faults, delays) and
-//! read (the request log, webhook deliveries).
+//! lives in the repositories (commits, branches, tags, pull requests,
+//! pipelines, issues, files, webhooks), and the knobs tests turn (faults,
+//! delays) and read (the request log, webhook deliveries).
 
 mod code;
 mod git;
@@ -21,7 +21,7 @@ use serde_json::Value;
 use crate::spec::Violation;
 
 pub use code::SourceFile;
-pub use git::{Branch, Commit};
+pub use git::{Annotation, Branch, Commit, Tag};
 pub(crate) use git::{MERGE_STRATEGIES, Resolved, commit_hash};
 pub(crate) use hooks::Event;
 pub use hooks::{Delivery, EVENT_KEYS, HookSubject, Webhook};
@@ -202,6 +202,8 @@ pub struct World {
     pub commits: Vec<Commit>,
     /// Every repository's branches (`Branch::repo` is the full name).
     pub branches: Vec<Branch>,
+    /// Every repository's tags (`Tag::repo` is the full name).
+    pub tags: Vec<Tag>,
     /// Pull requests, ids counting from 1 per repository.
     pub pull_requests: Vec<PullRequest>,
     /// Build statuses on commits, oldest first.
@@ -275,6 +277,7 @@ impl Default for World {
             check_answers: true,
             commits: Vec::new(),
             branches: Vec::new(),
+            tags: Vec::new(),
             pull_requests: Vec::new(),
             statuses: Vec::new(),
             merge_tasks: Vec::new(),
