@@ -9,6 +9,7 @@ mod issues;
 mod logs;
 mod oauth;
 mod pipelines;
+mod projects;
 mod pullrequests;
 mod repositories;
 mod search;
@@ -42,6 +43,11 @@ pub fn router(world: Shared) -> Router {
         .route("/2.0/user/permissions/repositories", get(removed))
         .route("/2.0/workspaces", get(removed))
         .route("/2.0/workspaces/{workspace}", get(workspaces::get))
+        .route("/2.0/workspaces/{workspace}/projects", get(projects::list))
+        .route(
+            "/2.0/workspaces/{workspace}/projects/{project_key}",
+            get(projects::get),
+        )
         .route("/2.0/repositories", get(removed))
         .route("/2.0/repositories/{workspace}", get(repositories::list))
         .route(

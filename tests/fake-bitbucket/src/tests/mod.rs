@@ -5,6 +5,7 @@ mod faults;
 mod git;
 mod hooks;
 mod pipelines;
+mod projects;
 mod pullrequests;
 mod review;
 mod source;

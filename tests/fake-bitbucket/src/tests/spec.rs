@@ -246,6 +246,10 @@ async fn every_route_answers_within_the_spec() {
     }
     get("/2.0/workspaces/acme".into()).await;
     get("/2.0/workspaces/nope".into()).await;
+    get("/2.0/workspaces/acme/projects?pagelen=2&page=2".into()).await;
+    get("/2.0/workspaces/umbrella/projects".into()).await;
+    get("/2.0/workspaces/acme/projects/PLAT".into()).await;
+    get("/2.0/workspaces/acme/projects/NOPE".into()).await;
     let repos = get(
         "/2.0/repositories/acme?role=member&q=name%20~%20%22api%22&sort=-updated_on&pagelen=100"
             .into(),
