@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::render;
+use crate::render::{self, RefKind};
 use crate::world::{HookSubject, World};
 
 /// Whether any active hook listens for `key` on `repo`: payloads are only
@@ -28,10 +28,11 @@ fn envelope(world: &World, repo: &str, actor: &str) -> Value {
     json!({ "actor": render::account(world, actor), "repository": repository })
 }
 
-/// One `push.changes[]` entry: a branch created (`old` None), moved, or
-/// deleted (`new` None), with the commits it gained.
+/// One `push.changes[]` entry: a branch or tag created (`old` None), moved,
+/// or deleted (`new` None), with the commits it gained (tagging gains none).
 pub fn push_change(
     world: &World,
+    kind: RefKind,
     repo: &str,
     name: &str,
     old: Option<&str>,
@@ -41,19 +42,7 @@ pub fn push_change(
     let base = &world.base_url;
     let reference = |hash: Option<&str>| match hash {
         None => Value::Null,
-        Some(hash) => json!({
-            "type": "branch",
-            "name": name,
-            "target": world
-                .commit_in(repo, hash)
-                .map(|c| render::commit(world, c))
-                .unwrap_or(Value::Null),
-            "links": {
-                "self": { "href": format!("{base}/2.0/repositories/{repo}/refs/branches/{name}") },
-                "commits": { "href": format!("{base}/2.0/repositories/{repo}/commits/{name}") },
-                "html": { "href": format!("{base}/{repo}/branch/{name}") }
-            }
-        }),
+        Some(hash) => render::git_ref(world, kind, repo, name, hash),
     };
     let commits: Vec<Value> = gained
         .iter()

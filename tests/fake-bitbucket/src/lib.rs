@@ -4,12 +4,13 @@
 //! same paths, JSON shapes (from Atlassian's OpenAPI spec), `{size, page,
 //! pagelen, next, values}` pages capped at 100, Bitbucket's error bodies and
 //! status codes, Bearer and Basic authentication, and 410 on the endpoints
-//! removed in 2026. Besides workspaces and repositories it keeps branches,
-//! commits, pull requests (with async merges), pipelines (runs that progress
-//! as they are polled, logs behind pre-signed URLs), issues, code search and
-//! webhooks that it really delivers, signed, to loopback receivers. Tests
-//! reach into it through [`FakeBitbucket::control`] to seed data, inject
-//! faults, turn knobs and read what was requested and delivered.
+//! removed in 2026. Besides workspaces, their projects and repositories it
+//! keeps branches, tags, commits, pull requests (with async merges),
+//! pipelines (runs that progress as they are polled, logs behind pre-signed
+//! URLs), issues, code search and webhooks that it really delivers, signed,
+//! to loopback receivers. Tests reach into it through
+//! [`FakeBitbucket::control`] to seed data, inject faults, turn knobs and
+//! read what was requested and delivered.
 
 // Handlers answer `Result<_, Response>` as axum handlers do; boxing every
 // early answer would only obscure them.
@@ -47,11 +48,11 @@ pub use fixtures::{
 pub use spec::Violation;
 pub use spec::overrides as spec_overrides;
 pub use world::{
-    Branch, Comment, Commit, CommitStatus, Delivery, EVENT_KEYS, Fault, HookSubject, Inline, Issue,
-    IssueChange, Membership, MergeParams, MergeTask, OauthConsumer, OauthServer, Participant,
-    Phase, Pipeline, PipelineTarget, PrState, PullRequest, RecordedRequest, Repository,
-    ReviewState, RunResult, SourceFile, Step, StepPhase, StepResult, Task, Trigger, Update, User,
-    Variable, Webhook, Workspace, World,
+    Annotation, Branch, Comment, Commit, CommitStatus, Delivery, EVENT_KEYS, Fault, HookSubject,
+    Inline, Issue, IssueChange, Membership, MergeParams, MergeTask, OauthConsumer, OauthServer,
+    Participant, Phase, Pipeline, PipelineTarget, PrState, Project, PullRequest, RecordedRequest,
+    Repository, ReviewState, RunResult, SourceFile, Step, StepPhase, StepResult, Tag, Task,
+    Trigger, Update, User, Variable, Webhook, Workspace, World,
 };
 
 pub(crate) type Shared = Arc<Mutex<World>>;

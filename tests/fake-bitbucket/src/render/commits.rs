@@ -10,10 +10,6 @@ use crate::world::{Commit, World};
 pub fn commit(world: &World, c: &Commit) -> Value {
     let base = &world.base_url;
     let repo = &c.repo;
-    let mut author = json!({ "type": "author", "raw": c.author_raw });
-    if let Some(user) = &c.author {
-        author["user"] = account(world, user);
-    }
     let parents: Vec<Value> = c
         .parents
         .iter()
@@ -34,7 +30,7 @@ pub fn commit(world: &World, c: &Commit) -> Value {
         "type": "commit",
         "hash": hash,
         "date": git_date(c.date),
-        "author": author,
+        "author": author(world, &c.author_raw, c.author.as_deref()),
         "message": c.message,
         "summary": rendered(&c.message),
         "rendered": { "message": rendered(&c.message) },
@@ -51,6 +47,16 @@ pub fn commit(world: &World, c: &Commit) -> Value {
             "statuses": { "href": format!("{api}/commit/{hash}/statuses") }
         }
     })
+}
+
+/// An `author` (a commit's, a tag's tagger): what git recorded, and the
+/// account when the e-mail matches one.
+pub fn author(world: &World, raw: &str, user: Option<&str>) -> Value {
+    let mut author = json!({ "type": "author", "raw": raw });
+    if let Some(user) = user {
+        author["user"] = account(world, user);
+    }
+    author
 }
 
 /// A commit as pull requests and pipelines point at one: the hash

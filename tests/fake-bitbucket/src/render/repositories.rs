@@ -2,6 +2,7 @@
 
 use serde_json::{Value, json};
 
+use super::project_summary;
 use crate::world::{Repository, World};
 
 /// The `repository` definition, with the fields the real API adds (`slug`,
@@ -28,23 +29,17 @@ pub fn repository(world: &World, r: &Repository) -> Value {
         "created_on": r.created_on,
         "updated_on": r.updated_on,
         "mainbranch": { "type": "branch", "name": r.main_branch },
-        "project": {
-            "type": "project",
-            "key": r.project_key,
-            "name": r.project_name,
-        },
+        "project": world.project_of(r).map_or_else(
+            || json!({ "type": "project", "key": r.project_key, "name": r.project_name }),
+            project_summary,
+        ),
         "workspace": {
             "type": "workspace",
             "slug": r.workspace,
             "name": ws.map(|w| w.name.clone()),
             "uuid": ws.map(|w| w.uuid.clone()),
         },
-        "owner": {
-            "type": "team",
-            "display_name": ws.map(|w| w.name.clone()),
-            "uuid": ws.map(|w| w.uuid.clone()),
-            "username": r.workspace,
-        },
+        "owner": owner(world, &r.workspace),
         "links": {
             "self": { "href": format!("{base}/2.0/repositories/{full_name}") },
             "html": { "href": format!("{base}/{full_name}") },
@@ -53,6 +48,17 @@ pub fn repository(world: &World, r: &Repository) -> Value {
                 { "name": "ssh", "href": format!("git@{host}:{full_name}.git") }
             ]
         }
+    })
+}
+
+/// The workspace that owns a repository or project, as a `team`.
+pub(super) fn owner(world: &World, slug: &str) -> Value {
+    let ws = world.workspace(slug);
+    json!({
+        "type": "team",
+        "display_name": ws.map(|w| w.name.clone()),
+        "uuid": ws.map(|w| w.uuid.clone()),
+        "username": slug,
     })
 }
 

@@ -1,4 +1,6 @@
-//! `R/refs/branches` and `R/refs/branches/{name}` (names may hold `/`).
+//! `R/refs/branches` and `R/refs/branches/{name}` (names may hold `/`), and
+//! what tags share with branches: listing, natural sort, creating from a
+//! commit, git's rules for names.
 
 use std::cmp::Ordering;
 
@@ -9,8 +11,11 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{created, json_body, no_content, open_repository, param, query_pairs, require_write};
+use super::{
+    created, json_body, no_content, open_repository, param, query_pairs, require_write, tags,
+};
 use crate::pages::{self, PageParams};
+use crate::render::{Names, RefKind, git_ref};
 use crate::world::{Branch, Resolved, World};
 use crate::{Shared, bbql, errors, events, lock};
 
@@ -30,44 +35,63 @@ const NEW_BRANCH_STRATEGIES: [&str; 3] = ["merge_commit", "squash", "fast_forwar
 pub async fn list(
     State(world): State<Shared>,
     headers: HeaderMap,
-    Path((workspace, slug)): Path<(String, String)>,
+    Path(at): Path<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, Response> {
     let world = lock(&world);
-    let (_, repository) = open_repository(&world, &headers, &workspace, &slug)?;
-    let query = query_pairs(query.as_deref());
+    list_refs(&world, RefKind::Branch, &headers, &at, query.as_deref())
+}
+
+/// A page of one repository's branches or tags: in `git … --list` order
+/// (plain lexical) unless `sort` says otherwise, filtered by `q`.
+pub(super) fn list_refs(
+    world: &World,
+    kind: RefKind,
+    headers: &HeaderMap,
+    (workspace, slug): &(String, String),
+    query: Option<&str>,
+) -> Result<Response, Response> {
+    let (_, repository) = open_repository(world, headers, workspace, slug)?;
+    let repo = repository.full_name();
+    let query = query_pairs(query);
     let params = PageParams::from_query(&query)?;
-    let full_name = repository.full_name();
-    // `git branch --list` order: plain lexical.
-    let mut branches: Vec<&Branch> = world
-        .branches
-        .iter()
-        .filter(|b| b.repo == full_name)
-        .collect();
-    branches.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut items: Vec<Value> = branches.iter().map(|b| render(&world, b)).collect();
+    let (mut items, fields): (Vec<Value>, &[&str]) = match kind {
+        RefKind::Branch => {
+            let mine = world.branches.iter().filter(|b| b.repo == repo);
+            (mine.map(|b| render(world, b)).collect(), &FIELDS)
+        }
+        RefKind::Tag => {
+            let mine = world.tags.iter().filter(|t| t.repo == repo);
+            (
+                mine.map(|t| tags::render(world, t)).collect(),
+                &tags::FIELDS,
+            )
+        }
+    };
+    items.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
     if let Some(q) = param(&query, "q") {
-        let filter = bbql::parse(q, &FIELDS).map_err(|m| errors::error(400, &m))?;
+        let filter = bbql::parse(q, fields).map_err(|m| errors::error(400, &m))?;
         items.retain(|item| filter.matches(item));
     }
     if let Some(sort) = param(&query, "sort") {
-        sort_branches(&mut items, sort)?;
+        sort_refs(&mut items, sort, fields)?;
     }
     let url = format!(
-        "{}/2.0/repositories/{full_name}/refs/branches",
-        world.base_url
+        "{}/2.0/repositories/{repo}/refs/{}",
+        world.base_url,
+        kind.names().collection
     );
     Ok(Json(pages::page(items, &params, &url, &query)).into_response())
 }
 
 /// Sorting on `name` is natural (numbers as numbers), as Bitbucket documents.
-fn sort_branches(items: &mut [Value], sort: &str) -> Result<(), Response> {
+fn sort_refs(items: &mut [Value], sort: &str, fields: &[&str]) -> Result<(), Response> {
     let (descending, field) = match sort.strip_prefix('-') {
         Some(field) => (true, field),
         None => (false, sort),
     };
     if field != "name" {
-        return bbql::sort(items, sort, &FIELDS).map_err(|m| errors::error(400, &m));
+        return bbql::sort(items, sort, fields).map_err(|m| errors::error(400, &m));
     }
     items.sort_by(|a, b| {
         let order = natural(
@@ -124,49 +148,182 @@ fn trim_zeros(s: &[u8]) -> &[u8] {
 pub async fn get(
     State(world): State<Shared>,
     headers: HeaderMap,
-    Path((workspace, slug, name)): Path<(String, String, String)>,
+    Path(at): Path<(String, String, String)>,
 ) -> Result<Response, Response> {
     let world = lock(&world);
-    let (_, repository) = open_repository(&world, &headers, &workspace, &slug)?;
-    let name = name.strip_prefix("refs/heads/").unwrap_or(&name);
-    let branch = world
-        .branch_in(&repository.full_name(), name)
-        .ok_or_else(branch_not_found)?;
-    Ok(Json(render(&world, branch)).into_response())
+    get_ref(&world, RefKind::Branch, &headers, &at)
+}
+
+/// One branch or tag, by its name with or without its `refs/…/` prefix.
+pub(super) fn get_ref(
+    world: &World,
+    kind: RefKind,
+    headers: &HeaderMap,
+    (workspace, slug, name): &(String, String, String),
+) -> Result<Response, Response> {
+    let (_, repository) = open_repository(world, headers, workspace, slug)?;
+    let repo = repository.full_name();
+    let name = name.strip_prefix(kind.names().prefix).unwrap_or(name);
+    let found = match kind {
+        RefKind::Branch => world.branch_in(&repo, name).map(|b| render(world, b)),
+        RefKind::Tag => world.tag_in(&repo, name).map(|t| tags::render(world, t)),
+    };
+    let found = found.ok_or_else(|| not_found(kind))?;
+    Ok(Json(found).into_response())
 }
 
 pub async fn create(
     State(world): State<Shared>,
     headers: HeaderMap,
-    Path((workspace, slug)): Path<(String, String)>,
+    Path(at): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, Response> {
     let mut world = lock(&world);
-    let (user, repository) = open_repository(&world, &headers, &workspace, &slug)?;
-    require_write(&world, &user, &repository)?;
-    let body = json_body(&body)?;
-    let full_name = repository.full_name();
+    let new = new_ref(&world, RefKind::Branch, &headers, &at, &body)?;
+    let branch = Branch {
+        repo: new.repo.clone(),
+        name: new.name.clone(),
+        target: new.target.clone(),
+        merge_strategies: NEW_BRANCH_STRATEGIES.map(str::to_owned).to_vec(),
+        default_merge_strategy: "merge_commit".into(),
+    };
+    world.branches.push(branch.clone());
+    new.announce(&mut world);
+    Ok(created(render(&world, &branch)))
+}
+
+pub async fn delete(
+    State(world): State<Shared>,
+    headers: HeaderMap,
+    Path(at): Path<(String, String, String)>,
+) -> Result<Response, Response> {
+    let mut world = lock(&world);
+    delete_ref(&mut world, RefKind::Branch, &headers, &at)
+}
+
+/// Deletes a branch (never the main one) or a tag, and tells of it in a
+/// repo:push.
+pub(super) fn delete_ref(
+    world: &mut World,
+    kind: RefKind,
+    headers: &HeaderMap,
+    (workspace, slug, name): &(String, String, String),
+) -> Result<Response, Response> {
+    let (user, repository) = open_repository(world, headers, workspace, slug)?;
+    require_write(world, &user, &repository)?;
+    let repo = repository.full_name();
+    if kind == RefKind::Branch && *name == repository.main_branch {
+        return Err(errors::error(400, "You can't delete the main branch."));
+    }
+    let change = world
+        .remove_ref(kind, &repo, name)
+        .ok_or_else(|| not_found(kind))?;
+    events::push(world, &repo, &user, vec![change]);
+    Ok(no_content())
+}
+
+impl World {
+    /// Removes a branch, answering the repo:push change that tells of it.
+    pub(crate) fn remove_branch(&mut self, repo: &str, name: &str) -> Option<Value> {
+        self.remove_ref(RefKind::Branch, repo, name)
+    }
+
+    fn remove_ref(&mut self, kind: RefKind, repo: &str, name: &str) -> Option<Value> {
+        let named = |r: &str, n: &str| r == repo && n == name;
+        let gone = match kind {
+            RefKind::Branch => {
+                let at = self.branches.iter().position(|b| named(&b.repo, &b.name))?;
+                self.branches.remove(at).target
+            }
+            RefKind::Tag => {
+                let at = self.tags.iter().position(|t| named(&t.repo, &t.name))?;
+                self.tags.remove(at).target
+            }
+        };
+        Some(events::push_change(
+            self,
+            kind,
+            repo,
+            name,
+            Some(&gone),
+            None,
+            &[],
+        ))
+    }
+}
+
+/// Bitbucket's 404 for a branch or tag it does not have.
+fn not_found(kind: RefKind) -> Response {
+    errors::error(404, &format!("{} not found", kind.names().title))
+}
+
+/// A create of a branch or tag, checked: who asks (with write access),
+/// where, the body, a `name` git accepts that no ref of the kind has yet,
+/// and the full hash of the commit `target.hash` names.
+pub(super) struct NewRef {
+    pub kind: RefKind,
+    pub user: String,
+    pub repo: String,
+    pub body: Value,
+    pub name: String,
+    pub target: String,
+}
+
+impl NewRef {
+    /// Tells of the ref in a repo:push, once the world has it.
+    pub(super) fn announce(&self, world: &mut World) {
+        let change = events::push_change(
+            world,
+            self.kind,
+            &self.repo,
+            &self.name,
+            None,
+            Some(&self.target),
+            &[],
+        );
+        events::push(world, &self.repo, &self.user, vec![change]);
+    }
+}
+
+/// Bitbucket's 400s where a create's body falls short, naming the field.
+pub(super) fn new_ref(
+    world: &World,
+    kind: RefKind,
+    headers: &HeaderMap,
+    (workspace, slug): &(String, String),
+    body: &[u8],
+) -> Result<NewRef, Response> {
+    let Names { word, title, .. } = kind.names();
+    let (user, repository) = open_repository(world, headers, workspace, slug)?;
+    require_write(world, &user, &repository)?;
+    let body = json_body(body)?;
+    let repo = repository.full_name();
     let name = body["name"]
         .as_str()
         .map(str::trim)
         .filter(|n| !n.is_empty())
-        .ok_or_else(|| errors::field_error("name", "This field is required."))?;
-    if !valid_name(name) {
+        .ok_or_else(|| errors::field_error("name", "This field is required."))?
+        .to_owned();
+    if !valid_name(&name) {
         return Err(errors::field_error(
             "name",
-            &format!("\"{name}\" is not a valid branch name."),
+            &format!("\"{name}\" is not a valid {word} name."),
         ));
     }
-    if world.branch_in(&full_name, name).is_some() {
+    let taken = match kind {
+        RefKind::Branch => world.branch_in(&repo, &name).is_some(),
+        RefKind::Tag => world.tag_in(&repo, &name).is_some(),
+    };
+    if taken {
         return Err(errors::error(
             400,
-            &format!("Branch \"{name}\" already exists."),
+            &format!("{title} \"{name}\" already exists."),
         ));
     }
     let hash = body["target"]["hash"]
         .as_str()
         .ok_or_else(|| errors::field_error("target", "This field is required."))?;
-    let target = match world.resolve_hash(&full_name, hash) {
+    let target = match world.resolve_hash(&repo, hash) {
         Resolved::Found(full) => full,
         Resolved::Ambiguous => {
             return Err(errors::field_error(
@@ -181,62 +338,14 @@ pub async fn create(
             ));
         }
     };
-    let branch = Branch {
-        repo: full_name.clone(),
-        name: name.to_owned(),
-        target: target.clone(),
-        merge_strategies: NEW_BRANCH_STRATEGIES.map(str::to_owned).to_vec(),
-        default_merge_strategy: "merge_commit".into(),
-    };
-    world.branches.push(branch.clone());
-    let change = events::push_change(&world, &full_name, name, None, Some(&target), &[]);
-    events::push(&mut world, &full_name, &user, vec![change]);
-    Ok(created(render(&world, &branch)))
-}
-
-pub async fn delete(
-    State(world): State<Shared>,
-    headers: HeaderMap,
-    Path((workspace, slug, name)): Path<(String, String, String)>,
-) -> Result<Response, Response> {
-    let mut world = lock(&world);
-    let (user, repository) = open_repository(&world, &headers, &workspace, &slug)?;
-    require_write(&world, &user, &repository)?;
-    let full_name = repository.full_name();
-    let branch = world
-        .branch_in(&full_name, &name)
-        .cloned()
-        .ok_or_else(branch_not_found)?;
-    if branch.name == repository.main_branch {
-        return Err(errors::error(400, "You can't delete the main branch."));
-    }
-    if let Some(change) = world.remove_branch(&full_name, &branch.name) {
-        events::push(&mut world, &full_name, &user, vec![change]);
-    }
-    Ok(no_content())
-}
-
-impl World {
-    /// Removes a branch, answering the repo:push change that tells of it.
-    pub(crate) fn remove_branch(&mut self, repo: &str, name: &str) -> Option<Value> {
-        let at = self
-            .branches
-            .iter()
-            .position(|b| b.repo == repo && b.name == name)?;
-        let branch = self.branches.remove(at);
-        Some(events::push_change(
-            self,
-            repo,
-            name,
-            Some(&branch.target),
-            None,
-            &[],
-        ))
-    }
-}
-
-pub fn branch_not_found() -> Response {
-    errors::error(404, "Branch not found")
+    Ok(NewRef {
+        kind,
+        user,
+        repo,
+        body,
+        name,
+        target,
+    })
 }
 
 /// Git's ref-name rules, the parts a client can trip over.
@@ -254,24 +363,10 @@ fn valid_name(name: &str) -> bool {
 
 /// The `branch` definition.
 pub fn render(world: &World, b: &Branch) -> Value {
-    let base = &world.base_url;
-    let repo = &b.repo;
-    let target = world
-        .commit_in(repo, &b.target)
-        .map(|c| crate::render::commit(world, c))
-        .unwrap_or(Value::Null);
-    json!({
-        "type": "branch",
-        "name": b.name,
-        "target": target,
-        "merge_strategies": b.merge_strategies,
-        "default_merge_strategy": b.default_merge_strategy,
-        "links": {
-            "self": { "href": format!("{base}/2.0/repositories/{repo}/refs/branches/{}", b.name) },
-            "commits": { "href": format!("{base}/2.0/repositories/{repo}/commits/{}", b.name) },
-            "html": { "href": format!("{base}/{repo}/branch/{}", b.name) }
-        }
-    })
+    let mut branch = git_ref(world, RefKind::Branch, &b.repo, &b.name, &b.target);
+    branch["merge_strategies"] = json!(b.merge_strategies);
+    branch["default_merge_strategy"] = json!(b.default_merge_strategy);
+    branch
 }
 
 #[cfg(test)]

@@ -9,11 +9,13 @@ mod issues;
 mod logs;
 mod oauth;
 mod pipelines;
+mod projects;
 mod pullrequests;
 mod repositories;
 mod search;
 pub(crate) mod source;
 pub(crate) mod statuses;
+mod tags;
 mod user;
 mod workspaces;
 
@@ -41,6 +43,11 @@ pub fn router(world: Shared) -> Router {
         .route("/2.0/user/permissions/repositories", get(removed))
         .route("/2.0/workspaces", get(removed))
         .route("/2.0/workspaces/{workspace}", get(workspaces::get))
+        .route("/2.0/workspaces/{workspace}/projects", get(projects::list))
+        .route(
+            "/2.0/workspaces/{workspace}/projects/{project_key}",
+            get(projects::get),
+        )
         .route("/2.0/repositories", get(removed))
         .route("/2.0/repositories/{workspace}", get(repositories::list))
         .route(
@@ -91,6 +98,11 @@ fn repository_routes() -> Router<Shared> {
         .route(
             &at("/refs/branches/{*name}"),
             get(branches::get).delete(branches::delete),
+        )
+        .route(&at("/refs/tags"), get(tags::list).post(tags::create))
+        .route(
+            &at("/refs/tags/{*name}"),
+            get(tags::get).delete(tags::delete),
         )
         .route(&at("/commits"), get(commits::list))
         .route(&at("/commits/{*revision}"), get(commits::list_revision))

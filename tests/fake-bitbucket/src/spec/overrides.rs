@@ -231,6 +231,12 @@ const SELF_CONTRADICTING_ALL_OF: &str = "the allOf members each forbid the other
 
 const UNSET_NULL: &str = "the live API sends null, not an absent field, when unset";
 
+/// A recorded live `GET R/refs/tags` answer (tortoisehg/thg, kept in
+/// ketchuphq/ketchup `plugins/pkg/fixtures_test.go`) gives its lightweight
+/// tag `"tagger": null, "date": null, "message": null`.
+const LIGHTWEIGHT_TAG: &str =
+    "a lightweight tag has no annotation: live answers it with message, date and tagger null";
+
 pub const ADJUST: &[Adjust] = &[
     Adjust {
         definition: "error",
@@ -351,6 +357,24 @@ pub const ADJUST: &[Adjust] = &[
         at: "/properties/inline",
         change: Change::Nullable("from"),
         reason: "an inline comment on the new side only has from null",
+    },
+    Adjust {
+        definition: "tag",
+        at: "",
+        change: Change::Nullable("message"),
+        reason: LIGHTWEIGHT_TAG,
+    },
+    Adjust {
+        definition: "tag",
+        at: "",
+        change: Change::Nullable("date"),
+        reason: LIGHTWEIGHT_TAG,
+    },
+    Adjust {
+        definition: "tag",
+        at: "",
+        change: Change::Nullable("tagger"),
+        reason: LIGHTWEIGHT_TAG,
     },
 ];
 

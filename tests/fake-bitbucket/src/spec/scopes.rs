@@ -107,4 +107,12 @@ mod tests {
         let covered = expand(&["repository".to_owned()]);
         assert!(!covered.iter().any(|c| c == "pullrequest"));
     }
+
+    #[test]
+    fn project_admin_covers_reading_projects() {
+        let covered = expand(&["project:admin".to_owned()]);
+        assert!(covered.iter().any(|c| c == "project"));
+        let covered = expand(&["repository:admin".to_owned()]);
+        assert!(!covered.iter().any(|c| c == "project"));
+    }
 }

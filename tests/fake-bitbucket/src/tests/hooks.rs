@@ -272,3 +272,62 @@ async fn review_writes_raise_their_events() {
     assert_eq!(edited["comment"]["content"]["raw"], "Edited");
     assert_eq!(edited["pullrequest"]["id"], 4);
 }
+
+#[tokio::test]
+async fn tagging_pushes_a_tag_change() {
+    let api = Api::start().await;
+    let (target, _received) = receiver().await;
+    api.post(
+        &format!("{SERVICE}/hooks"),
+        json!({ "url": target, "events": ["repo:push"] }),
+    )
+    .await;
+    let tags = format!("{SERVICE}/refs/tags");
+    let hash = api.get(&format!("{tags}/v0.9.0")).await.json()["target"]["hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let made = api
+        .post(
+            &tags,
+            json!({ "name": "v1.0.0", "target": { "hash": hash } }),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED);
+    assert_eq!(
+        api.delete(&format!("{tags}/v0.1.0")).await.status,
+        StatusCode::NO_CONTENT
+    );
+
+    let deliveries = api
+        .fake
+        .wait_for_deliveries(2, Duration::from_secs(5))
+        .await;
+    let changes: Vec<serde_json::Value> = deliveries
+        .iter()
+        .map(|d| {
+            assert_eq!(d.event_key, "repo:push");
+            d.json()["push"]["changes"][0].clone()
+        })
+        .collect();
+    let [created, deleted] = &changes[..] else {
+        panic!("two pushes: {changes:?}");
+    };
+    assert_eq!(created["new"]["type"], "tag");
+    assert_eq!(created["new"]["name"], "v1.0.0");
+    assert_eq!(created["new"]["target"]["hash"], hash.as_str());
+    assert!(
+        created["new"]["links"]["self"]["href"]
+            .as_str()
+            .unwrap()
+            .ends_with("/refs/tags/v1.0.0")
+    );
+    assert_eq!(created["old"], serde_json::Value::Null);
+    assert_eq!(created["created"], true);
+    assert_eq!(created["commits"], json!([]));
+    assert_eq!(deleted["old"]["type"], "tag");
+    assert_eq!(deleted["old"]["name"], "v0.1.0");
+    assert_eq!(deleted["new"], serde_json::Value::Null);
+    assert_eq!(deleted["closed"], true);
+    assert!(api.fake.violations().is_empty());
+}

@@ -5,10 +5,12 @@ mod faults;
 mod git;
 mod hooks;
 mod pipelines;
+mod projects;
 mod pullrequests;
 mod review;
 mod source;
 mod spec;
+mod tags;
 mod tracker;
 
 use axum::http::{HeaderMap, Method, Request, StatusCode};

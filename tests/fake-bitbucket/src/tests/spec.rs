@@ -246,6 +246,10 @@ async fn every_route_answers_within_the_spec() {
     }
     get("/2.0/workspaces/acme".into()).await;
     get("/2.0/workspaces/nope".into()).await;
+    get("/2.0/workspaces/acme/projects?pagelen=2&page=2".into()).await;
+    get("/2.0/workspaces/umbrella/projects".into()).await;
+    get("/2.0/workspaces/acme/projects/PLAT".into()).await;
+    get("/2.0/workspaces/acme/projects/NOPE".into()).await;
     let repos = get(
         "/2.0/repositories/acme?role=member&q=name%20~%20%22api%22&sort=-updated_on&pagelen=100"
             .into(),
@@ -255,7 +259,7 @@ async fn every_route_answers_within_the_spec() {
     get(PLUGIN.into()).await;
     get("/2.0/repositories/acme/nope".into()).await;
 
-    // Branches and commits.
+    // Branches, tags and commits.
     get(format!(
         "{PLUGIN}/refs/branches?q=name%20~%20%22a%22&sort=-name"
     ))
@@ -277,6 +281,27 @@ async fn every_route_answers_within_the_spec() {
     assert_eq!(branch.status, StatusCode::CREATED);
     assert_eq!(
         api.delete(&format!("{SERVICE}/refs/branches/feature/tour"))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    get(format!(
+        "{PLUGIN}/refs/tags?q=name%20~%20%22v0%22&sort=-name"
+    ))
+    .await;
+    get(format!("{PLUGIN}/refs/tags?sort=-target.date&pagelen=1")).await;
+    get(format!("{PLUGIN}/refs/tags/v0.1.0")).await;
+    get(format!("{PLUGIN}/refs/tags/v0.2.0")).await;
+    get(format!("{PLUGIN}/refs/tags/nope")).await;
+    let tag = api
+        .post(
+            &format!("{SERVICE}/refs/tags"),
+            json!({ "name": "tour/1", "target": { "hash": head }, "message": "Tour" }),
+        )
+        .await;
+    assert_eq!(tag.status, StatusCode::CREATED);
+    assert_eq!(
+        api.delete(&format!("{SERVICE}/refs/tags/tour/1"))
             .await
             .status,
         StatusCode::NO_CONTENT

@@ -1,6 +1,6 @@
 //! Just enough git: commits with parents, the paths they touched and the
-//! whole tree they record, branches pointing at them, revisions resolved the
-//! way Bitbucket does.
+//! whole tree they record, branches and tags pointing at them, revisions
+//! resolved the way Bitbucket does.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -38,6 +38,27 @@ pub struct Branch {
     pub target: String,
     pub merge_strategies: Vec<String>,
     pub default_merge_strategy: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Tag {
+    pub repo: String,
+    pub name: String,
+    /// The tagged commit's full hash.
+    pub target: String,
+    /// `None` for a lightweight tag, which is only a name for the commit.
+    pub annotation: Option<Annotation>,
+}
+
+/// What an annotated tag records besides its commit.
+#[derive(Clone, Debug)]
+pub struct Annotation {
+    pub message: String,
+    /// The tagger's account uuid, when the e-mail matches a Bitbucket user.
+    pub tagger: Option<String>,
+    /// `Name <e-mail>` as git recorded it.
+    pub tagger_raw: String,
+    pub date: u64,
 }
 
 /// Every strategy Bitbucket knows, in the order it lists them.
@@ -83,6 +104,15 @@ impl World {
             .find(|b| b.repo == repo && b.name == name)
     }
 
+    /// A tag by workspace slug, repository slug and name.
+    pub fn tag(&self, workspace: &str, repo: &str, name: &str) -> Option<&Tag> {
+        self.tag_in(&format!("{workspace}/{repo}"), name)
+    }
+
+    pub(crate) fn tag_in(&self, repo: &str, name: &str) -> Option<&Tag> {
+        self.tags.iter().find(|t| t.repo == repo && t.name == name)
+    }
+
     pub(crate) fn commit_in(&self, repo: &str, hash: &str) -> Option<&Commit> {
         self.commits
             .iter()
@@ -106,11 +136,16 @@ impl World {
         }
     }
 
-    /// A branch name or a hash, as `include`, `exclude` and `{revision}` take.
+    /// A branch name, a tag name or a hash, as `include`, `exclude` and
+    /// `{revision}` take (a tag's `links.commits` names the tag).
     pub(crate) fn resolve(&self, repo: &str, revision: &str) -> Option<String> {
         let name = revision.strip_prefix("refs/heads/").unwrap_or(revision);
         if let Some(branch) = self.branch_in(repo, name) {
             return Some(branch.target.clone());
+        }
+        let name = revision.strip_prefix("refs/tags/").unwrap_or(revision);
+        if let Some(tag) = self.tag_in(repo, name) {
+            return Some(tag.target.clone());
         }
         match self.resolve_hash(repo, revision) {
             Resolved::Found(hash) => Some(hash),

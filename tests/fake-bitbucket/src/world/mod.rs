@@ -1,7 +1,7 @@
-//! The fake's state: accounts, workspaces, repositories, credentials, what
-//! lives in the repositories (commits, branches, pull requests, pipelines,
-//! issues, files, webhooks), and the knobs tests turn (faults, delays) and
-//! read (the request log, webhook deliveries).
+//! The fake's state: accounts, workspaces, their projects, repositories,
+//! credentials, what lives in the repositories (commits, branches, tags, pull
+//! requests, pipelines, issues, files, webhooks), and the knobs tests turn
+//! (faults, delays) and read (the request log, webhook deliveries).
 
 mod code;
 mod git;
@@ -21,7 +21,7 @@ use serde_json::Value;
 use crate::spec::Violation;
 
 pub use code::SourceFile;
-pub use git::{Branch, Commit};
+pub use git::{Annotation, Branch, Commit, Tag};
 pub(crate) use git::{MERGE_STRATEGIES, Resolved, commit_hash};
 pub(crate) use hooks::Event;
 pub use hooks::{Delivery, EVENT_KEYS, HookSubject, Webhook};
@@ -81,6 +81,23 @@ pub struct Workspace {
     pub members: Vec<Membership>,
 }
 
+/// A workspace's project, which every repository of the workspace is filed
+/// under (`Repository::project_key`).
+#[derive(Clone, Debug)]
+pub struct Project {
+    pub uuid: String,
+    /// The workspace's slug.
+    pub workspace: String,
+    pub key: String,
+    pub name: String,
+    pub description: String,
+    /// Private projects are seen by workspace members only, and hold no
+    /// public repository.
+    pub is_private: bool,
+    pub created_on: String,
+    pub updated_on: String,
+}
+
 #[derive(Clone, Debug)]
 pub struct Repository {
     pub uuid: String,
@@ -94,7 +111,10 @@ pub struct Repository {
     pub has_issues: bool,
     pub created_on: String,
     pub updated_on: String,
+    /// The key of its workspace's project.
     pub project_key: String,
+    /// What the repository says its project is called where the workspace
+    /// has no such project; the project's own name wins where it does.
     pub project_name: String,
     pub main_branch: String,
 }
@@ -168,6 +188,7 @@ pub struct World {
     pub base_url: String,
     pub users: Vec<User>,
     pub workspaces: Vec<Workspace>,
+    pub projects: Vec<Project>,
     pub repositories: Vec<Repository>,
     /// Bearer token → user uuid: repository/workspace access tokens (the
     /// seeded ones) and, once issued, OAuth access tokens (those also have
@@ -202,6 +223,8 @@ pub struct World {
     pub commits: Vec<Commit>,
     /// Every repository's branches (`Branch::repo` is the full name).
     pub branches: Vec<Branch>,
+    /// Every repository's tags (`Tag::repo` is the full name).
+    pub tags: Vec<Tag>,
     /// Pull requests, ids counting from 1 per repository.
     pub pull_requests: Vec<PullRequest>,
     /// Build statuses on commits, oldest first.
@@ -262,6 +285,7 @@ impl Default for World {
             base_url: String::new(),
             users: Vec::new(),
             workspaces: Vec::new(),
+            projects: Vec::new(),
             repositories: Vec::new(),
             bearer_tokens: HashMap::new(),
             rate_limit_per_hour: 1000,
@@ -275,6 +299,7 @@ impl Default for World {
             check_answers: true,
             commits: Vec::new(),
             branches: Vec::new(),
+            tags: Vec::new(),
             pull_requests: Vec::new(),
             statuses: Vec::new(),
             merge_tasks: Vec::new(),
@@ -333,6 +358,27 @@ impl World {
         self.workspaces
             .iter()
             .find(|w| w.slug == id || w.uuid == id)
+    }
+
+    /// By workspace and key.
+    pub fn project(&self, workspace: &Workspace, key: &str) -> Option<&Project> {
+        self.projects
+            .iter()
+            .find(|p| p.workspace == workspace.slug && p.key == key)
+    }
+
+    /// The project a repository is filed under, if its workspace has it.
+    pub fn project_of(&self, repository: &Repository) -> Option<&Project> {
+        self.workspace(&repository.workspace)
+            .and_then(|w| self.project(w, &repository.project_key))
+    }
+
+    /// Public projects are seen by everyone, private ones by workspace members.
+    pub fn can_see_project(&self, project: &Project, user_uuid: &str) -> bool {
+        !project.is_private
+            || self
+                .workspace(&project.workspace)
+                .is_some_and(|w| self.is_member(w, user_uuid))
     }
 
     /// By workspace (slug or uuid) and repository slug or `{uuid}`.

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::{Id, find};
-use crate::render;
+use crate::render::{self, RefKind};
 use crate::routes::{json_body, open_repository, param, query_pairs, require_write};
 use crate::world::{Commit, MERGE_STRATEGIES, MergeParams, MergeTask, PrState, World};
 use crate::{Shared, errors, events, lock};
@@ -319,6 +319,7 @@ pub(super) fn land(
     }
     let mut changes = vec![events::push_change(
         world,
+        RefKind::Branch,
         repo,
         &destination.name,
         Some(&old_head),
