@@ -150,6 +150,33 @@ async fn create_branch_with_a_lost_answer_makes_one_branch() {
 }
 
 #[tokio::test]
+async fn create_tag_with_a_lost_answer_makes_one_tag() {
+    each_kind(async |kind: FaultKind| {
+        let env = env().await;
+        let name = format!("lost-{}", kind.name());
+        lose_answers_to_writes(&env, kind.clone());
+        let outcome = env
+            .exec(
+                "create-tag",
+                repo(json!({ "name": name, "target": "main" })),
+            )
+            .await;
+        let tag = found_or_unknown("create-tag", outcome).expect("found by reading it back");
+        assert_eq!(tag["name"], name.as_str(), "{tag}");
+        let made = env
+            .fake
+            .control()
+            .tags
+            .iter()
+            .filter(|t| t.repo == REPO && t.name == name)
+            .count();
+        assert_eq!(made, 1, "{kind:?}: one tag");
+        assert_eq!(posts_to(&env, "/refs/tags"), 1, "{kind:?}: one POST");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn trigger_pipeline_with_a_lost_answer_starts_one_run() {
     each_kind(async |kind: FaultKind| {
         let env = env().await;

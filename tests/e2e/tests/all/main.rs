@@ -12,6 +12,7 @@ mod errors;
 mod issues;
 mod listing;
 mod pipelines;
+mod projects;
 mod pullrequests;
 mod reading;
 mod refs;

@@ -236,3 +236,153 @@ async fn a_branch_starts_at_a_branch_or_a_hash_and_is_deleted_but_main_is_not() 
     assert_eq!(main_kept.code(), "validation", "{main_kept}");
     assert_eq!(head_of(&env, "main"), main, "main is still there");
 }
+
+/// The fake's tag `name` of the rich repository: its commit and, when
+/// annotated, its message.
+fn tag_of(env: &atom_test_support::Env, name: &str) -> Option<(String, Option<String>)> {
+    let world = env.fake.control();
+    world
+        .tags
+        .iter()
+        .find(|t| t.repo == "atom-labs/bitbucket-plugin" && t.name == name)
+        .map(|t| {
+            let message = t.annotation.as_ref().map(|a| a.message.clone());
+            (t.target.clone(), message)
+        })
+}
+
+#[tokio::test]
+async fn tags_list_filter_sort_get_and_tell_annotated_from_lightweight() {
+    let env = env().await;
+    let all = env.exec("list-tags", repo(json!({}))).await.unwrap();
+    let all_names = names(&all, "name");
+    let seeded: Vec<String> = {
+        let world = env.fake.control();
+        world
+            .tags
+            .iter()
+            .filter(|t| t.repo == "atom-labs/bitbucket-plugin")
+            .map(|t| t.name.clone())
+            .collect()
+    };
+    assert!(seeded.len() >= 2, "the fake seeds tags: {seeded:?}");
+    for name in &seeded {
+        assert!(all_names.contains(name), "{name} in {all_names:?}");
+    }
+    // Natural order on names (v0.10 after v0.9), filtered by BBQL.
+    let descending = env
+        .exec("list-tags", repo(json!({ "page": { "sort": "-name" } })))
+        .await
+        .unwrap();
+    let mut expected = seeded.clone();
+    expected.sort_by(|a, b| natural_version(b).cmp(&natural_version(a)));
+    assert_eq!(names(&descending, "name"), expected);
+    let filtered = env
+        .exec(
+            "list-tags",
+            repo(json!({ "page": { "q": "name ~ \"v0.2\"" } })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(names(&filtered, "name"), ["v0.2.0"]);
+
+    let (hash, message) = tag_of(&env, "v0.2.0").expect("v0.2.0 is seeded");
+    let annotated = env
+        .exec("get-tag", repo(json!({ "name": "v0.2.0" })))
+        .await
+        .unwrap();
+    assert_eq!(annotated["target_hash"], hash.as_str());
+    assert_eq!(annotated["message"].as_str(), message.as_deref());
+    assert!(annotated["tagger"].as_str().is_some(), "{annotated}");
+    let (hash, message) = tag_of(&env, "v0.1.0").expect("v0.1.0 is seeded");
+    assert_eq!(message, None, "v0.1.0 is lightweight");
+    let lightweight = env
+        .exec("get-tag", repo(json!({ "name": "refs/tags/v0.1.0" })))
+        .await
+        .unwrap();
+    assert_eq!(lightweight["target_hash"], hash.as_str());
+    assert!(lightweight["message"].is_null(), "{lightweight}");
+    assert!(lightweight["tagger"].is_null(), "{lightweight}");
+    let missing = env
+        .exec("get-tag", repo(json!({ "name": "v9.9.9" })))
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), "not_found", "{missing}");
+}
+
+/// `v0.10.0` → [0, 10, 0], for comparing tag names as versions.
+fn natural_version(name: &str) -> Vec<u64> {
+    name.trim_start_matches('v')
+        .split('.')
+        .map(|part| part.parse().unwrap_or(0))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_tag_is_made_at_a_branch_head_or_a_hash_and_deleted() {
+    let env = env().await;
+    let main = head_of(&env, "main");
+    let release = env
+        .exec(
+            "create-tag",
+            repo(json!({ "name": "v1.0.0", "target": "main", "message": "First release" })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(release["name"], "v1.0.0");
+    assert_eq!(release["target_hash"], main.as_str());
+    assert_eq!(release["message"], "First release");
+    assert_eq!(
+        tag_of(&env, "v1.0.0"),
+        Some((main.clone(), Some("First release".to_owned())))
+    );
+    // A tag's name is a target too.
+    let (seeded, _) = tag_of(&env, "v0.2.0").unwrap();
+    let again = env
+        .exec(
+            "create-tag",
+            repo(json!({ "name": "v0.2.0-again", "target": "v0.2.0" })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again["target_hash"], seeded.as_str());
+    let develop = head_of(&env, "develop");
+    let short = env
+        .exec(
+            "create-tag",
+            repo(json!({ "name": "nightly", "target": &develop[..8] })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(short["target_hash"], develop.as_str());
+
+    let twice = env
+        .exec(
+            "create-tag",
+            repo(json!({ "name": "v1.0.0", "target": "main" })),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(twice.code(), "validation", "{twice}");
+    assert!(twice.to_string().contains("already exists"), "{twice}");
+    let nowhere = env
+        .exec(
+            "create-tag",
+            repo(json!({ "name": "v2", "target": "no-such-ref" })),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(nowhere.to_json()["field"], "target", "{nowhere}");
+
+    let deleted = env
+        .exec("delete-tag", repo(json!({ "name": "v1.0.0" })))
+        .await
+        .unwrap();
+    assert_eq!(deleted["name"], "v1.0.0");
+    assert_eq!(tag_of(&env, "v1.0.0"), None);
+    let gone = env
+        .exec("delete-tag", repo(json!({ "name": "v1.0.0" })))
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), "not_found", "{gone}");
+}
