@@ -275,7 +275,7 @@ async fn tags_list_filter_sort_get_and_tell_annotated_from_lightweight() {
         .await
         .unwrap();
     let mut expected = seeded.clone();
-    expected.sort_by(|a, b| natural_version(b).cmp(&natural_version(a)));
+    expected.sort_by_key(|name| std::cmp::Reverse(natural_version(name)));
     assert_eq!(names(&descending, "name"), expected);
     let filtered = env
         .exec(
