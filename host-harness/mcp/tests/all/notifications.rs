@@ -5,17 +5,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use atom_mcp::rmcp::model::{
-    ErrorCode, ProgressNotificationParam, ProtocolVersion, ResourceUpdatedNotificationParam,
-    ServerNotification, SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams,
+    ErrorCode, ProgressNotificationParam, ResourceUpdatedNotificationParam, ServerNotification,
+    SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams,
 };
 use atom_mcp::rmcp::service::NotificationContext;
-use atom_mcp::rmcp::{
-    ClientHandler, ClientLifecycleMode, ClientServiceExt, RoleClient, ServiceExt,
-};
-use atom_mcp::{McpServer, ResourceTemplate, ServerOptions, Subscribed, Subscriptions};
+use atom_mcp::rmcp::{ClientHandler, RoleClient};
+use atom_mcp::{ResourceTemplate, ServerOptions, Subscribed, Subscriptions};
 use serde_json::json;
 
-use crate::tools::{Fake, call, connect, options};
+use crate::tools::{Fake, call, connect, connect_2026, options};
 
 /// A client that keeps what it is told.
 #[derive(Clone, Default)]
@@ -231,22 +229,12 @@ async fn an_ended_session_is_forgotten_and_without_a_source_nothing_is_offered()
 #[tokio::test]
 async fn a_2026_listen_stream_hears_what_changed_until_it_is_cancelled() {
     let subscriptions = Subscriptions::default();
-    let (server_io, client_io) = tokio::io::duplex(1 << 20);
-    let server = McpServer::new(Arc::new(Fake::default()), watched(&subscriptions));
-    tokio::spawn(async move {
-        if let Ok(running) = server.serve(server_io).await {
-            let _ = running.waiting().await;
-        }
-    });
-    let client = Listening::default()
-        .serve_with_lifecycle(
-            client_io,
-            ClientLifecycleMode::Discover {
-                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-            },
-        )
-        .await
-        .expect("discover");
+    let client = connect_2026(
+        Arc::new(Fake::default()),
+        watched(&subscriptions),
+        Listening::default(),
+    )
+    .await;
     let widgets = "demo://acme/repositories/widgets";
     let mut stream = client
         .peer()

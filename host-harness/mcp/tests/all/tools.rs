@@ -184,6 +184,30 @@ pub(crate) async fn connect<C: ClientHandler>(
         .expect("the client initialises")
 }
 
+/// A client of the 2026-07-28 revision: `server/discover`, no `initialize`.
+pub(crate) async fn connect_2026<C: ClientHandler>(
+    backend: Arc<Fake>,
+    options: ServerOptions,
+    client: C,
+) -> RunningService<RoleClient, C> {
+    let (server_io, client_io) = tokio::io::duplex(1 << 20);
+    let server = McpServer::new(backend, options);
+    tokio::spawn(async move {
+        if let Ok(running) = server.serve(server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    client
+        .serve_with_lifecycle(
+            client_io,
+            ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
+        )
+        .await
+        .expect("discover")
+}
+
 pub(crate) fn call(name: &str, workspace: &str) -> CallToolRequestParams {
     let arguments = json!({ "workspace": workspace });
     CallToolRequestParams::new(name.to_owned())
@@ -422,25 +446,15 @@ async fn a_stateless_2026_client_confirms_through_input_required() {
     ] {
         let backend = Arc::new(Fake::default());
         let asked = Arc::new(Mutex::new(Vec::new()));
-        let (server_io, client_io) = tokio::io::duplex(1 << 20);
-        let server = McpServer::new(backend.clone(), options(false));
-        tokio::spawn(async move {
-            if let Ok(running) = server.serve(server_io).await {
-                let _ = running.waiting().await;
-            }
-        });
-        let client = Confirming {
-            action: action.clone(),
-            asked: asked.clone(),
-        }
-        .serve_with_lifecycle(
-            client_io,
-            ClientLifecycleMode::Discover {
-                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        let client = connect_2026(
+            backend.clone(),
+            options(false),
+            Confirming {
+                action: action.clone(),
+                asked: asked.clone(),
             },
         )
-        .await
-        .expect("discover");
+        .await;
         let result = client
             .call_tool(call("delete-branch", "acme"))
             .await
