@@ -8,7 +8,7 @@ use crate::model::{ApiCommit, Links};
 use crate::page::{self, Listing};
 use crate::path::ApiPath;
 use crate::reconcile::reconcile;
-use crate::refs::{points_at, resolve_target};
+use crate::refs::{made_here, new_ref_name, resolve_target};
 use crate::types::{Branch, BranchPage, BranchRef, CreateBranchRequest, ListBranchesRequest};
 
 #[derive(Deserialize)]
@@ -77,18 +77,10 @@ pub struct HashBody<'a> {
 }
 
 pub fn create(upstream: &dyn Upstream, request: CreateBranchRequest) -> Result<Branch, Error> {
-    let name = request.name.trim().trim_start_matches("refs/heads/");
-    if name.is_empty() {
-        return Err(Error::validation("name", "must not be empty"));
-    }
-    let hash = resolve_target(
-        upstream,
-        &request.workspace,
-        &request.repo_slug,
-        &request.target,
-    )?;
-    let path =
-        ApiPath::repository(&request.workspace, &request.repo_slug)?.literal("refs/branches");
+    let name = new_ref_name(&request.name, "refs/heads/")?;
+    let (workspace, repo_slug) = (&request.workspace, &request.repo_slug);
+    let hash = resolve_target(upstream, workspace, repo_slug, &request.target)?;
+    let path = ApiPath::repository(workspace, repo_slug)?.literal("refs/branches");
     let body = RefBody {
         name,
         target: HashBody { hash: &hash },
@@ -96,19 +88,13 @@ pub fn create(upstream: &dyn Upstream, request: CreateBranchRequest) -> Result<B
     let created = upstream
         .json::<ApiBranch>(&Endpoint::post(path).json(&body)?)
         .map(ApiBranch::into_branch);
-    // A branch of that name at the asked commit is the one this call made:
-    // had it existed before, Bitbucket would have refused the create.
     reconcile(created, || {
         let reference = BranchRef {
-            workspace: request.workspace.clone(),
-            repo_slug: request.repo_slug.clone(),
+            workspace: workspace.clone(),
+            repo_slug: repo_slug.clone(),
             name: name.to_owned(),
         };
-        match get(upstream, reference) {
-            Ok(branch) if points_at(&branch.target_hash, &hash) => Ok(Some(branch)),
-            Ok(_) | Err(Error::NotFound(_)) => Ok(None),
-            Err(other) => Err(other),
-        }
+        made_here(get(upstream, reference), |b| &b.target_hash, &hash)
     })
 }
 

@@ -64,8 +64,32 @@ fn looks_like_hash(text: &str) -> bool {
         && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// Whether a ref found after a lost answer is the one the call asked for.
-pub fn points_at(found: &str, wanted: &str) -> bool {
+/// A new ref's name without `prefix` (`refs/heads/`, `refs/tags/`),
+/// refused when nothing is left.
+pub fn new_ref_name<'a>(name: &'a str, prefix: &str) -> Result<&'a str, Error> {
+    let name = name.trim().trim_start_matches(prefix);
+    if name.is_empty() {
+        return Err(Error::validation("name", "must not be empty"));
+    }
+    Ok(name)
+}
+
+/// After a create whose answer was lost, the ref `read` back is this call's
+/// only when it points at the asked commit: Bitbucket refuses to create a
+/// ref that exists, so one at another commit was someone else's.
+pub fn made_here<T>(
+    read: Result<T, Error>,
+    hash_of: impl FnOnce(&T) -> &str,
+    wanted: &str,
+) -> Result<Option<T>, Error> {
+    match read {
+        Ok(found) if points_at(hash_of(&found), wanted) => Ok(Some(found)),
+        Ok(_) | Err(Error::NotFound(_)) => Ok(None),
+        Err(other) => Err(other),
+    }
+}
+
+fn points_at(found: &str, wanted: &str) -> bool {
     !wanted.is_empty() && found.to_ascii_lowercase().starts_with(wanted)
 }
 

@@ -9,7 +9,7 @@ use crate::model::{ApiAuthor, ApiCommit, Links};
 use crate::page::{self, Listing};
 use crate::path::ApiPath;
 use crate::reconcile::reconcile;
-use crate::refs::{points_at, resolve_target};
+use crate::refs::{made_here, new_ref_name, resolve_target};
 use crate::types::{CreateTagRequest, ListTagsRequest, Tag, TagPage, TagRef};
 
 #[derive(Deserialize)]
@@ -74,36 +74,23 @@ struct TagBody<'a> {
 }
 
 pub fn create(upstream: &dyn Upstream, request: CreateTagRequest) -> Result<Tag, Error> {
-    let name = request.name.trim().trim_start_matches("refs/tags/");
-    if name.is_empty() {
-        return Err(Error::validation("name", "must not be empty"));
-    }
-    let hash = resolve_target(
-        upstream,
-        &request.workspace,
-        &request.repo_slug,
-        &request.target,
-    )?;
+    let name = new_ref_name(&request.name, "refs/tags/")?;
+    let (workspace, repo_slug) = (&request.workspace, &request.repo_slug);
+    let hash = resolve_target(upstream, workspace, repo_slug, &request.target)?;
     let body = TagBody {
         name,
         target: HashBody { hash: &hash },
         message: request.message.as_deref().filter(|m| !m.trim().is_empty()),
     };
-    let endpoint = Endpoint::post(tags(&request.workspace, &request.repo_slug)?).json(&body)?;
+    let endpoint = Endpoint::post(tags(workspace, repo_slug)?).json(&body)?;
     let created = upstream.json::<ApiTag>(&endpoint).map(ApiTag::into_tag);
-    // A tag of that name at the asked commit is this call's: Bitbucket
-    // refuses to create one that exists.
     reconcile(created, || {
         let reference = TagRef {
-            workspace: request.workspace.clone(),
-            repo_slug: request.repo_slug.clone(),
+            workspace: workspace.clone(),
+            repo_slug: repo_slug.clone(),
             name: name.to_owned(),
         };
-        match get(upstream, reference) {
-            Ok(tag) if points_at(&tag.target_hash, &hash) => Ok(Some(tag)),
-            Ok(_) | Err(Error::NotFound(_)) => Ok(None),
-            Err(other) => Err(other),
-        }
+        made_here(get(upstream, reference), |t| &t.target_hash, &hash)
     })
 }
 
