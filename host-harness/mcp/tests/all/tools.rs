@@ -166,11 +166,9 @@ pub(crate) fn options(read_only: bool) -> ServerOptions {
     }
 }
 
-pub(crate) async fn connect<C: ClientHandler>(
-    backend: Arc<Fake>,
-    options: ServerOptions,
-    client: C,
-) -> RunningService<RoleClient, C> {
+/// The server over `backend`, running on one end of an in-memory duplex;
+/// the other end is the client's.
+fn serve(backend: Arc<Fake>, options: ServerOptions) -> tokio::io::DuplexStream {
     let (server_io, client_io) = tokio::io::duplex(1 << 20);
     let server = McpServer::new(backend, options);
     tokio::spawn(async move {
@@ -178,8 +176,16 @@ pub(crate) async fn connect<C: ClientHandler>(
             let _ = running.waiting().await;
         }
     });
+    client_io
+}
+
+pub(crate) async fn connect<C: ClientHandler>(
+    backend: Arc<Fake>,
+    options: ServerOptions,
+    client: C,
+) -> RunningService<RoleClient, C> {
     client
-        .serve(client_io)
+        .serve(serve(backend, options))
         .await
         .expect("the client initialises")
 }
@@ -190,16 +196,9 @@ pub(crate) async fn connect_2026<C: ClientHandler>(
     options: ServerOptions,
     client: C,
 ) -> RunningService<RoleClient, C> {
-    let (server_io, client_io) = tokio::io::duplex(1 << 20);
-    let server = McpServer::new(backend, options);
-    tokio::spawn(async move {
-        if let Ok(running) = server.serve(server_io).await {
-            let _ = running.waiting().await;
-        }
-    });
     client
         .serve_with_lifecycle(
-            client_io,
+            serve(backend, options),
             ClientLifecycleMode::Discover {
                 preferred_versions: vec![ProtocolVersion::V_2026_07_28],
             },
