@@ -970,3 +970,146 @@ async fn a_pull_requests_review_and_a_repositorys_source_read_in_the_page() {
     assert!(errors.is_empty(), "console errors: {errors:#?}");
     browser.close().await.unwrap();
 }
+
+/// Waits until no element `css` reads `text`.
+async fn gone_from(browser: &Client, css: &str, text: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let listed = texts(browser, css).await;
+        if !listed.iter().any(|t| t == text) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{text} still listed: {listed:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Fills the form's text field `name`.
+async fn type_into(form: &fantoccini::elements::Element, name: &str, text: &str) {
+    let field = form
+        .find(Locator::Css(&format!("[name={name}]")))
+        .await
+        .unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+/// A repository's detail makes a branch from its main branch and a tag at
+/// that branch, both as Bitbucket (the fake) then holds them, and deletes
+/// them after asking; the main branch offers no delete.
+#[tokio::test(flavor = "multi_thread")]
+async fn branches_and_tags_are_made_and_deleted_from_a_repositorys_detail() {
+    let (fake, gateway, _driver, browser) = setup().await;
+    sign_in(&browser, &gateway, REPO_HASH).await;
+    open_tab(&browser, "repositories").await;
+    click(
+        &browser,
+        "[data-testid=repo-row][data-slug='bitbucket-plugin'] .row-open",
+    )
+    .await;
+    wait_for_text(&browser, "[data-testid=branch-list]", "develop").await;
+    wait_for_text(&browser, "[data-testid=tag-list]", "v0.2.0").await;
+    let main_deletes = browser
+        .find_all(Locator::Css(
+            "[data-testid=branch-row][data-name='main'] [data-testid=branch-delete]",
+        ))
+        .await
+        .unwrap();
+    assert!(main_deletes.is_empty(), "the main branch offers no delete");
+
+    let branch_form = open_form(&browser, "[data-testid=new-branch-form]", "").await;
+    // The form starts at the main branch.
+    let target = branch_form
+        .find(Locator::Css("[name=target]"))
+        .await
+        .unwrap();
+    assert_eq!(target.prop("value").await.unwrap().as_deref(), Some("main"));
+    type_into(&branch_form, "name", "feature/from-the-page").await;
+    click(&browser, "[data-testid=new-branch-submit]").await;
+    wait_for_text(
+        &browser,
+        "[data-testid=branch-list]",
+        "feature/from-the-page",
+    )
+    .await;
+    let main_head = {
+        let world = fake.control();
+        let head = |name: &str| {
+            world
+                .branches
+                .iter()
+                .find(|b| b.repo == "atom-labs/bitbucket-plugin" && b.name == name)
+                .map(|b| b.target.clone())
+        };
+        assert_eq!(head("feature/from-the-page"), head("main"));
+        head("main").unwrap()
+    };
+
+    let tag_form = open_form(&browser, "[data-testid=new-tag-form]", "").await;
+    type_into(&tag_form, "name", "v9.0.0").await;
+    type_into(&tag_form, "target", "feature/from-the-page").await;
+    type_into(&tag_form, "message", "Made in the page").await;
+    click(&browser, "[data-testid=new-tag-submit]").await;
+    wait_for_text(&browser, "[data-testid=tag-list]", "v9.0.0").await;
+    {
+        let world = fake.control();
+        let tag = world
+            .tags
+            .iter()
+            .find(|t| t.repo == "atom-labs/bitbucket-plugin" && t.name == "v9.0.0")
+            .expect("the tag exists");
+        assert_eq!(tag.target, main_head);
+        assert_eq!(
+            tag.annotation.as_ref().map(|a| a.message.as_str()),
+            Some("Made in the page")
+        );
+    }
+
+    // Deleting asks: Cancel keeps the branch, confirming deletes it.
+    let branch_delete =
+        "[data-testid=branch-row][data-name='feature/from-the-page'] [data-testid=branch-delete]";
+    click(&browser, branch_delete).await;
+    click(&browser, "[data-testid=confirm-cancel]").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let kept = |name: &str| {
+        fake.control()
+            .branches
+            .iter()
+            .any(|b| b.repo == "atom-labs/bitbucket-plugin" && b.name == name)
+    };
+    assert!(kept("feature/from-the-page"), "Cancel keeps it");
+    click(&browser, branch_delete).await;
+    click(&browser, "[data-testid=confirm-ok]").await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while kept("feature/from-the-page") {
+        assert!(tokio::time::Instant::now() < deadline, "never deleted");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    gone_from(
+        &browser,
+        "[data-testid=branch-row] .title",
+        "feature/from-the-page",
+    )
+    .await;
+
+    click(
+        &browser,
+        "[data-testid=tag-row][data-name='v9.0.0'] [data-testid=tag-delete]",
+    )
+    .await;
+    click(&browser, "[data-testid=confirm-ok]").await;
+    gone_from(&browser, "[data-testid=tag-row] .title", "v9.0.0").await;
+    assert!(
+        !fake
+            .control()
+            .tags
+            .iter()
+            .any(|t| t.repo == "atom-labs/bitbucket-plugin" && t.name == "v9.0.0")
+    );
+    let errors = severe_console_messages(&browser).await;
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+    browser.close().await.unwrap();
+}

@@ -114,6 +114,11 @@ pub static ROUTES: &[SeedRoute] = &[
         .query(&[("workspace", "workspace"), ("query", "query")]),
     route(Get, "R", "get-repository", "repository"),
     listing("R/branches", "list-branches", "branches"),
+    route(Post, "R/branches", "create-branch", "branch").creating(),
+    route(Delete, "R/branches/{name}", "delete-branch", "branch"),
+    listing("R/tags", "list-tags", "tags"),
+    route(Post, "R/tags", "create-tag", "tag").creating(),
+    route(Delete, "R/tags/{name}", "delete-tag", "tag"),
     listing("R/commits", "list-commits", "commits").query(&[
         ("branch", "include"),
         ("exclude", "exclude"),
