@@ -123,6 +123,12 @@ pub fn bound(operation: &str, field: &str) -> Option<Bound> {
         // A hash, or a branch or tag name.
         (_, "target") => Bound::RefName,
         ("get_project", "key") => PROJECT_KEY,
+        ("create_repository" | "update_repository", "project_key") => PROJECT_KEY,
+        ("create_repository" | "update_repository", "name" | "language") => NAME,
+        ("delete_repository", "confirm_full_name") => Bound::Chars(2 * 128 + 1),
+        ("create_repository_variable" | "update_repository_variable", "key") => NAME,
+        ("create_repository_variable" | "update_repository_variable", "value") => VARIABLE_VALUE,
+        (_, "variable_uuid") => UUID,
         (_, "revision" | "refname") => Bound::RefName,
         (_, "spec") => DIFF_SPEC,
         (_, "commit") => COMMIT,

@@ -14,7 +14,7 @@ use crate::webhooks::WEBHOOK_EVENTS;
 use crate::wire::{self, NoParams};
 use crate::{
     analytics, auth, branches, commits, diffs, health, issues, pipelines, projects, pullrequests,
-    repositories, reviews, search, source, statuses, tags, users, webhooks, workspaces,
+    repositories, reviews, search, source, statuses, tags, users, variables, webhooks, workspaces,
 };
 
 /// The component the bindings export.
@@ -238,6 +238,8 @@ operations! {
     workspaces {
         Read [read_only, idempotent] scopes("account") list_workspaces(ListWorkspacesRequest) -> WorkspacePage = workspaces::list,
             "Workspaces the current user can access (GET /user/workspaces).";
+        Read [read_only, idempotent] scopes("account") list_workspace_members(ListWorkspaceMembersRequest) -> WorkspaceMemberPage = workspaces::members,
+            "The people who belong to a workspace.";
     }
 
     repositories {
@@ -245,6 +247,12 @@ operations! {
             "Repositories of a workspace, filtered with BBQL `page.q` and sorted with `page.sort`.";
         Read [read_only, idempotent] scopes("repository") get_repository(RepoRef) -> Repository = repositories::get,
             "One repository by workspace and slug.";
+        Execute [] scopes("repository:admin") create_repository(CreateRepositoryRequest) -> Repository = repositories::create,
+            "Create a git repository in a workspace, in a project or the workspace's default one (never retried automatically).";
+        Execute [idempotent] scopes("repository:admin") update_repository(UpdateRepositoryRequest) -> Repository = repositories::update,
+            "Change a repository's name, description, privacy, project, language or features; fields not given stay.";
+        Critical [destructive, idempotent] scopes("repository:delete") delete_repository(DeleteRepositoryRequest) -> RepoRef = repositories::delete,
+            "Delete a repository with its code, pull requests, issues and pipelines; its full name must be repeated.";
     }
 
     branches {
@@ -375,6 +383,14 @@ operations! {
     pipelines {
         Read [read_only, idempotent] scopes("pipeline") list_pipelines(ListPipelinesRequest) -> PipelinePage = pipelines::list,
             "Pipeline runs of a repository, filtered by status, branch and trigger.";
+        Read [read_only, idempotent] scopes("pipeline") list_repository_variables(ListRepositoryVariablesRequest) -> RepositoryVariablePage = variables::list,
+            "A repository's pipeline variables; a secured one's value is never answered.";
+        Execute [] scopes("pipeline:variable") create_repository_variable(CreateRepositoryVariableRequest) -> RepositoryVariable = variables::create,
+            "Add a pipeline variable to a repository; a secured value is write-only from then on (never retried automatically).";
+        Execute [idempotent] scopes("pipeline:variable") update_repository_variable(UpdateRepositoryVariableRequest) -> RepositoryVariable = variables::update,
+            "Change a pipeline variable's key, value or securing; fields not given stay.";
+        Critical [destructive, idempotent] scopes("pipeline:variable") delete_repository_variable(RepositoryVariableRef) -> RepositoryVariableRef = variables::delete,
+            "Delete a pipeline variable; pipelines that read it fail or change behaviour.";
         Read [read_only, idempotent] scopes("pipeline") get_pipeline(PipelineRef) -> Pipeline = pipelines::get,
             "One pipeline run with its status, result, duration and trigger.";
         Read [read_only, idempotent] scopes("pipeline") list_pipeline_steps(ListPipelineStepsRequest) -> PipelineStepPage = pipelines::steps,
@@ -390,6 +406,10 @@ operations! {
     issues {
         Read [read_only, idempotent] scopes("issue") list_issues(ListIssuesRequest) -> IssuePage = issues::list,
             "Issues of a repository by state, kind and priority (Bitbucket Issues is deprecated upstream).";
+        Read [read_only, idempotent] scopes("issue") list_issue_comments(ListIssueCommentsRequest) -> IssueCommentPage = issues::comments::list,
+            "Comments on an issue, oldest first.";
+        Execute [] scopes("issue:write") create_issue_comment(CreateIssueCommentRequest) -> IssueComment = issues::comments::create,
+            "Comment on an issue (never retried automatically).";
         Read [read_only, idempotent] scopes("issue") get_issue(IssueRef) -> Issue = issues::get,
             "One issue.";
         Execute [] scopes("issue:write") create_issue(CreateIssueRequest) -> Issue = issues::create,

@@ -103,7 +103,30 @@ pub fn sample_params(operation: &str) -> &'static str {
         "list_tags" => {
             r#"{"workspace":"acme","repo_slug":"api-service-00","page":{"q":"name ~ \"v\""}}"#
         }
-        "list_projects" => r#"{"workspace":"acme","page":{"size":10}}"#,
+        "list_projects" | "list_workspace_members" => r#"{"workspace":"acme","page":{"size":10}}"#,
+        "create_repository" => {
+            r#"{"workspace":"acme","repo_slug":"new-repo","is_private":true,"project_key":"PLAT","description":"d"}"#
+        }
+        "update_repository" => {
+            r#"{"workspace":"acme","repo_slug":"api-service-00","description":"d","is_private":false}"#
+        }
+        "delete_repository" => {
+            r#"{"workspace":"acme","repo_slug":"api-service-00","confirm_full_name":"acme/api-service-00"}"#
+        }
+        "list_issue_comments" => r#"{"workspace":"acme","repo_slug":"api-service-00","id":1}"#,
+        "create_issue_comment" => {
+            r#"{"workspace":"acme","repo_slug":"api-service-00","id":1,"content":"c"}"#
+        }
+        "list_repository_variables" => r#"{"workspace":"acme","repo_slug":"api-service-00"}"#,
+        "create_repository_variable" => {
+            r#"{"workspace":"acme","repo_slug":"api-service-00","key":"K","value":"v","secured":true}"#
+        }
+        "update_repository_variable" => {
+            r#"{"workspace":"acme","repo_slug":"api-service-00","variable_uuid":"{1}","value":"v"}"#
+        }
+        "delete_repository_variable" => {
+            r#"{"workspace":"acme","repo_slug":"api-service-00","variable_uuid":"{1}"}"#
+        }
         "get_project" => r#"{"workspace":"acme","key":"ATOM"}"#,
         "list_commits" => r#"{"workspace":"acme","repo_slug":"api-service-00","include":["main"]}"#,
         "get_commit" => r#"{"workspace":"acme","repo_slug":"api-service-00","commit":"abc123"}"#,

@@ -3,6 +3,8 @@
 //! (410) comes back as `not-found` or `retired-upstream` in Bitbucket's own
 //! words, never as an empty list.
 
+pub mod comments;
+
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 

@@ -94,5 +94,6 @@ mod source;
 mod statuses;
 mod tags;
 mod users;
+mod variables;
 mod webhooks;
 mod workspaces;

@@ -248,7 +248,7 @@ fn pipeline(workspace: &str, repo_slug: &str, uuid: &str) -> Result<ApiPath, Err
 }
 
 /// Bitbucket wants pipeline and step uuids with their braces.
-fn braced(uuid: &str) -> String {
+pub fn braced(uuid: &str) -> String {
     let uuid = uuid.trim();
     if uuid.starts_with('{') || uuid.is_empty() {
         uuid.to_owned()

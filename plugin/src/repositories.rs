@@ -1,15 +1,20 @@
-//! Repositories of a workspace: `GET /repositories/{workspace}[/{repo_slug}]`.
+//! Repositories of a workspace: `GET /repositories/{workspace}[/{repo_slug}]`,
+//! and `POST`/`PUT`/`DELETE /repositories/{workspace}/{repo_slug}`.
 //!
 //! The cross-workspace `GET /repositories` was removed in 2026 (CHANGE-2770).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::endpoint::{Endpoint, Upstream};
 use crate::error::Error;
 use crate::model::{Links, Named};
 use crate::page::{self, Listing};
 use crate::path::ApiPath;
-use crate::types::{ListRepositoriesRequest, RepoRef, RepoRole, Repository, RepositoryPage};
+use crate::reconcile::reconcile;
+use crate::types::{
+    CreateRepositoryRequest, DeleteRepositoryRequest, ListRepositoriesRequest, RepoRef, RepoRole,
+    Repository, RepositoryPage, UpdateRepositoryRequest,
+};
 
 #[derive(Deserialize)]
 pub struct ApiRepository {
@@ -97,4 +102,120 @@ pub fn get(upstream: &dyn Upstream, request: RepoRef) -> Result<Repository, Erro
     let path = ApiPath::repository(&request.workspace, &request.repo_slug)?;
     let repository: ApiRepository = upstream.json(&Endpoint::get(path))?;
     Ok(repository.into_repository())
+}
+
+#[derive(Serialize)]
+struct Key<'a> {
+    key: &'a str,
+}
+
+/// The fields a create or an update sends; absent ones are left out.
+#[derive(Serialize, Default)]
+struct RepositoryBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scm: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    is_private: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    project: Option<Key<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    language: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    has_issues: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    has_wiki: Option<bool>,
+}
+
+/// A slug as Bitbucket makes them: it refuses others, or silently rewrites
+/// them, and a rewritten slug would not be where the caller looks.
+fn check_slug(slug: &str) -> Result<(), Error> {
+    let fits = !slug.is_empty()
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
+        && !slug.starts_with('.');
+    if fits {
+        Ok(())
+    } else {
+        Err(Error::validation(
+            "repo_slug",
+            "use lowercase letters, digits, '-', '_' and '.'",
+        ))
+    }
+}
+
+pub fn create(
+    upstream: &dyn Upstream,
+    request: CreateRepositoryRequest,
+) -> Result<Repository, Error> {
+    check_slug(&request.repo_slug)?;
+    let path = ApiPath::repository(&request.workspace, &request.repo_slug)?;
+    let body = RepositoryBody {
+        scm: Some("git"),
+        name: request.name.as_deref(),
+        description: request.description.as_deref(),
+        is_private: Some(request.is_private),
+        project: request.project_key.as_deref().map(|key| Key { key }),
+        language: request.language.as_deref(),
+        has_issues: request.has_issues,
+        has_wiki: request.has_wiki,
+    };
+    let created = upstream
+        .json::<ApiRepository>(&Endpoint::post(path).json(&body)?)
+        .map(ApiRepository::into_repository);
+    // A slug is unique in its workspace and Bitbucket refuses to create one
+    // that exists: the repository read back is this call's.
+    reconcile(created, || {
+        let reference = RepoRef {
+            workspace: request.workspace.clone(),
+            repo_slug: request.repo_slug.clone(),
+        };
+        match get(upstream, reference) {
+            Ok(found) => Ok(Some(found)),
+            Err(Error::NotFound(_)) => Ok(None),
+            Err(other) => Err(other),
+        }
+    })
+}
+
+pub fn update(
+    upstream: &dyn Upstream,
+    request: UpdateRepositoryRequest,
+) -> Result<Repository, Error> {
+    let body = RepositoryBody {
+        name: request.name.as_deref(),
+        description: request.description.as_deref(),
+        is_private: request.is_private,
+        project: request.project_key.as_deref().map(|key| Key { key }),
+        language: request.language.as_deref(),
+        has_issues: request.has_issues,
+        has_wiki: request.has_wiki,
+        ..RepositoryBody::default()
+    };
+    let path = ApiPath::repository(&request.workspace, &request.repo_slug)?;
+    let updated: ApiRepository = upstream.json(&Endpoint::put(path).json(&body)?)?;
+    Ok(updated.into_repository())
+}
+
+pub fn delete(upstream: &dyn Upstream, request: DeleteRepositoryRequest) -> Result<RepoRef, Error> {
+    let full_name = format!("{}/{}", request.workspace.trim(), request.repo_slug.trim());
+    if request.confirm_full_name.trim() != full_name {
+        return Err(Error::validation(
+            "confirm_full_name",
+            format!(
+                "must repeat the repository's full name, {}, to delete it",
+                crate::quote::quote(&full_name)
+            ),
+        ));
+    }
+    let path = ApiPath::repository(&request.workspace, &request.repo_slug)?;
+    upstream.send(&Endpoint::delete(path))?;
+    Ok(RepoRef {
+        workspace: request.workspace,
+        repo_slug: request.repo_slug,
+    })
 }

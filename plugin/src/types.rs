@@ -27,13 +27,16 @@ pub use crate::bindings::exports::atom::bitbucket::diffs::{
     FileChange, FileDiff, PatchRequest,
 };
 pub use crate::bindings::exports::atom::bitbucket::issues::{
-    CreateIssueRequest, Issue, IssueKind, IssuePage, IssuePriority, IssueRef, IssueState,
+    CreateIssueCommentRequest, CreateIssueRequest, Issue, IssueComment, IssueCommentPage,
+    IssueKind, IssuePage, IssuePriority, IssueRef, IssueState, ListIssueCommentsRequest,
     ListIssuesRequest, UpdateIssueRequest,
 };
 pub use crate::bindings::exports::atom::bitbucket::pipelines::{
-    ListPipelineStepsRequest, ListPipelinesRequest, Pipeline, PipelinePage, PipelineRef,
-    PipelineStep, PipelineStepPage, PipelineTarget, RunStatus, StepLog, StepLogRequest,
-    TriggerPipelineRequest,
+    CreateRepositoryVariableRequest, ListPipelineStepsRequest, ListPipelinesRequest,
+    ListRepositoryVariablesRequest, Pipeline, PipelinePage, PipelineRef, PipelineStep,
+    PipelineStepPage, PipelineTarget, RepositoryVariable, RepositoryVariablePage,
+    RepositoryVariableRef, RunStatus, StepLog, StepLogRequest, TriggerPipelineRequest,
+    UpdateRepositoryVariableRequest,
 };
 pub use crate::bindings::exports::atom::bitbucket::projects::{
     ListProjectsRequest, Project, ProjectPage, ProjectRef,
@@ -51,7 +54,8 @@ pub use crate::bindings::exports::atom::bitbucket::pullrequests::{
     UpdatePullRequestTaskRequest,
 };
 pub use crate::bindings::exports::atom::bitbucket::repositories::{
-    ListRepositoriesRequest, RepoRole, Repository, RepositoryPage,
+    CreateRepositoryRequest, DeleteRepositoryRequest, ListRepositoriesRequest, RepoRole,
+    Repository, RepositoryPage, UpdateRepositoryRequest,
 };
 pub use crate::bindings::exports::atom::bitbucket::reviews::{
     BundleCut, CommentThread, ReviewBundle, ReviewBundleRequest,
@@ -76,7 +80,8 @@ pub use crate::bindings::exports::atom::bitbucket::webhooks::{
     WebhookEventCategory, WebhookPage, WebhookRef,
 };
 pub use crate::bindings::exports::atom::bitbucket::workspaces::{
-    ListWorkspacesRequest, Workspace, WorkspacePage,
+    ListWorkspaceMembersRequest, ListWorkspacesRequest, Workspace, WorkspaceMemberPage,
+    WorkspacePage,
 };
 pub use crate::bindings::exports::atom::integration::integration::{
     Complexity, IntegrationInfo, Operation, OperationFacts, RateLimitHint,

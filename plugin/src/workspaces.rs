@@ -1,4 +1,5 @@
-//! Workspaces of the current user: `GET /user/workspaces`.
+//! Workspaces of the current user: `GET /user/workspaces`; a workspace's
+//! members: `GET /workspaces/{workspace}/members`.
 //!
 //! `GET /workspaces` was removed in 2026 (CHANGE-2770); its replacement
 //! answers `workspace_access` wrappers that are unwrapped here.
@@ -7,10 +8,13 @@ use serde::Deserialize;
 
 use crate::endpoint::{Endpoint, Upstream};
 use crate::error::Error;
-use crate::model::Links;
+use crate::model::{ApiAccount, Links};
 use crate::page::{self, Listing};
 use crate::path::ApiPath;
-use crate::types::{ListWorkspacesRequest, Workspace, WorkspacePage};
+use crate::types::{
+    ListWorkspaceMembersRequest, ListWorkspacesRequest, Workspace, WorkspaceMemberPage,
+    WorkspacePage,
+};
 
 #[derive(Deserialize)]
 struct WorkspaceAccess {
@@ -56,4 +60,37 @@ pub fn list(
         },
     )?;
     Ok(WorkspacePage { items, next_cursor })
+}
+
+#[derive(Deserialize)]
+struct ApiMembership {
+    user: Option<ApiAccount>,
+}
+
+/// The spec names no `q` or `sort` for members.
+const MEMBERS: Listing = Listing {
+    filter: false,
+    sort: false,
+    ..Listing::new("members", &[])
+};
+
+pub fn members(
+    upstream: &dyn Upstream,
+    request: ListWorkspaceMembersRequest,
+) -> Result<WorkspaceMemberPage, Error> {
+    let path = ApiPath::new("workspaces")
+        .param("workspace", &request.workspace)?
+        .literal("members");
+    let (items, next_cursor) = page::fetch(
+        upstream,
+        Endpoint::get(path),
+        request.page.as_ref(),
+        MEMBERS,
+        |membership: ApiMembership| {
+            membership
+                .user
+                .map_or_else(ApiAccount::unknown, ApiAccount::into_ref)
+        },
+    )?;
+    Ok(WorkspaceMemberPage { items, next_cursor })
 }
