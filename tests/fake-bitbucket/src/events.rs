@@ -131,3 +131,12 @@ pub fn issue(
     }
     world.emit(repo, key, payload);
 }
+
+/// `repo:created` or `repo:deleted`: the payload is the envelope alone, so a
+/// deletion is announced while the repository is still there to render.
+pub fn repository(world: &mut World, key: &'static str, repo: &str, actor: &str) {
+    if wanted(world, repo, key) {
+        let payload = envelope(world, repo, actor);
+        world.emit(repo, key, payload);
+    }
+}

@@ -43,6 +43,10 @@ pub fn router(world: Shared) -> Router {
         .route("/2.0/user/permissions/repositories", get(removed))
         .route("/2.0/workspaces", get(removed))
         .route("/2.0/workspaces/{workspace}", get(workspaces::get))
+        .route(
+            "/2.0/workspaces/{workspace}/members",
+            get(workspaces::members),
+        )
         .route("/2.0/workspaces/{workspace}/projects", get(projects::list))
         .route(
             "/2.0/workspaces/{workspace}/projects/{project_key}",
@@ -52,7 +56,10 @@ pub fn router(world: Shared) -> Router {
         .route("/2.0/repositories/{workspace}", get(repositories::list))
         .route(
             "/2.0/repositories/{workspace}/{repo_slug}",
-            get(repositories::get),
+            get(repositories::get)
+                .post(repositories::create)
+                .put(repositories::update)
+                .delete(repositories::delete),
         )
         .merge(repository_routes())
         .route("/2.0/workspaces/{workspace}/search/code", get(search::code))

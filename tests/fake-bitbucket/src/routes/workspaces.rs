@@ -1,4 +1,5 @@
-//! `GET /2.0/user/workspaces`, `GET /2.0/workspaces/{workspace}`
+//! `GET /2.0/user/workspaces`, `GET /2.0/workspaces/{workspace}`,
+//! `GET /2.0/workspaces/{workspace}/members`
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
@@ -8,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::{authenticate, param, query_pairs};
 use crate::pages::{self, PageParams};
+use crate::render::{account, encode_braces};
 use crate::world::{Workspace, World};
 use crate::{Shared, bbql, errors, lock};
 
@@ -88,6 +90,39 @@ pub async fn get(
         Some(w) if world.is_member(w, &user) => Json(render(&world, w)).into_response(),
         _ => errors::workspace_not_found(&id),
     }
+}
+
+/// Members in the order they joined, hidden from outsiders as the
+/// workspace itself is. The spec declares no `q` or `sort` (the e-mail
+/// filter its description offers is for administrators and integrations),
+/// so only paging applies.
+pub async fn members(
+    State(world): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, Response> {
+    let world = lock(&world);
+    let user = authenticate(&world, &headers)?;
+    let ws = world
+        .workspace(&id)
+        .filter(|w| world.is_member(w, &user))
+        .ok_or_else(|| errors::workspace_not_found(&id))?;
+    let query = query_pairs(query.as_deref());
+    let params = PageParams::from_query(&query)?;
+    let url = format!("{}/2.0/workspaces/{}/members", world.base_url, ws.slug);
+    let workspace = render(&world, ws);
+    let page = pages::page_of(ws.members.iter().collect(), &params, &url, &query, |m| {
+        json!({
+            "type": "workspace_membership",
+            "user": account(&world, &m.user_uuid),
+            "workspace": workspace,
+            "links": {
+                "self": { "href": format!("{url}/{}", encode_braces(&m.user_uuid)) }
+            }
+        })
+    });
+    Ok(Json(page).into_response())
 }
 
 /// `workspace_base`, as `/user/workspaces` embeds it.

@@ -331,3 +331,28 @@ async fn tagging_pushes_a_tag_change() {
     assert_eq!(deleted["closed"], true);
     assert!(api.fake.violations().is_empty());
 }
+
+#[tokio::test]
+async fn workspace_hooks_hear_repositories_made_and_deleted() {
+    let api = Api::start().await;
+    let (target, _received) = receiver().await;
+    api.post(
+        "/2.0/workspaces/atom-labs/hooks",
+        json!({ "url": target, "events": ["repo:created", "repo:deleted"] }),
+    )
+    .await;
+    let path = "/2.0/repositories/atom-labs/hooked";
+    api.post(path, json!({ "scm": "git" })).await;
+    api.delete(path).await;
+    let deliveries = api
+        .fake
+        .wait_for_deliveries(2, Duration::from_secs(5))
+        .await;
+    let keys: Vec<&str> = deliveries.iter().map(|d| d.event_key.as_str()).collect();
+    assert_eq!(keys, ["repo:created", "repo:deleted"]);
+    for delivery in &deliveries {
+        let payload = delivery.json();
+        assert_eq!(payload["repository"]["full_name"], "atom-labs/hooked");
+        assert_eq!(payload["actor"]["nickname"], "ada");
+    }
+}

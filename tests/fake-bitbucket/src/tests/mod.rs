@@ -7,6 +7,7 @@ mod hooks;
 mod pipelines;
 mod projects;
 mod pullrequests;
+mod repositories;
 mod review;
 mod source;
 mod spec;

@@ -109,6 +109,9 @@ pub struct Repository {
     pub language: String,
     pub size: u64,
     pub has_issues: bool,
+    pub has_wiki: bool,
+    /// `allow_forks`, `no_public_forks` or `no_forks`.
+    pub fork_policy: String,
     pub created_on: String,
     pub updated_on: String,
     /// The key of its workspace's project.
@@ -116,6 +119,8 @@ pub struct Repository {
     /// What the repository says its project is called where the workspace
     /// has no such project; the project's own name wins where it does.
     pub project_name: String,
+    /// What `mainbranch` names; an empty repository names one it does not
+    /// have yet, as a freshly created one does live.
     pub main_branch: String,
 }
 
@@ -414,6 +419,26 @@ impl World {
     pub fn can_write(&self, repository: &Repository, user_uuid: &str) -> bool {
         self.workspace(&repository.workspace)
             .is_some_and(|w| self.is_member(w, user_uuid))
+    }
+
+    /// Forgets a repository and everything filed under its full name.
+    pub(crate) fn remove_repository(&mut self, full_name: &str) {
+        self.repositories.retain(|r| r.full_name() != full_name);
+        self.commits.retain(|c| c.repo != full_name);
+        self.branches.retain(|b| b.repo != full_name);
+        self.tags.retain(|t| t.repo != full_name);
+        self.pull_requests.retain(|p| p.repo != full_name);
+        self.statuses.retain(|s| s.repo != full_name);
+        self.merge_tasks.retain(|t| t.repo != full_name);
+        self.pipelines.retain(|p| p.repo != full_name);
+        self.custom_pipelines.remove(full_name);
+        self.issues.retain(|i| i.repo != full_name);
+        self.files.retain(|f| f.repo != full_name);
+        self.hooks
+            .retain(|h| !matches!(&h.subject, HookSubject::Repository(r) if r == full_name));
+        let pipelines: Vec<String> = self.pipelines.iter().map(|p| p.uuid.clone()).collect();
+        self.log_links
+            .retain(|_, (pipeline, _)| pipelines.contains(pipeline));
     }
 
     /// A pull request by workspace slug, repository slug and id.
