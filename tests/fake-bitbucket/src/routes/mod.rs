@@ -30,7 +30,7 @@ use base64::Engine as _;
 use serde_json::{Map, Value};
 
 use crate::world::{Fault, RecordedRequest, Repository, World};
-use crate::{Shared, delivery, errors, lock, spec};
+use crate::{Shared, bbql, delivery, errors, lock, spec};
 
 /// `/2.0/repositories/{workspace}/{repo_slug}`: every repository route hangs off it.
 const R: &str = "/2.0/repositories/{workspace}/{repo_slug}";
@@ -213,11 +213,31 @@ fn repository_routes() -> Router<Shared> {
             &at("/pipelines/{uuid}/steps/{step}/log"),
             get(logs::step_log),
         )
+        .route(
+            &at("/pipelines_config/variables"),
+            get(pipelines::list_variables).post(pipelines::create_variable),
+        )
+        .route(
+            &at("/pipelines_config/variables/{variable_uuid}"),
+            get(pipelines::get_variable)
+                .put(pipelines::update_variable)
+                .delete(pipelines::delete_variable),
+        )
         .route(&at("/issues"), get(issues::list).post(issues::create))
         .route(&at("/issues/{id}"), get(issues::get).put(issues::update))
         .route(
             &at("/issues/{id}/changes"),
             get(issues::list_changes).post(issues::create_change),
+        )
+        .route(
+            &at("/issues/{id}/comments"),
+            get(issues::list_comments).post(issues::create_comment),
+        )
+        .route(
+            &at("/issues/{id}/comments/{comment_id}"),
+            get(issues::get_comment)
+                .put(issues::update_comment)
+                .delete(issues::delete_comment),
         )
         .route(&at("/hooks"), get(hooks::list).post(hooks::create))
         .route(
@@ -411,6 +431,32 @@ pub(crate) fn required_text(body: &Value, field: &str) -> Result<String, Respons
         .filter(|t| !t.is_empty())
         .map(str::to_owned)
         .ok_or_else(|| errors::field_error(field, "This field is required."))
+}
+
+/// `content.raw` of a comment or task, required and not blank.
+pub(crate) fn required_content(body: &Value) -> Result<String, Response> {
+    body["content"]["raw"]
+        .as_str()
+        .filter(|r| !r.trim().is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| errors::field_error("content", "This field is required."))
+}
+
+/// Applies the request's `q` and `sort` to rendered items, refusing fields
+/// not in `fields` with Bitbucket's 400.
+pub(crate) fn filter_and_sort(
+    items: &mut Vec<Value>,
+    query: &[(String, String)],
+    fields: &[&str],
+) -> Result<(), Response> {
+    if let Some(q) = param(query, "q") {
+        let filter = bbql::parse(q, fields).map_err(|m| errors::error(400, &m))?;
+        items.retain(|item| filter.matches(item));
+    }
+    if let Some(sort) = param(query, "sort") {
+        bbql::sort(items, sort, fields).map_err(|m| errors::error(400, &m))?;
+    }
+    Ok(())
 }
 
 pub(crate) fn created(body: Value) -> Response {

@@ -13,6 +13,7 @@ mod source;
 mod spec;
 mod tags;
 mod tracker;
+mod variables;
 
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use bytes::Bytes;

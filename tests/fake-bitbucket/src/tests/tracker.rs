@@ -140,3 +140,90 @@ async fn code_search_finds_marks_and_pages() {
         "Search is not enabled for the requested workspace, navigate to https://bitbucket.org/search to turn it on"
     );
 }
+
+#[tokio::test]
+async fn issue_comments_list_filter_create_edit_and_delete() {
+    let api = Api::start().await;
+    let url = format!("{PLUGIN}/issues/3/comments");
+    let seeded = api.get(&url).await.json();
+    assert_eq!(seeded["size"], 2);
+    assert_eq!(strings(&seeded, "user.nickname"), ["ada", "grace"]);
+    let first = &values(&seeded)[0];
+    assert_eq!(first["type"], "issue_comment");
+    assert_eq!(first["id"], 500_001);
+    assert_eq!(first["content"]["markup"], "markdown");
+    assert!(
+        first["content"]["html"]
+            .as_str()
+            .unwrap()
+            .starts_with("<p>")
+    );
+    assert_eq!(first["issue"]["id"], 3);
+    assert_eq!(
+        first["issue"]["repository"]["full_name"],
+        "atom-labs/bitbucket-plugin"
+    );
+    assert!(
+        first["links"]["self"]["href"]
+            .as_str()
+            .unwrap()
+            .ends_with("/issues/3/comments/500001")
+    );
+
+    let grace = api.fake.control().user_named("grace").unwrap().uuid.clone();
+    let q = format!(
+        "q=user.uuid%3D%22{}%22",
+        grace.replace('{', "%7B").replace('}', "%7D")
+    );
+    let by_grace = api.get(&format!("{url}?{q}")).await.json();
+    assert_eq!(strings(&by_grace, "user.nickname"), ["grace"]);
+    let q = "q=content.raw~%22Reproduced%22";
+    assert_eq!(
+        strings(
+            &api.get(&format!("{url}?{q}")).await.json(),
+            "user.nickname"
+        ),
+        ["ada"]
+    );
+
+    let made = api
+        .post(&url, json!({ "content": { "raw": "Fixed in 0.9.1" } }))
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED);
+    let comment = made.json();
+    assert_eq!(comment["content"]["raw"], "Fixed in 0.9.1");
+    assert_eq!(comment["user"]["nickname"], "ada");
+    let one = format!("{url}/{}", comment["id"]);
+    assert_eq!(api.get(&one).await.json(), comment);
+    assert_eq!(api.get(&url).await.json()["size"], 3);
+    let edited = api
+        .put(&one, json!({ "content": { "raw": "Fixed in 0.9.2" } }))
+        .await;
+    assert_eq!(edited.status, StatusCode::OK);
+    assert_eq!(edited.json()["content"]["raw"], "Fixed in 0.9.2");
+    assert_eq!(api.delete(&one).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(api.get(&one).await.status, StatusCode::NOT_FOUND);
+
+    for empty in [json!({ "content": { "raw": "  " } }), json!({})] {
+        let refused = api.post(&url, empty).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            refused.json()["error"]["fields"]["content"][0],
+            "This field is required."
+        );
+    }
+    let missing = api
+        .post(
+            &format!("{PLUGIN}/issues/99/comments"),
+            json!({ "content": { "raw": "Anyone?" } }),
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        api.get(&format!("{PLUGIN}/issues/99/comments"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(api.fake.violations(), []);
+}

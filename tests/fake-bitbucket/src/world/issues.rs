@@ -22,6 +22,18 @@ pub struct Issue {
     pub updated_on: u64,
     pub edited_on: Option<u64>,
     pub changes: Vec<IssueChange>,
+    /// Oldest first.
+    pub comments: Vec<IssueComment>,
+}
+
+#[derive(Clone, Debug)]
+pub struct IssueComment {
+    /// Unique across the whole fake, as Bitbucket's are.
+    pub id: u64,
+    pub user: String,
+    pub raw: String,
+    pub created_on: u64,
+    pub updated_on: u64,
 }
 
 #[derive(Clone, Debug)]

@@ -26,7 +26,7 @@ pub(crate) use git::{MERGE_STRATEGIES, Resolved, commit_hash};
 pub(crate) use hooks::Event;
 pub use hooks::{Delivery, EVENT_KEYS, HookSubject, Webhook};
 pub(crate) use ids::{braced, uuid};
-pub use issues::{Issue, IssueChange};
+pub use issues::{Issue, IssueChange, IssueComment};
 pub(crate) use issues::{KINDS, PRIORITIES, STATES};
 pub use oauth::{OauthConsumer, OauthServer};
 pub use pipelines::{
@@ -243,6 +243,9 @@ pub struct World {
     pub custom_pipelines: HashMap<String, Vec<String>>,
     /// Issues, ids counting from 1 per repository.
     pub issues: Vec<Issue>,
+    /// Repository pipeline variables (`pipelines_config/variables`) by
+    /// full name, oldest first.
+    pub pipeline_variables: HashMap<String, Vec<Variable>>,
     /// Files on the main branch that code search looks through.
     pub files: Vec<SourceFile>,
     /// Repository and workspace webhooks.
@@ -311,6 +314,7 @@ impl Default for World {
             pipelines: Vec::new(),
             custom_pipelines: HashMap::new(),
             issues: Vec::new(),
+            pipeline_variables: HashMap::new(),
             files: Vec::new(),
             hooks: Vec::new(),
             deliveries: Vec::new(),

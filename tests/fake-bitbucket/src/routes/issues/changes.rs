@@ -8,10 +8,10 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use super::{assignee, find, open_tracker};
+use super::{assignee, find, open_tracker, summary};
 use crate::clock::stamp;
 use crate::pages::{self, PageParams};
-use crate::render::{account, rendered, summary_named};
+use crate::render::{account, rendered};
 use crate::routes::{created, json_body, query_pairs, require_write};
 use crate::world::{Issue, IssueChange, KINDS, PRIORITIES, STATES, World};
 use crate::{Shared, errors, events, lock};
@@ -213,13 +213,7 @@ fn render_change(world: &World, issue: &Issue, change: &IssueChange) -> Value {
         "name": change.changes.iter().map(|(f, ..)| f.as_str()).collect::<Vec<_>>().join(", "),
         "created_on": stamp(change.created_on),
         "user": account(world, &change.user),
-        "issue": {
-            "type": "issue",
-            "id": issue.id,
-            "title": issue.title,
-            "repository": summary_named(world, &issue.repo),
-            "links": { "self": { "href": api } }
-        },
+        "issue": summary(world, issue),
         "changes": changes_json(change),
         "message": rendered(&change.message),
         "links": {

@@ -9,18 +9,20 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 mod changes;
+mod comments;
 
 use changes::{apply, changes_json};
 pub use changes::{create_change, list_changes};
+pub use comments::{create_comment, delete_comment, get_comment, list_comments, update_comment};
 
 use super::{
-    authenticate, created, json_body, open_repository, param, query_pairs, require_write,
+    authenticate, created, filter_and_sort, json_body, open_repository, query_pairs, require_write,
     required_text,
 };
 use crate::pages::{self, PageParams};
-use crate::render;
+use crate::render::{self, summary_named};
 use crate::world::{Issue, KINDS, PRIORITIES, Repository, STATES, World};
-use crate::{Shared, bbql, errors, events, lock};
+use crate::{Shared, errors, events, lock};
 
 /// Fields `q` and `sort` accept on issues.
 const FIELDS: [&str; 16] = [
@@ -82,6 +84,20 @@ pub(super) fn find(world: &World, repository: &Repository, id: &str) -> Result<u
         .ok_or_else(|| errors::error(404, "Issue not found"))
 }
 
+/// The short `issue` that changes and comments embed.
+pub(super) fn summary(world: &World, issue: &Issue) -> Value {
+    json!({
+        "type": "issue",
+        "id": issue.id,
+        "title": issue.title,
+        "repository": summary_named(world, &issue.repo),
+        "links": { "self": { "href": format!(
+            "{}/2.0/repositories/{}/issues/{}",
+            world.base_url, issue.repo, issue.id
+        ) } }
+    })
+}
+
 pub async fn list(
     State(world): State<Shared>,
     headers: HeaderMap,
@@ -99,13 +115,7 @@ pub async fn list(
         .filter(|i| i.repo == full_name)
         .map(|i| render::issue(&world, i))
         .collect();
-    if let Some(q) = param(&query, "q") {
-        let filter = bbql::parse(q, &FIELDS).map_err(|m| errors::error(400, &m))?;
-        items.retain(|item| filter.matches(item));
-    }
-    if let Some(sort) = param(&query, "sort") {
-        bbql::sort(&mut items, sort, &FIELDS).map_err(|m| errors::error(400, &m))?;
-    }
+    filter_and_sort(&mut items, &query, &FIELDS)?;
     let url = format!("{}/2.0/repositories/{full_name}/issues", world.base_url);
     Ok(Json(pages::page(items, &params, &url, &query)).into_response())
 }
@@ -168,6 +178,7 @@ pub async fn create(
         updated_on: now,
         edited_on: None,
         changes: Vec::new(),
+        comments: Vec::new(),
     };
     let answer = render::issue(&world, &issue);
     world.issues.push(issue);

@@ -1,13 +1,17 @@
 //! `R/pipelines[/{uuid}[/steps[/{step}]|/stopPipeline]]`: Bitbucket's own
 //! filters (not BBQL), triggering, stopping, and runs that move on each
-//! time they are looked at.
+//! time they are looked at; `variables` serves `R/pipelines_config/variables`.
 
 mod render;
 mod trigger;
+mod variables;
 
 pub use render::{render, render_step};
 use trigger::bad_request;
 pub use trigger::trigger;
+pub use variables::{
+    create_variable, delete_variable, get_variable, list_variables, update_variable,
+};
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};

@@ -14,10 +14,11 @@ use crate::clock::stamp;
 use crate::pages::{self, PageParams};
 use crate::render::{account, rendered};
 use crate::routes::{
-    created, json_body, no_content, open_repository, param, query_pairs, require_write,
+    created, filter_and_sort, json_body, no_content, open_repository, query_pairs, require_write,
+    required_content,
 };
 use crate::world::{Comment, Inline, PullRequest, World};
-use crate::{Shared, bbql, errors, events, lock};
+use crate::{Shared, errors, events, lock};
 
 /// Fields `q` and `sort` accept on comments.
 const FIELDS: [&str; 9] = [
@@ -51,13 +52,7 @@ pub async fn list_comments(
         .collect();
     comments.sort_by_key(|c| c.id);
     let mut items: Vec<Value> = comments.iter().map(|c| render(&world, pr, c)).collect();
-    if let Some(q) = param(&query, "q") {
-        let filter = bbql::parse(q, &FIELDS).map_err(|m| errors::error(400, &m))?;
-        items.retain(|item| filter.matches(item));
-    }
-    if let Some(sort) = param(&query, "sort") {
-        bbql::sort(&mut items, sort, &FIELDS).map_err(|m| errors::error(400, &m))?;
-    }
+    filter_and_sort(&mut items, &query, &FIELDS)?;
     let url = format!(
         "{}/2.0/repositories/{}/pullrequests/{}/comments",
         world.base_url, pr.repo, pr.id
@@ -93,11 +88,7 @@ pub async fn create_comment(
     require_write(&world, &user, &repository)?;
     let at = find(&world, &repository, &id)?;
     let body = json_body(&body)?;
-    let raw = body["content"]["raw"]
-        .as_str()
-        .filter(|r| !r.trim().is_empty())
-        .ok_or_else(|| errors::field_error("content", "This field is required."))?
-        .to_owned();
+    let raw = required_content(&body)?;
     let parent = match &body["parent"] {
         Value::Null => None,
         parent => {

@@ -16,6 +16,7 @@ use crate::render::{self, account, rendered};
 use crate::routes::source::redirect;
 use crate::routes::{
     created, json_body, no_content, open_repository, param, query_pairs, require_write,
+    required_content,
 };
 use crate::world::{Commit, PrState, PullRequest, Task, World};
 use crate::{Shared, bbql, errors, lock};
@@ -303,15 +304,6 @@ pub async fn list_tasks(
     Ok(Json(pages::page(items, &page_params, &url, &query)).into_response())
 }
 
-/// `content.raw`, required and not blank.
-fn task_content(body: &Value) -> Result<String, Response> {
-    body["content"]["raw"]
-        .as_str()
-        .filter(|r| !r.trim().is_empty())
-        .map(str::to_owned)
-        .ok_or_else(|| errors::field_error("content", "This field is required."))
-}
-
 pub async fn create_task(
     State(world): State<Shared>,
     headers: HeaderMap,
@@ -323,7 +315,7 @@ pub async fn create_task(
     require_write(&world, &user, &repository)?;
     let at = find(&world, &repository, &id)?;
     let body = json_body(&body)?;
-    let raw = task_content(&body)?;
+    let raw = required_content(&body)?;
     let comment = match &body["comment"] {
         Value::Null => None,
         comment => {
@@ -417,7 +409,7 @@ pub async fn update_task(
     let body = json_body(&body)?;
     let raw = match &body["content"] {
         Value::Null => None,
-        _ => Some(task_content(&body)?),
+        _ => Some(required_content(&body)?),
     };
     let resolved = match &body["state"] {
         Value::Null => None,
