@@ -177,6 +177,101 @@ async fn create_tag_with_a_lost_answer_makes_one_tag() {
 }
 
 #[tokio::test]
+async fn create_repository_with_a_lost_answer_makes_one_repository() {
+    each_kind(async |kind: FaultKind| {
+        let env = env().await;
+        let slug = format!("lost-{}", kind.name().to_lowercase());
+        lose_answers_to_writes(&env, kind.clone());
+        let outcome = env
+            .exec(
+                "create-repository",
+                json!({ "workspace": "atom-labs", "repo_slug": slug, "is_private": true }),
+            )
+            .await;
+        let made = found_or_unknown("create-repository", outcome).expect("found by its slug");
+        assert_eq!(made["slug"], slug.as_str(), "{made}");
+        let full_name = format!("atom-labs/{slug}");
+        let count = env
+            .fake
+            .control()
+            .repositories
+            .iter()
+            .filter(|r| r.full_name() == full_name)
+            .count();
+        assert_eq!(count, 1, "{kind:?}: one repository");
+        assert_eq!(
+            posts_to(&env, &format!("/repositories/{full_name}")),
+            1,
+            "{kind:?}: one POST"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn create_repository_variable_with_a_lost_answer_keeps_one_variable() {
+    each_kind(async |kind: FaultKind| {
+        let env = env().await;
+        let key = format!("LOST_{}", kind.name().replace('-', "_").to_uppercase());
+        lose_answers_to_writes(&env, kind.clone());
+        let outcome = env
+            .exec(
+                "create-repository-variable",
+                repo(json!({ "key": key, "value": "v", "secured": false })),
+            )
+            .await;
+        let kept =
+            found_or_unknown("create-repository-variable", outcome).expect("found by its key");
+        assert_eq!(kept["key"], key.as_str(), "{kept}");
+        let count = env.fake.control().pipeline_variables[REPO]
+            .iter()
+            .filter(|v| v.key == key)
+            .count();
+        assert_eq!(count, 1, "{kind:?}: one variable");
+        assert_eq!(
+            posts_to(&env, "/pipelines_config/variables"),
+            1,
+            "{kind:?}: one POST"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn create_issue_comment_with_a_lost_answer_posts_one_comment() {
+    each_kind(async |kind: FaultKind| {
+        let env = env().await;
+        let text = format!("lost answer {}", kind.name());
+        lose_answers_to_writes(&env, kind.clone());
+        let outcome = env
+            .exec(
+                "create-issue-comment",
+                repo(json!({ "id": 3, "content": text })),
+            )
+            .await;
+        if let Some(comment) = found_or_unknown("create-issue-comment", outcome) {
+            assert_eq!(comment["content"], text.as_str(), "{comment}");
+        }
+        let count = env
+            .fake
+            .control()
+            .issues
+            .iter()
+            .filter(|i| i.repo == REPO && i.id == 3)
+            .flat_map(|i| i.comments.iter())
+            .filter(|c| c.raw == text)
+            .count();
+        assert_eq!(count, 1, "{kind:?}: one comment");
+        assert_eq!(
+            posts_to(&env, "/issues/3/comments"),
+            1,
+            "{kind:?}: one POST"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn trigger_pipeline_with_a_lost_answer_starts_one_run() {
     each_kind(async |kind: FaultKind| {
         let env = env().await;

@@ -433,3 +433,71 @@ async fn a_retired_tracker_is_retired_upstream_with_the_announcement() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_issues_comments_are_listed_and_one_is_added() {
+    let env = env().await;
+    let seeded: Vec<(u64, String)> = {
+        let world = env.fake.control();
+        let issue = world
+            .issues
+            .iter()
+            .find(|i| i.repo == "atom-labs/bitbucket-plugin" && !i.comments.is_empty())
+            .expect("an issue with comments is seeded");
+        let comments = issue
+            .comments
+            .iter()
+            .map(|c| (issue.id, c.raw.clone()))
+            .collect();
+        comments
+    };
+    let id = seeded[0].0;
+    let listed = env
+        .exec("list-issue-comments", repo(json!({ "id": id })))
+        .await
+        .unwrap();
+    let texts: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["content"].as_str().unwrap())
+        .collect();
+    let expected: Vec<&str> = seeded.iter().map(|(_, text)| text.as_str()).collect();
+    assert_eq!(texts, expected, "oldest first");
+    assert!(listed["items"][0]["author"]["display_name"].is_string());
+
+    let added = env
+        .exec(
+            "create-issue-comment",
+            repo(json!({ "id": id, "content": "Fixed on main; please check." })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(added["content"], "Fixed on main; please check.");
+    assert_eq!(added["author"]["display_name"], "Ada Lovelace");
+    let again = env
+        .exec("list-issue-comments", repo(json!({ "id": id })))
+        .await
+        .unwrap();
+    let ids: Vec<&Value> = again["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["id"])
+        .collect();
+    assert_eq!(ids.last(), Some(&&added["id"]), "the new one comes last");
+
+    let empty = env
+        .exec(
+            "create-issue-comment",
+            repo(json!({ "id": id, "content": "  " })),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(empty.to_json()["field"], "content", "{empty}");
+    let missing = env
+        .exec("list-issue-comments", repo(json!({ "id": 999_999 })))
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), "not_found", "{missing}");
+}

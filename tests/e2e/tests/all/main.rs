@@ -11,6 +11,7 @@ mod contract;
 mod errors;
 mod issues;
 mod listing;
+mod manage;
 mod pipelines;
 mod projects;
 mod pullrequests;
