@@ -1029,3 +1029,55 @@ async fn a_huge_context_value_leaves_short_log_lines() {
         .unwrap();
     assert!(longest < 4096, "a log line of {longest} bytes");
 }
+
+/// A secured pipeline variable's value goes to Bitbucket and nowhere else:
+/// not in any answer of the gateway, not in its error, not in a log line
+/// (the host's or the component's).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secured_variables_value_is_in_no_answer_error_or_log() {
+    const SECRET: &str = "s3cr3t-gateway-token-0c1d";
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start(&fake, &[]).await;
+    let call = |operation: &str, params: Value| {
+        let path = format!("/v1/operations/{operation}");
+        let key = gateway.acme_key.clone();
+        let gateway = &gateway;
+        async move { gateway.call(&key, &path, &params.to_string()).await }
+    };
+    let repo = |extra: Value| {
+        let mut params =
+            serde_json::json!({ "workspace": "atom-labs", "repo_slug": "bitbucket-plugin" });
+        params
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        params
+    };
+    let variable =
+        repo(serde_json::json!({ "key": "GATEWAY_TOKEN", "value": SECRET, "secured": true }));
+    let (status, _, created) = call("create-repository-variable", variable.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let (status, _, twice) = call("create-repository-variable", variable).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{twice}");
+    let (status, _, listed) = call("list-repository-variables", repo(serde_json::json!({}))).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    let held = fake.control().pipeline_variables["atom-labs/bitbucket-plugin"]
+        .iter()
+        .any(|v| v.key == "GATEWAY_TOKEN" && v.value == SECRET);
+    assert!(held, "Bitbucket holds the value");
+
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let logs = gateway.logs.lock().unwrap().clone();
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("create-repository-variable")),
+        "the calls were logged: {logs:#?}"
+    );
+    for said in [&created, &twice, &listed] {
+        assert!(!said.to_string().contains(SECRET), "{said}");
+    }
+    assert!(
+        !logs.iter().any(|l| l.contains(SECRET)),
+        "a log line carries the value"
+    );
+}
