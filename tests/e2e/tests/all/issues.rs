@@ -444,12 +444,11 @@ async fn an_issues_comments_are_listed_and_one_is_added() {
             .iter()
             .find(|i| i.repo == "atom-labs/bitbucket-plugin" && !i.comments.is_empty())
             .expect("an issue with comments is seeded");
-        let comments = issue
+        issue
             .comments
             .iter()
             .map(|c| (issue.id, c.raw.clone()))
-            .collect();
-        comments
+            .collect()
     };
     let id = seeded[0].0;
     let listed = env
