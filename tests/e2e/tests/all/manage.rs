@@ -119,31 +119,36 @@ async fn a_repository_is_made_changed_and_deleted_only_when_its_name_is_repeated
     assert_eq!(gone.code(), "not_found", "{gone}");
 }
 
+/// Every item of a listing, asked for one a page to the end.
+pub(crate) async fn one_at_a_time(env: &Env, operation: &str, params: Value) -> Vec<Value> {
+    let mut items: Vec<Value> = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut params = params.clone();
+        params["page"] = match &cursor {
+            Some(cursor) => json!({ "size": 1, "cursor": cursor }),
+            None => json!({ "size": 1 }),
+        };
+        let answer = env.exec(operation, params).await.unwrap();
+        items.extend(answer["items"].as_array().unwrap().iter().cloned());
+        cursor = answer["next_cursor"].as_str().map(str::to_owned);
+        if cursor.is_none() {
+            return items;
+        }
+        assert!(items.len() < 500, "{operation}: the cursor never ends");
+    }
+}
+
 #[tokio::test]
 async fn a_workspaces_members_are_paged_to_the_end() {
     let env = env().await;
     let me = env.exec("get-current-user", json!({})).await.unwrap();
-    let mut members: Vec<Value> = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = match &cursor {
-            Some(cursor) => json!({ "size": 1, "cursor": cursor }),
-            None => json!({ "size": 1 }),
-        };
-        let answer = env
-            .exec(
-                "list-workspace-members",
-                json!({ "workspace": "acme", "page": page }),
-            )
-            .await
-            .unwrap();
-        members.extend(answer["items"].as_array().unwrap().iter().cloned());
-        cursor = answer["next_cursor"].as_str().map(str::to_owned);
-        if cursor.is_none() {
-            break;
-        }
-        assert!(members.len() < 50, "the cursor never ends");
-    }
+    let members = one_at_a_time(
+        &env,
+        "list-workspace-members",
+        json!({ "workspace": "acme" }),
+    )
+    .await;
     let names: Vec<&str> = members
         .iter()
         .map(|m| m["display_name"].as_str().unwrap())
@@ -228,13 +233,7 @@ async fn pipeline_variables_are_kept_and_a_secured_value_is_never_answered() {
         .unwrap_err();
     said.push(twice.to_json().to_string());
     assert_eq!(twice.code(), "conflict", "{twice}");
-    let posts = env
-        .fake
-        .control()
-        .requests
-        .iter()
-        .filter(|r| r.method == "POST")
-        .count();
+    let posts = requests(&env, "POST");
     let bad_key = env
         .exec(
             "create-repository-variable",
@@ -244,14 +243,7 @@ async fn pipeline_variables_are_kept_and_a_secured_value_is_never_answered() {
         .unwrap_err();
     said.push(bad_key.to_json().to_string());
     assert_eq!(bad_key.to_json()["field"], "key", "{bad_key}");
-    let posted = env
-        .fake
-        .control()
-        .requests
-        .iter()
-        .filter(|r| r.method == "POST")
-        .count();
-    assert_eq!(posted, posts, "refused before sending");
+    assert_eq!(requests(&env, "POST"), posts, "refused before sending");
 
     let uuid = created["uuid"].as_str().unwrap();
     let rotated = env
