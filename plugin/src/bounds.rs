@@ -129,6 +129,8 @@ pub fn bound(operation: &str, field: &str) -> Option<Bound> {
         ("create_repository_variable" | "update_repository_variable", "key") => NAME,
         ("create_repository_variable" | "update_repository_variable", "value") => VARIABLE_VALUE,
         (_, "variable_uuid") => UUID,
+        ("list_branch_restrictions", "kind") => NAME,
+        ("list_branch_restrictions", "pattern") => Bound::RefName,
         (_, "revision" | "refname") => Bound::RefName,
         (_, "spec") => DIFF_SPEC,
         (_, "commit") => COMMIT,

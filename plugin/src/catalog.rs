@@ -13,8 +13,9 @@ use crate::types::*;
 use crate::webhooks::WEBHOOK_EVENTS;
 use crate::wire::{self, NoParams};
 use crate::{
-    analytics, auth, branches, commits, diffs, health, issues, pipelines, projects, pullrequests,
-    repositories, reviews, search, source, statuses, tags, users, variables, webhooks, workspaces,
+    analytics, auth, branches, commits, diffs, downloads, health, issues, permissions, pipelines,
+    projects, pullrequests, repositories, restrictions, reviewers, reviews, search, source,
+    statuses, tags, users, variables, webhooks, workspaces,
 };
 
 /// The component the bindings export.
@@ -245,6 +246,12 @@ operations! {
     repositories {
         Read [read_only, idempotent] scopes("repository") list_repositories(ListRepositoriesRequest) -> RepositoryPage = repositories::list,
             "Repositories of a workspace, filtered with BBQL `page.q` and sorted with `page.sort`.";
+        Read [read_only, idempotent] scopes("repository") list_downloads(RepoPageRequest) -> DownloadPage = downloads::list,
+            "Files uploaded to a repository's Downloads.";
+        Read [read_only, idempotent] scopes("repository:admin") list_repository_user_permissions(RepoPageRequest) -> RepositoryPermissionPage = permissions::users,
+            "Users given a permission on the repository itself.";
+        Read [read_only, idempotent] scopes("repository:admin") list_repository_group_permissions(RepoPageRequest) -> RepositoryPermissionPage = permissions::groups,
+            "Groups given a permission on the repository.";
         Read [read_only, idempotent] scopes("repository") get_repository(RepoRef) -> Repository = repositories::get,
             "One repository by workspace and slug.";
         Execute [] scopes("repository:admin") create_repository(CreateRepositoryRequest) -> Repository = repositories::create,
@@ -258,6 +265,10 @@ operations! {
     branches {
         Read [read_only, idempotent] scopes("repository") list_branches(ListBranchesRequest) -> BranchPage = branches::list,
             "Branches of a repository, filtered with BBQL and sorted.";
+        Read [read_only, idempotent] scopes("repository:admin") list_branch_restrictions(ListBranchRestrictionsRequest) -> BranchRestrictionPage = restrictions::list,
+            "Branch restrictions of a repository (who may push, merge rules), by kind or pattern.";
+        Read [read_only, idempotent] scopes("repository:admin") get_branch_restriction(BranchRestrictionRef) -> BranchRestriction = restrictions::get,
+            "One branch restriction by id.";
         Read [read_only, idempotent] scopes("repository") get_branch(BranchRef) -> Branch = branches::get,
             "One branch by name (names may contain `/`).";
         Execute [] scopes("repository:write") create_branch(CreateBranchRequest) -> Branch = branches::create,
@@ -321,6 +332,8 @@ operations! {
     pullrequests {
         Read [read_only, idempotent] scopes("pullrequest") list_pull_requests(ListPullRequestsRequest) -> PullRequestPage = pullrequests::list,
             "Pull requests of a repository in one or several states.";
+        Read [read_only, idempotent] scopes("pullrequest") list_default_reviewers(ListDefaultReviewersRequest) -> DefaultReviewerPage = reviewers::list,
+            "Who is asked to review new pull requests: the repository's own, or with `effective` the project's too.";
         Read [read_only, idempotent] scopes("pullrequest") get_pull_request(PullRequestRef) -> PullRequest = pullrequests::get,
             "One pull request with its participants and approvals.";
         Execute [] scopes("pullrequest:write") create_pull_request(CreatePullRequestRequest) -> PullRequest = pullrequests::create,
@@ -408,6 +421,10 @@ operations! {
             "Issues of a repository by state, kind and priority (Bitbucket Issues is deprecated upstream).";
         Read [read_only, idempotent] scopes("issue") list_issue_comments(ListIssueCommentsRequest) -> IssueCommentPage = issues::comments::list,
             "Comments on an issue, oldest first.";
+        Execute [idempotent] scopes("issue:write") update_issue_comment(UpdateIssueCommentRequest) -> IssueComment = issues::comments::update,
+            "Replace an issue comment's text.";
+        Critical [destructive, idempotent] scopes("issue:write") delete_issue_comment(IssueCommentRef) -> IssueCommentRef = issues::comments::delete,
+            "Delete an issue comment.";
         Execute [] scopes("issue:write") create_issue_comment(CreateIssueCommentRequest) -> IssueComment = issues::comments::create,
             "Comment on an issue (never retried automatically).";
         Read [read_only, idempotent] scopes("issue") get_issue(IssueRef) -> Issue = issues::get,

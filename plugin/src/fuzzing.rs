@@ -113,6 +113,24 @@ pub fn sample_params(operation: &str) -> &'static str {
         "delete_repository" => {
             r#"{"workspace":"acme","repo_slug":"api-service-00","confirm_full_name":"acme/api-service-00"}"#
         }
+        "list_downloads"
+        | "list_repository_user_permissions"
+        | "list_repository_group_permissions" => {
+            r#"{"workspace":"acme","repo_slug":"api-service-00","page":{"size":10}}"#
+        }
+        "list_branch_restrictions" => {
+            r#"{"workspace":"acme","repo_slug":"api-service-00","kind":"push","pattern":"main"}"#
+        }
+        "get_branch_restriction" => r#"{"workspace":"acme","repo_slug":"api-service-00","id":1}"#,
+        "list_default_reviewers" => {
+            r#"{"workspace":"acme","repo_slug":"api-service-00","effective":true}"#
+        }
+        "update_issue_comment" => {
+            r#"{"workspace":"acme","repo_slug":"api-service-00","id":1,"comment_id":2,"content":"c"}"#
+        }
+        "delete_issue_comment" => {
+            r#"{"workspace":"acme","repo_slug":"api-service-00","id":1,"comment_id":2}"#
+        }
         "list_issue_comments" => r#"{"workspace":"acme","repo_slug":"api-service-00","id":1}"#,
         "create_issue_comment" => {
             r#"{"workspace":"acme","repo_slug":"api-service-00","id":1,"content":"c"}"#

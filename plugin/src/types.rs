@@ -16,7 +16,8 @@ pub use crate::bindings::exports::atom::bitbucket::auth::{
     AuthCompleteRequest, AuthStartResult, AuthStatus,
 };
 pub use crate::bindings::exports::atom::bitbucket::branches::{
-    Branch, BranchPage, BranchRef, CreateBranchRequest, ListBranchesRequest,
+    Branch, BranchPage, BranchRef, BranchRestriction, BranchRestrictionPage, BranchRestrictionRef,
+    CreateBranchRequest, ListBranchRestrictionsRequest, ListBranchesRequest,
 };
 pub use crate::bindings::exports::atom::bitbucket::commits::{
     Commit, CommitPage, CommitRef, ListCommitsRequest,
@@ -28,8 +29,8 @@ pub use crate::bindings::exports::atom::bitbucket::diffs::{
 };
 pub use crate::bindings::exports::atom::bitbucket::issues::{
     CreateIssueCommentRequest, CreateIssueRequest, Issue, IssueComment, IssueCommentPage,
-    IssueKind, IssuePage, IssuePriority, IssueRef, IssueState, ListIssueCommentsRequest,
-    ListIssuesRequest, UpdateIssueRequest,
+    IssueCommentRef, IssueKind, IssuePage, IssuePriority, IssueRef, IssueState,
+    ListIssueCommentsRequest, ListIssuesRequest, UpdateIssueCommentRequest, UpdateIssueRequest,
 };
 pub use crate::bindings::exports::atom::bitbucket::pipelines::{
     CreateRepositoryVariableRequest, ListPipelineStepsRequest, ListPipelinesRequest,
@@ -43,19 +44,20 @@ pub use crate::bindings::exports::atom::bitbucket::projects::{
 };
 pub use crate::bindings::exports::atom::bitbucket::pullrequests::{
     Activity, ActivityKind, ActivityPage, CommentResolution, CreatePullRequestCommentRequest,
-    CreatePullRequestRequest, CreatePullRequestTaskRequest, InlineAnchor,
-    ListAwaitingReviewRequest, ListPullRequestActivityRequest, ListPullRequestCommentsRequest,
-    ListPullRequestCommitsRequest, ListPullRequestTasksRequest, ListPullRequestsRequest,
-    MergePullRequestRequest, MergeStrategy, Participant, ParticipantRole, PublishCommentsResult,
-    PullRequest, PullRequestComment, PullRequestCommentPage, PullRequestCommentRef,
-    PullRequestDiffRequest, PullRequestDiffstatRequest, PullRequestPage, PullRequestPatchRequest,
-    PullRequestRef, PullRequestState, PullRequestTask, PullRequestTaskPage, PullRequestTaskRef,
-    TaskState, UpdatePullRequestCommentRequest, UpdatePullRequestRequest,
-    UpdatePullRequestTaskRequest,
+    CreatePullRequestRequest, CreatePullRequestTaskRequest, DefaultReviewer, DefaultReviewerPage,
+    InlineAnchor, ListAwaitingReviewRequest, ListDefaultReviewersRequest,
+    ListPullRequestActivityRequest, ListPullRequestCommentsRequest, ListPullRequestCommitsRequest,
+    ListPullRequestTasksRequest, ListPullRequestsRequest, MergePullRequestRequest, MergeStrategy,
+    Participant, ParticipantRole, PublishCommentsResult, PullRequest, PullRequestComment,
+    PullRequestCommentPage, PullRequestCommentRef, PullRequestDiffRequest,
+    PullRequestDiffstatRequest, PullRequestPage, PullRequestPatchRequest, PullRequestRef,
+    PullRequestState, PullRequestTask, PullRequestTaskPage, PullRequestTaskRef, TaskState,
+    UpdatePullRequestCommentRequest, UpdatePullRequestRequest, UpdatePullRequestTaskRequest,
 };
 pub use crate::bindings::exports::atom::bitbucket::repositories::{
-    CreateRepositoryRequest, DeleteRepositoryRequest, ListRepositoriesRequest, RepoRole,
-    Repository, RepositoryPage, UpdateRepositoryRequest,
+    CreateRepositoryRequest, DeleteRepositoryRequest, Download, DownloadPage,
+    ListRepositoriesRequest, RepoPageRequest, RepoRole, Repository, RepositoryPage,
+    RepositoryPermission, RepositoryPermissionPage, UpdateRepositoryRequest,
 };
 pub use crate::bindings::exports::atom::bitbucket::reviews::{
     BundleCut, CommentThread, ReviewBundle, ReviewBundleRequest,

@@ -10,7 +10,8 @@ use crate::page::{self, Listing, Paginated};
 use crate::path::ApiPath;
 use crate::reconcile::{created_after, created_since, reconcile};
 use crate::types::{
-    CreateIssueCommentRequest, IssueComment, IssueCommentPage, ListIssueCommentsRequest,
+    CreateIssueCommentRequest, IssueComment, IssueCommentPage, IssueCommentRef,
+    ListIssueCommentsRequest, UpdateIssueCommentRequest,
 };
 
 #[derive(Deserialize)]
@@ -121,4 +122,40 @@ fn find_created(
         })
         .map(ApiIssueComment::into_comment)
         .next_back())
+}
+
+fn comment(workspace: &str, repo_slug: &str, id: u64, comment_id: u64) -> Result<ApiPath, Error> {
+    comments(workspace, repo_slug, id)?.param("comment_id", &comment_id.to_string())
+}
+
+pub fn update(
+    upstream: &dyn Upstream,
+    request: UpdateIssueCommentRequest,
+) -> Result<IssueComment, Error> {
+    let content = request.content.trim();
+    if content.is_empty() {
+        return Err(Error::validation("content", "must not be empty"));
+    }
+    let path = comment(
+        &request.workspace,
+        &request.repo_slug,
+        request.id,
+        request.comment_id,
+    )?;
+    let body = CommentBody {
+        content: Raw { raw: content },
+    };
+    let updated: ApiIssueComment = upstream.json(&Endpoint::put(path).json(&body)?)?;
+    Ok(updated.into_comment())
+}
+
+pub fn delete(upstream: &dyn Upstream, request: IssueCommentRef) -> Result<IssueCommentRef, Error> {
+    let path = comment(
+        &request.workspace,
+        &request.repo_slug,
+        request.id,
+        request.comment_id,
+    )?;
+    upstream.send(&Endpoint::delete(path))?;
+    Ok(request)
 }
