@@ -500,3 +500,53 @@ async fn an_issues_comments_are_listed_and_one_is_added() {
         .unwrap_err();
     assert_eq!(missing.code(), "not_found", "{missing}");
 }
+
+#[tokio::test]
+async fn an_issue_comment_is_edited_and_deleted() {
+    let env = env().await;
+    let (id, comment_id) = {
+        let world = env.fake.control();
+        let issue = world
+            .issues
+            .iter()
+            .find(|i| i.repo == REPO && !i.comments.is_empty())
+            .expect("an issue with comments is seeded");
+        (issue.id, issue.comments[0].id)
+    };
+    let raw_of = |env: &Env| {
+        let world = env.fake.control();
+        world
+            .issues
+            .iter()
+            .filter(|i| i.repo == REPO && i.id == id)
+            .flat_map(|i| i.comments.iter())
+            .find(|c| c.id == comment_id)
+            .map(|c| c.raw.clone())
+    };
+    let target = repo(json!({ "id": id, "comment_id": comment_id }));
+    let edited = env
+        .exec(
+            "update-issue-comment",
+            repo(json!({ "id": id, "comment_id": comment_id, "content": "Edited: the log now resumes." })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(edited["id"], comment_id);
+    assert_eq!(edited["content"], "Edited: the log now resumes.");
+    assert_eq!(raw_of(&env).as_deref(), Some("Edited: the log now resumes."));
+    let blank = env
+        .exec(
+            "update-issue-comment",
+            repo(json!({ "id": id, "comment_id": comment_id, "content": "" })),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(blank.to_json()["field"], "content", "{blank}");
+    assert_eq!(raw_of(&env).as_deref(), Some("Edited: the log now resumes."));
+
+    let deleted = env.exec("delete-issue-comment", target.clone()).await.unwrap();
+    assert_eq!(deleted["comment_id"], comment_id);
+    assert_eq!(raw_of(&env), None);
+    let again = env.exec("delete-issue-comment", target).await.unwrap_err();
+    assert_eq!(again.code(), "not_found", "{again}");
+}

@@ -9,6 +9,7 @@ mod battery;
 mod connections;
 mod contract;
 mod errors;
+mod governance;
 mod issues;
 mod listing;
 mod manage;
