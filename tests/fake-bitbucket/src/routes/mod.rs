@@ -4,15 +4,20 @@
 mod branches;
 mod commits;
 mod diff;
+mod downloads;
 mod hooks;
 mod issues;
 mod logs;
 mod oauth;
+mod permissions;
 mod pipelines;
 mod projects;
 mod pullrequests;
 mod repositories;
+mod restrictions;
+mod reviewers;
 mod search;
+mod settings;
 pub(crate) mod source;
 pub(crate) mod statuses;
 mod tags;
@@ -239,6 +244,16 @@ fn repository_routes() -> Router<Shared> {
                 .put(issues::update_comment)
                 .delete(issues::delete_comment),
         )
+        .route(&at("/branch-restrictions"), get(restrictions::list))
+        .route(&at("/branch-restrictions/{id}"), get(restrictions::get))
+        .route(&at("/default-reviewers"), get(reviewers::list))
+        .route(
+            &at("/effective-default-reviewers"),
+            get(reviewers::effective),
+        )
+        .route(&at("/downloads"), get(downloads::list))
+        .route(&at("/permissions-config/users"), get(permissions::users))
+        .route(&at("/permissions-config/groups"), get(permissions::groups))
         .route(&at("/hooks"), get(hooks::list).post(hooks::create))
         .route(
             &at("/hooks/{uid}"),

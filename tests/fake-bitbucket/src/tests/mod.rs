@@ -9,6 +9,7 @@ mod projects;
 mod pullrequests;
 mod repositories;
 mod review;
+mod settings;
 mod source;
 mod spec;
 mod tags;

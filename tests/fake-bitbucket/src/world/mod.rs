@@ -11,6 +11,7 @@ mod issues;
 pub(crate) mod oauth;
 mod pipelines;
 mod pullrequests;
+mod settings;
 pub(crate) mod tree;
 
 use std::collections::{HashMap, VecDeque};
@@ -36,6 +37,7 @@ pub use pullrequests::{
     Comment, Inline, MergeParams, MergeTask, Participant, PrState, PullRequest, ReviewState, Task,
     Update,
 };
+pub use settings::{BranchRestriction, Download, Grant, Group, RepositorySettings};
 
 /// A build status on a commit (`commitstatus`), keyed by (repository,
 /// commit, key).
@@ -246,6 +248,12 @@ pub struct World {
     /// Repository pipeline variables (`pipelines_config/variables`) by
     /// full name, oldest first.
     pub pipeline_variables: HashMap<String, Vec<Variable>>,
+    /// Branch restrictions, default reviewers, downloads and explicit
+    /// permissions, by repository full name.
+    pub settings: HashMap<String, RepositorySettings>,
+    /// Each project's default reviewers (uuids), by `workspace/KEY`: pull
+    /// requests of every repository in the project get them too.
+    pub project_default_reviewers: HashMap<String, Vec<String>>,
     /// Files on the main branch that code search looks through.
     pub files: Vec<SourceFile>,
     /// Repository and workspace webhooks.
@@ -315,6 +323,8 @@ impl Default for World {
             custom_pipelines: HashMap::new(),
             issues: Vec::new(),
             pipeline_variables: HashMap::new(),
+            settings: HashMap::new(),
+            project_default_reviewers: HashMap::new(),
             files: Vec::new(),
             hooks: Vec::new(),
             deliveries: Vec::new(),
@@ -425,6 +435,24 @@ impl World {
             .is_some_and(|w| self.is_member(w, user_uuid))
     }
 
+    /// Workspace admins administer every repository of the workspace; an
+    /// explicit `admin` grant makes a member an admin of that one.
+    pub fn can_admin(&self, repository: &Repository, user_uuid: &str) -> bool {
+        let explicit = self.settings_of(repository).is_some_and(|s| {
+            s.user_permissions
+                .iter()
+                .any(|g| g.to == user_uuid && g.permission == "admin")
+        });
+        self.workspace(&repository.workspace).is_some_and(|w| {
+            self.is_admin(w, user_uuid) || (explicit && self.is_member(w, user_uuid))
+        })
+    }
+
+    /// A repository's restrictions, reviewers, downloads and permissions, if any.
+    pub fn settings_of(&self, repository: &Repository) -> Option<&RepositorySettings> {
+        self.settings.get(&repository.full_name())
+    }
+
     /// Forgets a repository and everything filed under its full name.
     pub(crate) fn remove_repository(&mut self, full_name: &str) {
         self.repositories.retain(|r| r.full_name() != full_name);
@@ -436,6 +464,7 @@ impl World {
         self.merge_tasks.retain(|t| t.repo != full_name);
         self.pipelines.retain(|p| p.repo != full_name);
         self.custom_pipelines.remove(full_name);
+        self.settings.remove(full_name);
         self.issues.retain(|i| i.repo != full_name);
         self.files.retain(|f| f.repo != full_name);
         self.hooks
