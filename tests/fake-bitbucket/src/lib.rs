@@ -51,8 +51,8 @@ pub use world::{
     Annotation, Branch, Comment, Commit, CommitStatus, Delivery, EVENT_KEYS, Fault, HookSubject,
     Inline, Issue, IssueChange, IssueComment, Membership, MergeParams, MergeTask, OauthConsumer,
     OauthServer, Participant, Phase, Pipeline, PipelineTarget, PrState, Project, PullRequest,
-    RecordedRequest, Repository, ReviewState, RunResult, SourceFile, Step, StepPhase, StepResult,
-    Tag, Task, Trigger, Update, User, Variable, Webhook, Workspace, World,
+    RecordedRequest, Repository, RepositorySettings, ReviewState, RunResult, SourceFile, Step,
+    StepPhase, StepResult, Tag, Task, Trigger, Update, User, Variable, Webhook, Workspace, World,
 };
 
 pub(crate) type Shared = Arc<Mutex<World>>;

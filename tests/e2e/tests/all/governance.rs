@@ -54,10 +54,16 @@ async fn branch_restrictions_are_listed_filtered_and_got() {
             .iter()
             .map(|u| u["uuid"].as_str().unwrap())
             .collect();
-        assert_eq!(exempt, rule.users.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(
+            exempt,
+            rule.users.iter().map(String::as_str).collect::<Vec<_>>()
+        );
     }
     let missing = env
-        .exec("get-branch-restriction", repo(json!({ "id": 987_654_321u64 })))
+        .exec(
+            "get-branch-restriction",
+            repo(json!({ "id": 987_654_321u64 })),
+        )
         .await
         .unwrap_err();
     assert_eq!(missing.code(), "not_found", "{missing}");
@@ -77,7 +83,11 @@ async fn default_reviewers_say_where_each_was_set() {
         .map(|r| r["reviewer"]["uuid"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(uuids, own);
-    assert!(items(&listed).iter().all(|r| r["reviewer_type"] == "repository"));
+    assert!(
+        items(&listed)
+            .iter()
+            .all(|r| r["reviewer_type"] == "repository")
+    );
 
     let effective = env
         .exec("list-default-reviewers", repo(json!({ "effective": true })))
@@ -91,17 +101,17 @@ async fn default_reviewers_say_where_each_was_set() {
             .collect()
     };
     assert_eq!(of_type("repository"), own);
-    assert!(!of_type("project").is_empty(), "the project's come too: {effective}");
+    assert!(
+        !of_type("project").is_empty(),
+        "the project's come too: {effective}"
+    );
 }
 
 #[tokio::test]
 async fn downloads_and_explicit_permissions_are_read() {
     let env = env().await;
     let held = settings(&env);
-    let downloads = env
-        .exec("list-downloads", repo(json!({})))
-        .await
-        .unwrap();
+    let downloads = env.exec("list-downloads", repo(json!({}))).await.unwrap();
     let listed: Vec<(String, u64)> = items(&downloads)
         .iter()
         .map(|d| {

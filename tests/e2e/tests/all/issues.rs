@@ -533,7 +533,10 @@ async fn an_issue_comment_is_edited_and_deleted() {
         .unwrap();
     assert_eq!(edited["id"], comment_id);
     assert_eq!(edited["content"], "Edited: the log now resumes.");
-    assert_eq!(raw_of(&env).as_deref(), Some("Edited: the log now resumes."));
+    assert_eq!(
+        raw_of(&env).as_deref(),
+        Some("Edited: the log now resumes.")
+    );
     let blank = env
         .exec(
             "update-issue-comment",
@@ -542,9 +545,15 @@ async fn an_issue_comment_is_edited_and_deleted() {
         .await
         .unwrap_err();
     assert_eq!(blank.to_json()["field"], "content", "{blank}");
-    assert_eq!(raw_of(&env).as_deref(), Some("Edited: the log now resumes."));
+    assert_eq!(
+        raw_of(&env).as_deref(),
+        Some("Edited: the log now resumes.")
+    );
 
-    let deleted = env.exec("delete-issue-comment", target.clone()).await.unwrap();
+    let deleted = env
+        .exec("delete-issue-comment", target.clone())
+        .await
+        .unwrap();
     assert_eq!(deleted["comment_id"], comment_id);
     assert_eq!(raw_of(&env), None);
     let again = env.exec("delete-issue-comment", target).await.unwrap_err();

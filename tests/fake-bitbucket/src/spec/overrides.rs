@@ -127,6 +127,12 @@ pub const EXTRA_QUERY: &[ExtraQuery] = &[
     },
     ExtraQuery {
         method: "get",
+        path: "/repositories/{workspace}/{repo_slug}/downloads",
+        names: &["page", "pagelen"],
+        reason: "\"a paginated list of the downloads\" (the 200 answer's description), though the spec declares no schema for it",
+    },
+    ExtraQuery {
+        method: "get",
         path: "/repositories/{workspace}/{repo_slug}/issues",
         names: &["q", "sort"],
         reason: "issue lists accept BBQL, e.g. `state=\"new\"`, and sort (API-NOTES §1.8)",
