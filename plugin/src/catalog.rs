@@ -352,6 +352,8 @@ operations! {
             "Decline a pull request.";
         Critical [destructive, idempotent] scopes("pullrequest:write") merge_pull_request(MergePullRequestRequest) -> PullRequest = pullrequests::merge,
             "Merge a pull request with a strategy, waiting for Bitbucket's asynchronous merge.";
+        Critical [destructive, idempotent] scopes("pullrequest:write") merge_pull_request_if_green(MergePullRequestRequest) -> MergeReadiness = pullrequests::readiness::merge_if_green,
+            "Merge a pull request only if its builds are green and it has the approvals its branch's rules require; otherwise say what it waits for, or why waiting will not help.";
         Read [read_only, idempotent] scopes("pullrequest") list_pull_request_comments(ListPullRequestCommentsRequest) -> PullRequestCommentPage = pullrequests::list_comments,
             "Comments on a pull request, oldest first.";
         Execute [] scopes("pullrequest") create_pull_request_comment(CreatePullRequestCommentRequest) -> PullRequestComment = pullrequests::create_comment,

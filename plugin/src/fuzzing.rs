@@ -157,7 +157,7 @@ pub fn sample_params(operation: &str) -> &'static str {
         "update_pull_request" => {
             r#"{"workspace":"acme","repo_slug":"api-service-00","id":1,"title":"T2"}"#
         }
-        "merge_pull_request" => {
+        "merge_pull_request" | "merge_pull_request_if_green" => {
             r#"{"workspace":"acme","repo_slug":"api-service-00","id":1,"strategy":"squash"}"#
         }
         "get_pull_request"

@@ -26,7 +26,7 @@ mod bindings {
                     "auth-kind", "complexity", "health-status", "repo-role", "pull-request-state",
                     "participant-role", "merge-strategy", "run-status", "issue-state", "issue-kind",
                     "issue-priority", "webhook-event-category", "file-change", "tree-entry-kind",
-                    "build-state", "activity-kind", "task-state",
+                    "build-state", "activity-kind", "task-state", "merge-verdict", "merge-blocker",
                     "oauth-tokens", "api-token", "credential-secret", "credential", "replace-error",
                     "oauth-client", "log-level",
                 ],

@@ -3,6 +3,7 @@
 //! reviewer reads (commits, activity, diffs, the review queue) in `reading`.
 
 pub mod comments;
+pub mod readiness;
 pub mod reading;
 pub mod tasks;
 

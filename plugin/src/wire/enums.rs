@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use crate::types::{
     ActivityKind, AuthKind, BuildState, Complexity, FileChange, HealthStatus, IssueKind,
-    IssuePriority, IssueState, MergeStrategy, ParticipantRole, PullRequestState, RepoRole,
-    RunStatus, TaskState, TreeEntryKind, WebhookEventCategory,
+    IssuePriority, IssueState, MergeBlocker, MergeStrategy, MergeVerdict, ParticipantRole,
+    PullRequestState, RepoRole, RunStatus, TaskState, TreeEntryKind, WebhookEventCategory,
 };
 
 macro_rules! wire_enums {
@@ -90,6 +90,19 @@ wire_enums! {
         SquashFastForward = "squash_fast_forward",
         RebaseFastForward = "rebase_fast_forward",
         RebaseMerge = "rebase_merge",
+    }
+    MergeVerdict { Merged = "merged", Waiting = "waiting", Ended = "ended" }
+    MergeBlocker {
+        NoBuildYet = "no_build_yet",
+        BuildsRunning = "builds_running",
+        BuildsMissing = "builds_missing",
+        ApprovalsMissing = "approvals_missing",
+        TasksOpen = "tasks_open",
+        Draft = "draft",
+        BuildFailed = "build_failed",
+        ChangesRequested = "changes_requested",
+        Closed = "closed",
+        MergedAlready = "merged_already",
     }
     RunStatus {
         Pending = "pending",
@@ -177,6 +190,8 @@ mod tests {
         check(PullRequestState::ALL);
         check(ParticipantRole::ALL);
         check(MergeStrategy::ALL);
+        check(MergeVerdict::ALL);
+        check(MergeBlocker::ALL);
         check(RunStatus::ALL);
         check(IssueState::ALL);
         check(IssueKind::ALL);
