@@ -243,7 +243,9 @@ fn blockers(pull_request: &PullRequest, checks: &MergeChecks, rules: &Rules) -> 
     if pull_request.draft {
         blockers.push(MergeBlocker::Draft);
     }
-    if checks.builds_running > 0 {
+    if checks.builds_failed > 0 {
+        // What else the builds lack no longer matters.
+    } else if checks.builds_running > 0 {
         blockers.push(MergeBlocker::BuildsRunning);
     } else if checks.builds_successful == 0 {
         blockers.push(MergeBlocker::NoBuildYet);
