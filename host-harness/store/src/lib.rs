@@ -27,6 +27,7 @@ mod keyring;
 mod seal;
 mod sqlite;
 mod tenants;
+mod waits;
 
 #[cfg(test)]
 mod tests;
@@ -34,3 +35,4 @@ mod tests;
 pub use keyring::{KEYS_ENV, Keyring};
 pub use sqlite::{DEFAULT_CONNECTION, Rotation, SqliteCredentialStore, Unreadable};
 pub use tenants::{NewApiKey, TenantRecord, TenantRegistry, check_name, key_id};
+pub use waits::{Added, NewWait, Wait, WaitBook, WaitState};

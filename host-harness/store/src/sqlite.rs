@@ -19,7 +19,7 @@ pub const DEFAULT_CONNECTION: &str = "bitbucket";
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `PRAGMA user_version` of the schema below.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// Version 1: sealed credentials.
 const SCHEMA_V1: &str = "
@@ -64,6 +64,29 @@ CREATE TABLE refresh_leases (
     expires_at  INTEGER NOT NULL,
     PRIMARY KEY (tenant, connection)
 ) STRICT;
+";
+
+/// Version 4: what the gateway waits for on a tenant's behalf (a merge
+/// when green): kept here, not in memory, so a wait outlives the process
+/// that took it and any process of the deployment can pick it up.
+const SCHEMA_V4: &str = "
+CREATE TABLE waits (
+    id          TEXT    PRIMARY KEY,
+    tenant      TEXT    NOT NULL,
+    kind        TEXT    NOT NULL,
+    subject     TEXT    NOT NULL,
+    request     TEXT    NOT NULL,
+    key_id      TEXT,
+    state       TEXT    NOT NULL CHECK (state IN ('waiting', 'done', 'ended', 'cancelled', 'expired')),
+    outcome     TEXT,
+    checks      INTEGER NOT NULL DEFAULT 0,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    checked_at  INTEGER,
+    deadline    INTEGER NOT NULL
+) STRICT;
+CREATE INDEX waits_waiting ON waits (state, tenant, subject);
+CREATE UNIQUE INDEX one_wait_per_subject ON waits (tenant, kind, subject) WHERE state = 'waiting';
 ";
 
 /// Tenants' credentials for one connection, sealed with AES-256-GCM (see the
@@ -539,6 +562,9 @@ pub(super) fn prepare(db: &mut Connection, path: &Path) -> Result<(), StoreError
     }
     if version < 3 {
         transaction.execute_batch(SCHEMA_V3).map_err(failed)?;
+    }
+    if version < 4 {
+        transaction.execute_batch(SCHEMA_V4).map_err(failed)?;
     }
     if version < SCHEMA_VERSION {
         transaction

@@ -412,11 +412,15 @@ mod tests {
         let schema: i64 = db
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(schema, 3);
+        assert_eq!(schema, 4);
         let leases: i64 = db
             .query_row("SELECT count(*) FROM refresh_leases", [], |r| r.get(0))
             .expect("the upgrade adds the refresh leases");
         assert_eq!(leases, 0);
+        let waits: i64 = db
+            .query_row("SELECT count(*) FROM waits", [], |r| r.get(0))
+            .expect("the upgrade adds the waits");
+        assert_eq!(waits, 0);
     }
 
     #[test]
