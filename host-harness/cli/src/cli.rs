@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 use crate::commands::auth::{AuthCommand, run_auth};
 use crate::commands::keys::{KeysCommand, run_keys};
+use crate::commands::merge_waits::MergeWaitsCommand;
 use crate::commands::serve::ServeArgs;
 use crate::commands::tenants::{TenantsCommand, run_tenants};
 use crate::commands::{call, discover};
@@ -69,6 +70,9 @@ enum Command {
     /// The tenants the gateway serves and their API keys.
     #[command(subcommand)]
     Tenants(TenantsCommand),
+    /// What gateways wait to merge for a tenant (merge when green).
+    #[command(subcommand)]
+    MergeWaits(MergeWaitsCommand),
     /// Credentials of a tenant in the encrypted store.
     #[command(subcommand)]
     Auth(AuthCommand),
@@ -93,6 +97,9 @@ pub async fn run() -> anyhow::Result<ExitCode> {
         Command::Keys(command) => run_keys(&cli.store, command),
         Command::Serve(args) => crate::commands::serve::run(&cli.sandbox, &cli.store, *args).await,
         Command::Tenants(command) => run_tenants(&cli.store, command),
+        Command::MergeWaits(command) => {
+            crate::commands::merge_waits::run(&cli.store, &cli.sandbox.tenant, command)
+        }
         Command::Mcp { read_only } => {
             let sandbox = load(&cli.sandbox, &[], InstanceAllocation::OnDemand)?;
             let tenant = tenant_for_call(&cli.sandbox, &cli.store)?;
@@ -137,6 +144,7 @@ async fn run_command(
         }
         Command::Auth(_)
         | Command::Keys(_)
+        | Command::MergeWaits(_)
         | Command::Mcp { .. }
         | Command::Serve(_)
         | Command::Tenants(_) => {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use atom_gateway::{self, GatewayConfig, KeyVerifier, ServerLimits};
 use atom_runtime::{Sandbox, Tenant};
-use atom_store::TenantRegistry;
+use atom_store::{TenantRegistry, WaitBook};
 
 /// Where the page is served, unless the port is taken.
 const PREFERRED: &str = "127.0.0.1:8080";
@@ -34,6 +34,7 @@ async fn serve_from(
         registry as Arc<dyn KeyVerifier>,
         tenant.clone(),
         GatewayConfig::default(),
+        Some(Arc::new(WaitBook::open(&scratch.join("demo.sqlite3"))?)),
     );
     let listener = match tokio::net::TcpListener::bind(PREFERRED).await {
         Ok(listener) => listener,

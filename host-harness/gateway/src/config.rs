@@ -32,6 +32,8 @@ pub struct GatewayConfig {
     /// `GET /bitbucket/events` streams one tenant may hold open: each holds
     /// a connection, and one tenant must not hold them all.
     pub max_streams_per_tenant: usize,
+    /// How often every merge wait is looked at even if no delivery woke it.
+    pub merge_poll_every: Duration,
 }
 
 impl Default for GatewayConfig {
@@ -49,6 +51,7 @@ impl Default for GatewayConfig {
             forward_events_to: None,
             max_sessions_per_tenant: crate::auth::principal::DEFAULT_SESSIONS_PER_TENANT,
             max_streams_per_tenant: 4,
+            merge_poll_every: Duration::from_secs(300),
         }
     }
 }

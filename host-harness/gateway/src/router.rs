@@ -25,20 +25,25 @@ use crate::probes;
 use crate::routes::{atom, mcp, v1};
 use crate::state::Gateway;
 use atom_runtime::{Sandbox, Tenant};
+use atom_store::WaitBook;
 
 /// The gateway's routes. `keys` decides who a caller is; `template` gives
-/// every tenant its settings and the credential store.
+/// every tenant its settings and the credential store; `waits` keeps what
+/// the gateway waits for on tenants' behalf (merge when green).
 pub fn router(
     sandbox: Sandbox,
     keys: Arc<dyn KeyVerifier>,
     template: Tenant,
     config: GatewayConfig,
+    waits: Option<Arc<WaitBook>>,
 ) -> Router {
     let bitbucket = Bitbucket::new(
         config.forward_events_to.clone(),
         config.max_streams_per_tenant,
+        waits.map(|book| (book, config.merge_poll_every)),
     );
     let gateway = Gateway::new(sandbox, keys, template, &config, vec![bitbucket.hooks()]);
+    bitbucket.start_waits(&gateway);
     Router::new()
         .route("/v1/capabilities", get(v1::capabilities))
         .route("/v1/operations", get(v1::operations))

@@ -8,5 +8,6 @@ pub mod demo;
 pub mod discover;
 pub mod keys;
 pub mod mcp;
+pub mod merge_waits;
 pub mod serve;
 pub mod tenants;

@@ -12,7 +12,7 @@ use atom_gateway::{
     self, AdmissionLimits, GatewayConfig, HostAllowlist, KeyVerifier, ServerLimits,
 };
 use atom_runtime::InstanceAllocation;
-use atom_store::TenantRegistry;
+use atom_store::{TenantRegistry, WaitBook};
 use clap::Args;
 
 use crate::setup::{SandboxArgs, StoreArgs, configured_tenant, load, open_store};
@@ -86,6 +86,10 @@ pub struct ServeArgs {
     /// closes that tenant's oldest, never another tenant's.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=10_000))]
     max_sessions_per_tenant: u16,
+    /// Seconds between looks at every merge-when-green wait that no webhook
+    /// delivery woke (a delivery wakes its own at once).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    merge_poll_secs: u64,
 }
 
 pub async fn run(
@@ -117,6 +121,7 @@ pub async fn run(
         registry as Arc<dyn KeyVerifier>,
         configured_tenant(sandbox, open_store(store)?)?,
         config,
+        Some(Arc::new(WaitBook::open(&store.store)?)),
     );
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -187,6 +192,7 @@ fn gateway_config(sandbox: &SandboxArgs, args: &ServeArgs, tls: bool) -> Gateway
         forward_events_to: args.forward_events_to.clone(),
         max_sessions_per_tenant: args.max_sessions_per_tenant.into(),
         max_streams_per_tenant: args.max_streams_per_tenant as usize,
+        merge_poll_every: Duration::from_secs(args.merge_poll_secs),
         metrics_token: std::env::var("ATOM_METRICS_TOKEN")
             .ok()
             .filter(|t| !t.trim().is_empty()),

@@ -75,34 +75,7 @@ impl Gateway {
                 "access-token",
             ])
             .env("BITBUCKET_ACCESS_TOKEN", ADA_TOKEN));
-        let mut child = harness(&dir)
-            .args(["--allow-host", &fake.addr().to_string()])
-            .args(["--config", &format!("api-base-url={}", fake.api_base_url())])
-            .args(["--config", &format!("oauth-base-url={}", fake.base_url())])
-            .env("ATOM_OAUTH_CLIENT_ID", OAUTH_CLIENT_ID)
-            .env("ATOM_OAUTH_CLIENT_SECRET", OAUTH_CLIENT_SECRET)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(extra)
-            .env("ATOM_LOG_FORMAT", "json")
-            .env("RUST_LOG", "info,atom_guest=debug")
-            .envs(env.iter().copied())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let kept = logs.clone();
-        let base = tokio::task::spawn_blocking(move || {
-            let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
-            let started = lines
-                .find_map(|l| l.split_once("gateway on ").map(|(_, url)| url.to_owned()))
-                .expect("the gateway starts");
-            // Keep reading, so the child never blocks on a full pipe.
-            std::thread::spawn(move || lines.for_each(|l| kept.lock().unwrap().push(l)));
-            started
-        })
-        .await
-        .unwrap();
+        let (child, base, logs) = spawn(&dir, fake, extra, env).await;
         Self {
             dir,
             child,
@@ -111,6 +84,15 @@ impl Gateway {
             acme_key: acme_key.trim().to_owned(),
             globex_key: globex_key.trim().to_owned(),
         }
+    }
+
+    /// Stops the gateway and starts another on the same store (with
+    /// `extra` flags): what a deployment's restart does. Its address changes.
+    pub async fn restart(&mut self, fake: &FakeBitbucket, extra: &[&str]) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (child, base, logs) = spawn(&self.dir, fake, extra, &[]).await;
+        (self.child, self.base, self.logs) = (child, base, logs);
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -138,6 +120,44 @@ impl Gateway {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .expect("VmRSS in /proc")
     }
+}
+
+/// `serve` on the store in `dir`: the child, its base URL, its log lines.
+async fn spawn(
+    dir: &tempfile::TempDir,
+    fake: &FakeBitbucket,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (Child, String, Arc<Mutex<Vec<String>>>) {
+    let mut child = harness(dir)
+        .args(["--allow-host", &fake.addr().to_string()])
+        .args(["--config", &format!("api-base-url={}", fake.api_base_url())])
+        .args(["--config", &format!("oauth-base-url={}", fake.base_url())])
+        .env("ATOM_OAUTH_CLIENT_ID", OAUTH_CLIENT_ID)
+        .env("ATOM_OAUTH_CLIENT_SECRET", OAUTH_CLIENT_SECRET)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .env("ATOM_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info,atom_guest=debug")
+        .envs(env.iter().copied())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let logs = Arc::new(Mutex::new(Vec::new()));
+    let kept = logs.clone();
+    let base = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
+        let started = lines
+            .find_map(|l| l.split_once("gateway on ").map(|(_, url)| url.to_owned()))
+            .expect("the gateway starts");
+        // Keep reading, so the child never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(|l| kept.lock().unwrap().push(l)));
+        started
+    })
+    .await
+    .unwrap();
+    (child, base, logs)
 }
 
 impl Drop for Gateway {

@@ -6,6 +6,7 @@ mod common;
 mod connections;
 mod gateway;
 mod mcp;
+mod merge_when_green;
 mod page;
 mod seed_routes;
 mod upstream_protection;

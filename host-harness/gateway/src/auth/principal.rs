@@ -35,6 +35,9 @@ pub enum Proof {
     OauthState,
     /// A webhook delivery, signed with this tenant's secret.
     WebhookSignature,
+    /// A wait the tenant's key asked for (merge when green), looked at
+    /// again by the gateway while that key still works.
+    Wait,
 }
 
 /// The tenant a request acts as.

@@ -6,6 +6,7 @@
 
 mod connect;
 mod forward;
+mod merge_waits;
 mod page;
 mod prompts;
 mod resources;
@@ -20,10 +21,12 @@ use axum::routing::get;
 use axum::{Extension, Router};
 
 use atom_mcp::Subscriptions;
+use atom_store::WaitBook;
 
 use crate::routes::mcp::McpIntegration;
 use crate::state::{CallHooks, Gateway};
 use connect::PendingLogins;
+use merge_waits::MergeWaits;
 use webhooks::{EventStreams, Intake};
 
 pub use prompts::prompts as mcp_prompts;
@@ -38,16 +41,24 @@ pub struct Bitbucket {
     pending_logins: PendingLogins,
     intake: Intake,
     streams: EventStreams,
+    /// Without a store for them, merge when green is not offered.
+    merge_waits: Option<MergeWaits>,
 }
 
 impl Bitbucket {
     /// With a forward URL, accepted events are also POSTed there; a tenant
-    /// may listen on at most `max_streams_per_tenant` event streams at once.
-    pub fn new(forward_events_to: Option<hyper::Uri>, max_streams_per_tenant: usize) -> Self {
+    /// may listen on at most `max_streams_per_tenant` event streams at once;
+    /// merge waits are kept in `waits`, looked at every `merge_poll_every`.
+    pub fn new(
+        forward_events_to: Option<hyper::Uri>,
+        max_streams_per_tenant: usize,
+        waits: Option<(Arc<WaitBook>, std::time::Duration)>,
+    ) -> Self {
         let bitbucket = Self {
             pending_logins: PendingLogins::default(),
             intake: Intake::default(),
             streams: EventStreams::new(max_streams_per_tenant),
+            merge_waits: waits.map(|(book, every)| MergeWaits::new(book, every)),
         };
         if let Some(url) = forward_events_to {
             tokio::spawn(forward::run(url, bitbucket.intake.subscribe()));
@@ -70,6 +81,13 @@ impl Bitbucket {
         }
     }
 
+    /// Starts looking at merge waits, now and as deliveries arrive.
+    pub fn start_waits(&self, gateway: &Gateway) {
+        if let Some(waits) = &self.merge_waits {
+            waits.start(gateway.clone(), self.intake.subscribe());
+        }
+    }
+
     pub fn hooks(&self) -> Arc<dyn CallHooks> {
         Arc::new(self.clone())
     }
@@ -86,6 +104,15 @@ impl Bitbucket {
             .route(
                 "/bitbucket/webhooks/{tenant}",
                 axum::routing::post(webhooks::deliver),
+            )
+            .route(
+                "/bitbucket/repositories/{workspace}/{repo_slug}/pull-requests/{id}/merge-when-green",
+                axum::routing::post(merge_waits::ask),
+            )
+            .route("/bitbucket/merge-waits", get(merge_waits::list))
+            .route(
+                "/bitbucket/merge-waits/{id}",
+                get(merge_waits::get_one).delete(merge_waits::cancel),
             )
             .route("/bitbucket/health", get(connect::health))
             .route("/bitbucket/oauth/start", get(connect::start))

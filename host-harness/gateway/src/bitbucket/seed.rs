@@ -180,6 +180,12 @@ pub static ROUTES: &[SeedRoute] = &[
         "merge-pull-request",
         "pull_request",
     ),
+    route(
+        Post,
+        "R/pull-requests/{id}/merge-if-green",
+        "merge-pull-request-if-green",
+        "readiness",
+    ),
     listing(
         "R/pull-requests/{id}/comments",
         "list-pull-request-comments",

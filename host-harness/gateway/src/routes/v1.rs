@@ -115,7 +115,7 @@ pub async fn open_session(
 pub async fn read_session(principal: Principal) -> Json<Value> {
     let csrf = match &principal.proof {
         Proof::Session { csrf } => Some(csrf.as_str()),
-        Proof::ApiKey | Proof::OauthState | Proof::WebhookSignature => None,
+        Proof::ApiKey | Proof::OauthState | Proof::WebhookSignature | Proof::Wait => None,
     };
     Json(json!({ "tenant": principal.tenant, "csrf_token": csrf }))
 }

@@ -116,6 +116,7 @@ function renderPrDetail(pr, review = fetchReview(pr.id)) {
   const open = pr.state === 'open';
   const webLink = externalLink(pr.web_url, 'Open on Bitbucket', 'pr-web-link');
   const reviewBox = el('section', { class: 'review', id: 'pr-review', 'data-testid': 'pr-review', 'aria-label': 'Review' });
+  const waitBox = el('section', { class: 'merge-wait', 'data-testid': 'merge-wait', 'aria-label': 'Merge when green', hidden: true });
   const strategy = el('select', { name: 'strategy', 'data-testid': 'merge-strategy', 'aria-label': 'Merge strategy' },
     strategies.map((value) => el('option', { value, text: label(value) })));
   const action = (label, testid, kind, cls) => el('button', {
@@ -146,18 +147,83 @@ function renderPrDetail(pr, review = fetchReview(pr.id)) {
       action('Request changes', 'pr-request-changes', 'changes'),
       strategy,
       action('Merge', 'pr-merge', 'merge', 'primary'),
+      action('Merge when green', 'pr-merge-when-green', 'when-green'),
       action('Decline', 'pr-decline', 'decline', 'danger')),
+    waitBox,
     reviewBox,
   ].filter(Boolean));
   strategy.disabled = !open;
+  guard(showWait)(waitBox, pr);
   guard(showReview)(reviewBox, pr.id, review);
+}
+
+// What a merge-when-green wait is held up by, in words.
+const BLOCKERS = {
+  no_build_yet: 'no build has reported yet',
+  builds_running: 'a build is running',
+  builds_missing: 'more successful builds are required',
+  approvals_missing: 'more approvals are required',
+  tasks_open: 'tasks are open',
+  draft: 'it is a draft',
+  build_failed: 'a build failed',
+  changes_requested: 'changes were requested',
+  closed: 'it was declined',
+  merged_already: 'it was merged already',
+};
+
+function waitSummary(wait) {
+  const why = (wait.blockers ?? []).map((b) => BLOCKERS[b] ?? b).join(', ');
+  const checks = wait.last?.checks;
+  const counts = checks ? ` · builds ${checks.builds_successful}/${checks.builds_required}, approvals ${checks.approvals}/${checks.approvals_required}` : '';
+  const error = wait.last?.error?.message;
+  switch (wait.state) {
+    case 'waiting': return `Waiting to merge when green${why ? `: ${why}` : ''}${counts}. Gives up ${fmtDate(wait.deadline)}.`;
+    case 'done': return 'Merged when green.';
+    case 'ended': return `Merge when green ended: ${error || why || 'it will not become ready'}.`;
+    case 'cancelled': return 'Merge when green was cancelled.';
+    case 'expired': return 'Merge when green gave up: the deadline passed.';
+    default: return wait.state;
+  }
+}
+
+// The newest merge-when-green wait for this pull request, with Cancel while it waits.
+async function showWait(box, pr) {
+  const { waits = [] } = await api('/bitbucket/merge-waits');
+  const here = repoPath().toLowerCase();
+  const wait = waits.find((w) => w.pull_request_id === pr.id
+    && `/bitbucket/repositories/${enc(w.workspace)}/${enc(w.repo_slug)}`.toLowerCase() === here);
+  if (!wait) { box.hidden = true; return; }
+  box.hidden = false;
+  box.dataset.state = wait.state;
+  box.replaceChildren(
+    el('p', { 'data-testid': 'merge-wait-status', role: 'status', text: waitSummary(wait) }),
+    wait.state === 'waiting' ? el('button', {
+      type: 'button', 'data-testid': 'merge-wait-cancel',
+      on: { click: () => cancelWait(pr, wait) },
+    }, 'Cancel merge when green') : null,
+  );
+}
+
+async function cancelWait(pr, wait) {
+  clearError();
+  try {
+    await api(`/bitbucket/merge-waits/${enc(wait.id)}`, { method: 'DELETE' });
+    notice(`Merge when green of #${pr.id} cancelled.`);
+  } catch (error) {
+    showError(error);
+  }
+  await openPr(pr.id);
 }
 
 async function prAction(pr, kind, strategy) {
   clearError();
-  const paths = { approve: '/approve', changes: '/request-changes', merge: '/merge', decline: '/decline' };
+  const paths = {
+    approve: '/approve', changes: '/request-changes', merge: '/merge', 'when-green': '/merge-when-green', decline: '/decline',
+  };
   if (kind === 'merge' && !await confirmDialog('Merge pull request?',
     `Merge #${pr.id} “${pr.title}” from ${pr.source_branch} into ${pr.destination_branch}${strategy ? ` (${strategy.replace(/_/g, ' ')})` : ''}.`, 'Merge')) return;
+  if (kind === 'when-green' && !await confirmDialog('Merge when green?',
+    `Merge #${pr.id} into ${pr.destination_branch} once its builds pass and it has the approvals its branch requires${strategy ? ` (${strategy.replace(/_/g, ' ')})` : ''}. A failed build or a change request ends the wait.`, 'Merge when green')) return;
   if (kind === 'decline' && !await confirmDialog('Decline pull request?',
     `Decline #${pr.id} “${pr.title}”? It cannot be reopened.`, 'Decline')) return;
   const buttons = $('pr-detail').querySelectorAll('.actions button');
@@ -165,9 +231,11 @@ async function prAction(pr, kind, strategy) {
   try {
     await api(repoPath(`/pull-requests/${enc(pr.id)}${paths[kind]}`), {
       // Without a strategy to name, Bitbucket uses the destination branch's default.
-      method: 'POST', body: kind === 'merge' && strategy ? { strategy } : {},
+      method: 'POST', body: (kind === 'merge' || kind === 'when-green') && strategy ? { strategy } : {},
     });
-    const done = { approve: 'approved', changes: 'marked as needing changes', merge: 'merged', decline: 'declined' };
+    const done = {
+      approve: 'approved', changes: 'marked as needing changes', merge: 'merged', 'when-green': 'will be merged when green', decline: 'declined',
+    };
     notice(`Pull request #${pr.id} ${done[kind]}.`);
   } catch (error) {
     showError(error);
