@@ -70,21 +70,22 @@ async fn seeded_deployments_page_newest_first_and_name_their_runs() {
         statuses,
         ["SUCCESSFUL", "SUCCESSFUL", "FAILED", "SUCCESSFUL"]
     );
-    let world = api.fake.control();
-    let production = world
-        .environment_named("atom-labs/bitbucket-plugin", "Production")
-        .unwrap()
-        .uuid
-        .clone();
     let newest = &all[0];
-    assert_eq!(newest["environment"]["uuid"], production);
-    let run = world.pipeline(newest["release"]["pipeline"]["uuid"].as_str().unwrap());
-    let run = run.expect("the release is a seeded run");
-    assert_eq!(run.build_number, 24);
-    assert_eq!(newest["release"]["commit"]["hash"], run.target.commit);
-    assert_eq!(newest["state"]["name"], "COMPLETED");
-    assert!(newest["state"]["completion_date"].is_string());
-    drop(world);
+    {
+        let world = api.fake.control();
+        let production = world
+            .environment_named("atom-labs/bitbucket-plugin", "Production")
+            .unwrap()
+            .uuid
+            .clone();
+        assert_eq!(newest["environment"]["uuid"], production);
+        let run = world.pipeline(newest["release"]["pipeline"]["uuid"].as_str().unwrap());
+        let run = run.expect("the release is a seeded run");
+        assert_eq!(run.build_number, 24);
+        assert_eq!(newest["release"]["commit"]["hash"], run.target.commit);
+        assert_eq!(newest["state"]["name"], "COMPLETED");
+        assert!(newest["state"]["completion_date"].is_string());
+    }
 
     let one = api
         .get(&format!(

@@ -127,7 +127,7 @@ impl World {
                 (d, created, number)
             })
             .collect();
-        deployments.sort_by(|a, b| (b.1, b.2).cmp(&(a.1, a.2)));
+        deployments.sort_by_key(|d| std::cmp::Reverse((d.1, d.2)));
         deployments.into_iter().map(|(d, _, _)| d).collect()
     }
 
