@@ -128,7 +128,9 @@ pub fn bound(operation: &str, field: &str) -> Option<Bound> {
         ("delete_repository", "confirm_full_name") => Bound::Chars(2 * 128 + 1),
         ("create_repository_variable" | "update_repository_variable", "key") => NAME,
         ("create_repository_variable" | "update_repository_variable", "value") => VARIABLE_VALUE,
-        (_, "variable_uuid") => UUID,
+        (_, "variable_uuid" | "environment_uuid" | "deployment_uuid") => UUID,
+        // An environment's name, slug or `{uuid}`.
+        ("list_deployments", "environment") => NAME,
         ("list_branch_restrictions", "kind") => NAME,
         ("list_branch_restrictions", "pattern") => Bound::RefName,
         (_, "revision" | "refname") => Bound::RefName,

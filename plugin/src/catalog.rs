@@ -13,9 +13,9 @@ use crate::types::*;
 use crate::webhooks::WEBHOOK_EVENTS;
 use crate::wire::{self, NoParams};
 use crate::{
-    analytics, auth, branches, commits, diffs, downloads, health, issues, permissions, pipelines,
-    projects, pullrequests, repositories, restrictions, reviewers, reviews, search, source,
-    statuses, tags, users, variables, webhooks, workspaces,
+    analytics, auth, branches, commits, deployments, diffs, downloads, health, issues, permissions,
+    pipelines, projects, pullrequests, repositories, restrictions, reviewers, reviews, search,
+    source, statuses, tags, users, variables, webhooks, workspaces,
 };
 
 /// The component the bindings export.
@@ -416,6 +416,17 @@ operations! {
             "Run a pipeline on a branch, a commit or a custom selector, with variables (never retried automatically).";
         Execute [destructive, idempotent] scopes("pipeline:write") stop_pipeline(PipelineRef) -> Pipeline = pipelines::stop,
             "Stop a running pipeline.";
+    }
+
+    deployments {
+        Read [read_only, idempotent] scopes("pipeline") list_environments(ListEnvironmentsRequest) -> EnvironmentPage = deployments::list_environments,
+            "A repository's deployment environments (Test, Staging, Production…) with their type, rank and lock.";
+        Read [read_only, idempotent] scopes("pipeline") get_environment(EnvironmentRef) -> Environment = deployments::get_environment,
+            "One deployment environment by uuid.";
+        Read [read_only, idempotent] scopes("pipeline") list_deployments(ListDeploymentsRequest) -> DeploymentPage = deployments::list_deployments,
+            "Deployments of a repository, newest first, with state, environment and the pipeline run released; optionally one environment's.";
+        Read [read_only, idempotent] scopes("pipeline") get_deployment(DeploymentRef) -> Deployment = deployments::get_deployment,
+            "One deployment by uuid: its state, environment and the release's commit and pipeline run.";
     }
 
     issues {

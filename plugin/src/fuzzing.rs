@@ -135,6 +135,16 @@ pub fn sample_params(operation: &str) -> &'static str {
         "create_issue_comment" => {
             r#"{"workspace":"acme","repo_slug":"api-service-00","id":1,"content":"c"}"#
         }
+        "list_environments" => r#"{"workspace":"acme","repo_slug":"api-service-00"}"#,
+        "get_environment" => {
+            r#"{"workspace":"acme","repo_slug":"api-service-00","environment_uuid":"{1}"}"#
+        }
+        "list_deployments" => {
+            r#"{"workspace":"acme","repo_slug":"api-service-00","environment":"Staging"}"#
+        }
+        "get_deployment" => {
+            r#"{"workspace":"acme","repo_slug":"api-service-00","deployment_uuid":"{1}"}"#
+        }
         "list_repository_variables" => r#"{"workspace":"acme","repo_slug":"api-service-00"}"#,
         "create_repository_variable" => {
             r#"{"workspace":"acme","repo_slug":"api-service-00","key":"K","value":"v","secured":true}"#

@@ -83,6 +83,7 @@ mod analytics;
 mod auth;
 mod branches;
 mod commits;
+mod deployments;
 mod diffs;
 mod downloads;
 mod health;

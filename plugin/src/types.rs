@@ -23,6 +23,10 @@ pub use crate::bindings::exports::atom::bitbucket::commits::{
     Commit, CommitPage, CommitRef, ListCommitsRequest,
 };
 pub use crate::bindings::exports::atom::bitbucket::common::{PageRequest, RepoRef};
+pub use crate::bindings::exports::atom::bitbucket::deployments::{
+    Deployment, DeploymentPage, DeploymentRef, DeploymentRelease, Environment, EnvironmentPage,
+    EnvironmentRef, ListDeploymentsRequest, ListEnvironmentsRequest,
+};
 pub use crate::bindings::exports::atom::bitbucket::diffs::{
     BoundedText, Diff, DiffOptions, DiffRequest, DiffstatEntry, DiffstatPage, DiffstatRequest,
     FileChange, FileDiff, PatchRequest,

@@ -48,8 +48,9 @@ pub use fixtures::{
 pub use spec::Violation;
 pub use spec::overrides as spec_overrides;
 pub use world::{
-    Annotation, Branch, Comment, Commit, CommitStatus, Delivery, EVENT_KEYS, Fault, HookSubject,
-    Inline, Issue, IssueChange, IssueComment, Membership, MergeParams, MergeTask, OauthConsumer,
+    Annotation, Branch, Comment, Commit, CommitStatus, Delivery, Deployment, DeploymentState,
+    DeploymentStatus, ENVIRONMENT_TYPES, EVENT_KEYS, Environment, Fault, HookSubject, Inline,
+    Issue, IssueChange, IssueComment, Membership, MergeParams, MergeTask, OauthConsumer,
     OauthServer, Participant, Phase, Pipeline, PipelineTarget, PrState, Project, PullRequest,
     RecordedRequest, Repository, RepositorySettings, ReviewState, RunResult, SourceFile, Step,
     StepPhase, StepResult, Tag, Task, Trigger, Update, User, Variable, Webhook, Workspace, World,

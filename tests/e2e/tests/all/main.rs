@@ -8,6 +8,7 @@ mod auth;
 mod battery;
 mod connections;
 mod contract;
+mod deployments;
 mod errors;
 mod governance;
 mod issues;

@@ -3,6 +3,7 @@
 
 mod branches;
 mod commits;
+mod deployments;
 mod diff;
 mod downloads;
 mod hooks;
@@ -227,6 +228,16 @@ fn repository_routes() -> Router<Shared> {
             get(pipelines::get_variable)
                 .put(pipelines::update_variable)
                 .delete(pipelines::delete_variable),
+        )
+        .route(&at("/environments"), get(deployments::list_environments))
+        .route(
+            &at("/environments/{environment_uuid}"),
+            get(deployments::get_environment),
+        )
+        .route(&at("/deployments"), get(deployments::list_deployments))
+        .route(
+            &at("/deployments/{deployment_uuid}"),
+            get(deployments::get_deployment),
         )
         .route(&at("/issues"), get(issues::list).post(issues::create))
         .route(&at("/issues/{id}"), get(issues::get).put(issues::update))

@@ -1,6 +1,7 @@
 //! The fake over real HTTP on 127.0.0.1: routes, shapes, state machines and
 //! webhook deliveries, as a client sees them.
 
+mod deployments;
 mod faults;
 mod git;
 mod hooks;

@@ -4,6 +4,7 @@
 //! (faults, delays) and read (the request log, webhook deliveries).
 
 mod code;
+mod deployments;
 mod git;
 mod hooks;
 mod ids;
@@ -22,6 +23,9 @@ use serde_json::Value;
 use crate::spec::Violation;
 
 pub use code::SourceFile;
+pub use deployments::{
+    Deployment, DeploymentState, DeploymentStatus, ENVIRONMENT_TYPES, Environment,
+};
 pub use git::{Annotation, Branch, Commit, Tag};
 pub(crate) use git::{MERGE_STRATEGIES, Resolved, commit_hash};
 pub(crate) use hooks::Event;
@@ -248,6 +252,10 @@ pub struct World {
     /// Repository pipeline variables (`pipelines_config/variables`) by
     /// full name, oldest first.
     pub pipeline_variables: HashMap<String, Vec<Variable>>,
+    /// Deployment environments of every repository that has them.
+    pub environments: Vec<Environment>,
+    /// Deployments, each made by a pipeline run, oldest first.
+    pub deployments: Vec<Deployment>,
     /// Branch restrictions, default reviewers, downloads and explicit
     /// permissions, by repository full name.
     pub settings: HashMap<String, RepositorySettings>,
@@ -323,6 +331,8 @@ impl Default for World {
             custom_pipelines: HashMap::new(),
             issues: Vec::new(),
             pipeline_variables: HashMap::new(),
+            environments: Vec::new(),
+            deployments: Vec::new(),
             settings: HashMap::new(),
             project_default_reviewers: HashMap::new(),
             files: Vec::new(),
@@ -463,6 +473,8 @@ impl World {
         self.statuses.retain(|s| s.repo != full_name);
         self.merge_tasks.retain(|t| t.repo != full_name);
         self.pipelines.retain(|p| p.repo != full_name);
+        self.environments.retain(|e| e.repo != full_name);
+        self.deployments.retain(|d| d.repo != full_name);
         self.custom_pipelines.remove(full_name);
         self.settings.remove(full_name);
         self.issues.retain(|i| i.repo != full_name);

@@ -55,6 +55,9 @@ pub async fn trigger(
     };
     let answer = render(&world, &pipeline);
     world.pipelines.push(pipeline);
+    // A `deploy-<env>` custom run deploys to that environment.
+    let index = world.pipelines.len() - 1;
+    world.record_deployment(index, None);
     Ok(created(answer))
 }
 
