@@ -11,13 +11,18 @@ use crate::{ADA_TOKEN, FaultKind, FaultPlan, FaultRule};
 const BOUNDARY: &str = "test-boundary-7f3a";
 
 /// A multipart body: `(name, Some(filename), value)` is a file field.
+/// Laid out byte for byte as the component's encoder lays it out.
 fn multipart(fields: &[(&str, Option<&str>, &str)]) -> Bytes {
     let mut body = String::new();
     for (name, filename, value) in fields {
         body.push_str(&format!("--{BOUNDARY}\r\n"));
         body.push_str(&format!("Content-Disposition: form-data; name=\"{name}\""));
-        if let Some(filename) = filename {
-            body.push_str(&format!("; filename=\"{filename}\""));
+        // Part headers as the component's `endpoint::Form` writes them.
+        match filename {
+            Some(filename) => body.push_str(&format!(
+                "; filename=\"{filename}\"\r\nContent-Type: application/octet-stream"
+            )),
+            None => body.push_str("\r\nContent-Type: text/plain; charset=utf-8"),
         }
         body.push_str("\r\n\r\n");
         body.push_str(value);
