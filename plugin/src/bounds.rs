@@ -95,6 +95,18 @@ const HEADER: Bound = Bound::Chars(8 * 1024);
 /// limit (1 MiB by default) is the one that usually applies first.
 const DELIVERY_BODY: Bound = Bound::Chars(8 * 1024 * 1024);
 
+/// A file's content in `commit_files`. Not in the spec; our choice, and the
+/// gateway's request limit (1 MiB by default) usually applies first.
+const FILE_CONTENT: Bound = Bound::Chars(1024 * 1024);
+/// The git author line `Name <email>`. Not in the spec; our choice.
+const AUTHOR: Bound = Bound::Chars(512);
+/// All of one `commit_files` call's contents together, in bytes: one form
+/// body. Not in the spec; our choice.
+pub const COMMIT_FILES_TOTAL_BYTES: usize = 4 * 1024 * 1024;
+/// After a lost answer, the first written file is read back and compared
+/// when it is at most this long; a longer one is not worth the transfer.
+pub const FILE_CONTENT_CHECK_BYTES: usize = 64 * 1024;
+
 /// Where a string field not in the table would land; the coverage test keeps
 /// every field in the table, so this only guards against a new field.
 const UNLISTED: Bound = Bound::Chars(1024);
@@ -141,6 +153,10 @@ pub fn bound(operation: &str, field: &str) -> Option<Bound> {
         ("report_build_status", "name") => NAME,
         ("report_build_status", "description") => STATUS_DESCRIPTION,
 
+        ("commit_files", "files.path" | "deletions") => FILE_PATH,
+        ("commit_files", "files.content") => FILE_CONTENT,
+        ("commit_files", "author") => AUTHOR,
+        ("commit_files", "parent") => COMMIT,
         (_, "title") => TITLE,
         ("create_webhook", "description") => WEBHOOK_DESCRIPTION,
         (_, "description" | "content" | "message" | "state_message") => TEXT,
@@ -182,6 +198,8 @@ pub fn max_items(operation: &str, field: &str) -> Option<usize> {
         ("analytics_summary", "repo_slugs") => 50,
         // Header list, and each header's `[name, value]` pair.
         (_, "headers") => 200,
+        // One form body; our choice.
+        ("commit_files", "files" | "deletions") => 100,
         _ => return None,
     })
 }

@@ -13,9 +13,9 @@ use crate::types::*;
 use crate::webhooks::WEBHOOK_EVENTS;
 use crate::wire::{self, NoParams};
 use crate::{
-    analytics, auth, branches, commits, deployments, diffs, downloads, health, issues, permissions,
-    pipelines, projects, pullrequests, repositories, restrictions, reviewers, reviews, search,
-    source, statuses, tags, users, variables, webhooks, workspaces,
+    analytics, auth, branches, commit_files, commits, deployments, diffs, downloads, health,
+    issues, permissions, pipelines, projects, pullrequests, repositories, restrictions, reviewers,
+    reviews, search, source, statuses, tags, users, variables, webhooks, workspaces,
 };
 
 /// The component the bindings export.
@@ -309,6 +309,8 @@ operations! {
             "The files, directories, links and submodules of a directory at a revision.";
         Read [read_only, idempotent] scopes("repository") list_file_history(ListFileHistoryRequest) -> FileRevisionPage = source::list_file_history,
             "The commits that changed a file, newest first, following renames.";
+        Execute [] scopes("repository:write") commit_files(CommitFilesRequest) -> CommitFilesResult = commit_files::commit_files,
+            "Write and delete files in one new commit on a branch, on top of its head (or `parent`, which Bitbucket checks is still the head); a new branch name starts a branch (never retried automatically).";
     }
 
     diffs {

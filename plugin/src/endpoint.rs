@@ -19,6 +19,8 @@ pub struct Endpoint {
     pub path: ApiPath,
     query: String,
     body: Option<Vec<u8>>,
+    /// The body's media type: JSON unless a form set it.
+    content_type: Option<String>,
     headers: Vec<(&'static str, String)>,
 }
 
@@ -29,6 +31,7 @@ impl Endpoint {
             path,
             query: String::new(),
             body: None,
+            content_type: None,
             headers: Vec::new(),
         }
     }
@@ -84,7 +87,21 @@ impl Endpoint {
         let bytes = serde_json::to_vec(body)
             .map_err(|e| Error::internal(format!("could not encode the request body: {e}")))?;
         self.body = Some(bytes);
+        self.content_type = None;
         Ok(self)
+    }
+
+    /// A `multipart/form-data` body (see [`Form`]).
+    pub fn form(mut self, form: &Form) -> Self {
+        let (content_type, body) = form.encode();
+        self.body = Some(body);
+        self.content_type = Some(content_type);
+        self
+    }
+
+    /// The body's `content-type`: `application/json` unless a form set it.
+    pub fn content_type(&self) -> &str {
+        self.content_type.as_deref().unwrap_or("application/json")
     }
 
     pub fn query_string(&self) -> &str {
@@ -99,6 +116,99 @@ impl Endpoint {
         self.headers
             .iter()
             .map(|(name, value)| (*name, value.as_str()))
+    }
+}
+
+/// A `multipart/form-data` body (RFC 7578): plain fields, and file fields
+/// (whose `Content-Disposition` carries a `filename`, which is how
+/// Bitbucket's `POST R/src` tells a file from a meta field of the same
+/// name). Values are bytes, sent as they are: the boundary is chosen so it
+/// occurs in none of them, so any text (CRLFs, `--` lines, a would-be
+/// boundary) round-trips.
+#[derive(Clone, Debug, Default)]
+pub struct Form {
+    parts: Vec<Part>,
+}
+
+#[derive(Clone, Debug)]
+struct Part {
+    name: String,
+    filename: Option<String>,
+    value: Vec<u8>,
+}
+
+impl Form {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A plain field. Names must not hold `"`, CR or LF (the caller checks).
+    pub fn field(mut self, name: &str, value: impl Into<Vec<u8>>) -> Self {
+        self.parts.push(Part {
+            name: name.to_owned(),
+            filename: None,
+            value: value.into(),
+        });
+        self
+    }
+
+    /// A file field named `name`, its `filename` the last `/` part of it.
+    pub fn file(mut self, name: &str, content: impl Into<Vec<u8>>) -> Self {
+        let filename = name.rsplit('/').next().unwrap_or(name).to_owned();
+        self.parts.push(Part {
+            name: name.to_owned(),
+            filename: Some(filename),
+            value: content.into(),
+        });
+        self
+    }
+
+    /// The `content-type` (with its boundary) and the body.
+    pub fn encode(&self) -> (String, Vec<u8>) {
+        let boundary = self.boundary();
+        let mut body = Vec::new();
+        for part in &self.parts {
+            body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+            let mut disposition = format!("Content-Disposition: form-data; name=\"{}\"", part.name);
+            if let Some(filename) = &part.filename {
+                disposition.push_str(&format!("; filename=\"{filename}\""));
+            }
+            body.extend_from_slice(disposition.as_bytes());
+            body.extend_from_slice(b"\r\n");
+            if part.filename.is_some() {
+                body.extend_from_slice(b"Content-Type: application/octet-stream\r\n");
+            } else {
+                body.extend_from_slice(b"Content-Type: text/plain; charset=utf-8\r\n");
+            }
+            body.extend_from_slice(b"\r\n");
+            body.extend_from_slice(&part.value);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        (format!("multipart/form-data; boundary={boundary}"), body)
+    }
+
+    /// A boundary that occurs in no value, name or file name: the first of
+    /// a fixed sequence that nothing holds, so the same form always encodes
+    /// the same way.
+    fn boundary(&self) -> String {
+        (0u64..)
+            .map(|n| {
+                format!(
+                    "atom-form-{:016x}",
+                    n.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5bd1_e995
+                )
+            })
+            .find(|boundary| {
+                let needle = boundary.as_bytes();
+                let held = |bytes: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+                !self.parts.iter().any(|p| {
+                    held(&p.value)
+                        || held(p.name.as_bytes())
+                        || p.filename.as_ref().is_some_and(|f| held(f.as_bytes()))
+                })
+            })
+            .unwrap_or_default()
     }
 }
 
@@ -264,6 +374,97 @@ mod tests {
         assert_eq!(
             endpoint.query_string(),
             "q=name%20~%20%22api%22%20AND%20is_private%20%3D%20true&sort=-updated_on"
+        );
+    }
+
+    /// A strict RFC 7578 reading: the body split at `CRLF--boundary`, each
+    /// part's headers up to the first blank line, its value the rest.
+    fn parse(content_type: &str, body: &[u8]) -> Vec<(String, Option<String>, Vec<u8>)> {
+        let boundary = content_type
+            .strip_prefix("multipart/form-data; boundary=")
+            .unwrap();
+        let delimiter = format!("\r\n--{boundary}");
+        let mut rest = body
+            .strip_prefix(format!("--{boundary}\r\n").as_bytes())
+            .unwrap()
+            .to_vec();
+        let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
+        let mut parts = Vec::new();
+        loop {
+            let end = find(&rest, delimiter.as_bytes()).expect("a closing delimiter");
+            let part = &rest[..end];
+            let split = find(part, b"\r\n\r\n").unwrap();
+            let headers = String::from_utf8(part[..split].to_vec()).unwrap();
+            let value = part[split + 4..].to_vec();
+            let disposition = headers
+                .lines()
+                .find(|l| l.starts_with("Content-Disposition"))
+                .unwrap();
+            let quoted = |key: &str| {
+                let start = disposition.find(&format!("{key}=\""))? + key.len() + 2;
+                let len = disposition[start..].find('"')?;
+                Some(disposition[start..start + len].to_owned())
+            };
+            parts.push((quoted("name").unwrap(), quoted("filename"), value));
+            let after = &rest[end + delimiter.len()..];
+            if after.starts_with(b"--\r\n") {
+                assert_eq!(after.len(), 4, "nothing after the close");
+                return parts;
+            }
+            rest = after.strip_prefix(b"\r\n").unwrap().to_vec();
+        }
+    }
+
+    #[test]
+    fn a_form_round_trips_any_text_whatever_it_holds() {
+        // The boundary a form would use, planted in the values.
+        let probe = Form::new().field("message", "m");
+        let (probe_type, _) = probe.encode();
+        let planted = probe_type.rsplit('=').next().unwrap().to_owned();
+        let nasty =
+            format!("line one\r\n--{planted}\r\n\r\n--{planted}--\r\nunicode: é ✓ \0 end\r\n");
+        let form = Form::new()
+            .field("message", nasty.clone())
+            .field("files", "/gone.md")
+            .file("/docs/x.md", nasty.clone())
+            .file("/empty.txt", "");
+        let (content_type, body) = form.encode();
+        assert!(
+            !content_type.ends_with(&planted),
+            "the boundary moved off the value"
+        );
+        assert_eq!(
+            parse(&content_type, &body),
+            vec![
+                ("message".to_owned(), None, nasty.clone().into_bytes()),
+                ("files".to_owned(), None, b"/gone.md".to_vec()),
+                (
+                    "/docs/x.md".to_owned(),
+                    Some("x.md".to_owned()),
+                    nasty.into_bytes()
+                ),
+                (
+                    "/empty.txt".to_owned(),
+                    Some("empty.txt".to_owned()),
+                    Vec::new()
+                ),
+            ]
+        );
+        // The same form encodes the same way.
+        assert_eq!(form.encode(), (content_type, body));
+    }
+
+    #[test]
+    fn a_form_sets_its_content_type_and_json_stays_the_default() {
+        let path = ApiPath::new("repositories/a/b/src");
+        let json = Endpoint::post(path.clone())
+            .json(&serde_json::json!({}))
+            .unwrap();
+        assert_eq!(json.content_type(), "application/json");
+        let form = Endpoint::post(path).form(&Form::new().field("message", "m"));
+        assert!(
+            form.content_type()
+                .starts_with("multipart/form-data; boundary=atom-form-")
         );
     }
 }

@@ -209,6 +209,9 @@ pub fn sample_params(operation: &str) -> &'static str {
         "get_file" => {
             r#"{"workspace":"acme","repo_slug":"api-service-00","revision":"main","path":"src/lib.rs"}"#
         }
+        "commit_files" => {
+            r#"{"workspace":"acme","repo_slug":"api-service-00","branch":"main","message":"m","files":[{"path":"docs/x.md","content":"x"}],"deletions":["old.md"]}"#
+        }
         "list_directory" => {
             r#"{"workspace":"acme","repo_slug":"api-service-00","revision":"main","path":"src"}"#
         }

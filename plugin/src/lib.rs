@@ -54,6 +54,7 @@ mod bindings {
 
 mod bounds;
 mod catalog;
+mod commit_files;
 mod config;
 mod endpoint;
 mod error;

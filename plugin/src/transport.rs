@@ -256,7 +256,7 @@ impl Client {
         }
         let body = match endpoint.body() {
             Some(body) => {
-                headers.push(("content-type", b"application/json".to_vec()));
+                headers.push(("content-type", endpoint.content_type().as_bytes().to_vec()));
                 Some(body)
             }
             None if matches!(endpoint.method, Method::POST | Method::PUT) => Some(&[][..]),

@@ -71,8 +71,9 @@ pub use crate::bindings::exports::atom::bitbucket::search::{
     CodeSearchHit, CodeSearchPage, SearchCodeRequest, SearchLine, SearchSegment,
 };
 pub use crate::bindings::exports::atom::bitbucket::source::{
-    FileContent, FileRevision, FileRevisionPage, GetFileRequest, ListDirectoryRequest,
-    ListFileHistoryRequest, TreeEntry, TreeEntryKind, TreeEntryPage,
+    CommitFilesRequest, CommitFilesResult, FileContent, FileRevision, FileRevisionPage, FileWrite,
+    GetFileRequest, ListDirectoryRequest, ListFileHistoryRequest, TreeEntry, TreeEntryKind,
+    TreeEntryPage,
 };
 pub use crate::bindings::exports::atom::bitbucket::statuses::{
     BuildState, BuildStatus, BuildStatusPage, ListCommitStatusesRequest,

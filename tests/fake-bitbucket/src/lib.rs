@@ -24,6 +24,7 @@ mod errors;
 mod events;
 mod faults;
 mod fixtures;
+mod form;
 mod in_flight;
 mod pages;
 mod render;

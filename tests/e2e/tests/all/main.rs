@@ -6,6 +6,7 @@ mod ambiguous_writes;
 mod analytics;
 mod auth;
 mod battery;
+mod commits_src;
 mod connections;
 mod contract;
 mod deployments;

@@ -349,7 +349,7 @@ pub(super) fn new_ref(
 }
 
 /// Git's ref-name rules, the parts a client can trip over.
-fn valid_name(name: &str) -> bool {
+pub(super) fn valid_name(name: &str) -> bool {
     !name.starts_with('/')
         && !name.ends_with('/')
         && !name.ends_with(".lock")

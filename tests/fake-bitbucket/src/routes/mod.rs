@@ -2,6 +2,7 @@
 //! that records requests and plays injected faults, and authentication.
 
 mod branches;
+mod commit_src;
 mod commits;
 mod deployments;
 mod diff;
@@ -129,7 +130,7 @@ fn repository_routes() -> Router<Shared> {
             &at("/commit/{commit}/statuses/build/{key}"),
             get(statuses::get).put(statuses::update),
         )
-        .route(&at("/src"), get(source::root))
+        .route(&at("/src"), get(source::root).post(commit_src::create))
         .route(&at("/src/{*rest}"), get(source::get))
         .route(&at("/filehistory/{*rest}"), get(source::history))
         .route(&at("/diff/{*spec}"), get(diff::diff))

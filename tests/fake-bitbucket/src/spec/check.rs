@@ -108,7 +108,11 @@ pub fn response(
         .or_else(|| responses.get("default"));
     let schema = match declared {
         Some(declared) => declared.get("schema").cloned(),
-        None if overrides::is_universal_error(status) => {
+        None if overrides::is_universal_error(status)
+            || overrides::EXTRA_ERRORS
+                .iter()
+                .any(|e| e.method == op.method && e.path == op.path && e.status == status) =>
+        {
             Some(serde_json::json!({ "$ref": ERROR_SCHEMA }))
         }
         None if overrides::EXTRA_STATUS
@@ -159,6 +163,53 @@ pub fn response(
     } else {
         findings
     }
+}
+
+/// Whether `op` takes its declared query parameters as a form body
+/// (`overrides::FORM_BODIES`).
+pub fn takes_form(op: &Operation<'_>) -> bool {
+    overrides::FORM_BODIES
+        .iter()
+        .any(|(m, p, _)| *m == op.method && *p == op.path)
+}
+
+/// A form body (read by `form::parse`) against the operation's declared
+/// parameters: plain fields must be declared ones, each sent once; any
+/// other field is a file. Declared meta values must be UTF-8 text.
+pub fn form(op: &Operation<'_>, fields: Result<Vec<crate::form::Field>, String>) -> Vec<Finding> {
+    let fields = match fields {
+        Ok(fields) => fields,
+        Err(why) => return vec![("body".into(), why)],
+    };
+    let mut findings = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for field in &fields {
+        let declared = declared(op, "query", &field.name).is_some();
+        // A file field (multipart, with a `filename`) may be named anything,
+        // `message` included: the `filename` tells it apart.
+        if field.filename.is_some() {
+            continue;
+        }
+        if !declared {
+            // A plain field the operation does not declare is a file.
+            continue;
+        }
+        if std::str::from_utf8(&field.value).is_err() {
+            findings.push((
+                format!("form field {}", field.name),
+                "not UTF-8 text".into(),
+            ));
+        }
+        // `files` lists paths and may repeat; the rest may not.
+        if field.name != "files" && seen.contains(&field.name.as_str()) {
+            findings.push((
+                format!("form field {}", field.name),
+                "sent more than once; the operation takes one".into(),
+            ));
+        }
+        seen.push(&field.name);
+    }
+    findings
 }
 
 fn json_body(

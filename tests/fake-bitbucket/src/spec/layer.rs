@@ -37,7 +37,7 @@ pub async fn validate(State(world): State<Shared>, request: Request, next: Next)
     };
 
     let lookup = SPEC.lookup(&method, &path);
-    let request_findings: Vec<Finding> = match &lookup {
+    let mut request_findings: Vec<Finding> = match &lookup {
         Lookup::Found(op) => check::request(op, &query, content_type.as_deref(), &body),
         Lookup::Unspecified => Vec::new(),
         Lookup::NoPath => vec![("path".into(), "no operation in the spec".into())],
@@ -46,6 +46,14 @@ pub async fn validate(State(world): State<Shared>, request: Request, next: Next)
             format!("the spec's {path} has no {method} operation"),
         )],
     };
+
+    if let Lookup::Found(op) = &lookup
+        && check::takes_form(op)
+        && !body.is_empty()
+    {
+        let fields = crate::form::parse(content_type.as_deref(), body.clone()).await;
+        request_findings.extend(check::form(op, fields));
+    }
 
     let response = next.run(Request::from_parts(parts, Body::from(body))).await;
 

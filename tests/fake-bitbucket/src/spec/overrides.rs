@@ -57,6 +57,36 @@ pub const EXTRA_STATUS: &[ExtraStatus] = &[ExtraStatus {
     reason: "the operation's description says it redirects to the main branch's root listing, and live answers 302 to `src/{hash}/`; the spec declares only 200",
 }];
 
+/// Operations whose spec lists form fields as `in: query` parameters (the
+/// spec's Swagger 2 has them so) though the operation's description says
+/// they travel in a `multipart/form-data` or
+/// `application/x-www-form-urlencoded` body. The body of such a request is
+/// checked as a form: its content type, and that every plain (non-file)
+/// field is one of the declared parameters, each at most once. A field
+/// that is not declared is a file, its name the file's path (the
+/// description); in multipart a file field carries a `filename`.
+pub const FORM_BODIES: &[(&str, &str, &str)] = &[(
+    "post",
+    "/repositories/{workspace}/{repo_slug}/src",
+    "the description: \"This endpoint accepts `multipart/form-data` (as in the examples above), as well as `application/x-www-form-urlencoded`\"; `message`, `author`, `parents`, `files` and `branch` are form fields (API-NOTES §1.1 \"commit a file\")",
+)];
+
+/// Error statuses (in Bitbucket's error shape, checked) an operation's
+/// description promises though its `responses` do not declare them.
+pub struct ExtraError {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub status: u16,
+    pub reason: &'static str,
+}
+
+pub const EXTRA_ERRORS: &[ExtraError] = &[ExtraError {
+    method: "post",
+    path: "/repositories/{workspace}/{repo_slug}/src",
+    status: 409,
+    reason: "the `branch` parameter's description: a `parents` that is not the branch's head at the time of the request \"returns a 409\"",
+}];
+
 /// Operations whose success answer may be raw file bytes, not the JSON the
 /// spec's schema describes. Only answers the route marks with
 /// `spec::RawContent` skip the body check.

@@ -1,6 +1,7 @@
 //! The fake over real HTTP on 127.0.0.1: routes, shapes, state machines and
 //! webhook deliveries, as a client sees them.
 
+mod commit_src;
 mod deployments;
 mod faults;
 mod git;
@@ -63,6 +64,24 @@ impl Api {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> Answer {
+        let (content_type, body) = match body {
+            Some(body) => (Some("application/json"), Bytes::from(body.to_string())),
+            None => (None, Bytes::new()),
+        };
+        self.send(method, path, token, content_type, body, headers)
+            .await
+    }
+
+    /// A request with a raw body of `content_type`.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        content_type: Option<&str>,
+        body: Bytes,
+        headers: &[(&str, &str)],
+    ) -> Answer {
         let url = if path.starts_with("http") {
             path.to_owned()
         } else {
@@ -75,13 +94,9 @@ impl Api {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let body = match body {
-            Some(body) => {
-                request = request.header("content-type", "application/json");
-                Bytes::from(body.to_string())
-            }
-            None => Bytes::new(),
-        };
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
         let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
         let response = client
             .request(request.body(Full::new(body)).unwrap())
