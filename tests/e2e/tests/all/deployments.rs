@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 const REPO: &str = "atom-labs/bitbucket-plugin";
 
-fn items(page: &Value) -> Vec<Value> {
-    page["items"].as_array().unwrap().clone()
+fn items(page: &Value) -> &[Value] {
+    page["items"].as_array().unwrap()
 }
 
 /// The fake's deployments of the repository, newest first, as
@@ -77,7 +77,7 @@ async fn deployments_page_newest_first_to_the_end_and_filter_by_environment() {
             )
             .await
             .unwrap();
-        seen.extend(items(&page));
+        seen.extend(items(&page).iter().cloned());
         pages += 1;
         cursor = page["next_cursor"].clone();
         if cursor.is_null() {
