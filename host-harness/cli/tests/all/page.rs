@@ -1113,3 +1113,61 @@ async fn branches_and_tags_are_made_and_deleted_from_a_repositorys_detail() {
     assert!(errors.is_empty(), "console errors: {errors:#?}");
     browser.close().await.unwrap();
 }
+
+/// Pipelines shows each environment's latest deployment; a pull request
+/// asked to merge when green shows what it waits for, and is cancelled.
+#[tokio::test(flavor = "multi_thread")]
+async fn deployments_show_per_environment_and_a_merge_when_green_waits_visibly_until_cancelled() {
+    let (fake, gateway, _driver, browser) = setup().await;
+    sign_in(&browser, &gateway, REPO_HASH).await;
+    open_tab(&browser, "pipelines").await;
+    let row = |env: &str| format!("[data-testid=environment-row][data-environment='{env}']");
+    // The seeded history: Staging deployed twice and Production twice, its
+    // latest a success; nothing ever went to Test.
+    let production = wait_for_text(&browser, &row("Production"), "2 deployments").await;
+    assert!(production.contains("successful"), "{production}");
+    wait_for_text(&browser, &row("Staging"), "2 deployments").await;
+    wait_for_text(&browser, &row("Test"), "never deployed").await;
+
+    open_tab(&browser, "pull-requests").await;
+    click(&browser, "[data-testid=pr-row][data-id='6'] .row-open").await;
+    wait_for_text(&browser, "[data-testid=pr-title]", "Release 2026.11").await;
+    click(&browser, "[data-testid=pr-merge-when-green]").await;
+    click(&browser, "[data-testid=confirm-ok]").await;
+    let waiting = wait_for_text(
+        &browser,
+        "[data-testid=merge-wait-status]",
+        "Waiting to merge when green",
+    )
+    .await;
+    assert!(
+        waiting.contains("no build has reported yet")
+            && waiting.contains("more approvals are required"),
+        "{waiting}"
+    );
+    click(&browser, "[data-testid=merge-wait-cancel]").await;
+    wait_for_text(&browser, "[data-testid=merge-wait-status]", "cancelled").await;
+    let listed = reqwest::Client::new()
+        .get(gateway.url("/bitbucket/merge-waits"))
+        .bearer_auth(&gateway.acme_key)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed["waits"][0]["state"], "cancelled", "{listed}");
+    assert_eq!(listed["waits"][0]["pull_request_id"], 6);
+    let state = format!(
+        "{:?}",
+        fake.control()
+            .pull_request("atom-labs", "bitbucket-plugin", 6)
+            .unwrap()
+            .state
+    );
+    assert_eq!(state, "Open");
+    let errors = severe_console_messages(&browser).await;
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+    browser.close().await.unwrap();
+}

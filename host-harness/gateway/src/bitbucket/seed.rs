@@ -204,6 +204,9 @@ pub static ROUTES: &[SeedRoute] = &[
         ("trigger_type", "trigger_type"),
     ]),
     route(Post, "R/pipelines/trigger", "trigger-pipeline", "pipeline"),
+    listing("R/environments", "list-environments", "environments"),
+    listing("R/deployments", "list-deployments", "deployments")
+        .query(&[("environment", "environment")]),
     route(
         Get,
         "R/pipelines/{pipeline_uuid}",

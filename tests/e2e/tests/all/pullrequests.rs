@@ -367,3 +367,91 @@ async fn a_create_that_fails_is_reported_and_not_retried() {
         "{untitled}"
     );
 }
+
+/// CI, as Grace's token, reporting on `commit`.
+async fn report_build(env: &Env, commit: &str, state: &str) {
+    as_grace(
+        env,
+        "report-build-status",
+        repo(
+            json!({ "commit": commit, "key": "ci", "state": state, "url": "https://ci.example/1" }),
+        ),
+    )
+    .await
+    .unwrap();
+}
+
+/// One look of merge when green: what it waits for, what ends it, and the
+/// merge once the builds are green and the branch's one required approval
+/// (the seeded restriction on main) comes from someone other than the author.
+#[tokio::test]
+async fn merge_if_green_waits_for_builds_and_approvals_and_ends_on_an_objection() {
+    let env = env().await;
+    let pr = open_pull_request(&env, "feature/search-v2").await;
+    let id = pr["id"].as_u64().unwrap();
+    let head = pr["source_commit"].as_str().unwrap().to_owned();
+    let look = || env.exec("merge-pull-request-if-green", repo(json!({ "id": id })));
+
+    let first = look().await.unwrap();
+    assert_eq!(first["verdict"], "waiting");
+    assert_eq!(
+        first["blockers"],
+        json!(["no_build_yet", "approvals_missing"])
+    );
+    assert_eq!(first["checks"]["approvals_required"], 1);
+    // The author's own approval does not count.
+    env.exec("approve-pull-request", repo(json!({ "id": id })))
+        .await
+        .unwrap();
+    report_build(&env, &head, "in_progress").await;
+    let running = look().await.unwrap();
+    assert_eq!(
+        running["blockers"],
+        json!(["builds_running", "approvals_missing"])
+    );
+    assert_eq!(running["checks"]["approvals"], 0);
+
+    as_grace(&env, "approve-pull-request", repo(json!({ "id": id })))
+        .await
+        .unwrap();
+    report_build(&env, &head, "successful").await;
+    let merges_before = env
+        .fake
+        .control()
+        .requests
+        .iter()
+        .filter(|r| r.path.ends_with("/merge"))
+        .count();
+    assert_eq!(merges_before, 0, "no look merged while something blocked");
+    let merged = look().await.unwrap();
+    assert_eq!(merged["verdict"], "merged");
+    assert_eq!(merged["blockers"], json!([]));
+    assert_eq!(merged["pull_request"]["state"], "merged");
+    let again = look().await.unwrap();
+    assert_eq!(
+        (&again["verdict"], &again["blockers"]),
+        (&json!("ended"), &json!(["merged_already"]))
+    );
+
+    // A change request ends a wait even when everything else is green.
+    let other = open_pull_request(&env, "develop").await;
+    let other_id = other["id"].as_u64().unwrap();
+    as_grace(&env, "request-changes", repo(json!({ "id": other_id })))
+        .await
+        .unwrap();
+    let objected = env
+        .exec(
+            "merge-pull-request-if-green",
+            repo(json!({ "id": other_id })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(objected["verdict"], "ended");
+    assert!(
+        objected["blockers"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("changes_requested"))
+    );
+    assert_eq!(objected["pull_request"]["state"], "open");
+}

@@ -25,6 +25,7 @@ export async function load({ quiet = false } = {}) {
   await reposSettled();
   if (!requireRepo(list)) return;
   const still = ticket('pipelines');
+  loadEnvironments(quiet);
   try {
     const data = await api(repoPath(`/pipelines${query({ sort: '-created_on', size: 30 })}`));
     if (!still()) return;
@@ -38,6 +39,41 @@ export async function load({ quiet = false } = {}) {
     if (!still()) return;
     fill(list, [], 'Could not load pipelines.');
     showError(error);
+  }
+}
+
+// Each environment with its latest deployment: what runs where, and whether it worked.
+async function loadEnvironments(quiet) {
+  const list = $('environment-list');
+  if (!quiet) loading(list, 3);
+  const still = ticket('environments');
+  try {
+    const [envs, deps] = await Promise.all([
+      api(repoPath('/environments?all=true')),
+      api(repoPath(`/deployments${query({ size: 100 })}`)),
+    ]);
+    if (!still()) return;
+    const deployments = deps.deployments ?? [];
+    fill(list, (envs.environments ?? []).map((env) => {
+      const mine = deployments.filter((d) => d.environment_uuid === env.uuid);
+      const latest = mine[0];
+      const status = latest ? (latest.status_name ?? latest.state_name).toLowerCase() : 'none';
+      const release = latest?.release;
+      return el('li', { 'data-testid': 'environment-row', 'data-environment': env.name, 'data-status': status },
+        el('span', { class: 'title', text: env.name }),
+        badge(latest ? status.replace(/_/g, ' ') : 'never deployed', status, 'deployment-status'),
+        el('span', { class: 'muted', text: latest ? [
+          release?.build_number != null ? `#${release.build_number}` : release?.name,
+          short(release?.commit_hash),
+          fmtDate(latest.completed_on ?? latest.started_on),
+          `${mine.length} deployment${mine.length === 1 ? '' : 's'}`,
+        ].filter(Boolean).join(' · ') : '' }));
+    }), 'No deployment environments.');
+  } catch (error) {
+    if (!still()) return;
+    // A repository without Pipelines has no environments to show; say so quietly.
+    fill(list, [], error instanceof ApiError && error.status === 404 ? 'No deployment environments.' : 'Could not load deployments.');
+    if (!(error instanceof ApiError && error.status === 404)) showError(error);
   }
 }
 
