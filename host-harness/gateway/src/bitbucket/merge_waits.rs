@@ -144,6 +144,20 @@ impl MergeWaits {
         }
     }
 
+    /// The wait once a look under way has written it (or as it stands
+    /// after a few seconds): checked more than `checks` times, or finished.
+    async fn after_look(&self, id: &str, checks: u32) -> Option<Wait> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let wait = self.read(id).await?;
+            let looked = wait.checks > checks || wait.state != WaitState::Waiting;
+            if looked || tokio::time::Instant::now() >= deadline {
+                return Some(wait);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn read(&self, id: &str) -> Option<Wait> {
         let (book, id) = (self.book.clone(), id.to_owned());
         tokio::task::spawn_blocking(move || book.get(&id))
@@ -331,8 +345,8 @@ pub async fn ask(
     };
     let (wait, error) = match waits.look(&gateway, &wait.id).await {
         Some(looked) => looked,
-        // Another look is under way: answer the wait as it stands.
-        None => match waits.read(&wait.id).await {
+        // A delivery's look got there first: answer what it found.
+        None => match waits.after_look(&wait.id, wait.checks).await {
             Some(wait) => (wait, None),
             None => return failed(&GatewayError::Unavailable("the wait vanished".into())),
         },
