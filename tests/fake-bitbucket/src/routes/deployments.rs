@@ -111,27 +111,46 @@ fn not_found(what: &str, uuid: &str) -> Response {
     )
 }
 
-pub async fn list_environments(
-    State(world): State<Shared>,
-    headers: HeaderMap,
-    Path((workspace, slug)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
+/// One listing of a repository's `suffix` (`environments`, `deployments`):
+/// the repository opened as the caller may, its items paged.
+fn repository_listing(
+    world: &World,
+    headers: &HeaderMap,
+    (workspace, slug): (String, String),
+    query: Option<String>,
+    suffix: &str,
+    items: impl FnOnce(&World, &str) -> Vec<Value>,
 ) -> Result<Response, Response> {
-    let world = lock(&world);
-    let (_, repository) = open_repository(&world, &headers, &workspace, &slug)?;
+    let (_, repository) = open_repository(world, headers, &workspace, &slug)?;
     let query = query_pairs(query.as_deref());
     let params = PageParams::from_query(&query)?;
     let full_name = repository.full_name();
-    let items: Vec<Value> = world
-        .environments_of(&full_name)
-        .into_iter()
-        .map(render_environment)
-        .collect();
-    let url = format!(
-        "{}/2.0/repositories/{full_name}/environments",
-        world.base_url
-    );
+    let items = items(world, &full_name);
+    let url = format!("{}/2.0/repositories/{full_name}/{suffix}", world.base_url);
     Ok(Json(pages::page(items, &params, &url, &query)).into_response())
+}
+
+pub async fn list_environments(
+    State(world): State<Shared>,
+    headers: HeaderMap,
+    Path(repo): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, Response> {
+    let world = lock(&world);
+    repository_listing(
+        &world,
+        &headers,
+        repo,
+        query,
+        "environments",
+        |world, full_name| {
+            world
+                .environments_of(full_name)
+                .into_iter()
+                .map(render_environment)
+                .collect()
+        },
+    )
 }
 
 pub async fn get_environment(
@@ -150,24 +169,24 @@ pub async fn get_environment(
 pub async fn list_deployments(
     State(world): State<Shared>,
     headers: HeaderMap,
-    Path((workspace, slug)): Path<(String, String)>,
+    Path(repo): Path<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, Response> {
     let world = lock(&world);
-    let (_, repository) = open_repository(&world, &headers, &workspace, &slug)?;
-    let query = query_pairs(query.as_deref());
-    let params = PageParams::from_query(&query)?;
-    let full_name = repository.full_name();
-    let items: Vec<Value> = world
-        .deployments_of(&full_name)
-        .into_iter()
-        .map(|d| render_deployment(&world, d))
-        .collect();
-    let url = format!(
-        "{}/2.0/repositories/{full_name}/deployments",
-        world.base_url
-    );
-    Ok(Json(pages::page(items, &params, &url, &query)).into_response())
+    repository_listing(
+        &world,
+        &headers,
+        repo,
+        query,
+        "deployments",
+        |world, full_name| {
+            world
+                .deployments_of(full_name)
+                .into_iter()
+                .map(|d| render_deployment(world, d))
+                .collect()
+        },
+    )
 }
 
 pub async fn get_deployment(
