@@ -1081,3 +1081,56 @@ async fn a_secured_variables_value_is_in_no_answer_error_or_log() {
         "a log line carries the value"
     );
 }
+
+/// A read is answered from the cache on every route family until the caller
+/// sends `Cache-Control: no-cache`, which asks Bitbucket again (and keeps
+/// the new answer).
+#[tokio::test(flavor = "multi_thread")]
+async fn every_route_family_honours_no_cache() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start(&fake, &["--cache-ttl-secs", "60"]).await;
+    let user_reads = || {
+        fake.control()
+            .requests
+            .iter()
+            .filter(|r| r.method == "GET" && r.path == "/2.0/user")
+            .count()
+    };
+    let call = |path: &'static str, body: &'static str, fresh: bool| {
+        let mut request = reqwest::Client::new()
+            .post(gateway.url(path))
+            .bearer_auth(&gateway.acme_key)
+            .header("content-type", "application/json")
+            .body(body);
+        if fresh {
+            request = request.header("cache-control", "no-cache");
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            assert!(response.status().is_success(), "{}", response.status());
+            assert!(response.text().await.unwrap().contains("Ada Lovelace"));
+        }
+    };
+    let routes = [
+        (
+            "/atom/v1/execute",
+            r#"{"operation":"get-current-user","parameters":{}}"#,
+        ),
+        ("/v1/operations/get-current-user", "{}"),
+    ];
+    call(routes[0].0, routes[0].1, false).await;
+    let first = user_reads();
+    assert_eq!(first, 1, "the first read goes upstream");
+    for (path, body) in routes {
+        call(path, body, false).await;
+    }
+    assert_eq!(user_reads(), first, "cached on both route families");
+    for (at, (path, body)) in routes.into_iter().enumerate() {
+        call(path, body, true).await;
+        assert_eq!(
+            user_reads(),
+            first + at + 1,
+            "{path} with no-cache asks again"
+        );
+    }
+}

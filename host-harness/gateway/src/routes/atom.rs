@@ -23,7 +23,7 @@ use serde_json::{Map, Value, json};
 use tracing::Instrument as _;
 
 use crate::auth::principal::Principal;
-use crate::calls::log_field;
+use crate::calls::{Reading, log_field};
 use crate::error::GatewayError;
 use crate::routes::{request_id, rfc3339_now};
 use crate::state::Gateway;
@@ -218,7 +218,9 @@ pub async fn execute(
             });
         }
         let params = Value::Object(request.parameters.unwrap_or_default()).to_string();
-        gateway.run(&principal, &operation, &params).await
+        gateway
+            .run_reading(&principal, &operation, &params, Reading::of(&headers))
+            .await
     }
     .instrument(span)
     .await;

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tracing::Instrument as _;
 
 use crate::auth::principal::{self, Principal, Proof};
-use crate::calls::log_field;
+use crate::calls::{Reading, log_field};
 use crate::error::GatewayError;
 use crate::routes::request_id;
 use crate::state::Gateway;
@@ -77,7 +77,7 @@ async fn call(
         operation = %log_field(operation),
     );
     let answer = gateway
-        .run(principal, operation, params)
+        .run_reading(principal, operation, params, Reading::of(headers))
         .instrument(span)
         .await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], answer).into_response())
