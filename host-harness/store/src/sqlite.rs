@@ -83,7 +83,8 @@ CREATE TABLE waits (
     created_at  INTEGER NOT NULL,
     updated_at  INTEGER NOT NULL,
     checked_at  INTEGER,
-    deadline    INTEGER NOT NULL
+    deadline    INTEGER NOT NULL,
+    claimed_until INTEGER
 ) STRICT;
 CREATE INDEX waits_waiting ON waits (state, tenant, subject);
 CREATE UNIQUE INDEX one_wait_per_subject ON waits (tenant, kind, subject) WHERE state = 'waiting';

@@ -174,12 +174,33 @@ impl WaitBook {
         )
     }
 
+    /// Claims wait `id` for one look by this process for `secs` seconds:
+    /// `false` while another process's claim holds (or the wait no longer
+    /// waits). Several gateways may share the store; each wait is looked at
+    /// by one of them at a time, so two never merge the same pull request
+    /// at once. A process that dies mid-look delays the next look until the
+    /// claim expires, it does not stop it.
+    pub fn claim(&self, id: &str, secs: u64) -> Result<bool, StoreError> {
+        let now = now();
+        let changed = self
+            .lock()?
+            .execute(
+                "UPDATE waits SET claimed_until = ?2
+                 WHERE id = ?1 AND state = 'waiting'
+                   AND (claimed_until IS NULL OR claimed_until <= ?3)",
+                params![id, now.saturating_add(to_i64(secs)), now],
+            )
+            .map_err(failed("claiming a wait"))?;
+        Ok(changed == 1)
+    }
+
     /// Records a check that left the wait waiting.
     pub fn checked(&self, id: &str, outcome: &str) -> Result<(), StoreError> {
         let now = now();
         self.lock()?
             .execute(
-                "UPDATE waits SET outcome = ?2, checks = checks + 1, checked_at = ?3
+                "UPDATE waits SET outcome = ?2, checks = checks + 1, checked_at = ?3,
+                                  claimed_until = NULL
                  WHERE id = ?1 AND state = 'waiting'",
                 params![id, outcome, now],
             )
@@ -195,7 +216,7 @@ impl WaitBook {
             .lock()?
             .execute(
                 "UPDATE waits SET state = ?2, outcome = ?3, checks = checks + 1,
-                                  checked_at = ?4, updated_at = ?4
+                                  checked_at = ?4, updated_at = ?4, claimed_until = NULL
                  WHERE id = ?1 AND state = 'waiting'",
                 params![id, state.as_str(), outcome, now],
             )
@@ -361,6 +382,26 @@ mod tests {
         assert!(book.waiting().unwrap().is_empty());
         assert_eq!(book.list("acme").unwrap().len(), 1);
         assert!(book.list("globex").unwrap().is_empty());
+    }
+
+    #[test]
+    fn one_process_looks_at_a_wait_at_a_time_until_its_claim_ends() {
+        let (dir, book) = book();
+        let other = WaitBook::open(&dir.path().join("store.sqlite3")).unwrap();
+        let Added::New(wait) = book.add(&merge("acme", "a/b#4")).unwrap() else {
+            panic!("new");
+        };
+        assert!(book.claim(&wait.id, 60).unwrap());
+        assert!(!other.claim(&wait.id, 60).unwrap(), "claimed elsewhere");
+        book.checked(&wait.id, "{}").unwrap();
+        assert!(other.claim(&wait.id, 0).unwrap(), "a check ends the claim");
+        // A zero-second claim has expired at once: as a dead process's does.
+        assert!(book.claim(&wait.id, 60).unwrap());
+        assert!(book.finish(&wait.id, WaitState::Done, "{}").unwrap());
+        assert!(
+            !other.claim(&wait.id, 60).unwrap(),
+            "a finished wait is not looked at"
+        );
     }
 
     #[test]

@@ -41,6 +41,9 @@ const LOOK: &str = "merge-pull-request-if-green";
 /// A wait lasts a day unless asked otherwise, a week at most.
 const DEFAULT_DEADLINE: Duration = Duration::from_secs(24 * 3600);
 const LONGEST_DEADLINE: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long one look may take before another gateway may look instead:
+/// longer than a call's deadline and a merge's polling together.
+const LOOK_CLAIM: Duration = Duration::from_secs(120);
 /// The fields of `merge-pull-request` a wait passes on.
 const MERGE_FIELDS: [&str; 3] = ["strategy", "message", "close_source_branch"];
 
@@ -111,6 +114,10 @@ impl MergeWaits {
         if wait.state != WaitState::Waiting {
             return Some((wait, None));
         }
+        // Other gateways on the same store may be looking at it too.
+        if !self.claim(id).await {
+            return None;
+        }
         let (state, outcome, error) = self.decide(gateway, &wait).await;
         let book = self.book.clone();
         let id = id.to_owned();
@@ -156,6 +163,13 @@ impl MergeWaits {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    async fn claim(&self, id: &str) -> bool {
+        let (book, id) = (self.book.clone(), id.to_owned());
+        tokio::task::spawn_blocking(move || book.claim(&id, LOOK_CLAIM.as_secs()))
+            .await
+            .is_ok_and(|claimed| claimed.unwrap_or(false))
     }
 
     async fn read(&self, id: &str) -> Option<Wait> {
