@@ -13,8 +13,7 @@
 //! once right away), `GET /bitbucket/merge-waits[/{id}]` lists or reads the
 //! tenant's waits, `DELETE /bitbucket/merge-waits/{id}` cancels one.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
@@ -27,6 +26,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio::sync::broadcast::{self, error::RecvError};
 
+use super::seed::failed;
 use super::webhooks::Delivered;
 use crate::auth::principal::{Principal, Proof};
 use crate::error::GatewayError;
@@ -50,19 +50,12 @@ const MERGE_FIELDS: [&str; 3] = ["strategy", "message", "close_source_branch"];
 #[derive(Clone)]
 pub struct MergeWaits {
     book: Arc<WaitBook>,
-    /// Waits being looked at now, so a delivery and the poll arriving
-    /// together look once.
-    looking: Arc<Mutex<HashSet<String>>>,
     poll_every: Duration,
 }
 
 impl MergeWaits {
     pub fn new(book: Arc<WaitBook>, poll_every: Duration) -> Self {
-        Self {
-            book,
-            looking: Arc::default(),
-            poll_every,
-        }
+        Self { book, poll_every }
     }
 
     /// Looks at every wait now and on each poll, and at a repository's
@@ -109,12 +102,12 @@ impl MergeWaits {
     /// One look at wait `id`, unless one is under way; answers the wait as
     /// it stands after, and the error that ended it if one did.
     async fn look(&self, gateway: &Gateway, id: &str) -> Option<(Wait, Option<GatewayError>)> {
-        let _looking = Looking::claim(&self.looking, id)?;
         let wait = self.read(id).await?;
         if wait.state != WaitState::Waiting {
             return Some((wait, None));
         }
-        // Other gateways on the same store may be looking at it too.
+        // A delivery and the poll may arrive together, and other gateways
+        // on the same store may be looking too: one look at a time.
         if !self.claim(id).await {
             return None;
         }
@@ -280,34 +273,6 @@ impl Woken {
         };
         format!("{}/{repository}", wait.tenant) == self.repository
             && self.pull_request.is_none_or(|pr| pr.to_string() == id)
-    }
-}
-
-/// A wait's id in the looking set for as long as the look lasts.
-struct Looking<'a> {
-    set: &'a Mutex<HashSet<String>>,
-    id: String,
-}
-
-impl<'a> Looking<'a> {
-    fn claim(set: &'a Mutex<HashSet<String>>, id: &str) -> Option<Self> {
-        let fresh = set
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id.to_owned());
-        fresh.then(|| Looking {
-            set,
-            id: id.to_owned(),
-        })
-    }
-}
-
-impl Drop for Looking<'_> {
-    fn drop(&mut self) {
-        self.set
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&self.id);
     }
 }
 
@@ -512,11 +477,6 @@ fn rfc3339(unix: u64) -> Value {
         .ok()
         .and_then(|t| t.format(&Rfc3339).ok())
         .map_or(Value::Null, Value::String)
-}
-
-fn failed(error: &GatewayError) -> Response {
-    let details = error.details();
-    error.respond(json!({ "detail": details["message"], "error": details }))
 }
 
 #[cfg(test)]

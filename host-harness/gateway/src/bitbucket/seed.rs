@@ -566,7 +566,7 @@ fn seed_body(mut fields: Map<String, Value>) -> Map<String, Value> {
 }
 
 /// The seed's FastAPI `detail` beside the gateway's typed error.
-fn failed(error: &GatewayError) -> Response {
+pub(super) fn failed(error: &GatewayError) -> Response {
     let details = error.details();
     error.respond(json!({ "detail": details["message"], "error": details }))
 }
