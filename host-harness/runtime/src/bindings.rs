@@ -8,11 +8,14 @@ mod generated {
     wasmtime::component::bindgen!({
         path: "../../wit/integration@0.7.0",
         world: "atom:integration/plugin",
-        // A credential the store holds but cannot open fails the call
-        // (a trap with the store's message) rather than looking like none.
+        // A credential the store holds but cannot open, or a store or
+        // shared state that does not answer, fails the call (a trap with
+        // the store's message) rather than looking like none.
         imports: {
             "atom:integration/host.get-credential": async | trappable,
             "atom:integration/host.lock-credential": async | trappable,
+            "atom:integration/host.save-auth-state": async | trappable,
+            "atom:integration/host.take-auth-state": async | trappable,
             default: async,
         },
         exports: { default: async },

@@ -37,7 +37,27 @@ pub enum Failure {
     Trap(String),
     /// The host could not run the call (instantiation, a broken store...).
     Host(String),
+    /// The credential store or the shared state did not answer during the
+    /// call: nothing of it was stored, and trying again shortly may work.
+    ServiceDown(String),
 }
+
+/// What a host function fails with when the store does not answer, so the
+/// call's failure says `service_down` and not `internal`.
+#[derive(Debug)]
+pub struct StoreDown(pub String);
+
+impl std::fmt::Display for StoreDown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the store did not answer: {}", self.0)
+    }
+}
+
+impl std::error::Error for StoreDown {}
+
+/// A client's whole account of a store that did not answer.
+const STORE_DOWN: &str = "the credential store or the shared state is unavailable; nothing was \
+     done, try again shortly";
 
 impl Failure {
     /// The error code in the wire format (`not_found`), one per variant of
@@ -54,6 +74,7 @@ impl Failure {
                 ..
             } => "internal",
             Failure::Trap(_) | Failure::Host(_) => "internal",
+            Failure::ServiceDown(_) => "service_down",
         }
     }
 
@@ -63,7 +84,7 @@ impl Failure {
         match self {
             Failure::LimitExceeded { limit, .. } => Some(limit.name()),
             Failure::Trap(_) => Some("trap"),
-            Failure::Integration(_) | Failure::Host(_) => None,
+            Failure::Integration(_) | Failure::Host(_) | Failure::ServiceDown(_) => None,
         }
     }
 
@@ -71,7 +92,7 @@ impl Failure {
     /// frames, store paths): for the server log, never for a client.
     pub fn internals(&self) -> Option<&str> {
         match self {
-            Failure::Trap(text) | Failure::Host(text) => Some(text),
+            Failure::Trap(text) | Failure::Host(text) | Failure::ServiceDown(text) => Some(text),
             Failure::Integration(_) | Failure::LimitExceeded { .. } => None,
         }
     }
@@ -101,6 +122,7 @@ impl Failure {
             Failure::Trap(_) | Failure::Host(_) => {
                 json!({ "message": INTERNALS_WITHHELD, "retryable": false })
             }
+            Failure::ServiceDown(_) => json!({ "message": STORE_DOWN, "retryable": true }),
         };
         body["code"] = json!(self.code());
         body

@@ -1,6 +1,7 @@
 //! The `host` interface the component imports, served from the call's tenant.
 
 use crate::credential_lock::CredentialLock;
+use crate::failure::StoreDown;
 use crate::host_types::{Credential, CredentialSecret, Host, LogLevel, OauthClient, ReplaceError};
 use crate::sandbox::HostState;
 use crate::tenant::StoreError;
@@ -11,8 +12,8 @@ impl Host for HostState {
             .credentials
             .get(&self.tenant.id)
             .map_err(|error| {
-                tracing::error!(tenant = %self.tenant.id, %error, "credential store read failed");
-                wasmtime::format_err!("{error}")
+                self.store_down = true;
+                store_down(&self.tenant.id, "reading a credential", error)
             })
     }
 
@@ -20,10 +21,7 @@ impl Host for HostState {
         if self.credential_guard.is_none() {
             let lock = CredentialLock::acquire(&self.tenant)
                 .await
-                .map_err(|error| {
-                    tracing::error!(tenant = %self.tenant.id, %error, "credential lock failed");
-                    wasmtime::format_err!("{error}")
-                })?;
+                .map_err(|error| store_down(&self.tenant.id, "locking a credential", error))?;
             self.credential_guard = Some(lock);
         }
         // Read after the lock: whoever held it may have stored newer tokens.
@@ -46,7 +44,13 @@ impl Host for HostState {
             .replace(&self.tenant.id, expected_version, secret)
             .map_err(|error| match error {
                 StoreError::Conflict(current) => ReplaceError::Conflict(current),
-                StoreError::Unavailable(message) => ReplaceError::Unavailable(message),
+                StoreError::Unavailable(message) => {
+                    self.store_down = true;
+                    ReplaceError::Unavailable(message)
+                }
+                StoreError::Unreadable(message)
+                | StoreError::NotFound(message)
+                | StoreError::Refused(message) => ReplaceError::Unavailable(message),
             })
     }
 
@@ -62,12 +66,22 @@ impl Host for HostState {
         })
     }
 
-    async fn save_auth_state(&mut self, state: String, expires_at: u64) {
-        self.tenant.save_auth_state(state, expires_at);
+    async fn save_auth_state(&mut self, state: String, expires_at: u64) -> wasmtime::Result<()> {
+        let tenant = &self.tenant;
+        tenant
+            .auth_states
+            .save(&tenant.id, &state, expires_at)
+            .await
+            .map_err(|error| store_down(&tenant.id, "saving an OAuth state", error))
     }
 
-    async fn take_auth_state(&mut self, state: String) -> bool {
-        self.tenant.take_auth_state(&state)
+    async fn take_auth_state(&mut self, state: String) -> wasmtime::Result<bool> {
+        let tenant = &self.tenant;
+        tenant
+            .auth_states
+            .take(&tenant.id, &state)
+            .await
+            .map_err(|error| store_down(&tenant.id, "taking an OAuth state", error))
     }
 
     async fn log(&mut self, level: LogLevel, message: String, fields: Vec<(String, String)>) {
@@ -80,6 +94,19 @@ impl Host for HostState {
             LogLevel::Warn => tracing::warn!(target: "atom_guest", tenant, %fields, "{message}"),
             LogLevel::Error => tracing::error!(target: "atom_guest", tenant, %fields, "{message}"),
         }
+    }
+}
+
+/// A store failure in a host call: it stops the call, which answers
+/// `service_down` when the store did not answer, `internal` otherwise (a
+/// row no key opens is not fixed by trying again).
+fn store_down(tenant: &str, doing: &str, error: StoreError) -> wasmtime::Error {
+    tracing::error!(tenant, %error, "{doing} failed");
+    match error {
+        StoreError::Unavailable(message) => {
+            wasmtime::Error::new(StoreDown(format!("{doing}: {message}")))
+        }
+        other => wasmtime::format_err!("{other}"),
     }
 }
 

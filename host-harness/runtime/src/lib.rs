@@ -6,6 +6,7 @@
 //! capped memory, a deadline) and serves the host interface the component
 //! imports (credentials, configuration, OAuth state, logs).
 
+mod auth_states;
 mod bindings;
 pub mod compiled;
 mod credential_lock;
@@ -20,8 +21,9 @@ mod upstream_client;
 pub mod params;
 pub mod wire;
 
+pub use auth_states::{AuthStates, BoxFuture, MemoryAuthStates};
 pub use bindings::{CONTRACT_VERSION, contract, host_types};
-pub use failure::{Failure, Limit};
+pub use failure::{Failure, Limit, StoreDown};
 pub use limits::{InstanceAllocation, Limits};
 pub use outbound::{Allowlist, OutboundStats};
 pub use sandbox::{HostState, Sandbox};

@@ -17,7 +17,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::bindings::{CONTRACT_VERSION, Plugin, PluginPre};
 use crate::contract::{HealthReport, IntegrationInfo, Operation};
-use crate::failure::{Failure, Limit};
+use crate::failure::{Failure, Limit, StoreDown};
 use crate::limits::{InstanceAllocation, Limits};
 use crate::outbound::{Allowlist, OutboundPolicy, OutboundStats};
 use crate::tenant::Tenant;
@@ -35,6 +35,8 @@ pub struct HostState {
     /// The tenant's credential lock while this call holds it; dropped with
     /// the store, so a trap or a deadline cannot leave it held.
     pub(crate) credential_guard: Option<crate::credential_lock::CredentialLock>,
+    /// Set when the store did not answer a host call of this call's.
+    pub(crate) store_down: bool,
     wasi: WasiCtx,
     http: WasiHttpCtx,
     table: ResourceTable,
@@ -159,13 +161,22 @@ impl Sandbox {
         R: Send,
         F: for<'a> FnOnce(&'a Plugin, &'a mut Store<HostState>) -> GuestCall<'a, R> + Send,
     {
+        self.run_noting_store(tenant, call).await.0
+    }
+
+    /// [`Sandbox::run`], and whether the store failed to answer during it.
+    async fn run_noting_store<R, F>(&self, tenant: &Tenant, call: F) -> (Result<R, Failure>, bool)
+    where
+        R: Send,
+        F: for<'a> FnOnce(&'a Plugin, &'a mut Store<HostState>) -> GuestCall<'a, R> + Send,
+    {
         let mut store = self.new_store(tenant);
         let outcome = tokio::time::timeout(self.limits.call_timeout, async {
             let plugin = self.pre.instantiate_async(&mut store).await?;
             call(&plugin, &mut store).await
         })
         .await;
-        self.settle(outcome, &store)
+        (self.settle(outcome, &store), store.data().store_down)
     }
 
     /// A call's outcome as the caller sees it: its value, or why it failed.
@@ -189,16 +200,25 @@ impl Sandbox {
         params: &str,
     ) -> Result<String, Failure> {
         let (operation, params) = (operation.to_owned(), params.to_owned());
-        self.run(tenant, move |plugin, store| {
-            Box::pin(async move {
-                plugin
-                    .atom_integration_integration()
-                    .call_execute(store, &operation, &params)
-                    .await
+        let (outcome, store_down) = self
+            .run_noting_store(tenant, move |plugin, store| {
+                Box::pin(async move {
+                    plugin
+                        .atom_integration_integration()
+                        .call_execute(store, &operation, &params)
+                        .await
+                })
             })
-        })
-        .await?
-        .map_err(Failure::Integration)
+            .await;
+        match outcome? {
+            Ok(answer) => Ok(answer),
+            // The component's account of a store that failed it (a refresh
+            // it could not save) says less than the host knows.
+            Err(_) if store_down => Err(Failure::ServiceDown(
+                "the credential store did not answer during the call".into(),
+            )),
+            Err(error) => Err(Failure::Integration(error)),
+        }
     }
 
     pub async fn operations(&self, tenant: &Tenant) -> Result<Vec<Operation>, Failure> {
@@ -234,6 +254,7 @@ impl Sandbox {
         let state = HostState {
             tenant: tenant.clone(),
             credential_guard: None,
+            store_down: false,
             wasi,
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
@@ -315,6 +336,9 @@ fn classify(error: &wasmtime::Error, memory_exceeded: bool, limits: &Limits) -> 
                 limits.memory_bytes >> 20
             ),
         };
+    }
+    if let Some(down) = error.downcast_ref::<StoreDown>() {
+        return Failure::ServiceDown(down.to_string());
     }
     if let Some(trap) = error.downcast_ref::<Trap>() {
         return Failure::Trap(format!("the component trapped: {trap}"));

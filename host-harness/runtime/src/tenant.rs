@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::auth_states::{AuthStates, MemoryAuthStates};
 use crate::host_types::{Credential, CredentialSecret};
 
 /// Why a credential store refused.
@@ -14,8 +15,21 @@ pub enum StoreError {
     /// Someone else replaced the credential first; carries the version stored now.
     #[error("the credential was replaced concurrently (now at version {0})")]
     Conflict(u64),
+    /// The store did not answer (or could not be written): trying again
+    /// later may work.
     #[error("credential store unavailable: {0}")]
     Unavailable(String),
+    /// A stored row that no key of the keyring opens, or that is not a
+    /// credential: trying again does not help; the operator must.
+    #[error("credential unreadable: {0}")]
+    Unreadable(String),
+    /// The tenant (or row) asked about does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request contradicts what is stored: a name taken, a tenant
+    /// revoked, a name that is not valid.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// Who may refresh a tenant's token now, when several processes share a
@@ -118,7 +132,7 @@ pub struct Tenant {
     pub credentials: Arc<dyn CredentialStore>,
     pub oauth_client: Option<OauthClient>,
     /// OAuth `state` values awaiting their callback, with their expiry.
-    pending_states: Arc<Mutex<HashMap<String, u64>>>,
+    pub(crate) auth_states: Arc<dyn AuthStates>,
     /// Held by the one call refreshing this tenant's credential.
     pub(crate) credential_lock: Arc<tokio::sync::Mutex<()>>,
     /// Upstream requests this tenant's calls have sent.
@@ -132,21 +146,21 @@ impl Tenant {
             config: BTreeMap::new(),
             credentials,
             oauth_client: None,
-            pending_states: Arc::default(),
+            auth_states: Arc::new(MemoryAuthStates::default()),
             credential_lock: Arc::default(),
             upstream_requests: Arc::default(),
         }
     }
 
-    /// Another tenant with this one's settings and store, and its own lock
-    /// and pending logins.
+    /// Another tenant with this one's settings, store and pending logins
+    /// (kept by tenant), and its own lock.
     pub fn for_id(&self, id: &str) -> Self {
         Self {
             id: id.to_owned(),
             config: self.config.clone(),
             credentials: self.credentials.clone(),
             oauth_client: self.oauth_client.clone(),
-            pending_states: Arc::default(),
+            auth_states: self.auth_states.clone(),
             credential_lock: Arc::default(),
             upstream_requests: Arc::default(),
         }
@@ -154,6 +168,13 @@ impl Tenant {
 
     pub fn with_oauth_client(mut self, client: OauthClient) -> Self {
         self.oauth_client = Some(client);
+        self
+    }
+
+    /// Keeps pending OAuth states in `states` (shared by every replica of
+    /// a deployment) instead of this process's memory.
+    pub fn with_auth_states(mut self, states: Arc<dyn AuthStates>) -> Self {
+        self.auth_states = states;
         self
     }
 
@@ -171,23 +192,6 @@ impl Tenant {
     /// Upstream requests this tenant's calls have sent since it was built.
     pub fn upstream_requests(&self) -> u64 {
         self.upstream_requests.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn save_auth_state(&self, state: String, expires_at: u64) {
-        if let Ok(mut states) = self.pending_states.lock() {
-            let now = unix_now();
-            states.retain(|_, expiry| *expiry > now);
-            states.insert(state, expires_at);
-        }
-    }
-
-    pub(crate) fn take_auth_state(&self, state: &str) -> bool {
-        let Ok(mut states) = self.pending_states.lock() else {
-            return false;
-        };
-        states
-            .remove(state)
-            .is_some_and(|expiry| expiry > unix_now())
     }
 }
 

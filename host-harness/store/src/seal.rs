@@ -107,14 +107,14 @@ pub(super) fn open(
     ciphertext: &[u8],
 ) -> Result<CredentialSecret, StoreError> {
     let cipher = keyring.cipher(key_version).ok_or_else(|| {
-        StoreError::Unavailable(format!(
+        StoreError::Unreadable(format!(
             "{} is sealed with key version {key_version}, which the keyring does not hold (it holds {:?})",
             row.describe(),
             keyring.versions()
         ))
     })?;
     let nonce: &[u8; NONCE_LEN] = nonce.try_into().map_err(|_| {
-        StoreError::Unavailable(format!(
+        StoreError::Unreadable(format!(
             "{} has a malformed nonce ({} bytes)",
             row.describe(),
             nonce.len()
@@ -128,14 +128,14 @@ pub(super) fn open(
             &mut *buffer,
         )
         .map_err(|_| {
-            StoreError::Unavailable(format!(
+            StoreError::Unreadable(format!(
                 "{} does not decrypt with key version {key_version}: it was sealed for another tenant or connection, or the key is wrong",
                 row.describe()
             ))
         })?;
     // serde_json's own error would quote the offending plaintext.
     serde_json::from_slice(&buffer).map_err(|_| {
-        StoreError::Unavailable(format!(
+        StoreError::Unreadable(format!(
             "{} decrypts but is not a credential this harness understands",
             row.describe()
         ))
