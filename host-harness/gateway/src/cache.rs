@@ -76,6 +76,11 @@ impl ReadCache {
             .invalidate_entries_if(move |key, _| key.tenant == tenant);
     }
 
+    /// After missing what other replicas changed: nothing is known fresh.
+    pub fn clear(&self) {
+        self.entries.invalidate_all();
+    }
+
     /// After a webhook event: answers about that repository, and listings of
     /// its workspace, are stale.
     pub fn forget_repository(&self, tenant: &str, workspace: &str, repo_slug: &str) {

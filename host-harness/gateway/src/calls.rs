@@ -152,7 +152,7 @@ impl Gateway {
 
         let budget = self.budget(discovery.as_deref());
         if budgeted == Budgeted::Yes
-            && let Err(wait) = budget.admit(tenant)
+            && let Err(wait) = budget.admit(tenant).await?
         {
             self.metrics.budget_refusals.inc();
             return Err(GatewayError::RateLimited {
@@ -161,27 +161,32 @@ impl Gateway {
             });
         }
         let live = self.live(principal);
-        let _slot = self.admission.admit(&live.slots).await.map_err(|refusal| {
-            // A slot frees when any call ends: worth another try soon.
-            let (reason, error) = match refusal {
-                Refusal::TenantBusy => (
-                    "tenant_busy",
-                    GatewayError::RateLimited {
-                        message: "this tenant has as many calls running as it may".into(),
-                        retry_after_seconds: 1,
-                    },
-                ),
-                Refusal::GatewayBusy => (
-                    "gateway_busy",
-                    GatewayError::Overloaded {
-                        message: "the gateway has as many calls running as it may".into(),
-                        retry_after_seconds: 1,
-                    },
-                ),
-            };
-            self.metrics.refused(reason);
-            error
-        })?;
+        let _slot = self
+            .admission
+            .admit(tenant, &live.slots)
+            .await
+            .map_err(|refusal| {
+                // A slot frees when any call ends: worth another try soon.
+                let (reason, error) = match refusal {
+                    Refusal::TenantBusy => (
+                        "tenant_busy",
+                        GatewayError::RateLimited {
+                            message: "this tenant has as many calls running as it may".into(),
+                            retry_after_seconds: 1,
+                        },
+                    ),
+                    Refusal::GatewayBusy => (
+                        "gateway_busy",
+                        GatewayError::Overloaded {
+                            message: "the gateway has as many calls running as it may".into(),
+                            retry_after_seconds: 1,
+                        },
+                    ),
+                    Refusal::Down(error) => ("service_down", error),
+                };
+                self.metrics.refused(reason);
+                error
+            })?;
 
         let started = Instant::now();
         let outcome = self.sandbox.execute(&live.tenant, operation, params).await;
@@ -193,7 +198,11 @@ impl Gateway {
             Budgeted::Yes => {
                 let sent_now = live.tenant.upstream_requests();
                 let sent = sent_now.saturating_sub(live.charged.swap(sent_now, Ordering::Relaxed));
-                budget.charge(tenant, sent);
+                // The call is done: a charge Redis missed is not worth
+                // failing its answer for.
+                if let Err(error) = budget.charge(tenant, sent).await {
+                    tracing::warn!(%error, sent, "a call's upstream requests were not charged");
+                }
                 sent
             }
             Budgeted::No => 0,
@@ -214,11 +223,7 @@ impl Gateway {
                             cache.put(tenant, operation, parsed, &answer);
                         }
                     }
-                    Kind::Write => {
-                        if let Some(cache) = &self.cache {
-                            cache.forget_tenant(tenant);
-                        }
-                    }
+                    Kind::Write => self.forget_tenant(tenant).await,
                     Kind::Read => {}
                 }
                 for hooks in self.hooks.iter() {
@@ -261,11 +266,14 @@ impl Gateway {
                     .min()
                     .and_then(NonZeroU32::new)
             });
-            UpstreamBudget::per_hour(
-                self.budget_per_hour
-                    .or(published)
-                    .unwrap_or(FALLBACK_BUDGET),
-            )
+            let per_hour = self
+                .budget_per_hour
+                .or(published)
+                .unwrap_or(FALLBACK_BUDGET);
+            match &self.shared {
+                Some(shared) => UpstreamBudget::shared(shared.clone(), per_hour),
+                None => UpstreamBudget::per_hour(per_hour),
+            }
         })
     }
 

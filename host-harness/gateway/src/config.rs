@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::admission::AdmissionLimits;
 use crate::auth::guard::HostAllowlist;
+use crate::shared::Shared;
 
 #[derive(Clone, Debug)]
 pub struct GatewayConfig {
@@ -34,6 +35,12 @@ pub struct GatewayConfig {
     pub max_streams_per_tenant: usize,
     /// How often every merge wait is looked at even if no delivery woke it.
     pub merge_poll_every: Duration,
+    /// The deployment's Redis, when several replicas serve it: sessions,
+    /// logins, replays, budget, slots and fan-out live there, not here.
+    pub shared: Option<Shared>,
+    /// How long a call's shared slot outlives a replica that died holding
+    /// it: longer than any call runs.
+    pub call_slot_lease: Duration,
 }
 
 impl Default for GatewayConfig {
@@ -52,6 +59,8 @@ impl Default for GatewayConfig {
             max_sessions_per_tenant: crate::auth::principal::DEFAULT_SESSIONS_PER_TENANT,
             max_streams_per_tenant: 4,
             merge_poll_every: Duration::from_secs(300),
+            shared: None,
+            call_slot_lease: Duration::from_secs(120),
         }
     }
 }

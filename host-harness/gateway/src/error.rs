@@ -47,9 +47,12 @@ pub enum GatewayError {
         message: String,
         retry_after_seconds: u64,
     },
-    /// Something the gateway depends on (the tenant registry, randomness)
-    /// did not answer: 503, code `internal`.
+    /// Something the gateway depends on (randomness, a task) failed: 503,
+    /// code `internal`.
     Unavailable(String),
+    /// The store or the shared state (PostgreSQL, SQLite, Redis) does not
+    /// answer: 503, code `service_down`, retryable, and nothing was done.
+    ServiceDown(String),
     /// The component's own failure, or the sandbox stopping the call.
     Component(Failure),
 }
@@ -80,6 +83,7 @@ impl GatewayError {
             GatewayError::RateLimited { .. } => "rate_limited",
             GatewayError::Overloaded { .. } => "overloaded",
             GatewayError::Unavailable(_) => "internal",
+            GatewayError::ServiceDown(_) => "service_down",
             GatewayError::Component(failure) => failure.code(),
         }
     }
@@ -98,9 +102,9 @@ impl GatewayError {
             }
             GatewayError::Conflict(_) => StatusCode::CONFLICT,
             GatewayError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            GatewayError::Overloaded { .. } | GatewayError::Unavailable(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            GatewayError::Overloaded { .. }
+            | GatewayError::Unavailable(_)
+            | GatewayError::ServiceDown(_) => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::Component(failure) => status_of_component(failure.code()),
         }
     }
@@ -117,7 +121,8 @@ impl GatewayError {
             | GatewayError::Conflict(message)
             | GatewayError::RateLimited { message, .. }
             | GatewayError::Overloaded { message, .. }
-            | GatewayError::Unavailable(message) => message.clone(),
+            | GatewayError::Unavailable(message)
+            | GatewayError::ServiceDown(message) => message.clone(),
             GatewayError::OperationNotFound { operation } => {
                 format!("unknown operation '{operation}'")
             }
@@ -127,7 +132,9 @@ impl GatewayError {
 
     pub fn retryable(&self) -> bool {
         match self {
-            GatewayError::RateLimited { .. } | GatewayError::Overloaded { .. } => true,
+            GatewayError::RateLimited { .. }
+            | GatewayError::Overloaded { .. }
+            | GatewayError::ServiceDown(_) => true,
             GatewayError::Component(failure) => failure.retryable(),
             _ => false,
         }
@@ -144,6 +151,9 @@ impl GatewayError {
                 retry_after_seconds,
                 ..
             } => Some(*retry_after_seconds),
+            GatewayError::ServiceDown(_) | GatewayError::Component(Failure::ServiceDown(_)) => {
+                Some(SERVICE_DOWN_RETRY_AFTER)
+            }
             GatewayError::Component(Failure::Integration(IntegrationError::RateLimited(
                 limited,
             ))) => limited.retry_after_seconds.map(u64::from),
@@ -188,6 +198,10 @@ impl GatewayError {
     }
 }
 
+/// Seconds a client waits before trying a call whose store or shared state
+/// was down: a restart or failover takes about this long.
+const SERVICE_DOWN_RETRY_AFTER: u64 = 2;
+
 /// The HTTP status of a component failure's code.
 fn status_of_component(code: &str) -> StatusCode {
     match code {
@@ -200,6 +214,7 @@ fn status_of_component(code: &str) -> StatusCode {
         "rate_limited" => StatusCode::TOO_MANY_REQUESTS,
         "upstream_unavailable" => StatusCode::BAD_GATEWAY,
         "timeout" => StatusCode::GATEWAY_TIMEOUT,
+        "service_down" => StatusCode::SERVICE_UNAVAILABLE,
         // Not 502/504: HTTP clients and proxies retry those by themselves,
         // and a second try of a write whose answer was lost may duplicate it.
         "outcome_unknown" => StatusCode::INTERNAL_SERVER_ERROR,
@@ -249,6 +264,14 @@ mod tests {
             ),
             (
                 GatewayError::Unavailable("m".into()),
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            (
+                GatewayError::ServiceDown("m".into()),
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            (
+                GatewayError::Component(Failure::ServiceDown("m".into())),
                 StatusCode::SERVICE_UNAVAILABLE,
             ),
             (

@@ -35,6 +35,7 @@ mod probes;
 mod router;
 mod routes;
 mod server;
+mod shared;
 mod state;
 
 pub use admission::AdmissionLimits;
@@ -45,3 +46,4 @@ pub use config::GatewayConfig;
 pub use router::router;
 pub use routes::mcp::tool_spec as mcp_tool_spec;
 pub use server::{ServerLimits, serve, tls_acceptor};
+pub use shared::Shared;

@@ -1,5 +1,6 @@
 //! What the platform around the gateway asks: is it alive (`/healthz`), can
-//! it serve (`/readyz`: the tenant registry answers; the component is
+//! it serve (`/readyz`: the tenant registry answers, and Redis when the
+//! deployment shares state there; the component is
 //! compiled before the gateway listens), and its metrics. None of them
 //! instantiates the component.
 
@@ -19,16 +20,25 @@ pub async fn healthz() -> Response {
 }
 
 pub async fn readyz(State(gateway): State<Gateway>) -> Response {
-    match gateway.directory.ready().await {
-        Ok(()) => Json(json!({ "ready": true })).into_response(),
+    let reason = match gateway.directory.ready().await {
         Err(error) => {
-            tracing::warn!(%error, "not ready");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "ready": false, "reason": "the tenant registry is unavailable" })),
-            )
-                .into_response()
+            tracing::warn!(%error, "not ready: the tenant registry");
+            Some("the tenant registry is unavailable")
         }
+        Ok(()) => match &gateway.shared {
+            Some(shared) if shared.ready().await.is_err() => {
+                Some("the shared state (Redis) is unavailable")
+            }
+            _ => None,
+        },
+    };
+    match reason {
+        None => Json(json!({ "ready": true })).into_response(),
+        Some(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "ready": false, "reason": reason })),
+        )
+            .into_response(),
     }
 }
 

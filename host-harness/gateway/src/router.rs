@@ -23,6 +23,7 @@ use crate::error::GatewayError;
 use crate::openapi;
 use crate::probes;
 use crate::routes::{atom, mcp, v1};
+use crate::shared::Fanout;
 use crate::state::Gateway;
 use atom_runtime::{Sandbox, Tenant};
 use atom_store::WaitBook;
@@ -37,12 +38,21 @@ pub fn router(
     config: GatewayConfig,
     waits: Option<Arc<WaitBook>>,
 ) -> Router {
+    let fanout = config.shared.clone().map(Fanout::start);
     let bitbucket = Bitbucket::new(
         config.forward_events_to.clone(),
         config.max_streams_per_tenant,
         waits.map(|book| (book, config.merge_poll_every)),
+        config.shared.clone().zip(fanout.clone()),
     );
-    let gateway = Gateway::new(sandbox, keys, template, &config, vec![bitbucket.hooks()]);
+    let gateway = Gateway::new(
+        sandbox,
+        keys,
+        template,
+        &config,
+        vec![bitbucket.hooks()],
+        fanout,
+    );
     bitbucket.start_waits(&gateway);
     Router::new()
         .route("/v1/capabilities", get(v1::capabilities))
@@ -130,17 +140,20 @@ async fn authenticate(
                 tracing::error!(%error, "checking an API key");
                 return refuse(
                     &request,
-                    GatewayError::Unavailable("the tenant registry is unavailable".into()),
+                    GatewayError::ServiceDown("the tenant registry is unavailable".into()),
                 );
             }
         },
         None => match gateway.sessions.find(headers, &gateway.directory).await {
-            Some(principal) => principal,
+            Ok(Some(principal)) => principal,
+            Err(error) => return refuse(&request, error),
             // Whether a session exists is the question itself: the page asks on load.
-            None if request.method() == Method::GET && request.uri().path() == "/v1/session" => {
+            Ok(None)
+                if request.method() == Method::GET && request.uri().path() == "/v1/session" =>
+            {
                 return Json(json!({ "tenant": null, "csrf_token": null })).into_response();
             }
-            None => {
+            Ok(None) => {
                 gateway.metrics.refused("unauthenticated");
                 return refuse(
                     &request,

@@ -18,6 +18,7 @@ use crate::cache::ReadCache;
 use crate::config::GatewayConfig;
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
+use crate::shared::{Fanout, Published, Shared, SharedAuthStates, SharedSlots};
 use atom_runtime::contract::{IntegrationInfo, Operation};
 use atom_runtime::{Sandbox, Tenant};
 
@@ -48,6 +49,9 @@ pub struct Gateway {
     pub(crate) budget_per_hour: Option<NonZeroU32>,
     pub(crate) metrics_token: Option<Arc<str>>,
     pub(crate) hooks: Arc<[Arc<dyn CallHooks>]>,
+    /// The deployment's Redis and its fan-out, when replicas share state.
+    pub(crate) shared: Option<Shared>,
+    pub(crate) fanout: Option<Fanout>,
 }
 
 impl Gateway {
@@ -57,21 +61,66 @@ impl Gateway {
         template: Tenant,
         config: &GatewayConfig,
         hooks: Vec<Arc<dyn CallHooks>>,
+        fanout: Option<Fanout>,
     ) -> Self {
+        let shared = config.shared.clone();
+        let template = match &shared {
+            Some(shared) => {
+                template.with_auth_states(Arc::new(SharedAuthStates::new(shared.clone())))
+            }
+            None => template,
+        };
+        let sessions = match &shared {
+            Some(shared) => Sessions::shared(shared.clone(), config.max_sessions_per_tenant),
+            None => Sessions::new(config.max_sessions_per_tenant),
+        };
+        let slots = shared.as_ref().map(|shared| {
+            SharedSlots::new(
+                shared.clone(),
+                config.admission.max_calls_per_tenant,
+                config.call_slot_lease,
+            )
+        });
+        let cache = ReadCache::new(config.cache_ttl, config.cache_max_bytes).map(Arc::new);
+        if let (Some(fanout), Some(cache)) = (&fanout, &cache) {
+            tokio::spawn(forget_what_others_changed(
+                fanout.subscribe(),
+                cache.clone(),
+            ));
+        }
         Self {
             directory: Arc::new(Directory::new(keys, template)),
-            sessions: Sessions::new(config.max_sessions_per_tenant),
-            admission: Admission::new(config.admission.clone()),
+            sessions,
+            admission: Admission::new(config.admission.clone(), slots),
             hosts: config.hosts.clone(),
             secure_cookies: config.secure_cookies,
             discovery: Arc::default(),
             metrics: Arc::new(Metrics::new(sandbox.outbound_stats())),
-            cache: ReadCache::new(config.cache_ttl, config.cache_max_bytes).map(Arc::new),
+            cache,
             budget: Arc::default(),
             budget_per_hour: config.upstream_budget_per_hour,
             metrics_token: config.metrics_token.as_deref().map(Arc::from),
             hooks: hooks.into(),
             sandbox,
+            shared,
+            fanout,
+        }
+    }
+
+    /// Everything cached for `tenant` is stale, here and on every replica.
+    pub async fn forget_tenant(&self, tenant: &str) {
+        if let Some(cache) = &self.cache {
+            cache.forget_tenant(tenant);
+        }
+        if let Some(fanout) = &self.fanout {
+            let forget = Published::ForgetTenant {
+                tenant: tenant.to_owned(),
+            };
+            // The other replicas' entries expire within the cache's TTL
+            // even if this does not reach them.
+            if let Err(error) = fanout.publish(&forget).await {
+                tracing::warn!(%error, "other replicas were not told to forget a tenant's reads");
+            }
         }
     }
 
@@ -94,6 +143,29 @@ impl Gateway {
             .await
             .cloned()
             .map_err(GatewayError::Component)
+    }
+}
+
+/// Applies the other replicas' writes and deliveries to this replica's cache.
+async fn forget_what_others_changed(
+    mut published: tokio::sync::broadcast::Receiver<Published>,
+    cache: Arc<ReadCache>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match published.recv().await {
+            Ok(Published::ForgetTenant { tenant }) => cache.forget_tenant(&tenant),
+            Ok(Published::Event { tenant, event }) => {
+                if let Some((workspace, slug)) =
+                    event["repository"].as_str().and_then(|r| r.split_once('/'))
+                {
+                    cache.forget_repository(&tenant, workspace, slug);
+                }
+            }
+            // Missed messages: what they would have forgotten is unknown.
+            Err(RecvError::Lagged(_)) => cache.clear(),
+            Err(RecvError::Closed) => return,
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use atom_gateway::{
-    self, AdmissionLimits, GatewayConfig, HostAllowlist, KeyVerifier, ServerLimits,
+    self, AdmissionLimits, GatewayConfig, HostAllowlist, KeyVerifier, ServerLimits, Shared,
 };
 use atom_runtime::InstanceAllocation;
 use atom_store::{TenantRegistry, WaitBook};
@@ -90,6 +90,16 @@ pub struct ServeArgs {
     /// delivery woke (a delivery wakes its own at once).
     #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     merge_poll_secs: u64,
+    /// The deployment's Redis (`redis://[:password@]host:port/db`): browser
+    /// sessions, OAuth logins, the webhook replay set, the upstream budget,
+    /// call slots and event fan-out are shared there by every replica.
+    /// Without it they live in this process.
+    #[arg(long, env = "ATOM_REDIS", value_name = "URL")]
+    redis: Option<String>,
+    /// What every Redis key of this deployment starts with, so deployments
+    /// can share one Redis.
+    #[arg(long, env = "ATOM_REDIS_PREFIX", default_value = "atom")]
+    redis_prefix: String,
 }
 
 pub async fn run(
@@ -114,7 +124,14 @@ pub async fn run(
         (Some(cert), Some(key)) => Some(atom_gateway::tls_acceptor(cert, key)?),
         _ => None,
     };
-    let config = gateway_config(sandbox, &args, tls.is_some());
+    let mut config = gateway_config(sandbox, &args, tls.is_some());
+    if let Some(url) = &args.redis {
+        config.shared = Some(
+            Shared::connect(url, &args.redis_prefix)
+                .await
+                .context("connecting to --redis")?,
+        );
+    }
     let allocation = allocation_for(config.admission.max_calls);
     let app = atom_gateway::router(
         load(sandbox, &[], allocation)?,
@@ -193,6 +210,9 @@ fn gateway_config(sandbox: &SandboxArgs, args: &ServeArgs, tls: bool) -> Gateway
         max_sessions_per_tenant: args.max_sessions_per_tenant.into(),
         max_streams_per_tenant: args.max_streams_per_tenant as usize,
         merge_poll_every: Duration::from_secs(args.merge_poll_secs),
+        // A shared slot outlives a replica that died holding it by at most
+        // one call's deadline, plus the time to notice.
+        call_slot_lease: Duration::from_secs(sandbox.timeout_secs + 10),
         metrics_token: std::env::var("ATOM_METRICS_TOKEN")
             .ok()
             .filter(|t| !t.trim().is_empty()),

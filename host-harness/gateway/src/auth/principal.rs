@@ -17,6 +17,7 @@ use subtle::ConstantTimeEq as _;
 
 use crate::auth::directory::Directory;
 use crate::error::GatewayError;
+use crate::shared::{SessionRecord, Shared, SharedSessions};
 
 pub const SESSION_COOKIE: &str = "atom_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
@@ -76,21 +77,25 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 struct Session {
-    tenant: String,
-    /// The id of the API key that opened the session (never the key).
-    key_id: String,
-    csrf: String,
+    record: SessionRecord,
     expires: Instant,
 }
 
-/// Open browser sessions, in memory: a restart logs browsers out. Each
+/// Open browser sessions: in process memory (a restart logs browsers out),
+/// or in the deployment's Redis, where every replica finds them. Each
 /// tenant keeps at most `per_tenant`, its oldest going first, so one tenant
 /// opening many never closes another's; tenants are the operator's, so that
 /// bounds the memory too.
 #[derive(Clone)]
 pub struct Sessions {
-    open: Arc<Mutex<HashMap<String, Session>>>,
+    open: Backend,
     per_tenant: usize,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Memory(Arc<Mutex<HashMap<String, Session>>>),
+    Shared(SharedSessions),
 }
 
 /// A session just opened: its cookie and its CSRF token.
@@ -103,35 +108,55 @@ impl Sessions {
     /// `per_tenant` below one is taken as one.
     pub fn new(per_tenant: usize) -> Self {
         Self {
-            open: Arc::default(),
+            open: Backend::Memory(Arc::default()),
             per_tenant: per_tenant.max(1),
         }
     }
 
-    /// Opens a session for the tenant whose key `key_id` names.
-    pub fn open(&self, tenant: &str, key_id: &str, secure: bool) -> Option<Opened> {
-        let id = random_token()?;
-        let csrf = random_token()?;
-        let mut open = self.open.lock().ok()?;
-        let now = Instant::now();
-        open.retain(|_, s| s.expires > now);
-        let theirs = || open.iter().filter(|(_, s)| s.tenant == tenant);
-        if theirs().count() >= self.per_tenant
-            && let Some(oldest) = theirs()
-                .min_by_key(|(_, s)| s.expires)
-                .map(|(id, _)| id.clone())
-        {
-            open.remove(&oldest);
+    /// Sessions every replica of the deployment shares.
+    pub fn shared(shared: Shared, per_tenant: usize) -> Self {
+        let per_tenant = per_tenant.max(1);
+        Self {
+            open: Backend::Shared(SharedSessions::new(shared, per_tenant)),
+            per_tenant,
         }
-        open.insert(
-            id.clone(),
-            Session {
-                tenant: tenant.to_owned(),
-                key_id: key_id.to_owned(),
-                csrf: csrf.clone(),
-                expires: now + SESSION_LIFETIME,
-            },
-        );
+    }
+
+    /// Opens a session for the tenant whose key `key_id` names.
+    pub async fn open(
+        &self,
+        tenant: &str,
+        key_id: &str,
+        secure: bool,
+    ) -> Result<Opened, GatewayError> {
+        let unavailable = || GatewayError::Unavailable("no session could be opened".into());
+        let id = random_token().ok_or_else(unavailable)?;
+        let record = SessionRecord {
+            tenant: tenant.to_owned(),
+            key_id: key_id.to_owned(),
+            csrf: random_token().ok_or_else(unavailable)?,
+        };
+        match &self.open {
+            Backend::Memory(open) => {
+                let mut open = open.lock().map_err(|_| unavailable())?;
+                let now = Instant::now();
+                open.retain(|_, s| s.expires > now);
+                let theirs = || open.iter().filter(|(_, s)| s.record.tenant == tenant);
+                if theirs().count() >= self.per_tenant
+                    && let Some(oldest) = theirs()
+                        .min_by_key(|(_, s)| s.expires)
+                        .map(|(id, _)| id.clone())
+                {
+                    open.remove(&oldest);
+                }
+                let session = Session {
+                    record: record.clone(),
+                    expires: now + SESSION_LIFETIME,
+                };
+                open.insert(id.clone(), session);
+            }
+            Backend::Shared(shared) => shared.open(&id, &record, SESSION_LIFETIME).await?,
+        }
         let cookie = Cookie::build((SESSION_COOKIE, id))
             .http_only(true)
             .same_site(SameSite::Strict)
@@ -141,49 +166,75 @@ impl Sessions {
                 SESSION_LIFETIME.as_secs() as i64
             ))
             .build();
-        Some(Opened {
-            cookie: HeaderValue::from_str(&cookie.to_string()).ok()?,
-            csrf,
+        Ok(Opened {
+            cookie: HeaderValue::from_str(&cookie.to_string()).map_err(|_| unavailable())?,
+            csrf: record.csrf,
         })
     }
 
     /// The session a request's cookie names, if it is open and the key that
-    /// opened it still works; one whose key was revoked is closed.
-    pub async fn find(&self, headers: &HeaderMap, directory: &Directory) -> Option<Principal> {
-        let (id, key_id, principal) = self.lookup(headers)?;
-        match directory.key_is_active(&key_id).await {
-            Ok(true) => Some(principal),
+    /// opened it still works; one whose key was revoked is closed. Fails
+    /// when the sessions or the registry cannot be read: neither "signed
+    /// in" nor "signed out" is known then.
+    pub async fn find(
+        &self,
+        headers: &HeaderMap,
+        directory: &Directory,
+    ) -> Result<Option<Principal>, GatewayError> {
+        let Some(id) = session_id(headers) else {
+            return Ok(None);
+        };
+        let Some(record) = self.lookup(&id).await? else {
+            return Ok(None);
+        };
+        match directory.key_is_active(&record.key_id).await {
+            Ok(true) => Ok(Some(Principal {
+                tenant: record.tenant,
+                proof: Proof::Session { csrf: record.csrf },
+                key_id: Some(record.key_id),
+            })),
             Ok(false) => {
-                self.open.lock().ok()?.remove(&id);
-                None
+                self.remove(&id).await?;
+                Ok(None)
             }
             // The registry did not answer: refuse, but keep the session.
             Err(error) => {
                 tracing::error!(%error, "checking a session's key");
-                None
+                Err(GatewayError::ServiceDown(
+                    "the tenant registry is unavailable".into(),
+                ))
             }
         }
     }
 
-    /// The open session a request's cookie names: its id, its key's id and
-    /// who it acts as.
-    fn lookup(&self, headers: &HeaderMap) -> Option<(String, String, Principal)> {
-        let id = session_id(headers)?;
-        let open = self.open.lock().ok()?;
-        let session = open.get(&id).filter(|s| s.expires > Instant::now())?;
-        let principal = Principal {
-            tenant: session.tenant.clone(),
-            proof: Proof::Session {
-                csrf: session.csrf.clone(),
-            },
-            key_id: Some(session.key_id.clone()),
-        };
-        Some((id, session.key_id.clone(), principal))
+    /// The open session `id` names.
+    async fn lookup(&self, id: &str) -> Result<Option<SessionRecord>, GatewayError> {
+        match &self.open {
+            Backend::Memory(open) => Ok(open.lock().ok().and_then(|open| {
+                open.get(id)
+                    .filter(|s| s.expires > Instant::now())
+                    .map(|s| s.record.clone())
+            })),
+            Backend::Shared(shared) => shared.get(id).await,
+        }
     }
 
-    pub fn close(&self, headers: &HeaderMap) {
-        if let (Some(id), Ok(mut open)) = (session_id(headers), self.open.lock()) {
-            open.remove(&id);
+    async fn remove(&self, id: &str) -> Result<(), GatewayError> {
+        match &self.open {
+            Backend::Memory(open) => {
+                if let Ok(mut open) = open.lock() {
+                    open.remove(id);
+                }
+                Ok(())
+            }
+            Backend::Shared(shared) => shared.close(id).await,
+        }
+    }
+
+    pub async fn close(&self, headers: &HeaderMap) -> Result<(), GatewayError> {
+        match session_id(headers) {
+            Some(id) => self.remove(&id).await,
+            None => Ok(()),
         }
     }
 }
@@ -229,10 +280,13 @@ fn random_token() -> Option<String> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_session_is_found_by_its_cookie_and_checks_its_csrf_token() {
+    #[tokio::test]
+    async fn a_session_is_found_by_its_cookie_and_checks_its_csrf_token() {
         let sessions = Sessions::new(DEFAULT_SESSIONS_PER_TENANT);
-        let opened = sessions.open("acme", "0123456789abcdef", true).unwrap();
+        let opened = sessions
+            .open("acme", "0123456789abcdef", true)
+            .await
+            .unwrap();
         let set_cookie = opened.cookie.to_str().unwrap();
         for attribute in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/"] {
             assert!(set_cookie.contains(attribute), "{set_cookie}");
@@ -243,16 +297,14 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_str(&format!("theme=dark; {pair}")).unwrap(),
         );
-        let (_, key_id, principal) = sessions.lookup(&headers).unwrap();
-        assert_eq!(key_id, "0123456789abcdef");
-        assert_eq!(principal.tenant, "acme");
-        let Proof::Session { csrf } = principal.proof else {
-            panic!("a session proof");
-        };
-        assert!(!csrf_matches(&csrf, &headers));
-        headers.insert(CSRF_HEADER, HeaderValue::from_str(&csrf).unwrap());
-        assert!(csrf_matches(&csrf, &headers));
-        sessions.close(&headers);
-        assert!(sessions.lookup(&headers).is_none());
+        let id = session_id(&headers).unwrap();
+        let record = sessions.lookup(&id).await.unwrap().unwrap();
+        assert_eq!(record.key_id, "0123456789abcdef");
+        assert_eq!(record.tenant, "acme");
+        assert!(!csrf_matches(&record.csrf, &headers));
+        headers.insert(CSRF_HEADER, HeaderValue::from_str(&record.csrf).unwrap());
+        assert!(csrf_matches(&record.csrf, &headers));
+        sessions.close(&headers).await.unwrap();
+        assert!(sessions.lookup(&id).await.unwrap().is_none());
     }
 }

@@ -32,6 +32,7 @@ use super::Bitbucket;
 use crate::auth::principal::{Principal, Proof};
 use crate::error::GatewayError;
 use crate::routes::rfc3339_now;
+use crate::shared::{LoginRecord, Shared, SharedLogins};
 use crate::state::Gateway;
 use atom_runtime::unix_now;
 
@@ -52,10 +53,12 @@ const NOT_CONFIGURED: &str = "OAuth is not configured for this gateway: its oper
 /// The cookie that ties a login's state to the browser that started it.
 const STATE_COOKIE: &str = "atom_oauth_state";
 
-/// OAuth `state` → the login it began.
+/// OAuth `state` → the login it began: in this process, or in the
+/// deployment's Redis so the callback may reach any replica.
 #[derive(Clone, Default)]
 pub struct PendingLogins {
     pending: Arc<Mutex<Pending>>,
+    shared: Option<SharedLogins>,
 }
 
 #[derive(Default)]
@@ -76,8 +79,20 @@ struct Login {
 }
 
 impl PendingLogins {
-    /// Remembers the flow an `auth-start` answer began.
+    pub fn shared(shared: Shared) -> Self {
+        Self {
+            pending: Arc::default(),
+            shared: Some(SharedLogins::new(shared)),
+        }
+    }
+
+    /// Remembers the flow an `auth-start` answer began. Shared logins are
+    /// written by the start route alone (with the key that started them),
+    /// since only its browser holds the start cookie a callback needs.
     pub fn started(&self, tenant: &str, answer: &str) {
+        if self.shared.is_some() {
+            return;
+        }
         let answer: Value = serde_json::from_str(answer).unwrap_or_default();
         let (Some(state), Some(expires)) =
             (answer["state"].as_str(), answer["expires_at"].as_u64())
@@ -111,19 +126,43 @@ impl PendingLogins {
         }
     }
 
-    /// Ties the login of `state` to the API key that started it.
-    fn started_with(&self, state: &str, key_id: Option<String>) {
+    /// Ties the login of `state` to the tenant and the API key that
+    /// started it from the start route.
+    async fn started_with(
+        &self,
+        tenant: &str,
+        state: &str,
+        expires: u64,
+        key_id: Option<String>,
+    ) -> Result<(), GatewayError> {
+        if let Some(shared) = &self.shared {
+            let login = LoginRecord {
+                tenant: tenant.to_owned(),
+                key_id,
+                expires,
+            };
+            return shared.put(state, &login).await;
+        }
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(login) = pending.by_state.get_mut(state) {
             login.key_id = key_id;
         }
+        Ok(())
     }
 
     /// The tenant that started the flow of `state`, and with which key, once.
-    fn finish(&self, state: &str) -> Option<(String, Option<String>)> {
+    async fn finish(&self, state: &str) -> Result<Option<(String, Option<String>)>, GatewayError> {
+        if let Some(shared) = &self.shared {
+            return Ok(shared
+                .take(state)
+                .await?
+                .map(|login| (login.tenant, login.key_id)));
+        }
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        let login = pending.by_state.remove(state)?;
-        (login.expires > unix_now()).then_some((login.tenant, login.key_id))
+        let Some(login) = pending.by_state.remove(state) else {
+            return Ok(None);
+        };
+        Ok((login.expires > unix_now()).then_some((login.tenant, login.key_id)))
     }
 }
 
@@ -194,9 +233,11 @@ pub async fn start(
     let answer = gateway.run(&principal, "auth-start", "{}").await?;
     let answer: Value = serde_json::from_str(&answer).unwrap_or_default();
     if let Some(state) = answer["state"].as_str() {
+        let expires = answer["expires_at"].as_u64().unwrap_or_default();
         bitbucket
             .pending_logins
-            .started_with(state, principal.key_id.clone());
+            .started_with(&principal.tenant, state, expires, principal.key_id.clone())
+            .await?;
     }
     let cookie = state_cookie(
         answer["state"].as_str(),
@@ -222,15 +263,13 @@ pub async fn disconnect(
 ) -> Result<Json<Value>, GatewayError> {
     let tenant = gateway.live(&principal).tenant;
     let id = tenant.id.clone();
-    let unavailable = || GatewayError::Unavailable("the credential store did not answer".into());
+    let unavailable = || GatewayError::ServiceDown("the credential store did not answer".into());
     tokio::task::spawn_blocking(move || tenant.credentials.remove(&id))
         .await
         .map_err(|_| unavailable())?
         .map_err(|_| unavailable())?;
     // No answer read with the credential may outlive it.
-    if let Some(cache) = &gateway.cache {
-        cache.forget_tenant(&principal.tenant);
-    }
+    gateway.forget_tenant(&principal.tenant).await;
     Ok(Json(
         json!({ "connected": false, "tenant": principal.tenant }),
     ))
@@ -299,15 +338,19 @@ async fn connect_browser(
             "this browser did not start this login: start again from the page's Settings".into(),
         ));
     }
-    let (tenant, key_id) = bitbucket.pending_logins.finish(state).ok_or_else(|| {
-        GatewayError::validation(
-            "unknown, used or expired OAuth state: start again from /bitbucket/oauth/start",
-        )
-    })?;
+    let (tenant, key_id) = bitbucket
+        .pending_logins
+        .finish(state)
+        .await?
+        .ok_or_else(|| {
+            GatewayError::validation(
+                "unknown, used or expired OAuth state: start again from /bitbucket/oauth/start",
+            )
+        })?;
     if let Some(key_id) = &key_id {
         let active =
             gateway.directory.key_is_active(key_id).await.map_err(|_| {
-                GatewayError::Unavailable("the tenant registry did not answer".into())
+                GatewayError::ServiceDown("the tenant registry did not answer".into())
             })?;
         if !active {
             return Err(GatewayError::Forbidden(
@@ -334,7 +377,7 @@ pub async fn posted_callback(
     let callback: Callback = serde_json::from_slice(&body)
         .map_err(|_| GatewayError::validation("the body must be {\"code\": …, \"state\": …}"))?;
     if let Some(state) = &callback.state {
-        bitbucket.pending_logins.finish(state);
+        bitbucket.pending_logins.finish(state).await?;
     }
     complete(&gateway, &principal, callback.code, callback.state).await
 }

@@ -315,9 +315,9 @@ pub async fn ask(
     let (status, wait) = match added {
         Ok(Ok(Added::New(wait))) => (StatusCode::CREATED, wait),
         Ok(Ok(Added::Existing(wait))) => (StatusCode::OK, wait),
-        Ok(Err(error)) => return failed(&GatewayError::Unavailable(error.to_string())),
+        Ok(Err(error)) => return failed(&GatewayError::ServiceDown(error.to_string())),
         Err(_) => {
-            return failed(&GatewayError::Unavailable(
+            return failed(&GatewayError::ServiceDown(
                 "the store did not answer".into(),
             ));
         }
@@ -350,7 +350,7 @@ pub async fn list(
             let items: Vec<Value> = all.iter().filter(|w| w.kind == KIND).map(view).collect();
             Json(json!({ "waits": items })).into_response()
         }
-        _ => failed(&GatewayError::Unavailable(
+        _ => failed(&GatewayError::ServiceDown(
             "the store did not answer".into(),
         )),
     }
@@ -390,7 +390,7 @@ pub async fn cancel(
             Json(json!({ "wait": view(&wait) })).into_response()
         }
         Ok(Ok(_)) => failed(&GatewayError::NotFound("no such merge wait".into())),
-        _ => failed(&GatewayError::Unavailable(
+        _ => failed(&GatewayError::ServiceDown(
             "the store did not answer".into(),
         )),
     }

@@ -24,6 +24,7 @@ use atom_mcp::Subscriptions;
 use atom_store::WaitBook;
 
 use crate::routes::mcp::McpIntegration;
+use crate::shared::{Fanout, Shared};
 use crate::state::{CallHooks, Gateway};
 use connect::PendingLogins;
 use merge_waits::MergeWaits;
@@ -48,15 +49,24 @@ pub struct Bitbucket {
 impl Bitbucket {
     /// With a forward URL, accepted events are also POSTed there; a tenant
     /// may listen on at most `max_streams_per_tenant` event streams at once;
-    /// merge waits are kept in `waits`, looked at every `merge_poll_every`.
+    /// merge waits are kept in `waits`, looked at every `merge_poll_every`;
+    /// with `shared`, logins, replays and events span the deployment.
     pub fn new(
         forward_events_to: Option<hyper::Uri>,
         max_streams_per_tenant: usize,
         waits: Option<(Arc<WaitBook>, std::time::Duration)>,
+        shared: Option<(Shared, Fanout)>,
     ) -> Self {
+        let (pending_logins, intake) = match shared {
+            Some((shared, fanout)) => (
+                PendingLogins::shared(shared.clone()),
+                Intake::shared(shared, fanout),
+            ),
+            None => (PendingLogins::default(), Intake::default()),
+        };
         let bitbucket = Self {
-            pending_logins: PendingLogins::default(),
-            intake: Intake::default(),
+            pending_logins,
+            intake,
             streams: EventStreams::new(max_streams_per_tenant),
             merge_waits: waits.map(|(book, every)| MergeWaits::new(book, every)),
         };

@@ -34,7 +34,9 @@ use crate::auth::principal::{Principal, Proof};
 use crate::error::GatewayError;
 use crate::metrics::ReasonLabel;
 use crate::server::{Held, HeldSlot};
+use crate::shared::{Fanout, Published, Shared, SharedReplay};
 use crate::state::Gateway;
+use atom_runtime::StoreError;
 use atom_runtime::host_types::CredentialSecret;
 
 /// Where a tenant's webhook secret is sealed: an id no tenant name can take
@@ -65,6 +67,8 @@ pub struct Intake {
     /// load, and a replay must be accepted once.
     remembering: Arc<Mutex<()>>,
     events: broadcast::Sender<Delivered>,
+    /// The deployment's replay set and fan-out, when replicas share them.
+    shared: Option<(SharedReplay, Fanout)>,
 }
 
 impl Default for Intake {
@@ -76,8 +80,94 @@ impl Default for Intake {
                 .build(),
             remembering: Arc::default(),
             events: broadcast::channel(BACKLOG).0,
+            shared: None,
         }
     }
+}
+
+impl Intake {
+    /// Replays are refused across the deployment, and an event accepted by
+    /// any replica reaches this one's listeners.
+    pub fn shared(shared: Shared, fanout: Fanout) -> Self {
+        let intake = Self {
+            shared: Some((SharedReplay::new(shared), fanout.clone())),
+            ..Self::default()
+        };
+        tokio::spawn(relay(fanout.subscribe(), intake.events.clone()));
+        intake
+    }
+
+    /// Whether no replica accepted this delivery before; remembers it.
+    async fn first_time(&self, tenant: &str, body: &str) -> Result<bool, GatewayError> {
+        let digest: [u8; 32] = Sha256::digest(body.as_bytes()).into();
+        if let Some((replay, _)) = &self.shared {
+            return replay
+                .first_time(tenant, &hex(&digest), REMEMBERED_FOR)
+                .await;
+        }
+        // One step decides among identical deliveries arriving together.
+        let key = (tenant.to_owned(), digest);
+        let _one_at_a_time = self
+            .remembering
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let first = !self.seen.contains_key(&key);
+        if first {
+            self.seen.insert(key, ());
+        }
+        Ok(first)
+    }
+
+    /// Hands an accepted event to every listener of the deployment.
+    async fn announce(&self, delivered: Delivered, body: &str) -> Result<(), GatewayError> {
+        let Some((replay, fanout)) = &self.shared else {
+            // No listener is not an error: the event was still received.
+            let _ = self.events.send(delivered);
+            return Ok(());
+        };
+        let published = Published::Event {
+            tenant: delivered.tenant.clone(),
+            event: delivered.event,
+        };
+        if let Err(error) = fanout.publish(&published).await {
+            // Not acknowledged, so Bitbucket sends it again: that retry
+            // must not be refused as a replay.
+            let digest: [u8; 32] = Sha256::digest(body.as_bytes()).into();
+            if replay
+                .forget(&delivered.tenant, &hex(&digest))
+                .await
+                .is_err()
+            {
+                tracing::error!("a delivery that was not announced stays marked as seen");
+            }
+            return Err(error);
+        }
+        Ok(())
+    }
+}
+
+/// Events any replica accepted, to this replica's listeners.
+async fn relay(
+    mut published: broadcast::Receiver<Published>,
+    events: broadcast::Sender<Delivered>,
+) {
+    use broadcast::error::RecvError;
+    loop {
+        match published.recv().await {
+            Ok(Published::Event { tenant, event }) => {
+                let _ = events.send(Delivered { tenant, event });
+            }
+            Ok(_) => {}
+            Err(RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "this replica's listeners missed events");
+            }
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Intake {
@@ -122,7 +212,7 @@ async fn accept(
     let body =
         std::str::from_utf8(body).map_err(|_| GatewayError::validation("the body is not UTF-8"))?;
     let secret = webhook_secret(gateway, tenant)
-        .await
+        .await?
         .ok_or_else(|| GatewayError::NotFound("no webhook intake for that tenant".into()))?;
 
     let principal = Principal {
@@ -149,21 +239,7 @@ async fn accept(
             "X-Event-Key does not name what the delivery's body is about",
         ));
     }
-    // One step decides among identical deliveries arriving together.
-    let digest = Sha256::digest(body.as_bytes()).into();
-    let key = (tenant.to_owned(), digest);
-    let first = {
-        let _one_at_a_time = intake
-            .remembering
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let first = !intake.seen.contains_key(&key);
-        if first {
-            intake.seen.insert(key, ());
-        }
-        first
-    };
-    if !first {
+    if !intake.first_time(tenant, body).await? {
         return Err(GatewayError::Conflict(
             "this delivery was accepted before".into(),
         ));
@@ -175,11 +251,11 @@ async fn accept(
     ) {
         cache.forget_repository(tenant, workspace, slug);
     }
-    // No listener is not an error: the event was still received.
-    let _ = intake.events.send(Delivered {
+    let delivered = Delivered {
         tenant: tenant.to_owned(),
         event: event.clone(),
-    });
+    };
+    intake.announce(delivered, body).await?;
     Ok(event)
 }
 
@@ -201,20 +277,30 @@ fn event_key_fits(event_key: &str, body: &Value) -> bool {
 }
 
 /// The tenant's webhook secret, if it is registered and has one.
-async fn webhook_secret(gateway: &Gateway, tenant: &str) -> Option<String> {
-    if !gateway.directory.is_active(tenant).await.ok()? {
-        return None;
+async fn webhook_secret(gateway: &Gateway, tenant: &str) -> Result<Option<String>, GatewayError> {
+    let down = || GatewayError::ServiceDown("the credential store did not answer".into());
+    if !gateway
+        .directory
+        .is_active(tenant)
+        .await
+        .map_err(|_| down())?
+    {
+        return Ok(None);
     }
     let credentials = gateway.directory.credentials();
     let id = secret_id(tenant);
     let stored = tokio::task::spawn_blocking(move || credentials.get(&id))
         .await
-        .ok()?
-        .ok()??;
-    match stored.secret {
-        CredentialSecret::AccessToken(secret) => Some(secret),
+        .map_err(|_| down())?
+        .map_err(|error| match error {
+            StoreError::Unavailable(_) => down(),
+            // A secret no key opens: the delivery cannot be checked.
+            _ => GatewayError::NotFound("no webhook intake for that tenant".into()),
+        })?;
+    Ok(match stored.map(|c| c.secret) {
+        Some(CredentialSecret::AccessToken(secret)) => Some(secret),
         _ => None,
-    }
+    })
 }
 
 /// How often an idle event stream writes, which is also when a stream whose

@@ -52,7 +52,9 @@ pub fn atom_code(error: &GatewayError) -> &'static str {
         "validation" | "conflict" => "VALIDATION_ERROR",
         "operation_not_found" => "OPERATION_NOT_FOUND",
         "rate_limited" => "RATE_LIMIT",
-        "upstream_unavailable" | "retired_upstream" | "overloaded" => "SERVICE_DOWN",
+        "upstream_unavailable" | "retired_upstream" | "overloaded" | "service_down" => {
+            "SERVICE_DOWN"
+        }
         "timeout" => "TIMEOUT",
         // ATOM has no "maybe": an error it does not retry (retryable: false),
         // with the message saying to check upstream first.

@@ -100,7 +100,7 @@ pub async fn open_session(
     let opened = gateway
         .sessions
         .open(&principal.tenant, key_id, gateway.secure_cookies)
-        .ok_or_else(|| GatewayError::Unavailable("no session could be opened".into()))?;
+        .await?;
     let mut reply = (
         StatusCode::CREATED,
         Json(json!({ "tenant": principal.tenant, "csrf_token": opened.csrf })),
@@ -125,7 +125,9 @@ pub async fn close_session(
     _: Principal,
     headers: HeaderMap,
 ) -> Response {
-    gateway.sessions.close(&headers);
+    if let Err(error) = gateway.sessions.close(&headers).await {
+        return error.into_response();
+    }
     let mut reply = StatusCode::NO_CONTENT.into_response();
     if let Some(cookie) = principal::expired_cookie(gateway.secure_cookies) {
         reply.headers_mut().insert(header::SET_COOKIE, cookie);
