@@ -35,7 +35,7 @@ pub fn router(
     keys: Arc<dyn KeyVerifier>,
     template: Tenant,
     config: GatewayConfig,
-    waits: Option<Arc<WaitBook>>,
+    waits: Option<Arc<dyn WaitBook>>,
 ) -> Router {
     let bitbucket = Bitbucket::new(
         config.forward_events_to.clone(),

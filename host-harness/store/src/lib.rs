@@ -8,7 +8,7 @@
 //! each preceded by its length as a big-endian u64. A row copied to another
 //! tenant or connection therefore does not open. Rows name the version of
 //! the key that sealed them, so keys can be rotated (see [`Keyring`] and
-//! [`SqliteCredentialStore::rotate`]).
+//! [`SealedCredentials::rotate`]).
 //!
 //! What this protects: the secrets against anyone who can read or modify the
 //! database file (or its backups) but not the keys. What it does not: tenant
@@ -23,7 +23,10 @@
 //! everywhere. A process still on the old keyring cannot read rows sealed
 //! under the new key.
 
+mod clock;
+mod credentials;
 mod keyring;
+mod rows;
 mod seal;
 mod sqlite;
 mod tenants;
@@ -32,7 +35,8 @@ mod waits;
 #[cfg(test)]
 mod tests;
 
+pub use credentials::{DEFAULT_CONNECTION, Rotation, SealedCredentials, Unreadable};
 pub use keyring::{KEYS_ENV, Keyring};
-pub use sqlite::{DEFAULT_CONNECTION, Rotation, SqliteCredentialStore, Unreadable};
+pub use sqlite::{SqliteCredentialStore, SqliteTenantRegistry, SqliteWaitBook};
 pub use tenants::{NewApiKey, TenantRecord, TenantRegistry, check_name, key_id};
 pub use waits::{Added, NewWait, Wait, WaitBook, WaitState};

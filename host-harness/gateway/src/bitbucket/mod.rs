@@ -52,7 +52,7 @@ impl Bitbucket {
     pub fn new(
         forward_events_to: Option<hyper::Uri>,
         max_streams_per_tenant: usize,
-        waits: Option<(Arc<WaitBook>, std::time::Duration)>,
+        waits: Option<(Arc<dyn WaitBook>, std::time::Duration)>,
     ) -> Self {
         let bitbucket = Self {
             pending_logins: PendingLogins::default(),

@@ -1,7 +1,28 @@
-//! Shared fixtures for the store's tests.
+//! Shared fixtures for the store's tests. The tests of what both backends
+//! do are written once, as functions of a [`backend::Backend`], and run
+//! against each backend by [`for_each_backend!`].
 
+/// Makes a `#[test]` per backend of each named `fn(&Backend)` of the
+/// calling module, in a submodule named after each backend.
+macro_rules! for_each_backend {
+    ($($test:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $test() {
+                    super::$test(&$crate::tests::backend::Backend::sqlite());
+                }
+            )+
+        }
+    };
+}
+
+mod backend;
+mod credentials;
 mod keyring;
 mod sqlite;
+mod tenants;
+mod waits;
 
 use std::path::PathBuf;
 
