@@ -26,6 +26,7 @@
 mod clock;
 mod credentials;
 mod keyring;
+mod postgres;
 mod rows;
 mod seal;
 mod sqlite;
@@ -35,6 +36,9 @@ mod waits;
 #[cfg(test)]
 mod tests;
 
+pub use self::postgres::{
+    PgCredentialStore, PgPool, PgStores, PgTenantRegistry, PgWaitBook, open_postgres,
+};
 pub use credentials::{DEFAULT_CONNECTION, Rotation, SealedCredentials, Unreadable};
 pub use keyring::{KEYS_ENV, Keyring};
 pub use sqlite::{SqliteCredentialStore, SqliteTenantRegistry, SqliteWaitBook};

@@ -41,3 +41,25 @@ impl Columns for rusqlite::Row<'_> {
         self.get(at).map_err(|error| unreadable(at, error))
     }
 }
+
+impl Columns for postgres::Row {
+    fn int(&self, at: usize) -> Result<i64, StoreError> {
+        self.try_get(at).map_err(|error| unreadable(at, error))
+    }
+
+    fn maybe_int(&self, at: usize) -> Result<Option<i64>, StoreError> {
+        self.try_get(at).map_err(|error| unreadable(at, error))
+    }
+
+    fn text(&self, at: usize) -> Result<String, StoreError> {
+        self.try_get(at).map_err(|error| unreadable(at, error))
+    }
+
+    fn maybe_text(&self, at: usize) -> Result<Option<String>, StoreError> {
+        self.try_get(at).map_err(|error| unreadable(at, error))
+    }
+
+    fn bytes(&self, at: usize) -> Result<Vec<u8>, StoreError> {
+        self.try_get(at).map_err(|error| unreadable(at, error))
+    }
+}
