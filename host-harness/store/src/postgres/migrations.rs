@@ -86,7 +86,7 @@ CREATE UNIQUE INDEX one_wait_per_subject ON waits (tenant, kind, subject) WHERE 
 const MIGRATIONS: &[(i32, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4)];
 
 /// The newest version this code knows.
-pub(crate) const LATEST: i32 = 4;
+const LATEST: i32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 
 /// Applies the migrations the database lacks, all in one transaction under
 /// an advisory lock; refuses a database newer than this code.

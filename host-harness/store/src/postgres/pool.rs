@@ -85,6 +85,7 @@ impl PgPool {
                 describe_error(&error)
             ))
         })?;
+        // A connect_timeout the URL sets wins: the operator knows the network.
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -148,9 +149,11 @@ impl PgPool {
             // The caller may have gone; the job is done either way.
             let _ = answer.send(worker.run(job));
         });
+        // A job that panicked (a bug) sends no answer, and with no worker
+        // left none takes the job.
         let stopped = || {
             StoreError::Unavailable(format!(
-                "{store} ({}): {doing}: the database thread stopped",
+                "{store} ({}): {doing}: the database thread gave no answer",
                 self.shared.target
             ))
         };
