@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use atom_gateway::{self, GatewayConfig, KeyVerifier, ServerLimits};
 use atom_runtime::{Sandbox, Tenant};
-use atom_store::{TenantRegistry, WaitBook};
+use atom_store::{SqliteTenantRegistry, SqliteWaitBook, TenantRegistry as _};
 
 /// Where the page is served, unless the port is taken.
 const PREFERRED: &str = "127.0.0.1:8080";
@@ -27,14 +27,16 @@ async fn serve_from(
     sandbox: Sandbox,
     tenant: &Tenant,
 ) -> anyhow::Result<()> {
-    let registry = Arc::new(TenantRegistry::open(&scratch.join("demo.sqlite3"))?);
+    let registry = Arc::new(SqliteTenantRegistry::open(&scratch.join("demo.sqlite3"))?);
     let key = registry.add(&tenant.id)?;
     let app = atom_gateway::router(
         sandbox,
         registry as Arc<dyn KeyVerifier>,
         tenant.clone(),
         GatewayConfig::default(),
-        Some(Arc::new(WaitBook::open(&scratch.join("demo.sqlite3"))?)),
+        Some(Arc::new(SqliteWaitBook::open(
+            &scratch.join("demo.sqlite3"),
+        )?)),
     );
     let listener = match tokio::net::TcpListener::bind(PREFERRED).await {
         Ok(listener) => listener,

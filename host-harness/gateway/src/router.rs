@@ -36,7 +36,7 @@ pub fn router(
     keys: Arc<dyn KeyVerifier>,
     template: Tenant,
     config: GatewayConfig,
-    waits: Option<Arc<WaitBook>>,
+    waits: Option<Arc<dyn WaitBook>>,
 ) -> Router {
     let fanout = config.shared.clone().map(Fanout::start);
     let bitbucket = Bitbucket::new(

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use atom_runtime::CredentialStore;
 use atom_runtime::host_types::CredentialSecret;
-use atom_store::{Keyring, SqliteCredentialStore, TenantRegistry};
+use atom_store::{Keyring, SqliteCredentialStore, SqliteTenantRegistry, TenantRegistry as _};
 use fake_bitbucket::{ADA_TOKEN, FakeBitbucket};
 
 pub struct Gateway {
@@ -48,7 +48,7 @@ pub fn start(fake: &FakeBitbucket, tenants: usize) -> Gateway {
     assert!(status.status.success(), "keys init");
     let keyring = Keyring::load_file(&dir.path().join("store.key")).unwrap();
     let path = dir.path().join("store.sqlite3");
-    let registry = TenantRegistry::open(&path).unwrap();
+    let registry = SqliteTenantRegistry::open(&path).unwrap();
     let store = SqliteCredentialStore::open(&path, keyring).unwrap();
     let keys = (0..tenants)
         .map(|i| {

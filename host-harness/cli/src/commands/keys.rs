@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::bail;
-use atom_store::{KEYS_ENV, Keyring, SqliteCredentialStore};
+use atom_store::{KEYS_ENV, Keyring, SealedCredentials as _, SqliteCredentialStore};
 use clap::Subcommand;
 
 use crate::setup::{StoreArgs, keyring};

@@ -12,7 +12,7 @@ use atom_gateway::{
     self, AdmissionLimits, GatewayConfig, HostAllowlist, KeyVerifier, ServerLimits, Shared,
 };
 use atom_runtime::InstanceAllocation;
-use atom_store::{TenantRegistry, WaitBook};
+use atom_store::{SqliteTenantRegistry, SqliteWaitBook, TenantRegistry as _};
 use clap::Args;
 
 use crate::setup::{SandboxArgs, StoreArgs, configured_tenant, load, open_store};
@@ -107,7 +107,7 @@ pub async fn run(
     store: &StoreArgs,
     args: ServeArgs,
 ) -> anyhow::Result<ExitCode> {
-    let registry = Arc::new(TenantRegistry::open(&store.store)?);
+    let registry = Arc::new(SqliteTenantRegistry::open(&store.store)?);
     let has_keys = registry.has_active_keys()?;
     if !args.listen.ip().is_loopback() {
         if !args.allow_remote {
@@ -138,7 +138,7 @@ pub async fn run(
         registry as Arc<dyn KeyVerifier>,
         configured_tenant(sandbox, open_store(store)?)?,
         config,
-        Some(Arc::new(WaitBook::open(&store.store)?)),
+        Some(Arc::new(SqliteWaitBook::open(&store.store)?)),
     );
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use atom_gateway::webhook_secret_id;
 use atom_runtime::CredentialStore as _;
 use atom_runtime::host_types::CredentialSecret;
-use atom_store::{NewApiKey, TenantRegistry};
+use atom_store::{NewApiKey, SqliteTenantRegistry, TenantRegistry as _};
 use clap::Subcommand;
 
 use crate::output::{self, Output};
@@ -32,7 +32,7 @@ pub enum TenantsCommand {
 }
 
 pub fn run_tenants(store: &StoreArgs, command: TenantsCommand) -> anyhow::Result<ExitCode> {
-    let registry = TenantRegistry::open(&store.store)?;
+    let registry = SqliteTenantRegistry::open(&store.store)?;
     match command {
         TenantsCommand::Add { name } => print_new_key("registered", &registry.add(&name)?),
         TenantsCommand::RotateKey { name } => {

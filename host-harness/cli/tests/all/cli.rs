@@ -498,14 +498,16 @@ mod credentials {
 
         use atom_runtime::CredentialStore;
         use atom_runtime::host_types::CredentialSecret;
-        use atom_store::{Keyring, SqliteCredentialStore, TenantRegistry};
+        use atom_store::{
+            Keyring, SqliteCredentialStore, SqliteTenantRegistry, TenantRegistry as _,
+        };
         use fake_bitbucket::{FaultKind, FaultPlan, FaultRule};
 
         let setup = Setup::new().await;
         assert!(setup.run(&["keys", "init"], &[]).await.0);
         let path = setup.dir.path().join("store.sqlite3");
         let keyring = Keyring::load_file(&setup.dir.path().join("store.key")).unwrap();
-        let key = TenantRegistry::open(&path)
+        let key = SqliteTenantRegistry::open(&path)
             .unwrap()
             .add("acme")
             .unwrap()

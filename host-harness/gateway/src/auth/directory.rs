@@ -28,7 +28,8 @@ pub trait KeyVerifier: Send + Sync {
     }
 }
 
-impl KeyVerifier for TenantRegistry {
+/// Whichever backend holds the registry.
+impl<T: TenantRegistry + ?Sized> KeyVerifier for T {
     fn verify(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.authenticate(key)
     }

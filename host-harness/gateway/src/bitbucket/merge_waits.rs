@@ -49,12 +49,12 @@ const MERGE_FIELDS: [&str; 3] = ["strategy", "message", "close_source_branch"];
 
 #[derive(Clone)]
 pub struct MergeWaits {
-    book: Arc<WaitBook>,
+    book: Arc<dyn WaitBook>,
     poll_every: Duration,
 }
 
 impl MergeWaits {
-    pub fn new(book: Arc<WaitBook>, poll_every: Duration) -> Self {
+    pub fn new(book: Arc<dyn WaitBook>, poll_every: Duration) -> Self {
         Self { book, poll_every }
     }
 

@@ -54,7 +54,7 @@ impl Bitbucket {
     pub fn new(
         forward_events_to: Option<hyper::Uri>,
         max_streams_per_tenant: usize,
-        waits: Option<(Arc<WaitBook>, std::time::Duration)>,
+        waits: Option<(Arc<dyn WaitBook>, std::time::Duration)>,
         shared: Option<(Shared, Fanout)>,
     ) -> Self {
         let (pending_logins, intake) = match shared {

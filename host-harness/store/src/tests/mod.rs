@@ -1,7 +1,37 @@
-//! Shared fixtures for the store's tests.
+//! Shared fixtures for the store's tests. The tests of what both backends
+//! do are written once, as functions of a [`backend::Backend`], and run
+//! against each by [`for_each_backend!`].
 
+/// Makes a `#[test]` per backend of each named `fn(&Backend)` of the
+/// calling module, in a submodule named after each backend.
+macro_rules! for_each_backend {
+    ($($test:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $test() {
+                    super::$test(&$crate::tests::backend::Backend::sqlite());
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[test]
+                fn $test() {
+                    super::$test(&$crate::tests::backend::Backend::postgres());
+                }
+            )+
+        }
+    };
+}
+
+mod backend;
+mod credentials;
 mod keyring;
+mod postgres;
 mod sqlite;
+mod tenants;
+mod waits;
 
 use std::path::PathBuf;
 

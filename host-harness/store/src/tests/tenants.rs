@@ -1,0 +1,95 @@
+//! What the tenant registry does, whichever backend holds it.
+
+use super::backend::Backend;
+use crate::key_id;
+use crate::tenants::split_key;
+
+for_each_backend!(
+    a_key_acts_as_its_tenant_until_rotated_or_revoked,
+    forged_and_malformed_keys_act_as_nobody,
+    names_are_checked,
+    unknown_tenants_are_refused,
+);
+
+fn a_key_acts_as_its_tenant_until_rotated_or_revoked(backend: &Backend) {
+    let registry = backend.tenants();
+    let first = registry.add("acme").unwrap();
+    let other = registry.add("globex").unwrap();
+    assert_eq!(
+        registry.authenticate(&first.key).unwrap().as_deref(),
+        Some("acme")
+    );
+    assert_eq!(
+        registry.authenticate(&other.key).unwrap().as_deref(),
+        Some("globex")
+    );
+
+    let active = |key: &str| registry.key_is_active(key_id(key).unwrap()).unwrap();
+    assert!(active(&first.key));
+    let second = registry.rotate_key("acme").unwrap();
+    assert_eq!(registry.authenticate(&first.key).unwrap(), None);
+    assert!(!active(&first.key) && active(&second.key));
+    assert_eq!(
+        registry.authenticate(&second.key).unwrap().as_deref(),
+        Some("acme")
+    );
+
+    registry.revoke("acme").unwrap();
+    assert_eq!(registry.authenticate(&second.key).unwrap(), None);
+    assert!(!active(&second.key) && active(&other.key));
+    assert!(
+        registry.rotate_key("acme").is_err(),
+        "a revoked tenant gets no key"
+    );
+    assert!(registry.add("acme").is_err(), "names are never reused");
+    let listed = registry.list().unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed[0].revoked_at.is_some() && listed[0].active_keys == 0);
+    assert_eq!(listed[1].active_keys, 1);
+}
+
+fn forged_and_malformed_keys_act_as_nobody(backend: &Backend) {
+    let registry = backend.tenants();
+    let key = registry.add("acme").unwrap();
+    let (id, secret) = split_key(&key.key).unwrap();
+    let mut forged = secret.to_vec();
+    forged[0] ^= 1;
+    let forged = format!("atom_{id}_{}", String::from_utf8(forged).unwrap());
+    for presented in [
+        forged.as_str(),
+        "",
+        "atom_",
+        "Bearer x",
+        &key.key[..key.key.len() - 1],
+    ] {
+        assert_eq!(
+            registry.authenticate(presented).unwrap(),
+            None,
+            "{presented}"
+        );
+    }
+    assert!(registry.has_active_keys().unwrap());
+}
+
+fn names_are_checked(backend: &Backend) {
+    let registry = backend.tenants();
+    for bad in ["", ".hidden", "a/b", "a b", &"x".repeat(65)] {
+        assert!(registry.add(bad).is_err(), "{bad}");
+    }
+}
+
+fn unknown_tenants_are_refused(backend: &Backend) {
+    let registry = backend.tenants();
+    assert!(!registry.has_active_keys().unwrap());
+    assert!(!registry.is_active("acme").unwrap());
+    assert!(registry.rotate_key("acme").is_err());
+    assert!(registry.revoke("acme").is_err());
+    registry.add("acme").unwrap();
+    assert!(registry.is_active("acme").unwrap());
+    assert!(registry.has_active_keys().unwrap());
+    assert!(!registry.key_is_active("0123456789abcdef").unwrap());
+    registry.revoke("acme").unwrap();
+    assert!(!registry.is_active("acme").unwrap());
+    assert!(!registry.has_active_keys().unwrap());
+    registry.revoke("acme").expect("revoking twice is fine");
+}
