@@ -33,7 +33,9 @@ try:  # inside ATOM's backend
 except ImportError:  # pragma: no cover - standalone use
     from ._contract import IntegrationService
 
-__all__ = ["BitbucketService"]
+from .operator import GatewayOperator, OperatorError
+
+__all__ = ["BitbucketService", "GatewayOperator", "OperatorError"]
 
 DEFAULT_GATEWAY = "http://127.0.0.1:8080"
 

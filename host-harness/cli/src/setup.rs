@@ -11,7 +11,11 @@ use atom_runtime::{
     Allowlist, CredentialStore, InstanceAllocation, Limits, MemoryCredentialStore, OauthClient,
     Sandbox, Tenant,
 };
-use atom_store::{KEYS_ENV, Keyring, SqliteCredentialStore};
+use atom_store::{
+    DEFAULT_CONNECTION, KEYS_ENV, Keyring, PgCredentialStore, PgTenantRegistry, PgWaitBook,
+    SealedCredentials, SqliteCredentialStore, SqliteTenantRegistry, SqliteWaitBook, TenantRegistry,
+    WaitBook, migrated_pool, open_postgres,
+};
 use clap::Args;
 
 /// Linear memory a call may grow to: above this a 64-bit host would still
@@ -45,7 +49,9 @@ pub struct SandboxArgs {
 
 #[derive(Args, Clone)]
 pub struct StoreArgs {
-    /// The encrypted credential store (SQLite).
+    /// Where tenants, keys and sealed credentials live: a SQLite file, or a
+    /// PostgreSQL database (`postgres://user:password@host/db`) that every
+    /// gateway of a deployment shares.
     #[arg(
         long,
         env = "ATOM_STORE",
@@ -125,7 +131,7 @@ pub fn tenant_for_call(args: &SandboxArgs, store: &StoreArgs) -> anyhow::Result<
         tenant.set_credential(secret)?;
         return Ok(tenant);
     }
-    if store.store.exists() {
+    if store.exists() {
         return configured_tenant(args, open_store(store)?);
     }
     configured_tenant(args, Arc::new(MemoryCredentialStore::default()))
@@ -163,11 +169,80 @@ pub fn keyring(args: &StoreArgs) -> anyhow::Result<Keyring> {
     })
 }
 
-pub fn open_store(args: &StoreArgs) -> anyhow::Result<Arc<SqliteCredentialStore>> {
-    Ok(Arc::new(SqliteCredentialStore::open(
-        &args.store,
-        keyring(args)?,
-    )?))
+impl StoreArgs {
+    /// The PostgreSQL URL, when the store is one.
+    fn postgres(&self) -> Option<&str> {
+        let url = self.store.to_str()?;
+        (url.starts_with("postgres://") || url.starts_with("postgresql://")).then_some(url)
+    }
+
+    /// Whether there is a store to read yet.
+    pub fn exists(&self) -> bool {
+        self.postgres().is_some() || self.store.exists()
+    }
+}
+
+/// The three stores of a serving process; on PostgreSQL they share one
+/// pool of connections.
+pub struct Stores {
+    pub credentials: Arc<dyn SealedCredentials>,
+    pub tenants: Arc<dyn TenantRegistry>,
+    pub waits: Arc<dyn WaitBook>,
+}
+
+pub fn open_stores(args: &StoreArgs) -> anyhow::Result<Stores> {
+    let keyring = keyring(args)?;
+    Ok(match args.postgres() {
+        Some(url) => {
+            let stores = open_postgres(url, keyring, DEFAULT_CONNECTION)?;
+            Stores {
+                credentials: stores.credentials,
+                tenants: stores.tenants,
+                waits: stores.waits,
+            }
+        }
+        None => Stores {
+            credentials: Arc::new(SqliteCredentialStore::open(&args.store, keyring)?),
+            tenants: Arc::new(SqliteTenantRegistry::open(&args.store)?),
+            waits: Arc::new(SqliteWaitBook::open(&args.store)?),
+        },
+    })
+}
+
+/// The sealed credentials, under the keyring of the flags.
+pub fn open_store(args: &StoreArgs) -> anyhow::Result<Arc<dyn SealedCredentials>> {
+    open_store_with(args, keyring(args)?)
+}
+
+/// The sealed credentials, under `keyring`.
+pub fn open_store_with(
+    args: &StoreArgs,
+    keyring: Keyring,
+) -> anyhow::Result<Arc<dyn SealedCredentials>> {
+    Ok(match args.postgres() {
+        Some(url) => Arc::new(PgCredentialStore::new(
+            migrated_pool(url)?,
+            keyring,
+            DEFAULT_CONNECTION,
+        )?),
+        None => Arc::new(SqliteCredentialStore::open(&args.store, keyring)?),
+    })
+}
+
+/// The tenant registry: no keys needed.
+pub fn open_registry(args: &StoreArgs) -> anyhow::Result<Arc<dyn TenantRegistry>> {
+    Ok(match args.postgres() {
+        Some(url) => Arc::new(PgTenantRegistry::new(migrated_pool(url)?)),
+        None => Arc::new(SqliteTenantRegistry::open(&args.store)?),
+    })
+}
+
+/// The merge waits: no keys needed.
+pub fn open_waits(args: &StoreArgs) -> anyhow::Result<Arc<dyn WaitBook>> {
+    Ok(match args.postgres() {
+        Some(url) => Arc::new(PgWaitBook::new(migrated_pool(url)?)),
+        None => Arc::new(SqliteWaitBook::open(&args.store)?),
+    })
 }
 
 /// The operator's OAuth consumer, from the environment.

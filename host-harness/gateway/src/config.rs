@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::admission::AdmissionLimits;
 use crate::auth::guard::HostAllowlist;
+use crate::routes::operator::Operator;
 use crate::shared::Shared;
 
 #[derive(Clone, Debug)]
@@ -41,6 +42,8 @@ pub struct GatewayConfig {
     /// How long a call's shared slot outlives a replica that died holding
     /// it: longer than any call runs.
     pub call_slot_lease: Duration,
+    /// The operator API (`/operator/v1`), when an operator token is set.
+    pub operator: Option<Operator>,
 }
 
 impl Default for GatewayConfig {
@@ -61,6 +64,7 @@ impl Default for GatewayConfig {
             merge_poll_every: Duration::from_secs(300),
             shared: None,
             call_slot_lease: Duration::from_secs(120),
+            operator: None,
         }
     }
 }

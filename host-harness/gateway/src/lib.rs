@@ -15,6 +15,8 @@
 //! - `/atom/v1/…`: ATOM's `IntegrationService` contract (see [`routes::atom`])
 //! - `/mcp`: the operations as MCP tools over Streamable HTTP, for a bearer
 //!   key's tenant (see [`routes::mcp`])
+//! - `/operator/v1/…`: the tenant registry for ATOM's backend, with the
+//!   operator's token (see [`routes::operator`])
 //! - `/bitbucket/…`: the routes of ATOM's original integration, its OAuth
 //!   connection, webhooks and page (see [`bitbucket`]), the only module that
 //!   knows Bitbucket
@@ -45,5 +47,6 @@ pub use bitbucket::{mcp_prompts, mcp_resources, webhook_secret_id};
 pub use config::GatewayConfig;
 pub use router::router;
 pub use routes::mcp::tool_spec as mcp_tool_spec;
+pub use routes::operator::Operator;
 pub use server::{ServerLimits, serve, tls_acceptor};
 pub use shared::Shared;

@@ -54,6 +54,10 @@ pub fn router(
         fanout,
     );
     bitbucket.start_waits(&gateway);
+    let operator = match config.operator.clone() {
+        Some(operator) => operator.routes(),
+        None => Router::new(),
+    };
     Router::new()
         .route("/v1/capabilities", get(v1::capabilities))
         .route("/v1/operations", get(v1::operations))
@@ -83,6 +87,8 @@ pub fn router(
         .route("/healthz", get(probes::healthz))
         .route("/readyz", get(probes::readyz))
         .route("/metrics", get(probes::metrics))
+        // The operator's own credential, never a tenant's.
+        .merge(operator)
         .route(
             "/openapi.json",
             get(|State(gateway): State<Gateway>| async move {

@@ -53,7 +53,7 @@ mod waits;
 mod tests;
 
 pub use self::postgres::{
-    PgCredentialStore, PgPool, PgStores, PgTenantRegistry, PgWaitBook, open_postgres,
+    PgCredentialStore, PgPool, PgStores, PgTenantRegistry, PgWaitBook, migrated_pool, open_postgres,
 };
 pub use credentials::{DEFAULT_CONNECTION, Rotation, SealedCredentials, Unreadable};
 pub use keyring::{KEYS_ENV, Keyring};

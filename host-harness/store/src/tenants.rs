@@ -52,6 +52,35 @@ pub trait TenantRegistry: Send + Sync {
     fn key_is_active(&self, id: &str) -> Result<bool, StoreError>;
 }
 
+/// A shared registry is a registry, so callers holding an `Arc` of either
+/// backend can hand it on as any trait the registry implies.
+impl<T: TenantRegistry + ?Sized> TenantRegistry for std::sync::Arc<T> {
+    fn add(&self, name: &str) -> Result<NewApiKey, StoreError> {
+        (**self).add(name)
+    }
+    fn rotate_key(&self, name: &str) -> Result<NewApiKey, StoreError> {
+        (**self).rotate_key(name)
+    }
+    fn revoke(&self, name: &str) -> Result<(), StoreError> {
+        (**self).revoke(name)
+    }
+    fn list(&self) -> Result<Vec<TenantRecord>, StoreError> {
+        (**self).list()
+    }
+    fn has_active_keys(&self) -> Result<bool, StoreError> {
+        (**self).has_active_keys()
+    }
+    fn is_active(&self, name: &str) -> Result<bool, StoreError> {
+        (**self).is_active(name)
+    }
+    fn authenticate(&self, presented: &str) -> Result<Option<String>, StoreError> {
+        (**self).authenticate(presented)
+    }
+    fn key_is_active(&self, id: &str) -> Result<bool, StoreError> {
+        (**self).key_is_active(id)
+    }
+}
+
 /// A freshly made API key: printed once, never stored in the clear.
 pub struct NewApiKey {
     pub tenant: String,
@@ -138,7 +167,7 @@ pub fn check_name(name: &str) -> Result<(), StoreError> {
     if valid {
         Ok(())
     } else {
-        Err(StoreError::Unavailable(format!(
+        Err(StoreError::Refused(format!(
             "a tenant name is 1 to {MAX_TENANT_NAME} letters, digits, '-', '_' or '.', not starting with '.'"
         )))
     }
@@ -164,17 +193,17 @@ pub(crate) fn split_key(presented: &str) -> Option<(&str, &[u8])> {
 }
 
 pub(crate) fn unknown(name: &str) -> StoreError {
-    StoreError::Unavailable(format!(
+    StoreError::NotFound(format!(
         "no tenant '{name}': `atom-harness tenants add {name}` creates it"
     ))
 }
 
 pub(crate) fn exists(name: &str) -> StoreError {
-    StoreError::Unavailable(format!(
+    StoreError::Refused(format!(
         "tenant '{name}' exists already (tenant names are never reused)"
     ))
 }
 
 pub(crate) fn revoked(name: &str) -> StoreError {
-    StoreError::Unavailable(format!("tenant '{name}' is revoked"))
+    StoreError::Refused(format!("tenant '{name}' is revoked"))
 }

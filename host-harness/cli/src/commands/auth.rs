@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use atom_runtime::host_types::{ApiToken, CredentialSecret};
-use atom_runtime::{CredentialStore, Sandbox, Tenant};
+use atom_runtime::{Sandbox, Tenant};
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::Html;

@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use atom_store::{SqliteWaitBook, Wait, WaitBook as _, WaitState};
+use atom_store::{Wait, WaitState};
 use clap::Subcommand;
 use serde_json::{Value, json};
 
@@ -31,7 +31,7 @@ pub fn run(
     tenant: &str,
     command: MergeWaitsCommand,
 ) -> anyhow::Result<ExitCode> {
-    let book = SqliteWaitBook::open(&store.store)?;
+    let book = crate::setup::open_waits(store)?;
     match command {
         MergeWaitsCommand::List { output } => {
             let rows: Vec<Value> = book

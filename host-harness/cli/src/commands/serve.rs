@@ -11,11 +11,18 @@ use anyhow::{Context, bail};
 use atom_gateway::{
     self, AdmissionLimits, GatewayConfig, HostAllowlist, KeyVerifier, ServerLimits, Shared,
 };
+use atom_gateway::{Operator, webhook_secret_id};
 use atom_runtime::InstanceAllocation;
-use atom_store::{SqliteTenantRegistry, SqliteWaitBook, TenantRegistry as _};
 use clap::Args;
 
-use crate::setup::{SandboxArgs, StoreArgs, configured_tenant, load, open_store};
+use crate::setup::{SandboxArgs, StoreArgs, configured_tenant, load, open_stores};
+
+/// The operator API's credential; without it the API is off.
+const OPERATOR_TOKEN_ENV: &str = "ATOM_OPERATOR_TOKEN";
+
+fn env_value(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -107,8 +114,8 @@ pub async fn run(
     store: &StoreArgs,
     args: ServeArgs,
 ) -> anyhow::Result<ExitCode> {
-    let registry = Arc::new(SqliteTenantRegistry::open(&store.store)?);
-    let has_keys = registry.has_active_keys()?;
+    let stores = open_stores(store)?;
+    let has_keys = stores.tenants.has_active_keys()?;
     if !args.listen.ip().is_loopback() {
         if !args.allow_remote {
             bail!(
@@ -132,13 +139,23 @@ pub async fn run(
                 .context("connecting to --redis")?,
         );
     }
+    if let Some(token) = env_value(OPERATOR_TOKEN_ENV) {
+        let operator = Operator::new(
+            &token,
+            stores.tenants.clone(),
+            stores.credentials.clone(),
+            webhook_secret_id,
+        )
+        .map_err(|problem| anyhow::anyhow!("{OPERATOR_TOKEN_ENV}: {problem}"))?;
+        config.operator = Some(operator);
+    }
     let allocation = allocation_for(config.admission.max_calls);
     let app = atom_gateway::router(
         load(sandbox, &[], allocation)?,
-        registry as Arc<dyn KeyVerifier>,
-        configured_tenant(sandbox, open_store(store)?)?,
+        Arc::new(stores.tenants) as Arc<dyn KeyVerifier>,
+        configured_tenant(sandbox, stores.credentials)?,
         config,
-        Some(Arc::new(SqliteWaitBook::open(&store.store)?)),
+        Some(stores.waits),
     );
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -213,9 +230,7 @@ fn gateway_config(sandbox: &SandboxArgs, args: &ServeArgs, tls: bool) -> Gateway
         // A shared slot outlives a replica that died holding it by at most
         // one call's deadline, plus the time to notice.
         call_slot_lease: Duration::from_secs(sandbox.timeout_secs + 10),
-        metrics_token: std::env::var("ATOM_METRICS_TOKEN")
-            .ok()
-            .filter(|t| !t.trim().is_empty()),
+        metrics_token: env_value("ATOM_METRICS_TOKEN"),
         ..GatewayConfig::default()
     }
 }

@@ -4,13 +4,12 @@
 use std::process::ExitCode;
 
 use atom_gateway::webhook_secret_id;
-use atom_runtime::CredentialStore as _;
 use atom_runtime::host_types::CredentialSecret;
-use atom_store::{NewApiKey, SqliteTenantRegistry, TenantRegistry as _};
+use atom_store::NewApiKey;
 use clap::Subcommand;
 
 use crate::output::{self, Output};
-use crate::setup::{StoreArgs, open_store};
+use crate::setup::{StoreArgs, open_registry, open_store};
 
 #[derive(Subcommand)]
 pub enum TenantsCommand {
@@ -32,7 +31,7 @@ pub enum TenantsCommand {
 }
 
 pub fn run_tenants(store: &StoreArgs, command: TenantsCommand) -> anyhow::Result<ExitCode> {
-    let registry = SqliteTenantRegistry::open(&store.store)?;
+    let registry = open_registry(store)?;
     match command {
         TenantsCommand::Add { name } => print_new_key("registered", &registry.add(&name)?),
         TenantsCommand::RotateKey { name } => {

@@ -382,47 +382,6 @@ mod credentials {
         );
     }
 
-    /// Tokens for Ada from the fake's authorization server, as the browser
-    /// flow would get them: consent (redirect with a code), then the code
-    /// exchanged with the client's Basic credentials.
-    async fn ada_tokens(fake: &FakeBitbucket) -> serde_json::Value {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let redirect = "http://127.0.0.1:9/callback";
-        let consent = client
-            .get(format!("{}/site/oauth2/authorize", fake.base_url()))
-            .query(&[
-                ("client_id", OAUTH_CLIENT_ID),
-                ("response_type", "code"),
-                ("redirect_uri", redirect),
-                ("state", "s"),
-            ])
-            .send()
-            .await
-            .unwrap();
-        let location = consent.headers()["location"].to_str().unwrap().to_owned();
-        let code = url::Url::parse(&location)
-            .unwrap()
-            .query_pairs()
-            .find(|(k, _)| k == "code")
-            .map(|(_, v)| v.into_owned())
-            .expect("the consent redirect carries a code");
-        let answer = client
-            .post(format!("{}/site/oauth2/access_token", fake.base_url()))
-            .basic_auth(OAUTH_CLIENT_ID, Some(OAUTH_CLIENT_SECRET))
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("code", code.as_str()),
-                ("redirect_uri", redirect),
-            ])
-            .send()
-            .await
-            .unwrap();
-        serde_json::from_slice(&answer.bytes().await.unwrap()).unwrap()
-    }
-
     /// Eight `atom-harness` processes share a store whose OAuth token has
     /// expired: the store's lease lets one of them refresh, the others wait
     /// and use what it stored. Bitbucket rotates refresh tokens, so a second
@@ -435,7 +394,7 @@ mod credentials {
 
         let setup = Setup::new().await;
         assert!(setup.run(&["keys", "init"], &[]).await.0);
-        let tokens = ada_tokens(&setup.fake).await;
+        let tokens = crate::common::ada_tokens(&setup.fake).await;
         let keyring = Keyring::load_file(&setup.dir.path().join("store.key")).unwrap();
         let store =
             SqliteCredentialStore::open(&setup.dir.path().join("store.sqlite3"), keyring).unwrap();

@@ -25,10 +25,16 @@ pub struct Gateway {
 }
 
 pub fn harness(dir: &tempfile::TempDir) -> Command {
+    harness_on(dir, &dir.path().join("store.sqlite3").to_string_lossy())
+}
+
+/// `atom-harness` on `store` (a SQLite path or a PostgreSQL URL), with the
+/// key file in `dir`.
+pub fn harness_on(dir: &tempfile::TempDir, store: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_atom-harness"));
     command
         .arg("--store")
-        .arg(dir.path().join("store.sqlite3"))
+        .arg(store)
         .arg("--key-file")
         .arg(dir.path().join("store.key"))
         .env_remove("BITBUCKET_ACCESS_TOKEN")
@@ -129,7 +135,17 @@ async fn spawn(
     extra: &[&str],
     env: &[(&str, &str)],
 ) -> (Child, String, Arc<Mutex<Vec<String>>>) {
-    let mut child = harness(dir)
+    spawn_with(harness(dir), fake, extra, env).await
+}
+
+/// `serve` as `harness` (a command with its store flags) says.
+pub async fn spawn_with(
+    mut harness: Command,
+    fake: &FakeBitbucket,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (Child, String, Arc<Mutex<Vec<String>>>) {
+    let mut child = harness
         .args(["--allow-host", &fake.addr().to_string()])
         .args(["--config", &format!("api-base-url={}", fake.api_base_url())])
         .args(["--config", &format!("oauth-base-url={}", fake.base_url())])
@@ -165,6 +181,47 @@ impl Drop for Gateway {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Tokens for Ada from the fake's authorization server, as the browser
+/// flow would get them: consent (redirect with a code), then the code
+/// exchanged with the client's Basic credentials.
+pub async fn ada_tokens(fake: &FakeBitbucket) -> serde_json::Value {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let redirect = "http://127.0.0.1:9/callback";
+    let consent = client
+        .get(format!("{}/site/oauth2/authorize", fake.base_url()))
+        .query(&[
+            ("client_id", OAUTH_CLIENT_ID),
+            ("response_type", "code"),
+            ("redirect_uri", redirect),
+            ("state", "s"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let location = consent.headers()["location"].to_str().unwrap().to_owned();
+    let code = reqwest::Url::parse(&location)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .expect("the consent redirect carries a code");
+    let answer = client
+        .post(format!("{}/site/oauth2/access_token", fake.base_url()))
+        .basic_auth(OAUTH_CLIENT_ID, Some(OAUTH_CLIENT_SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", redirect),
+        ])
+        .send()
+        .await
+        .unwrap();
+    serde_json::from_slice(&answer.bytes().await.unwrap()).unwrap()
 }
 
 pub use atom_test_support::{answer, upstream_requests};

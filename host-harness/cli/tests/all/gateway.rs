@@ -646,7 +646,9 @@ async fn atoms_contract_is_served_and_its_context_reaches_every_log_line() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_python_adapter_serves_atom() {
     let fake = FakeBitbucket::start().await.unwrap();
-    let gateway = Gateway::start(&fake, &[]).await;
+    // The adapter's operator client onboards tenants with this token.
+    let operator_token = "operator-token-of-the-adapter-tests-0123456789abcdef";
+    let gateway = Gateway::start_with(&fake, &[], &[("ATOM_OPERATOR_TOKEN", operator_token)]).await;
     let webhook_secret = run(harness(&gateway.dir).args(["tenants", "webhook-secret", "acme"]));
     let narrow = narrow_consent_store(&fake);
     let clients = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../clients/python");
@@ -659,6 +661,7 @@ async fn the_python_adapter_serves_atom() {
         .env("ATOM_TEST_GATEWAY_URL", &gateway.base)
         .env("ATOM_TEST_ACME_KEY", &gateway.acme_key)
         .env("ATOM_TEST_GLOBEX_KEY", &gateway.globex_key)
+        .env("ATOM_TEST_OPERATOR_TOKEN", operator_token)
         // The MCP tests start `atom-harness mcp` over stdio themselves, and
         // reach the gateway's `/mcp` with the keys above.
         .env("ATOM_TEST_HARNESS", env!("CARGO_BIN_EXE_atom-harness"))

@@ -4,6 +4,7 @@
 mod cli;
 mod common;
 mod connections;
+mod deployment;
 mod gateway;
 mod mcp;
 mod merge_when_green;

@@ -1,8 +1,10 @@
 //! The generic route families: `/v1` (the contract as it is), `/atom/v1`
-//! (ATOM's `IntegrationService`) and `/mcp` (the Model Context Protocol).
+//! (ATOM's `IntegrationService`), `/mcp` (the Model Context Protocol), and
+//! `/operator/v1` (the tenant registry, for ATOM's backend).
 
 pub mod atom;
 pub mod mcp;
+pub mod operator;
 pub mod v1;
 
 use axum::http::HeaderMap;

@@ -47,13 +47,20 @@ pub fn open_postgres(
     keyring: Keyring,
     connection: &str,
 ) -> Result<PgStores, StoreError> {
-    let pool = PgPool::new(url)?;
-    pool.run("store", "applying the schema migrations", |client| {
-        migrations::migrate(client)
-    })?;
+    let pool = migrated_pool(url)?;
     Ok(PgStores {
         credentials: Arc::new(PgCredentialStore::new(pool.clone(), keyring, connection)?),
         tenants: Arc::new(PgTenantRegistry::new(pool.clone())),
         waits: Arc::new(PgWaitBook::new(pool)),
     })
+}
+
+/// A pool on `url` with the schema migrations applied, for a process that
+/// needs only some of the stores (a registry command needs no keys).
+pub fn migrated_pool(url: &str) -> Result<PgPool, StoreError> {
+    let pool = PgPool::new(url)?;
+    pool.run("store", "applying the schema migrations", |client| {
+        migrations::migrate(client)
+    })?;
+    Ok(pool)
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::backend::Backend;
 use super::{
-    SECRET_STRINGS, access_token, api_token, assert_same, key_entry, oauth, unavailable_message,
+    SECRET_STRINGS, access_token, api_token, assert_same, key_entry, oauth, unreadable_message,
 };
 use crate::{DEFAULT_CONNECTION, Keyring, Unreadable};
 use atom_runtime::StoreError;
@@ -124,7 +124,7 @@ fn a_row_copied_to_another_tenant_does_not_open(backend: &Backend) {
          SELECT 'mallory', connection, version, key_version, nonce, ciphertext, updated_at
          FROM credentials WHERE tenant = 'alice'",
     );
-    let message = unavailable_message(store.get("mallory").expect_err("copied row opened"));
+    let message = unreadable_message(store.get("mallory").expect_err("copied row opened"));
     assert!(message.contains("tenant 'mallory'"), "{message}");
     assert!(message.contains("key version 1"), "{message}");
     assert!(
@@ -142,7 +142,7 @@ fn a_row_copied_to_another_tenant_does_not_open(backend: &Backend) {
     );
 
     backend.execute("UPDATE credentials SET tenant = 'eve' WHERE tenant = 'alice'");
-    let message = unavailable_message(store.get("eve").expect_err("moved row opened"));
+    let message = unreadable_message(store.get("eve").expect_err("moved row opened"));
     assert!(message.contains("tenant 'eve'"), "{message}");
 }
 
@@ -155,7 +155,7 @@ fn a_row_moved_to_another_connection_does_not_open(backend: &Backend) {
     let github = backend
         .credentials_on(keyring(), "github")
         .expect("store opens");
-    let message = unavailable_message(github.get("alice").expect_err("moved row opened"));
+    let message = unreadable_message(github.get("alice").expect_err("moved row opened"));
     assert!(message.contains("connection 'github'"), "{message}");
     assert!(
         message.contains("sealed for another tenant or connection"),
@@ -195,7 +195,7 @@ fn a_keyring_without_the_rows_key_version_says_so(backend: &Backend) {
         .expect("stored");
 
     let other = backend.credentials(keyring());
-    let message = unavailable_message(other.get("acme").expect_err("opened without its key"));
+    let message = unreadable_message(other.get("acme").expect_err("opened without its key"));
     assert!(
         message.contains("sealed with key version 3, which the keyring does not hold"),
         "{message}"
@@ -203,7 +203,7 @@ fn a_keyring_without_the_rows_key_version_says_so(backend: &Backend) {
 
     let wrong = Keyring::from_env_value(&key_entry(3, 4)).expect("valid keyring");
     let wrong = backend.credentials(wrong);
-    let message = unavailable_message(wrong.get("acme").expect_err("opened with a wrong key"));
+    let message = unreadable_message(wrong.get("acme").expect_err("opened with a wrong key"));
     assert!(
         message.contains("does not decrypt with key version 3"),
         "{message}"
@@ -247,7 +247,7 @@ fn rotation_reseals_under_the_new_key_and_keeps_versions(backend: &Backend) {
     );
 
     let stale = backend.credentials(old);
-    let message = unavailable_message(stale.get("acme").expect_err("old key opened it"));
+    let message = unreadable_message(stale.get("acme").expect_err("old key opened it"));
     assert!(message.contains("key version 2"), "{message}");
 }
 

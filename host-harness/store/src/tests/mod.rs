@@ -97,3 +97,11 @@ fn unavailable_message(error: StoreError) -> String {
         other => panic!("expected Unavailable, got {other:?}"),
     }
 }
+
+/// A row no key opens: not worth retrying, unlike a store that is away.
+fn unreadable_message(error: StoreError) -> String {
+    match error {
+        StoreError::Unreadable(message) => message,
+        other => panic!("expected Unreadable, got {other:?}"),
+    }
+}
