@@ -155,7 +155,7 @@ async fn forget_what_others_changed(
     loop {
         match published.recv().await {
             Ok(Published::ForgetTenant { tenant }) => cache.forget_tenant(&tenant),
-            Ok(Published::Event { tenant, event }) => {
+            Ok(Published::Event { tenant, event, .. }) => {
                 if let Some((workspace, slug)) =
                     event["repository"].as_str().and_then(|r| r.split_once('/'))
                 {

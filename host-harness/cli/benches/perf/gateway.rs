@@ -29,12 +29,20 @@ impl Drop for Gateway {
 }
 
 fn harness(dir: &Path) -> Command {
+    harness_on(
+        &dir.join("store.sqlite3").to_string_lossy(),
+        &dir.join("store.key"),
+    )
+}
+
+/// `atom-harness` on `store` (a SQLite path or a PostgreSQL URL).
+pub fn harness_on(store: &str, key_file: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_atom-harness"));
     command
         .arg("--store")
-        .arg(dir.join("store.sqlite3"))
+        .arg(store)
         .arg("--key-file")
-        .arg(dir.join("store.key"))
+        .arg(key_file)
         .env_remove("ATOM_CREDENTIAL_KEYS")
         .env_remove("ATOM_COMPONENT");
     command
@@ -60,7 +68,19 @@ pub fn start(fake: &FakeBitbucket, tenants: usize) -> Gateway {
             key.key.to_string()
         })
         .collect();
-    let mut child = harness(dir.path())
+    let (child, base) = serve(harness(dir.path()), fake, &[]);
+    Gateway {
+        child,
+        base,
+        keys,
+        _dir: dir,
+    }
+}
+
+/// `serve` as `harness` says, with `extra` flags, out of the way of the
+/// load: no upstream budget to speak of and room for 128 calls at once.
+pub fn serve(mut harness: Command, fake: &FakeBitbucket, extra: &[&str]) -> (Child, String) {
+    let mut child = harness
         .args(["--allow-host", &fake.addr().to_string()])
         .args(["--config", &format!("api-base-url={}", fake.api_base_url())])
         .args(["serve", "--listen", "127.0.0.1:0"])
@@ -76,6 +96,7 @@ pub fn start(fake: &FakeBitbucket, tenants: usize) -> Gateway {
             "--max-connections",
             "1024",
         ])
+        .args(extra)
         .env("RUST_LOG", "warn")
         .stderr(Stdio::piped())
         .spawn()
@@ -89,12 +110,7 @@ pub fn start(fake: &FakeBitbucket, tenants: usize) -> Gateway {
         })
         .expect("the gateway starts");
     std::thread::spawn(move || lines.for_each(drop));
-    Gateway {
-        child,
-        base,
-        keys,
-        _dir: dir,
-    }
+    (child, base)
 }
 
 /// Requests per second `clients` concurrent clients get from `send` over

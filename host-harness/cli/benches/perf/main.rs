@@ -3,11 +3,15 @@
 //!
 //! `cargo bench -p atom-harness --features demo --bench perf --profile dev`
 //!
+//! (`ATOM_BENCH_PROFILE=deployment` instead: one replica in memory against
+//! one and three on PostgreSQL and Redis; see `deployment`.)
+//!
 //! (dependencies are optimised in the dev profile, so Wasmtime runs at full
 //! speed without a release build of it). The fake Bitbucket runs on its own
 //! runtime, on threads named `fake-*`, so the CPU it spends answering is not
 //! counted as the client's.
 
+mod deployment;
 mod gateway;
 mod listing;
 mod measure;
@@ -100,6 +104,9 @@ async fn run(fake: &FakeBitbucket) -> Vec<Row> {
     )
     .unwrap();
     let tenant = tenant(fake);
+    if std::env::var("ATOM_BENCH_PROFILE").as_deref() == Ok("deployment") {
+        return deployment::rows(fake).await;
+    }
     if let Ok(work) = std::env::var("ATOM_BENCH_PROFILE") {
         profile(&work, &pooled, &tenant).await;
         return Vec::new();

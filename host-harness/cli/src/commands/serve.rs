@@ -15,7 +15,7 @@ use atom_gateway::{Operator, webhook_secret_id};
 use atom_runtime::InstanceAllocation;
 use clap::Args;
 
-use crate::setup::{SandboxArgs, StoreArgs, configured_tenant, load, open_stores};
+use crate::setup::{SandboxArgs, StoreArgs, configured_tenant, load, open_registry, open_stores};
 
 /// The operator API's credential; without it the API is off.
 const OPERATOR_TOKEN_ENV: &str = "ATOM_OPERATOR_TOKEN";
@@ -114,8 +114,8 @@ pub async fn run(
     store: &StoreArgs,
     args: ServeArgs,
 ) -> anyhow::Result<ExitCode> {
-    let stores = open_stores(store)?;
-    let has_keys = stores.tenants.has_active_keys()?;
+    // The registry alone first: refusing to listen needs no credential keys.
+    let has_keys = open_registry(store)?.has_active_keys()?;
     if !args.listen.ip().is_loopback() {
         if !args.allow_remote {
             bail!(
@@ -127,6 +127,7 @@ pub async fn run(
             bail!("no tenant has a working API key: `atom-harness tenants add <name>` first");
         }
     }
+    let stores = open_stores(store)?;
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(atom_gateway::tls_acceptor(cert, key)?),
         _ => None,

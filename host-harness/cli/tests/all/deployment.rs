@@ -408,7 +408,8 @@ async fn open_pull_request(deployment: &Deployment, title: &str) -> (u64, String
 #[tokio::test(flavor = "multi_thread")]
 async fn any_replica_serves_a_session_a_login_and_an_event_another_one_began() {
     let fake = FakeBitbucket::start().await.unwrap();
-    let deployment = Deployment::start(&fake, 3, &[]).await;
+    let (forward_to, forwarded) = receiver().await;
+    let deployment = Deployment::start(&fake, 3, &["--forward-events-to", &forward_to]).await;
     let [first, second, third] = &deployment.replicas[..] else {
         unreachable!()
     };
@@ -558,6 +559,31 @@ async fn any_replica_serves_a_session_a_login_and_an_event_another_one_began() {
         replay = replay.header(name, value);
     }
     assert_eq!(replay.send().await.unwrap().status(), StatusCode::CONFLICT);
+    // ATOM hears of it once, from the replica that accepted it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let sent = forwarded.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["event"]["event_key"], "pullrequest:created");
+}
+
+/// ATOM's side: a loopback receiver that keeps what it is forwarded.
+async fn receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let kept = received.clone();
+    let app = axum::Router::new().route(
+        "/atom/webhooks",
+        axum::routing::post(move |body: axum::Json<Value>| {
+            let kept = kept.clone();
+            async move {
+                kept.lock().unwrap().push(body.0);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/atom/webhooks", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, received)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -25,7 +25,9 @@ pub async fn run(url: hyper::Uri, mut events: broadcast::Receiver<Delivered>) {
         Client::builder(TokioExecutor::new()).build_http();
     loop {
         let delivered = match events.recv().await {
-            Ok(delivered) => delivered,
+            Ok(delivered) if delivered.here => delivered,
+            // Another replica accepted it, and forwards it.
+            Ok(_) => continue,
             Err(RecvError::Lagged(skipped)) => {
                 tracing::warn!(skipped, "the webhook forward fell behind; events skipped");
                 continue;

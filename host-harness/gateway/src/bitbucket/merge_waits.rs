@@ -505,6 +505,7 @@ mod tests {
         Delivered {
             tenant: tenant.into(),
             event: Arc::new(event),
+            here: true,
         }
     }
 

@@ -56,6 +56,9 @@ const BACKLOG: usize = 256;
 pub struct Delivered {
     pub tenant: String,
     pub event: Arc<Value>,
+    /// Accepted by this replica (not relayed from another): only the
+    /// replica that accepted an event forwards it, so ATOM gets it once.
+    pub here: bool,
 }
 
 #[derive(Clone)]
@@ -89,11 +92,12 @@ impl Intake {
     /// Replays are refused across the deployment, and an event accepted by
     /// any replica reaches this one's listeners.
     pub fn shared(shared: Shared, fanout: Fanout) -> Self {
+        let replica = shared.replica().to_owned();
         let intake = Self {
             shared: Some((SharedReplay::new(shared), fanout.clone())),
             ..Self::default()
         };
-        tokio::spawn(relay(fanout.subscribe(), intake.events.clone()));
+        tokio::spawn(relay(fanout.subscribe(), intake.events.clone(), replica));
         intake
     }
 
@@ -128,6 +132,7 @@ impl Intake {
         let published = Published::Event {
             tenant: delivered.tenant.clone(),
             event: delivered.event,
+            origin: replay.replica().to_owned(),
         };
         if let Err(error) = fanout.publish(&published).await {
             // Not acknowledged, so Bitbucket sends it again: that retry
@@ -150,12 +155,22 @@ impl Intake {
 async fn relay(
     mut published: broadcast::Receiver<Published>,
     events: broadcast::Sender<Delivered>,
+    replica: String,
 ) {
     use broadcast::error::RecvError;
     loop {
         match published.recv().await {
-            Ok(Published::Event { tenant, event }) => {
-                let _ = events.send(Delivered { tenant, event });
+            Ok(Published::Event {
+                tenant,
+                event,
+                origin,
+            }) => {
+                let here = origin == replica;
+                let _ = events.send(Delivered {
+                    tenant,
+                    event,
+                    here,
+                });
             }
             Ok(_) => {}
             Err(RecvError::Lagged(missed)) => {
@@ -254,6 +269,7 @@ async fn accept(
     let delivered = Delivered {
         tenant: tenant.to_owned(),
         event: event.clone(),
+        here: true,
     };
     intake.announce(delivered, body).await?;
     Ok(event)

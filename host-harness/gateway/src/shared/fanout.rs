@@ -28,8 +28,12 @@ const RESUBSCRIBE_AFTER: Duration = Duration::from_millis(500);
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Published {
-    /// A verified webhook event of `tenant`.
-    Event { tenant: String, event: Arc<Value> },
+    /// A verified webhook event of `tenant`, accepted by replica `origin`.
+    Event {
+        tenant: String,
+        event: Arc<Value>,
+        origin: String,
+    },
     /// Everything cached for `tenant` is stale (a write, a disconnect).
     ForgetTenant { tenant: String },
 }

@@ -105,7 +105,7 @@ impl Shared {
         self.connection.clone()
     }
 
-    pub(crate) fn replica(&self) -> &str {
+    pub fn replica(&self) -> &str {
         &self.replica
     }
 }

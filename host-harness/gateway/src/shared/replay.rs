@@ -45,4 +45,9 @@ impl SharedReplay {
             .map(drop)
             .map_err(|error| down("forgetting a delivery", &error))
     }
+
+    /// This replica's name.
+    pub fn replica(&self) -> &str {
+        self.shared.replica()
+    }
 }

@@ -9,6 +9,7 @@
 
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -38,6 +39,12 @@ const LOCK_TIMEOUT: &str = "10s";
 /// A connection idle this long is checked before use: after a server
 /// restart the first job would otherwise fail on the dead connection.
 const CHECK_IDLE_AFTER: Duration = Duration::from_secs(5);
+
+/// How many times a worker found its connection broken. A worker whose
+/// connection is older than the last break checks it before use: when the
+/// server or the network dropped one connection it likely dropped them all,
+/// and a job must not be the one that finds out.
+type Breaks = Arc<AtomicU64>;
 
 /// Why a job failed.
 pub(crate) enum Failure {
@@ -101,11 +108,14 @@ impl PgPool {
         let config = Arc::new(config);
         let (jobs, queue) = mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
+        let breaks = Breaks::default();
         for index in 0..WORKERS {
             let worker = Worker {
                 config: Arc::clone(&config),
                 client: None,
                 last_used: Instant::now(),
+                breaks: Arc::clone(&breaks),
+                checked_at_break: 0,
             };
             let queue = Arc::clone(&queue);
             thread::Builder::new()
@@ -186,6 +196,9 @@ struct Worker {
     config: Arc<Config>,
     client: Option<Client>,
     last_used: Instant,
+    breaks: Breaks,
+    /// The pool's break count when this connection was made or last checked.
+    checked_at_break: u64,
 }
 
 impl Worker {
@@ -195,15 +208,25 @@ impl Worker {
     ) -> Result<T, Failure> {
         let idle = self.last_used.elapsed();
         self.last_used = Instant::now();
+        let breaks = self.breaks.load(Ordering::Acquire);
+        let suspect = idle > CHECK_IDLE_AFTER || breaks != self.checked_at_break;
+        self.checked_at_break = breaks;
         if let Some(client) = &mut self.client
-            && (client.is_closed()
-                || (idle > CHECK_IDLE_AFTER && client.is_valid(CONNECT_TIMEOUT).is_err()))
+            && (client.is_closed() || (suspect && client.is_valid(CONNECT_TIMEOUT).is_err()))
         {
             self.client = None;
         }
         let client = match &mut self.client {
             Some(client) => client,
-            None => self.client.insert(connect(&self.config)?),
+            None => match connect(&self.config) {
+                Ok(client) => self.client.insert(client),
+                // The server is unreachable: the other workers' connections
+                // are suspect too.
+                Err(error) => {
+                    self.checked_at_break = self.breaks.fetch_add(1, Ordering::AcqRel) + 1;
+                    return Err(error);
+                }
+            },
         };
         let outcome = job(client);
         // A database error (a constraint, a conflict) leaves the connection
@@ -214,6 +237,7 @@ impl Worker {
         };
         if broken {
             self.client = None;
+            self.checked_at_break = self.breaks.fetch_add(1, Ordering::AcqRel) + 1;
         }
         outcome
     }
