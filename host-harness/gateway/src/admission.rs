@@ -52,7 +52,7 @@ pub struct Admitted {
 /// A tenant's slot in this process, or in the deployment's Redis.
 enum TenantSlot {
     Local(#[allow(dead_code)] OwnedSemaphorePermit),
-    Shared(#[allow(dead_code)] SharedSlot),
+    Shared(#[allow(dead_code)] Box<SharedSlot>),
 }
 
 #[derive(Clone)]
@@ -86,13 +86,13 @@ impl Admission {
     ) -> Result<Admitted, Refusal> {
         let wait = self.limits.queue_wait;
         let tenant = match &self.shared {
-            Some(shared) => TenantSlot::Shared(
+            Some(shared) => TenantSlot::Shared(Box::new(
                 shared
                     .acquire(tenant, wait)
                     .await
                     .map_err(Refusal::Down)?
                     .ok_or(Refusal::TenantBusy)?,
-            ),
+            )),
             None => TenantSlot::Local(
                 tokio::time::timeout(wait, tenant_slots.clone().acquire_owned())
                     .await
