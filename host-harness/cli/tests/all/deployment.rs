@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::common::{answer, harness_on, run, spawn_with};
+use crate::common::{answer, harness_on, receiver, run, spawn_with};
 use fake_bitbucket::{ADA_TOKEN, FakeBitbucket, FaultKind, FaultPlan, FaultRule, GRACE_TOKEN};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -566,26 +566,6 @@ async fn any_replica_serves_a_session_a_login_and_an_event_another_one_began() {
     assert_eq!(sent[0]["event"]["event_key"], "pullrequest:created");
 }
 
-/// ATOM's side: a loopback receiver that keeps what it is forwarded.
-async fn receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let kept = received.clone();
-    let app = axum::Router::new().route(
-        "/atom/webhooks",
-        axum::routing::post(move |body: axum::Json<Value>| {
-            let kept = kept.clone();
-            async move {
-                kept.lock().unwrap().push(body.0);
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/atom/webhooks", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, received)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn eight_replicas_racing_an_expired_token_refresh_it_once() {
     use atom_runtime::CredentialStore as _;
@@ -892,26 +872,20 @@ async fn the_operator_api_onboards_a_tenant_on_any_replica_and_refuses_browsers_
     .await;
     assert_eq!(status, StatusCode::OK);
 
-    let (status, again) = deployment
-        .operator(
-            second,
+    let add = |replica, name: &str| {
+        deployment.operator(
+            replica,
             reqwest::Method::POST,
             "/operator/v1/tenants",
-            json!({"name": "initech"}),
+            json!({ "name": name }),
         )
-        .await;
+    };
+    let (status, again) = add(second, "initech").await;
     assert_eq!(
         (status, &again["error"]["code"]),
         (StatusCode::CONFLICT, &json!("conflict"))
     );
-    let (status, bad) = deployment
-        .operator(
-            second,
-            reqwest::Method::POST,
-            "/operator/v1/tenants",
-            json!({"name": "no spaces"}),
-        )
-        .await;
+    let (status, bad) = add(second, "no spaces").await;
     assert_eq!(
         (status, &bad["error"]["field"]),
         (StatusCode::BAD_REQUEST, &json!("name"))

@@ -3,34 +3,13 @@
 //! tenant's event stream and to ATOM's URL; replays, forgeries and strangers
 //! are refused.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::common::{Gateway, answer, harness, run, upstream_requests};
-use axum::routing::post;
+use crate::common::{Gateway, answer, harness, receiver, run, upstream_requests};
 use fake_bitbucket::FakeBitbucket;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-/// ATOM's side: a loopback receiver that keeps what it is sent.
-async fn receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let kept = received.clone();
-    let app = axum::Router::new().route(
-        "/atom/webhooks",
-        post(move |body: axum::Json<Value>| {
-            let kept = kept.clone();
-            async move {
-                kept.lock().unwrap().push(body.0);
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/atom/webhooks", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, received)
-}
 
 /// Reads a server-sent-events stream until `needle` shows up or `within` passes.
 async fn read_until(response: &mut reqwest::Response, needle: &str, within: Duration) -> String {
