@@ -55,6 +55,8 @@ pub struct StoreArgs {
     #[arg(
         long,
         env = "ATOM_STORE",
+        // A PostgreSQL URL may carry its password: `--help` must not print it.
+        hide_env_values = true,
         default_value = "atom-credentials.sqlite3",
         global = true
     )]

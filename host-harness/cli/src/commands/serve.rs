@@ -101,7 +101,7 @@ pub struct ServeArgs {
     /// sessions, OAuth logins, the webhook replay set, the upstream budget,
     /// call slots and event fan-out are shared there by every replica.
     /// Without it they live in this process.
-    #[arg(long, env = "ATOM_REDIS", value_name = "URL")]
+    #[arg(long, env = "ATOM_REDIS", value_name = "URL", hide_env_values = true)]
     redis: Option<String>,
     /// What every Redis key of this deployment starts with, so deployments
     /// can share one Redis.
