@@ -974,3 +974,65 @@ async fn the_operator_api_onboards_a_tenant_on_any_replica_and_refuses_browsers_
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
 }
+
+/// Rotating the keys that seal the store while two replicas serve from it:
+/// a key added everywhere first, the rows re-sealed, then the old key
+/// dropped; every call in between is answered.
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_rotate_across_replicas_without_a_failed_call() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let deployment = Deployment::start(&fake, 2, &[]).await;
+    let keys = || harness_on(&deployment.dir, &deployment.store);
+    let both_answer = || async {
+        for replica in &deployment.replicas {
+            let (status, user) = deployment
+                .call(replica, "get-current-user", json!({}))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{user}");
+        }
+    };
+    // Sealed with key 1, and left there until the re-sealing.
+    run(keys().args(["tenants", "webhook-secret", "globex"]));
+    both_answer().await;
+
+    // 1. A new current key, the old one kept: nothing re-sealed yet.
+    let added = run(keys().args(["keys", "add"]));
+    assert!(added.contains("key version 2 is current"), "{added}");
+    // What is written now is sealed with the new key, which the replicas
+    // read from the key file when they meet it.
+    run(keys()
+        .args(["--tenant", "acme", "auth", "add-token"])
+        .args(["--kind", "access-token"])
+        .env("BITBUCKET_ACCESS_TOKEN", ADA_TOKEN));
+    both_answer().await;
+
+    // 3 before 2 is refused: globex's webhook secret is still under key 1.
+    let early = keys().args(["keys", "retire"]).output().unwrap();
+    assert!(!early.status.success());
+    assert!(
+        String::from_utf8_lossy(&early.stderr).contains("keys reseal"),
+        "{}",
+        String::from_utf8_lossy(&early.stderr)
+    );
+
+    // 2. Every row re-sealed with key 2, 3. key 1 dropped.
+    let resealed = run(keys().args(["keys", "reseal"]));
+    assert!(
+        resealed.contains("re-sealed 1 credentials with key version 2"),
+        "{resealed}"
+    );
+    let retired = run(keys().args(["keys", "retire"]));
+    assert!(retired.contains("key version 2 is current"), "{retired}");
+    let file = std::fs::read_to_string(deployment.dir.path().join("store.key")).unwrap();
+    let versions: Vec<&str> = file
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
+        .collect();
+    assert_eq!(
+        versions.len(),
+        1,
+        "only the current key is left: {versions:?}"
+    );
+    assert!(versions[0].starts_with("2:"), "{versions:?}");
+    both_answer().await;
+}
