@@ -14,6 +14,8 @@ use crate::credentials::{
 };
 use crate::keyring::Keyring;
 use crate::seal::{self, RowId};
+use postgres::types::Type;
+
 use atom_runtime::host_types::{Credential, CredentialSecret};
 use atom_runtime::{CredentialStore, RefreshLeases, StoreError};
 
@@ -121,12 +123,14 @@ impl CredentialStore for PgCredentialStore {
     fn get(&self, tenant: &str) -> Result<Option<Credential>, StoreError> {
         let tenant = tenant.to_owned();
         let row = self.run("reading a credential", move |client, connection| {
-            let row = client.query_opt(
+            // Typed parameters: one round trip, not a prepare and then an
+            // execute; every call of every request reads a credential.
+            let row = client.query_typed_opt(
                 &format!(
                     "SELECT {STORED_COLUMNS} FROM credentials
                      WHERE tenant = $1 AND connection = $2"
                 ),
-                &[&tenant, &connection],
+                &[(&tenant, Type::TEXT), (&connection, Type::TEXT)],
             )?;
             Ok(row.as_ref().map(StoredRow::of).transpose()?)
         })?;

@@ -9,6 +9,7 @@ use crate::tenants::{
     exists, make_key, record_of, revoked, unknown,
 };
 use atom_runtime::StoreError;
+use postgres::types::Type;
 
 const STORE: &str = "tenant registry";
 
@@ -135,10 +136,11 @@ impl TenantRegistry for PgTenantRegistry {
         authenticate_with(presented, |id| {
             let id = id.to_owned();
             self.pool.run(STORE, "checking a key", move |client| {
-                let row = client.query_opt(
+                // Typed parameters: one round trip; every request checks a key.
+                let row = client.query_typed_opt(
                     "SELECT k.tenant, k.hash FROM api_keys k JOIN tenants t ON t.name = k.tenant
                      WHERE k.id = $1 AND k.revoked_at IS NULL AND t.revoked_at IS NULL",
-                    &[&id],
+                    &[(&id, Type::TEXT)],
                 )?;
                 Ok(match row {
                     Some(row) => Some((row.try_get(0)?, row.try_get(1)?)),
@@ -152,11 +154,11 @@ impl TenantRegistry for PgTenantRegistry {
         let id = id.to_owned();
         self.pool.run(STORE, "checking a key", move |client| {
             Ok(client
-                .query_one(
+                .query_typed_one(
                     "SELECT EXISTS (SELECT 1 FROM api_keys k JOIN tenants t ON t.name = k.tenant
                                     WHERE k.id = $1 AND k.revoked_at IS NULL
                                       AND t.revoked_at IS NULL)",
-                    &[&id],
+                    &[(&id, Type::TEXT)],
                 )?
                 .try_get(0)?)
         })
