@@ -6,6 +6,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use fake_bitbucket::{ADA_TOKEN, FakeBitbucket, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET};
 use reqwest::StatusCode;
@@ -242,6 +243,23 @@ pub async fn receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
     let url = format!("http://{}/atom/webhooks", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
     (url, received)
+}
+
+/// Reads a server-sent-events stream until `needle` shows up or `within` passes.
+pub async fn read_until(
+    response: &mut reqwest::Response,
+    needle: &str,
+    within: Duration,
+) -> String {
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + within;
+    while !seen.contains(needle) {
+        match tokio::time::timeout_at(deadline, response.chunk()).await {
+            Ok(Ok(Some(chunk))) => seen.push_str(&String::from_utf8_lossy(&chunk)),
+            _ => break,
+        }
+    }
+    seen
 }
 
 pub use atom_test_support::{answer, upstream_requests};

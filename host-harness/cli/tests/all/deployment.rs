@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::common::{answer, harness_on, receiver, run, spawn_with};
+use crate::common::{answer, harness_on, read_until, receiver, run, spawn_with};
 use fake_bitbucket::{ADA_TOKEN, FakeBitbucket, FaultKind, FaultPlan, FaultRule, GRACE_TOKEN};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -334,6 +334,24 @@ impl Deployment {
         (status, body)
     }
 
+    /// A browser session for acme opened on `replica`: its cookie pair and
+    /// its CSRF token.
+    async fn open_session(&self, replica: &Replica) -> (String, String) {
+        let opened = reqwest::Client::new()
+            .post(replica.url("/v1/session"))
+            .bearer_auth(&self.acme_key)
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        let cookie = opened.headers()["set-cookie"].to_str().unwrap();
+        let cookie = cookie.split(';').next().unwrap().to_owned();
+        let (status, _, session) = answer(opened).await;
+        assert_eq!(status, StatusCode::CREATED, "{session}");
+        (cookie, session["csrf_token"].as_str().unwrap().to_owned())
+    }
+
     async fn ready(&self, replica: &Replica) -> StatusCode {
         reqwest::get(replica.url("/readyz")).await.unwrap().status()
     }
@@ -348,19 +366,6 @@ impl Deployment {
         }
         panic!("/readyz never answered {want}");
     }
-}
-
-/// Reads a server-sent-events stream until `needle` shows up or `within` passes.
-async fn read_until(response: &mut reqwest::Response, needle: &str, within: Duration) -> String {
-    let mut seen = String::new();
-    let deadline = tokio::time::Instant::now() + within;
-    while !seen.contains(needle) {
-        match tokio::time::timeout_at(deadline, response.chunk()).await {
-            Ok(Ok(Some(chunk))) => seen.push_str(&String::from_utf8_lossy(&chunk)),
-            _ => break,
-        }
-    }
-    seen
 }
 
 /// The webhook secret made through the operator API, and acme's hook for
@@ -415,19 +420,7 @@ async fn any_replica_serves_a_session_a_login_and_an_event_another_one_began() {
     };
 
     // A browser session opened on the first works on the second and third.
-    let opened = reqwest::Client::new()
-        .post(first.url("/v1/session"))
-        .bearer_auth(&deployment.acme_key)
-        .header("content-type", "application/json")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
-    let cookie = opened.headers()["set-cookie"].to_str().unwrap();
-    let cookie = cookie.split(';').next().unwrap().to_owned();
-    let (status, _, session) = answer(opened).await;
-    assert_eq!(status, StatusCode::CREATED, "{session}");
-    let csrf = session["csrf_token"].as_str().unwrap().to_owned();
+    let (cookie, csrf) = deployment.open_session(first).await;
     let read = reqwest::Client::new()
         .get(second.url("/v1/session"))
         .header("cookie", &cookie)
@@ -643,16 +636,7 @@ async fn a_killed_replica_and_a_restarted_redis_lose_nothing_acknowledged() {
     let doomed = &deployment.replicas[0];
 
     // Acknowledged by the replica about to die: a session, a merge wait.
-    let opened = reqwest::Client::new()
-        .post(doomed.url("/v1/session"))
-        .bearer_auth(&deployment.acme_key)
-        .header("content-type", "application/json")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
-    let cookie = opened.headers()["set-cookie"].to_str().unwrap();
-    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let (cookie, _) = deployment.open_session(doomed).await;
     let (id, commit) = open_pull_request(&deployment, "Survives its replica").await;
     let asked = reqwest::Client::new()
         .post(doomed.url(&format!(

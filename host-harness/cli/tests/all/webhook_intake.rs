@@ -6,23 +6,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::common::{Gateway, answer, harness, receiver, run, upstream_requests};
+use crate::common::{Gateway, answer, harness, read_until, receiver, run, upstream_requests};
 use fake_bitbucket::FakeBitbucket;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-/// Reads a server-sent-events stream until `needle` shows up or `within` passes.
-async fn read_until(response: &mut reqwest::Response, needle: &str, within: Duration) -> String {
-    let mut seen = String::new();
-    let deadline = tokio::time::Instant::now() + within;
-    while !seen.contains(needle) {
-        match tokio::time::timeout_at(deadline, response.chunk()).await {
-            Ok(Ok(Some(chunk))) => seen.push_str(&String::from_utf8_lossy(&chunk)),
-            _ => break,
-        }
-    }
-    seen
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_signed_delivery_reaches_the_tenants_stream_and_atom_and_a_replay_does_not() {
