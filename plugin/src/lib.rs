@@ -16,8 +16,8 @@ mod bindings {
             wit_bindgen::generate!({
                 // The generic contract and Bitbucket's typed functions, each
                 // frozen in its version's folder.
-                path: ["../wit/integration@0.7.0", "../wit/bitbucket@0.7.0"],
-                world: "atom:bitbucket/bitbucket@0.7.0",
+                path: ["../wit/integration@0.8.0", "../wit/bitbucket@0.8.0"],
+                world: "atom:bitbucket/bitbucket@0.8.0",
                 generate_all,
                 additional_derives: $($derives)*,
                 // Enums get their JSON names from `wire::enums`; the host's

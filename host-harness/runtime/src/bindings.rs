@@ -6,7 +6,7 @@
 #[allow(unsafe_code)]
 mod generated {
     wasmtime::component::bindgen!({
-        path: "../../wit/integration@0.7.0",
+        path: "../../wit/integration@0.8.0",
         world: "atom:integration/plugin",
         // A credential the store holds but cannot open, or a store or
         // shared state that does not answer, fails the call (a trap with
@@ -33,7 +33,7 @@ pub(crate) use generated::atom::integration::types::Host as TypesHost;
 
 /// The contract version this host loads; a component built against another
 /// is refused at load with both versions named.
-pub const CONTRACT_VERSION: &str = "0.7.0";
+pub const CONTRACT_VERSION: &str = "0.8.0";
 
 /// The generic contract's records and error variant.
 pub mod contract {

@@ -8,7 +8,7 @@
 #[allow(unsafe_code, unsafe_op_in_unsafe_fn)]
 mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit/integration@0.7.0",
+        path: "../../wit/integration@0.8.0",
         world: "atom:integration/plugin",
     });
 

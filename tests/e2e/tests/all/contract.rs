@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 #[allow(unsafe_code)]
 mod bitbucket {
     wasmtime::component::bindgen!({
-        path: ["../../wit/integration@0.7.0", "../../wit/bitbucket@0.7.0"],
+        path: ["../../wit/integration@0.8.0", "../../wit/bitbucket@0.8.0"],
         world: "atom:bitbucket/bitbucket",
         exports: { default: async },
         // The generic records are the host's, so errors compare as one type.
