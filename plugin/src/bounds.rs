@@ -143,6 +143,8 @@ pub fn bound(operation: &str, field: &str) -> Option<Bound> {
         (_, "variable_uuid" | "environment_uuid" | "deployment_uuid") => UUID,
         // An environment's name, slug or `{uuid}`.
         ("list_deployments", "environment") => NAME,
+        // An RFC 3339 date and time with a fraction and an offset fits.
+        ("delivery_insights", "until") => Bound::Chars(64),
         ("list_branch_restrictions", "kind") => NAME,
         ("list_branch_restrictions", "pattern") => Bound::RefName,
         (_, "revision" | "refname") => Bound::RefName,
@@ -196,6 +198,8 @@ pub fn max_items(operation: &str, field: &str) -> Option<usize> {
         (_, "variables") => 100,
         // Each repository costs up to three upstream requests.
         ("analytics_summary", "repo_slugs") => 50,
+        // Each costs a read and five first pages of the budget.
+        ("delivery_insights", "repo_slugs") => 50,
         // Header list, and each header's `[name, value]` pair.
         (_, "headers") => 200,
         // One form body; our choice.

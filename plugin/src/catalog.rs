@@ -14,8 +14,8 @@ use crate::webhooks::WEBHOOK_EVENTS;
 use crate::wire::{self, NoParams};
 use crate::{
     analytics, auth, branches, commit_files, commits, deployments, diffs, downloads, health,
-    issues, permissions, pipelines, projects, pullrequests, repositories, restrictions, reviewers,
-    reviews, search, source, statuses, tags, users, variables, webhooks, workspaces,
+    insights, issues, permissions, pipelines, projects, pullrequests, repositories, restrictions,
+    reviewers, reviews, search, source, statuses, tags, users, variables, webhooks, workspaces,
 };
 
 /// The component the bindings export.
@@ -469,6 +469,11 @@ operations! {
     analytics {
         Analyze [read_only, idempotent] scopes("repository", "pullrequest", "pipeline", "issue") analytics_summary(AnalyticsSummaryRequest) -> WorkspaceAnalytics = analytics::summary,
             "Repository, pull request, pipeline and issue figures of a workspace.";
+    }
+
+    insights {
+        Analyze [read_only, idempotent] scopes("repository", "pullrequest", "pipeline") delivery_insights(DeliveryInsightsRequest) -> DeliveryReport = insights::delivery,
+            "Delivery over a window of weeks across a workspace's repositories: the four DORA measures with their bands, review flow and pipeline health, per repository and rolled up, by week; within a budget of upstream requests, naming what it left out.";
     }
 }
 

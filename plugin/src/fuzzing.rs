@@ -206,6 +206,9 @@ pub fn sample_params(operation: &str) -> &'static str {
         "delete_webhook" => r#"{"workspace":"acme","repo_slug":"api-service-00","uuid":"{1}"}"#,
         "verify_webhook_delivery" => r#"{"headers":[["X-Event-Key","repo:push"]],"body":"{}"}"#,
         "analytics_summary" => r#"{"workspace":"acme","pipeline_runs":5}"#,
+        "delivery_insights" => {
+            r#"{"workspace":"acme","weeks":4,"until":"2026-11-23T00:00:00Z","max_requests":40}"#
+        }
         "get_file" => {
             r#"{"workspace":"acme","repo_slug":"api-service-00","revision":"main","path":"src/lib.rs"}"#
         }

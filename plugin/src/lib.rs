@@ -28,7 +28,8 @@ mod bindings {
                     "issue-priority", "webhook-event-category", "file-change", "tree-entry-kind",
                     "build-state", "activity-kind", "task-state", "merge-verdict", "merge-blocker",
                     "oauth-tokens", "api-token", "credential-secret", "credential", "replace-error",
-                    "oauth-client", "log-level",
+                    "oauth-client", "log-level", "band", "deployment-source", "attention-signal",
+                    "left-out-reason",
                 ],
             });
         };
@@ -88,6 +89,7 @@ mod deployments;
 mod diffs;
 mod downloads;
 mod health;
+mod insights;
 mod issues;
 mod permissions;
 mod pipelines;

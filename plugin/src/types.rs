@@ -31,6 +31,11 @@ pub use crate::bindings::exports::atom::bitbucket::diffs::{
     BoundedText, Diff, DiffOptions, DiffRequest, DiffstatEntry, DiffstatPage, DiffstatRequest,
     FileChange, FileDiff, PatchRequest,
 };
+pub use crate::bindings::exports::atom::bitbucket::insights::{
+    Attention, AttentionSignal, Band, DeliveryFigures, DeliveryInsightsRequest, DeliveryReport,
+    DeploymentSource, DoraFigures, DurationFigures, InsightWeek, LeftOut, LeftOutReason,
+    PipelineFigures, RepositoryInsights, ReviewFigures,
+};
 pub use crate::bindings::exports::atom::bitbucket::issues::{
     CreateIssueCommentRequest, CreateIssueRequest, Issue, IssueComment, IssueCommentPage,
     IssueCommentRef, IssueKind, IssuePage, IssuePriority, IssueRef, IssueState,

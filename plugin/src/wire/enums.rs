@@ -11,9 +11,10 @@ use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::types::{
-    ActivityKind, AuthKind, BuildState, Complexity, FileChange, HealthStatus, IssueKind,
-    IssuePriority, IssueState, MergeBlocker, MergeStrategy, MergeVerdict, ParticipantRole,
-    PullRequestState, RepoRole, RunStatus, TaskState, TreeEntryKind, WebhookEventCategory,
+    ActivityKind, AttentionSignal, AuthKind, Band, BuildState, Complexity, DeploymentSource,
+    FileChange, HealthStatus, IssueKind, IssuePriority, IssueState, LeftOutReason, MergeBlocker,
+    MergeStrategy, MergeVerdict, ParticipantRole, PullRequestState, RepoRole, RunStatus, TaskState,
+    TreeEntryKind, WebhookEventCategory,
 };
 
 macro_rules! wire_enums {
@@ -103,6 +104,26 @@ wire_enums! {
         ChangesRequested = "changes_requested",
         Closed = "closed",
         MergedAlready = "merged_already",
+    }
+    Band { Elite = "elite", High = "high", Medium = "medium", Low = "low" }
+    DeploymentSource {
+        ProductionEnvironment = "production_environment",
+        MainBranchPipelines = "main_branch_pipelines",
+        None = "none",
+    }
+    AttentionSignal {
+        ChangeFailures = "change_failures",
+        UnrestoredFailure = "unrestored_failure",
+        FailingPipelines = "failing_pipelines",
+        WaitingForReview = "waiting_for_review",
+        SlowLeadTime = "slow_lead_time",
+    }
+    LeftOutReason {
+        Budget = "budget",
+        RateLimited = "rate_limited",
+        NotFound = "not_found",
+        Forbidden = "forbidden",
+        UpstreamError = "upstream_error",
     }
     RunStatus {
         Pending = "pending",
