@@ -1226,7 +1226,10 @@ async fn the_overview_is_a_delivery_dashboard_that_fits_a_phone() {
             "{measure} shows '{band}'"
         );
         let card = wait_for_text(&browser, &format!("[data-testid={measure}]"), "").await;
-        assert!(card.chars().any(|c| c.is_ascii_digit()), "{measure}: {card}");
+        assert!(
+            card.chars().any(|c| c.is_ascii_digit()),
+            "{measure}: {card}"
+        );
     }
 
     let deadline = tokio::time::Instant::now() + WAIT;

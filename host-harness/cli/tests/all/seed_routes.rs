@@ -171,7 +171,10 @@ async fn delivery_insights_list_their_charts_and_the_charts_reuse_the_cached_ans
         assert_eq!(headers["x-content-type-options"], "nosniff");
         assert_eq!(headers["content-security-policy"], "default-src 'none'");
         let svg = response.text().await.unwrap();
-        assert!(svg.starts_with("<svg ") && svg.contains(r#"role="img""#), "{url}");
+        assert!(
+            svg.starts_with("<svg ") && svg.contains(r#"role="img""#),
+            "{url}"
+        );
         let alt = chart["alt"].as_str().unwrap();
         assert!(alt.chars().any(|c| c.is_ascii_digit()), "{alt}");
     }
@@ -187,7 +190,11 @@ async fn delivery_insights_list_their_charts_and_the_charts_reuse_the_cached_ans
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{unknown}");
-    assert_eq!(upstream_requests(&fake), before, "an unknown chart asks nothing");
+    assert_eq!(
+        upstream_requests(&fake),
+        before,
+        "an unknown chart asks nothing"
+    );
 
     let fresh = client
         .get(gateway.url(charts[0]["url"].as_str().unwrap()))

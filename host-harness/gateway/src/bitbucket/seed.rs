@@ -494,9 +494,12 @@ async fn call(
             } else {
                 StatusCode::OK
             };
+            let charts = route
+                .charts
+                .then(|| insights::listed(&answer, raw.as_deref()));
             let mut envelope = json!({ route.key: answer });
-            if route.charts {
-                envelope["charts"] = insights::listed(&answer, raw.as_deref());
+            if let Some(charts) = charts {
+                envelope["charts"] = charts;
             }
             return (status, Json(envelope)).into_response();
         }

@@ -16,6 +16,7 @@ const TOP: f64 = 40.0;
 const BOTTOM: f64 = 40.0;
 
 const TEXT: &str = "#1d2430";
+const WHITE: &str = "#ffffff";
 const MUTED: &str = "#5d6778";
 const GRID: &str = "#d8dce2";
 const FONT: &str = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
@@ -25,7 +26,6 @@ const FONT: &str = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
 pub const BLUE: &str = "#0072B2";
 pub const ORANGE: &str = "#E69F00";
 pub const VERMILLION: &str = "#D55E00";
-pub const GREEN: &str = "#009E73";
 
 /// How a series is told apart without its colour.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -187,11 +187,11 @@ fn fill(frame: &Frame, index: usize, series: &Series) -> String {
 fn marker(series: &Series, x: f64, y: f64, tip: &str) -> String {
     match series.shape {
         Shape::Solid => format!(
-            r#"<circle cx="{x:.1}" cy="{y:.1}" r="4" fill="{}" stroke="#ffffff" stroke-width="1.5"><title>{tip}</title></circle>"#,
+            r#"<circle cx="{x:.1}" cy="{y:.1}" r="4" fill="{}" stroke="{WHITE}" stroke-width="1.5"><title>{tip}</title></circle>"#,
             series.colour
         ),
         Shape::Hatched => format!(
-            r#"<rect x="{:.1}" y="{:.1}" width="8" height="8" fill="{}" stroke="#ffffff" stroke-width="1.5"><title>{tip}</title></rect>"#,
+            r#"<rect x="{:.1}" y="{:.1}" width="8" height="8" fill="{}" stroke="{WHITE}" stroke-width="1.5"><title>{tip}</title></rect>"#,
             x - 4.0,
             y - 4.0,
             series.colour
@@ -243,13 +243,13 @@ impl Plot {
         );
         let _ = write!(
             svg,
-            r#"<rect width="{WIDTH}" height="{HEIGHT}" rx="6" fill="#ffffff"/>"#
+            r#"<rect width="{WIDTH}" height="{HEIGHT}" rx="6" fill="{WHITE}"/>"#
         );
         svg.push_str("<defs>");
         for (index, s) in series.iter().enumerate() {
             let _ = write!(
                 svg,
-                r#"<pattern id="{name}-hatch-{index}" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="{}"/><line x1="0" y1="0" x2="0" y2="6" stroke="#ffffff" stroke-width="2"/></pattern>"#,
+                r#"<pattern id="{name}-hatch-{index}" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="{}"/><line x1="0" y1="0" x2="0" y2="6" stroke="{WHITE}" stroke-width="2"/></pattern>"#,
                 s.colour
             );
         }

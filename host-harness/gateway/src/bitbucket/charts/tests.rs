@@ -12,9 +12,7 @@ fn week(
     json!({
         "starts_on": starts_on, "deployments": deployments, "failed_deployments": failed,
         "lead_time_median_hours": 20.0, "time_to_restore_median_hours": null,
-        "runs": if p50.is_some() { 10 } else { 0 },
-        "successful_runs": if p50.is_some() { 9 } else { 0 },
-        "failed_runs": if p50.is_some() { 1 } else { 0 },
+        "runs": runs, "successful_runs": successful, "failed_runs": failed_runs,
         "success_rate": rate, "duration_p50_seconds": p50,
         "duration_p90_seconds": p50.map(|p| p * 2.5),
         "merged": 3, "time_to_merge_median_hours": p50.map(|_| 10.0),
