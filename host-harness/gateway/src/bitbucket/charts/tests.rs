@@ -9,6 +9,7 @@ fn week(
     p50: Option<f64>,
     rate: Option<f64>,
 ) -> Value {
+    let (runs, successful, failed_runs) = if p50.is_some() { (10, 9, 1) } else { (0, 0, 0) };
     json!({
         "starts_on": starts_on, "deployments": deployments, "failed_deployments": failed,
         "lead_time_median_hours": 20.0, "time_to_restore_median_hours": null,
