@@ -442,8 +442,8 @@ impl SeedRoute {
     }
 
     pub fn handler(&'static self) -> MethodRouter<Gateway> {
-        let handle = move |state, principal, path, query, raw, headers, body| {
-            call(self, state, principal, path, query, raw, headers, body)
+        let handle = move |state, principal, path, query, headers, body| {
+            call(self, state, principal, path, query, headers, body)
         };
         match self.verb {
             Get => get(handle),
@@ -459,8 +459,8 @@ async fn call(
     State(gateway): State<Gateway>,
     principal: Principal,
     Path(path): Path<HashMap<String, String>>,
-    Query(query): Query<Vec<(String, String)>>,
-    RawQuery(raw): RawQuery,
+    // The query parsed, and as sent for the chart URLs that repeat it.
+    (Query(query), RawQuery(raw)): (Query<Vec<(String, String)>>, RawQuery),
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {

@@ -380,7 +380,10 @@ mod tests {
         assert_eq!(nice_scale(9.0), (10.0, 2.5));
         assert_eq!(nice_scale(42.0), (60.0, 20.0));
         let (top, step) = nice_scale(700.0);
-        assert!(top >= 700.0 && top <= 1000.0 && step > 0.0, "{top} {step}");
+        assert!(
+            (700.0..=1000.0).contains(&top) && step > 0.0,
+            "{top} {step}"
+        );
     }
 
     #[test]
