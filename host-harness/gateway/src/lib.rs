@@ -43,6 +43,7 @@ mod state;
 pub use admission::AdmissionLimits;
 pub use auth::directory::KeyVerifier;
 pub use auth::guard::HostAllowlist;
+pub use bitbucket::charts;
 pub use bitbucket::{mcp_prompts, mcp_resources, webhook_secret_id};
 pub use config::GatewayConfig;
 pub use router::router;

@@ -1171,3 +1171,135 @@ async fn deployments_show_per_environment_and_a_merge_when_green_waits_visibly_u
     assert!(errors.is_empty(), "console errors: {errors:#?}");
     browser.close().await.unwrap();
 }
+
+/// The chart `<img>`s of the dashboard: whether each has loaded, and its alt.
+async fn dashboard_charts(browser: &Client) -> Vec<(bool, String)> {
+    let found = browser
+        .execute(
+            "return [...document.querySelectorAll('[data-testid=insights-chart] img')]
+                .map((img) => [img.complete && img.naturalWidth > 0, img.alt]);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    found
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|pair| {
+            (
+                pair[0].as_bool().unwrap_or(false),
+                pair[1].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The Overview as a dashboard people look at: the four DORA measures with
+/// their bands, the gateway's charts loaded with text alternatives that
+/// carry the figures, what needs attention, and all of it on a phone.
+/// With `ATOM_UPDATE_SCREENSHOTS=1` its screenshot replaces
+/// `docs/screenshots/dashboard.png`.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_overview_is_a_delivery_dashboard_that_fits_a_phone() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    // The read cache on, as deployed: the charts reuse the dashboard's answer.
+    let gateway = Gateway::start(&fake, &[]).await;
+    let driver = Driver::start().await;
+    let browser = driver.browser().await;
+    sign_in(&browser, &gateway, "#overview?ws=atom-labs").await;
+
+    for measure in [
+        "dora-deployment-frequency",
+        "dora-lead-time",
+        "dora-change-failure-rate",
+        "dora-time-to-restore",
+    ] {
+        let band = wait_for_text(
+            &browser,
+            &format!("[data-testid={measure}] [data-testid=dora-band]"),
+            " band",
+        )
+        .await;
+        assert!(
+            ["Elite band", "High band", "Medium band", "Low band"].contains(&band.as_str()),
+            "{measure} shows '{band}'"
+        );
+        let card = wait_for_text(&browser, &format!("[data-testid={measure}]"), "").await;
+        assert!(
+            card.chars().any(|c| c.is_ascii_digit()),
+            "{measure}: {card}"
+        );
+    }
+
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let charts = loop {
+        let charts = dashboard_charts(&browser).await;
+        if charts.iter().filter(|(loaded, _)| *loaded).count() >= 2 {
+            break charts;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the charts never loaded: {charts:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    for (loaded, alt) in &charts {
+        assert!(*loaded, "every chart loads: {charts:?}");
+        assert!(
+            alt.chars().any(|c| c.is_ascii_digit()),
+            "an alt that states figures: '{alt}'"
+        );
+    }
+    let captions = texts(&browser, "[data-testid=insights-chart] figcaption").await;
+    assert!(captions.iter().all(|c| !c.is_empty()), "{captions:?}");
+
+    wait_for_text(&browser, "[data-testid=attention-list]", "").await;
+    let attention = texts(&browser, "[data-testid=attention-row]").await;
+    assert!(
+        !attention.is_empty() && attention.iter().all(|row| !row.is_empty()),
+        "the fake's history needs attention somewhere: {attention:?}"
+    );
+    let repositories = texts(&browser, "[data-testid=insights-repo-row]").await;
+    assert!(!repositories.is_empty(), "a row per sampled repository");
+
+    // The whole Overview in one picture: the window as tall as the page.
+    let height = browser
+        .execute("return document.documentElement.scrollHeight;", vec![])
+        .await
+        .unwrap()
+        .as_u64()
+        .unwrap_or(900)
+        .clamp(900, 6000) as u32;
+    browser.set_window_size(1280, height + 120).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let shot = browser.screenshot().await.unwrap();
+    std::fs::write(screenshots().join("dashboard.png"), &shot).unwrap();
+    if std::env::var("ATOM_UPDATE_SCREENSHOTS").as_deref() == Ok("1") {
+        let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
+        std::fs::write(docs.join("dashboard.png"), &shot).unwrap();
+    }
+
+    browser.set_window_size(390, 844).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let overflow = browser
+        .execute(
+            "return document.documentElement.scrollWidth - window.innerWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        overflow.as_i64().unwrap() <= 0,
+        "the dashboard scrolls sideways by {overflow} px at 390 px"
+    );
+    std::fs::write(
+        screenshots().join("dashboard-390.png"),
+        browser.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    let errors = severe_console_messages(&browser).await;
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+    browser.close().await.unwrap();
+}

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use crate::common::{Gateway, answer, harness, run};
+use crate::common::{Gateway, answer, harness, run, upstream_requests};
 use fake_bitbucket::FakeBitbucket;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
@@ -137,6 +137,77 @@ async fn reads_answer_the_seeds_envelopes_with_real_data() {
         get(&gateway, "/bitbucket/analytics/summary?workspace=atom-labs").await;
     assert_eq!(status, StatusCode::OK, "{summary}");
     assert!(summary["summary"].is_object());
+}
+
+/// Delivery insights answer with the charts drawn from them; a chart is the
+/// same call as the JSON route, so the read cache answers it and a page of
+/// charts costs no second fan-out, unless `Cache-Control: no-cache` asks.
+#[tokio::test(flavor = "multi_thread")]
+async fn delivery_insights_list_their_charts_and_the_charts_reuse_the_cached_answer() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start(&fake, &[]).await;
+    let query = "workspace=atom-labs&weeks=12";
+    let (status, _, body) = get(&gateway, &format!("/bitbucket/insights/delivery?{query}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["insights"]["rollup"]["dora"].is_object(), "{body}");
+    let charts = body["charts"].as_array().unwrap();
+    let names: Vec<&str> = charts.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, atom_gateway::charts::chart_names());
+
+    let before = upstream_requests(&fake);
+    let client = reqwest::Client::new();
+    for chart in charts {
+        let url = chart["url"].as_str().unwrap();
+        assert!(url.ends_with(&format!(".svg?{query}")), "{url}");
+        let response = client
+            .get(gateway.url(url))
+            .bearer_auth(&gateway.acme_key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{url}");
+        let headers = response.headers().clone();
+        assert_eq!(headers["content-type"], "image/svg+xml; charset=utf-8");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["content-security-policy"], "default-src 'none'");
+        let svg = response.text().await.unwrap();
+        assert!(
+            svg.starts_with("<svg ") && svg.contains(r#"role="img""#),
+            "{url}"
+        );
+        let alt = chart["alt"].as_str().unwrap();
+        assert!(alt.chars().any(|c| c.is_ascii_digit()), "{alt}");
+    }
+    assert_eq!(
+        upstream_requests(&fake),
+        before,
+        "the charts were drawn from the cached answer"
+    );
+
+    let (status, _, unknown) = get(
+        &gateway,
+        &format!("/bitbucket/insights/delivery/charts/pie.svg?{query}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{unknown}");
+    assert_eq!(
+        upstream_requests(&fake),
+        before,
+        "an unknown chart asks nothing"
+    );
+
+    let fresh = client
+        .get(gateway.url(charts[0]["url"].as_str().unwrap()))
+        .bearer_auth(&gateway.acme_key)
+        .header("cache-control", "no-cache")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fresh.status(), StatusCode::OK);
+    assert!(
+        upstream_requests(&fake) > before,
+        "no-cache asks Bitbucket again"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -398,6 +469,8 @@ async fn the_openapi_document_describes_the_gateway_and_its_schemas_hold() {
         "/bitbucket/repositories/{workspace}/{repo_slug}/pull-requests",
         "/bitbucket/repositories/{workspace}/{repo_slug}/pipelines/trigger",
         "/bitbucket/search/code",
+        "/bitbucket/insights/delivery",
+        "/bitbucket/insights/delivery/charts/{file}",
     ] {
         assert!(paths[seed_path].is_object(), "{seed_path} missing");
     }

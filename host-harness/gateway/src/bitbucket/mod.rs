@@ -4,8 +4,10 @@
 //! The generic gateway reaches it only through the router, and it reaches
 //! the generic gateway only through `Gateway`'s calls and [`CallHooks`].
 
+pub mod charts;
 mod connect;
 mod forward;
+mod insights;
 mod merge_waits;
 mod page;
 mod prompts;
@@ -110,6 +112,7 @@ impl Bitbucket {
             .fold(Router::new(), |router, route| {
                 router.route(&route.full_path(), route.handler())
             })
+            .route(insights::CHART_PATH, get(insights::chart))
             .route("/bitbucket/events", get(webhooks::events))
             .route(
                 "/bitbucket/webhooks/{tenant}",

@@ -35,6 +35,8 @@ const ASSETS: &[(&str, &str, &str)] = &[
     asset!("session.js", SCRIPT),
     asset!("state.js", SCRIPT),
     asset!("overview.js", SCRIPT),
+    asset!("insights.js", SCRIPT),
+    asset!("measures.js", SCRIPT),
     asset!("workspaces.js", SCRIPT),
     asset!("repositories.js", SCRIPT),
     asset!("pull-requests.js", SCRIPT),

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post, put};
@@ -29,6 +29,8 @@ use crate::error::GatewayError;
 use crate::openapi;
 use crate::state::Gateway;
 use atom_runtime::params;
+
+use super::insights;
 
 /// Pages `all=true` follows at most: 5,000 items at 100 a page.
 const MAX_PAGES: usize = 50;
@@ -59,6 +61,8 @@ pub struct SeedRoute {
     pub(super) query: &'static [(&'static str, &'static str)],
     /// 201 for what creates something.
     pub(super) creates: bool,
+    /// The answer also lists its charts (see [`insights`]).
+    pub(super) charts: bool,
 }
 
 const fn route(
@@ -75,6 +79,7 @@ const fn route(
         listing: false,
         query: &[],
         creates: false,
+        charts: false,
     }
 }
 
@@ -95,6 +100,11 @@ impl SeedRoute {
         self.creates = true;
         self
     }
+
+    const fn charted(mut self) -> Self {
+        self.charts = true;
+        self
+    }
 }
 
 use Verb::{Delete, Get, Post, Put};
@@ -110,6 +120,9 @@ pub static ROUTES: &[SeedRoute] = &[
         ("repo_slugs", "repo_slugs"),
         ("pipeline_runs", "pipeline_runs"),
     ]),
+    route(Get, "/insights/delivery", "delivery-insights", "insights")
+        .query(insights::QUERY)
+        .charted(),
     listing("/search/code", "search-code", "results")
         .query(&[("workspace", "workspace"), ("query", "query")]),
     route(Get, "R", "get-repository", "repository"),
@@ -446,22 +459,15 @@ async fn call(
     State(gateway): State<Gateway>,
     principal: Principal,
     Path(path): Path<HashMap<String, String>>,
-    Query(query): Query<Vec<(String, String)>>,
+    // The query parsed, and as sent for the chart URLs that repeat it.
+    (Query(query), RawQuery(raw)): (Query<Vec<(String, String)>>, RawQuery),
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let reading = Reading::of(&headers);
-    let schema = match gateway.discovery().await {
-        Ok(discovery) => discovery
-            .params_schemas
-            .get(route.operation)
-            .cloned()
-            .unwrap_or_default(),
-        Err(error) => return error.into_response(),
-    };
-    let (mut params, all) = match build_params(route, &schema, &path, &query, &body) {
+    let (mut params, all) = match typed_params(&gateway, route, &path, &query, &body).await {
         Ok(built) => built,
-        Err(message) => return failed(&GatewayError::validation(message)),
+        Err(response) => return response,
     };
     let mut items = Vec::new();
     let mut pages_left = MAX_PAGES;
@@ -488,7 +494,14 @@ async fn call(
             } else {
                 StatusCode::OK
             };
-            return (status, Json(json!({ route.key: answer }))).into_response();
+            let charts = route
+                .charts
+                .then(|| insights::listed(&answer, raw.as_deref()));
+            let mut envelope = json!({ route.key: answer });
+            if let Some(charts) = charts {
+                envelope["charts"] = charts;
+            }
+            return (status, Json(envelope)).into_response();
         }
         items.extend(answer["items"].as_array().cloned().unwrap_or_default());
         let next = answer["next_cursor"].clone();
@@ -499,6 +512,28 @@ async fn call(
     }
     Json(json!({ route.key: items, "next_cursor": params["page"]["cursor"], "truncated": true }))
         .into_response()
+}
+
+/// The operation's params for a request on `route`, typed by the
+/// operation's schema, and whether it asked for every page; a failure is
+/// already the answer to give.
+pub(super) async fn typed_params(
+    gateway: &Gateway,
+    route: &SeedRoute,
+    path: &HashMap<String, String>,
+    query: &[(String, String)],
+    body: &[u8],
+) -> Result<(Value, bool), Response> {
+    let schema = match gateway.discovery().await {
+        Ok(discovery) => discovery
+            .params_schemas
+            .get(route.operation)
+            .cloned()
+            .unwrap_or_default(),
+        Err(error) => return Err(error.into_response()),
+    };
+    build_params(route, &schema, path, query, body)
+        .map_err(|message| failed(&GatewayError::validation(message)))
 }
 
 /// The operation's params: the body's fields, then the route's query
@@ -595,9 +630,17 @@ pub fn describe(by_name: &openapi::Schemas, paths: &mut Map<String, Value>) {
                 route.key: { "type": "array", "items": result["properties"]["items"]["items"].clone() },
                 "next_cursor": { "type": ["string", "null"] },
             }})
+        } else if route.charts {
+            json!({ "type": "object", "properties": {
+                route.key: result,
+                "charts": insights::charts_schema(),
+            }})
         } else {
             json!({ "type": "object", "properties": { route.key: result } })
         };
+        if route.charts {
+            insights::describe_chart(&parameters, paths);
+        }
         let status = if route.creates { "201" } else { "200" };
         let mut operation = json!({
             "operationId": format!("seed-{}-{}", route.verb.name(), route.operation),

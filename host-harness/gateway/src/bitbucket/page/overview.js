@@ -1,5 +1,6 @@
-// Tab 1, Overview: the connection, quick actions, the workspace's figures,
-// recent repositories and open pull requests.
+// Tab 1, Overview: the connection, quick actions, the delivery dashboard
+// (insights.js), the workspace's figures, recent repositories and open pull
+// requests.
 
 import { $, el, fill, fmtDate, guard, loading, on, row, ticket, who } from './dom.js';
 import { api, query, repoPath, showError } from './api.js';
@@ -9,6 +10,7 @@ import { openRunForm } from './pipelines.js';
 import { openNewIssueForm } from './issues.js';
 import { openPr, openNewPrForm } from './pull-requests.js';
 import { openRepoDetail } from './repositories.js';
+import * as insights from './insights.js';
 import * as state from './state.js';
 
 export const name = 'overview';
@@ -23,6 +25,8 @@ export async function load({ quiet = false } = {}) {
   await reposSettled();
   renderRecentRepos();
   guard(loadRecentPrs)();
+  // The dashboard fans out upstream; a quiet refresh keeps what it shows.
+  if (!quiet) guard(insights.load)();
   await loadFigures();
 }
 
@@ -100,4 +104,5 @@ export function wire() {
   on('qa-new-pr', 'click', () => quickAction('pull-requests', openNewPrForm));
   on('qa-run-pipeline', 'click', () => quickAction('pipelines', openRunForm));
   on('qa-new-issue', 'click', () => quickAction('issues', openNewIssueForm));
+  insights.wire();
 }
