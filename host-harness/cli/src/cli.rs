@@ -6,6 +6,7 @@ use atom_runtime::{InstanceAllocation, Sandbox, Tenant};
 use clap::{Parser, Subcommand};
 
 use crate::commands::auth::{AuthCommand, run_auth};
+use crate::commands::insights::InsightsArgs;
 use crate::commands::keys::{KeysCommand, run_keys};
 use crate::commands::merge_waits::MergeWaitsCommand;
 use crate::commands::serve::ServeArgs;
@@ -57,6 +58,9 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Output::Json)]
         output: Output,
     },
+    /// Delivery insights of a workspace: DORA measures, review flow and
+    /// pipelines per repository, and its charts as SVG files (`--charts DIR`).
+    Insights(InsightsArgs),
     /// Serve the operations as MCP tools over stdio, for one tenant (an MCP
     /// client starts this; stdout is the protocol's, logs go to stderr).
     Mcp {
@@ -142,6 +146,7 @@ async fn run_command(
             };
             call::run(sandbox, tenant, args).await
         }
+        Command::Insights(args) => crate::commands::insights::run(sandbox, tenant, args).await,
         Command::Auth(_)
         | Command::Keys(_)
         | Command::MergeWaits(_)

@@ -694,8 +694,10 @@ mod tests {
         assert_eq!(figures.review.oldest_waiting_hours, Some(168.0));
         assert_eq!(figures.dora.deployment_frequency_band, None);
         // Two decided runs judge nothing; a week without review is too long.
-        let signals: Vec<AttentionSignal> =
-            attention("web", &figures).iter().map(|a| a.signal).collect();
+        let signals: Vec<AttentionSignal> = attention("web", &figures)
+            .iter()
+            .map(|a| a.signal)
+            .collect();
         assert_eq!(signals, [AttentionSignal::WaitingForReview]);
     }
 }

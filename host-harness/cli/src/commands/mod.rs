@@ -6,6 +6,7 @@ pub mod call;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod discover;
+pub mod insights;
 pub mod keys;
 pub mod mcp;
 pub mod merge_waits;
