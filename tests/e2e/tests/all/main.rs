@@ -12,6 +12,7 @@ mod contract;
 mod deployments;
 mod errors;
 mod governance;
+mod insights;
 mod issues;
 mod listing;
 mod manage;

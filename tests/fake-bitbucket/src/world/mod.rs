@@ -12,6 +12,7 @@ mod issues;
 pub(crate) mod oauth;
 mod pipelines;
 mod pullrequests;
+mod seeding;
 mod settings;
 pub(crate) mod tree;
 
