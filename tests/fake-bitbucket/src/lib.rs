@@ -43,8 +43,8 @@ use tokio::sync::oneshot;
 pub use delivery::signature as webhook_signature;
 pub use faults::{FaultCounts, FaultKind, FaultPlan, FaultRule};
 pub use fixtures::{
-    ADA_API_TOKEN, ADA_EMAIL, ADA_TOKEN, CUSTOM_PIPELINES, GRACE_TOKEN, OAUTH_CLIENT_ID,
-    OAUTH_CLIENT_SECRET, RICH as RICH_REPOSITORIES,
+    ADA_API_TOKEN, ADA_EMAIL, ADA_TOKEN, CUSTOM_PIPELINES, GRACE_TOKEN, HISTORY, HISTORY_START,
+    HISTORY_WEEKS, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, RICH as RICH_REPOSITORIES,
 };
 pub use spec::Violation;
 pub use spec::overrides as spec_overrides;

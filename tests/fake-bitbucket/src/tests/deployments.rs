@@ -146,6 +146,7 @@ async fn a_triggered_deploy_run_makes_a_deployment_that_follows_it() {
     assert_eq!(ended["state"]["status"]["name"], "FAILED");
 
     // Other runs deploy nowhere.
+    let before = api.fake.control().deployments.len();
     let plain = api
         .post(
             &format!("{PLUGIN}/pipelines"),
@@ -153,5 +154,12 @@ async fn a_triggered_deploy_run_makes_a_deployment_that_follows_it() {
         )
         .await;
     assert_eq!(plain.status, StatusCode::CREATED);
-    assert_eq!(api.fake.control().deployments.len(), 6);
+    assert_eq!(api.fake.control().deployments.len(), before);
+    assert_eq!(
+        api.fake
+            .control()
+            .deployments_of("atom-labs/bitbucket-plugin")
+            .len(),
+        5
+    );
 }

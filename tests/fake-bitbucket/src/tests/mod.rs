@@ -5,6 +5,7 @@ mod commit_src;
 mod deployments;
 mod faults;
 mod git;
+mod history;
 mod hooks;
 mod pipelines;
 mod projects;
