@@ -10,8 +10,6 @@ use atom_test_support::{Env, env};
 use fake_bitbucket::{FaultKind, FaultPlan, FaultRule, Phase, PrState, RunResult, World};
 use serde_json::{Value, json};
 
-/// The fake keeps time as seconds since 2024-01-01T00:00:00Z.
-const FAKE_EPOCH: i64 = 1_704_067_200;
 /// The seed data's "now": 2026-11-23T00:00:00Z, in the fake's seconds.
 const SEED_NOW: i64 = 1_057 * 86_400;
 const UNTIL: &str = "2026-11-23T00:00:00Z";
@@ -683,7 +681,7 @@ async fn out_of_range_params_are_refused_naming_the_field_before_any_request() {
     ] {
         let (answer, requests) = insights(&env, params).await;
         match answer {
-            Err(Failure::Component(Error::Validation(v))) => assert_eq!(v.field, field),
+            Err(Failure::Integration(Error::Validation(v))) => assert_eq!(v.field, field),
             other => panic!("{field}: {other:?}"),
         }
         assert_eq!(requests, 0, "{field}");

@@ -79,6 +79,10 @@ impl World {
             .max()
             .unwrap_or(0)
             + 1;
+        let head = self
+            .branch_in(full_name, "main")
+            .map(|b| b.target.clone())
+            .unwrap_or_else(|| format!("{id:040x}"));
         self.pull_requests.push(PullRequest {
             repo: full_name.to_owned(),
             id,
@@ -89,9 +93,9 @@ impl World {
             queued: false,
             author: author.to_owned(),
             source_branch: format!("feature/change-{id}"),
-            source_commit: String::new(),
+            source_commit: head.clone(),
             destination_branch: "main".into(),
-            destination_commit: String::new(),
+            destination_commit: head,
             merge_commit: None,
             close_source_branch: true,
             reviewers: vec![reviewer.to_owned()],
