@@ -923,6 +923,15 @@ async fn a_pull_requests_review_and_a_repositorys_source_read_in_the_page() {
     .unwrap();
 
     // At a phone's width the diff scrolls inside its box, not the page.
+    // A workspace larger than the dashboard's sample says what it left out.
+    browser
+        .execute("location.hash = '#overview?ws=acme';", vec![])
+        .await
+        .unwrap();
+    let notice = wait_for_text(&browser, "[data-testid=insights-partial]", "not sampled").await;
+    assert!(notice.starts_with("Partial figures."), "{notice}");
+    assert!(!notice.contains("null"), "{notice}");
+
     browser.set_window_size(390, 844).await.unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let overflow = browser
@@ -1261,7 +1270,25 @@ async fn the_overview_is_a_delivery_dashboard_that_fits_a_phone() {
         "the fake's history needs attention somewhere: {attention:?}"
     );
     let repositories = texts(&browser, "[data-testid=insights-repo-row]").await;
-    assert!(!repositories.is_empty(), "a row per sampled repository");
+    assert_eq!(
+        repositories.len(),
+        12,
+        "every repository of atom-labs: {repositories:?}"
+    );
+    for slug in ["atom-core", "infra-live", "web-console"] {
+        assert!(
+            repositories.iter().any(|row| row.contains(slug)),
+            "{slug}: {repositories:?}"
+        );
+    }
+    let partial = browser
+        .find(Locator::Css("[data-testid=insights-partial]"))
+        .await
+        .unwrap();
+    assert!(
+        !partial.is_displayed().await.unwrap(),
+        "atom-labs is read whole"
+    );
 
     // The whole Overview in one picture: the window as tall as the page.
     let height = browser
@@ -1279,6 +1306,15 @@ async fn the_overview_is_a_delivery_dashboard_that_fits_a_phone() {
         let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
         std::fs::write(docs.join("dashboard.png"), &shot).unwrap();
     }
+
+    // A workspace larger than the dashboard's sample says what it left out.
+    browser
+        .execute("location.hash = '#overview?ws=acme';", vec![])
+        .await
+        .unwrap();
+    let notice = wait_for_text(&browser, "[data-testid=insights-partial]", "not sampled").await;
+    assert!(notice.starts_with("Partial figures."), "{notice}");
+    assert!(!notice.contains("null"), "{notice}");
 
     browser.set_window_size(390, 844).await.unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;

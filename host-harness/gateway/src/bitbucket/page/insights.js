@@ -12,6 +12,11 @@ import {
 import * as state from './state.js';
 
 let weeks = 12;
+// The dashboard looks wider than the operation's defaults (10 repositories,
+// 120 requests): a workspace's 20 most recently updated, for at most 300
+// upstream requests, once per cache lifetime.
+const SAMPLE = 20;
+const BUDGET = 300;
 
 const LISTS = ['dora', 'insights-flow', 'insights-charts', 'attention-list'];
 
@@ -43,7 +48,7 @@ export async function load() {
   $('insights-summary').textContent = `Reading ${weeks} weeks of ${state.ws()}…`;
   let answer;
   try {
-    answer = await api(`/bitbucket/insights/delivery${query({ workspace: state.ws(), weeks })}`);
+    answer = await api(`/bitbucket/insights/delivery${query({ workspace: state.ws(), weeks, max_repositories: SAMPLE, max_requests: BUDGET })}`);
   } catch (error) {
     if (!still()) return;
     for (const id of LISTS) fill($(id), [], 'Could not load delivery insights.');
@@ -81,14 +86,15 @@ function renderPartial(insights) {
   const notSampled = insights.not_sampled ?? 0;
   box.hidden = !insights.partial;
   if (!insights.partial) return;
-  box.replaceChildren(
+  // replaceChildren would write a null as the text "null".
+  box.replaceChildren(...[
     el('strong', { text: 'Partial figures. ' }),
     el('span', { text: leftOut.length ? 'Left out:' : 'Some repositories are not in these figures.' }),
     leftOut.length ? el('ul', {}, leftOut.map((r) => el('li', { 'data-testid': 'left-out-row' },
       el('span', { class: 'mono', text: r.repo_slug }),
       ` — ${REASON_WORDS[r.reason] ?? r.reason}${r.detail ? `: ${r.detail}` : ''}`))) : null,
     notSampled ? el('p', { 'data-testid': 'not-sampled', text: `${notSampled} more ${notSampled === 1 ? 'repository was' : 'repositories were'} not sampled.` }) : null,
-  );
+  ].filter(Boolean));
 }
 
 function band(value) {
