@@ -223,6 +223,10 @@ mod tests {
         check(BuildState::ALL);
         check(ActivityKind::ALL);
         check(TaskState::ALL);
+        check(Band::ALL);
+        check(DeploymentSource::ALL);
+        check(AttentionSignal::ALL);
+        check(LeftOutReason::ALL);
     }
 
     #[test]

@@ -382,6 +382,65 @@ mod credentials {
         );
     }
 
+    #[tokio::test(flavor = "multi_thread")]
+    async fn insights_print_a_row_per_repository_and_write_each_chart_as_svg() {
+        let setup = Setup::new().await;
+        let token = [("BITBUCKET_ACCESS_TOKEN", ADA_TOKEN)];
+        let charts = setup.dir.path().join("charts");
+        let (ok, out, err) = setup
+            .run(
+                &[
+                    "insights",
+                    "atom-labs",
+                    "--repos",
+                    "atom-core,web-console",
+                    "--weeks",
+                    "16",
+                    "--until",
+                    "2026-11-23T00:00:00Z",
+                    "--charts",
+                    charts.to_str().unwrap(),
+                ],
+                &token,
+            )
+            .await;
+        assert!(ok, "{err}");
+        assert!(
+            out.starts_with("atom-labs · 16 weeks from 2026-08-03 to 2026-11-23"),
+            "{out}"
+        );
+        let row = |name: &str| {
+            out.lines()
+                .find(|l| l.contains(name))
+                .unwrap_or_else(|| panic!("a row for {name}: {out}"))
+                .to_owned()
+        };
+        assert!(row("atom-core").contains("(elite)"), "{out}");
+        assert!(row("web-console").contains("(low)"), "{out}");
+        assert!(row("all repositories").contains('%'), "{out}");
+        assert!(out.contains("needs attention: web-console"), "{out}");
+        for name in [
+            "deployments",
+            "pipeline-duration",
+            "pipeline-success",
+            "review-flow",
+        ] {
+            let svg = std::fs::read_to_string(charts.join(format!("{name}.svg")))
+                .unwrap_or_else(|e| panic!("{name}.svg: {e}"));
+            assert!(
+                svg.starts_with("<svg") && svg.contains("<desc"),
+                "{name}: {svg}"
+            );
+            assert!(err.contains(&format!("{name}.svg")), "{err}");
+        }
+
+        let (ok, out, err) = setup
+            .run(&["insights", "atom-labs", "--weeks", "30"], &token)
+            .await;
+        assert!(!ok && out.is_empty(), "{out}");
+        assert!(err.contains("weeks") && err.contains("1 to 26"), "{err}");
+    }
+
     /// Eight `atom-harness` processes share a store whose OAuth token has
     /// expired: the store's lease lets one of them refresh, the others wait
     /// and use what it stored. Bitbucket rotates refresh tokens, so a second

@@ -36,8 +36,10 @@ pub(super) const CHART_PATH: &str = "/bitbucket/insights/delivery/charts/{file}"
 /// An image may draw and nothing else: no script, no fetch, no style sheet.
 const IMAGE_POLICY: &str = "default-src 'none'";
 
-/// The answer's `charts`: each chart's name, caption, text alternative and
-/// URL, which carries the request's own query so it names the same call.
+/// The answer's `charts`: each chart's name, caption, text alternative, its
+/// SVG (the page draws it from here: a separate fetch per chart would run
+/// the whole fan-out again where the cache is off) and a URL for linking
+/// it, which carries the request's own query so it names the same call.
 pub(super) fn listed(insights: &Value, query: Option<&str>) -> Value {
     let query = query
         .filter(|q| !q.is_empty())
@@ -50,6 +52,7 @@ pub(super) fn listed(insights: &Value, query: Option<&str>) -> Value {
                 "name": chart.name,
                 "title": chart.title,
                 "alt": chart.alt,
+                "svg": chart.svg,
                 "url": format!("/bitbucket/insights/delivery/charts/{}.svg{query}", chart.name),
             })
         })
@@ -112,11 +115,12 @@ pub(super) async fn chart(
 pub(super) fn charts_schema() -> Value {
     json!({ "type": "array", "items": {
         "type": "object",
-        "required": ["name", "title", "alt", "url"],
+        "required": ["name", "title", "alt", "svg", "url"],
         "properties": {
             "name": { "type": "string", "enum": charts::chart_names() },
             "title": { "type": "string" },
             "alt": { "type": "string" },
+            "svg": { "type": "string" },
             "url": { "type": "string" },
         },
     }})

@@ -168,7 +168,7 @@ function renderFlow(rollup) {
 function renderCharts(charts) {
   fill($('insights-charts'), charts.map((chart) => el('li', {},
     el('figure', { 'data-testid': 'insights-chart', 'data-name': chart.name },
-      el('img', { src: chart.url, alt: chart.alt, width: 640, height: 300, decoding: 'async' }),
+      el('img', { src: chart.svg ? `data:image/svg+xml;charset=utf-8,${encodeURIComponent(chart.svg)}` : chart.url, alt: chart.alt, width: 640, height: 300, decoding: 'async' }),
       el('figcaption', { text: chart.title })))), 'No charts.');
 }
 
