@@ -6,10 +6,15 @@
 //! An answer that shows something still under way (a pipeline run or its
 //! steps pending or running) is not kept: it changes by itself, with no
 //! write or event to forget it, and a page following it must see it end.
+//!
+//! An analysis (weeks of delivery across a workspace) is kept longer: it
+//! costs up to hundreds of upstream requests, and what it reports moves by
+//! the day, not by the second.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use moka::Expiry;
 use moka::sync::Cache;
 use serde_json::Value;
 
@@ -25,20 +30,46 @@ struct Entry {
     answer: Arc<str>,
     workspace: Option<String>,
     repo_slug: Option<String>,
+    lasts: Duration,
+}
+
+/// How long an answer is worth keeping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lasting {
+    /// A read: the cache's TTL.
+    Read,
+    /// An analysis: the longer analysis TTL.
+    Analysis,
+}
+
+/// Each entry lives as long as its kind of answer is worth.
+struct ByEntry;
+
+impl Expiry<Key, Arc<Entry>> for ByEntry {
+    fn expire_after_create(
+        &self,
+        _key: &Key,
+        entry: &Arc<Entry>,
+        _created_at: std::time::Instant,
+    ) -> Option<Duration> {
+        Some(entry.lasts)
+    }
 }
 
 pub struct ReadCache {
     entries: Cache<Key, Arc<Entry>>,
+    ttl: Duration,
+    analysis_ttl: Duration,
 }
 
 impl ReadCache {
-    /// `None` when `ttl` is zero: caching is off.
-    pub fn new(ttl: Duration, max_bytes: u64) -> Option<Self> {
+    /// `None` when `ttl` is zero: caching is off, analyses included.
+    pub fn new(ttl: Duration, analysis_ttl: Duration, max_bytes: u64) -> Option<Self> {
         if ttl.is_zero() {
             return None;
         }
         let entries = Cache::builder()
-            .time_to_live(ttl)
+            .expire_after(ByEntry)
             .max_capacity(max_bytes)
             .weigher(|key: &Key, entry: &Arc<Entry>| {
                 let bytes = key.params.len() + key.operation.len() + entry.answer.len();
@@ -46,7 +77,11 @@ impl ReadCache {
             })
             .support_invalidation_closures()
             .build();
-        Some(Self { entries })
+        Some(Self {
+            entries,
+            ttl,
+            analysis_ttl: analysis_ttl.max(ttl),
+        })
     }
 
     pub fn get(&self, tenant: &str, operation: &str, params: &Value) -> Option<Arc<str>> {
@@ -54,7 +89,14 @@ impl ReadCache {
         Some(entry.answer.clone())
     }
 
-    pub fn put(&self, tenant: &str, operation: &str, params: &Value, answer: &str) {
+    pub fn put(
+        &self,
+        tenant: &str,
+        operation: &str,
+        params: &Value,
+        answer: &str,
+        lasting: Lasting,
+    ) {
         if under_way(answer) {
             return;
         }
@@ -63,6 +105,10 @@ impl ReadCache {
             answer: answer.into(),
             workspace: text("workspace"),
             repo_slug: text("repo_slug"),
+            lasts: match lasting {
+                Lasting::Read => self.ttl,
+                Lasting::Analysis => self.analysis_ttl,
+            },
         };
         self.entries
             .insert(key(tenant, operation, params), Arc::new(entry));
@@ -135,11 +181,12 @@ mod tests {
 
     #[test]
     fn tenants_are_apart_and_writes_and_events_forget() {
-        let cache = ReadCache::new(Duration::from_secs(60), 1 << 20).unwrap();
+        let cache =
+            ReadCache::new(Duration::from_secs(60), Duration::from_secs(60), 1 << 20).unwrap();
         let repo = json!({"workspace": "atom-labs", "repo_slug": "plugin"});
         let other = json!({"workspace": "atom-labs", "repo_slug": "docs"});
-        cache.put("acme", "get-repository", &repo, "A");
-        cache.put("acme", "get-repository", &other, "D");
+        cache.put("acme", "get-repository", &repo, "A", Lasting::Read);
+        cache.put("acme", "get-repository", &other, "D", Lasting::Read);
         assert_eq!(
             cache.get("acme", "get-repository", &repo).as_deref(),
             Some("A")
@@ -155,21 +202,48 @@ mod tests {
         cache.forget_tenant("acme");
         cache.entries.run_pending_tasks();
         assert!(cache.get("acme", "get-repository", &other).is_none());
-        assert!(ReadCache::new(Duration::ZERO, 1).is_none());
+        assert!(ReadCache::new(Duration::ZERO, Duration::from_secs(60), 1).is_none());
+    }
+
+    #[test]
+    fn an_analysis_outlives_a_read_in_the_cache() {
+        let cache =
+            ReadCache::new(Duration::from_millis(200), Duration::from_secs(60), 1 << 20).unwrap();
+        let params = json!({"workspace": "atom-labs"});
+        cache.put("acme", "list-repositories", &params, "R", Lasting::Read);
+        cache.put("acme", "delivery-insights", &params, "I", Lasting::Analysis);
+        std::thread::sleep(Duration::from_millis(400));
+        cache.entries.run_pending_tasks();
+        assert!(cache.get("acme", "list-repositories", &params).is_none());
+        assert_eq!(
+            cache.get("acme", "delivery-insights", &params).as_deref(),
+            Some("I")
+        );
+        // A write still forgets it: the tenant changed something it counts.
+        cache.forget_tenant("acme");
+        cache.entries.run_pending_tasks();
+        assert!(cache.get("acme", "delivery-insights", &params).is_none());
     }
 
     #[test]
     fn what_is_still_under_way_is_not_kept() {
-        let cache = ReadCache::new(Duration::from_secs(60), 1 << 20).unwrap();
+        let cache =
+            ReadCache::new(Duration::from_secs(60), Duration::from_secs(60), 1 << 20).unwrap();
         let run = json!({"workspace": "atom-labs", "repo_slug": "plugin", "pipeline_uuid": "{1}"});
         let steps =
             r#"{"items": [{"status": "successful"}, {"status": "running"}], "next_cursor": null}"#;
-        cache.put("acme", "list-pipeline-steps", &run, steps);
+        cache.put("acme", "list-pipeline-steps", &run, steps, Lasting::Read);
         assert!(cache.get("acme", "list-pipeline-steps", &run).is_none());
-        cache.put("acme", "get-pipeline", &run, r#"{"status": "pending"}"#);
+        cache.put(
+            "acme",
+            "get-pipeline",
+            &run,
+            r#"{"status": "pending"}"#,
+            Lasting::Read,
+        );
         assert!(cache.get("acme", "get-pipeline", &run).is_none());
         let settled = r#"{"items": [{"status": "successful"}, {"status": "failed"}]}"#;
-        cache.put("acme", "list-pipeline-steps", &run, settled);
+        cache.put("acme", "list-pipeline-steps", &run, settled, Lasting::Read);
         assert_eq!(
             cache.get("acme", "list-pipeline-steps", &run).as_deref(),
             Some(settled)

@@ -7,11 +7,13 @@ use std::num::NonZeroU32;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use atom_runtime::contract::Complexity;
 use serde_json::Value;
 
 use crate::admission::Refusal;
 use crate::auth::principal::Principal;
 use crate::budget::UpstreamBudget;
+use crate::cache::Lasting;
 use crate::error::GatewayError;
 use crate::metrics::{CallLabels, OperationLabel, ReasonLabel};
 use crate::state::{Discovery, Gateway};
@@ -19,8 +21,8 @@ use crate::state::{Discovery, Gateway};
 /// What a call may do, as far as the cache is concerned.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
-    /// Answers may be reused for the TTL.
-    CacheableRead,
+    /// Answers may be reused for the TTL (an analysis's for longer).
+    CacheableRead(Lasting),
     /// Reads whose answer must be fresh (health, OAuth, anything unknown).
     Read,
     Write,
@@ -134,7 +136,7 @@ impl Gateway {
         let cached = self
             .cache
             .as_ref()
-            .filter(|_| kind == Kind::CacheableRead)
+            .filter(|_| matches!(kind, Kind::CacheableRead(_)))
             .map(|cache| {
                 (
                     cache,
@@ -218,9 +220,9 @@ impl Gateway {
                 );
                 self.count(&label, "ok", Some(elapsed.as_secs_f64()));
                 match kind {
-                    Kind::CacheableRead => {
+                    Kind::CacheableRead(lasting) => {
                         if let Some((cache, parsed)) = &cached {
-                            cache.put(tenant, operation, parsed, &answer);
+                            cache.put(tenant, operation, parsed, &answer, lasting);
                         }
                     }
                     Kind::Write => self.forget_tenant(tenant).await,
@@ -307,8 +309,12 @@ impl Gateway {
             operation == "health" || self.hooks.iter().any(|hooks| hooks.always_fresh(operation));
         // The component's own fact, not its complexity: only what changes
         // nothing upstream may be cached or shared.
+        let lasting = match published.complexity {
+            Complexity::Analyze => Lasting::Analysis,
+            _ => Lasting::Read,
+        };
         let kind = match published.facts.read_only {
-            true if !fresh => Kind::CacheableRead,
+            true if !fresh => Kind::CacheableRead(lasting),
             true => Kind::Read,
             false => Kind::Write,
         };

@@ -24,6 +24,10 @@ pub struct GatewayConfig {
     pub upstream_budget_per_hour: Option<NonZeroU32>,
     /// How long a read's answer is reused; zero turns the cache off.
     pub cache_ttl: Duration,
+    /// How long an analysis's answer (complexity `analyze`) is reused: it
+    /// costs many upstream requests and changes slowly. Never shorter than
+    /// `cache_ttl`.
+    pub analysis_cache_ttl: Duration,
     pub cache_max_bytes: u64,
     /// The bearer `/metrics` wants; without one, metrics are not served.
     pub metrics_token: Option<String>,
@@ -56,6 +60,7 @@ impl Default for GatewayConfig {
             body_timeout: Duration::from_secs(10),
             upstream_budget_per_hour: None,
             cache_ttl: Duration::from_secs(10),
+            analysis_cache_ttl: Duration::from_secs(300),
             cache_max_bytes: 64 << 20,
             metrics_token: None,
             forward_events_to: None,

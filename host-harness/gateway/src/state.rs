@@ -81,7 +81,12 @@ impl Gateway {
                 config.call_slot_lease,
             )
         });
-        let cache = ReadCache::new(config.cache_ttl, config.cache_max_bytes).map(Arc::new);
+        let cache = ReadCache::new(
+            config.cache_ttl,
+            config.analysis_cache_ttl,
+            config.cache_max_bytes,
+        )
+        .map(Arc::new);
         if let (Some(fanout), Some(cache)) = (&fanout, &cache) {
             tokio::spawn(forget_what_others_changed(
                 fanout.subscribe(),

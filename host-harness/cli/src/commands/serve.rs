@@ -83,6 +83,11 @@ pub struct ServeArgs {
     /// Seconds a read's answer is reused for the same tenant (0: off).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
     cache_ttl_secs: u64,
+    /// Seconds an analysis's answer (delivery insights, the workspace
+    /// summary) is reused: each costs many upstream requests [never
+    /// shorter than --cache-ttl-secs].
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    analysis_cache_ttl_secs: u64,
     /// Also POST every accepted webhook event here (ATOM's intake), with retries.
     #[arg(long, value_name = "URL")]
     forward_events_to: Option<hyper::Uri>,
@@ -224,6 +229,7 @@ fn gateway_config(sandbox: &SandboxArgs, args: &ServeArgs, tls: bool) -> Gateway
         body_timeout: Duration::from_secs(args.body_timeout_secs),
         upstream_budget_per_hour: args.upstream_budget_per_hour.and_then(NonZeroU32::new),
         cache_ttl: Duration::from_secs(args.cache_ttl_secs),
+        analysis_cache_ttl: Duration::from_secs(args.analysis_cache_ttl_secs),
         forward_events_to: args.forward_events_to.clone(),
         max_sessions_per_tenant: args.max_sessions_per_tenant.into(),
         max_streams_per_tenant: args.max_streams_per_tenant as usize,

@@ -210,6 +210,28 @@ async fn delivery_insights_list_their_charts_and_the_charts_reuse_the_cached_ans
     );
 }
 
+/// An analysis costs a fan-out: it is kept for minutes where a read is kept
+/// for seconds.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_analysis_is_kept_longer_than_a_read() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start(&fake, &["--cache-ttl-secs", "1"]).await;
+    let insights = "/bitbucket/insights/delivery?workspace=atom-labs&weeks=4";
+    let read = "/bitbucket/repositories?workspace=atom-labs";
+    for path in [insights, read] {
+        let (status, _, body) = get(&gateway, path).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    let before = upstream_requests(&fake);
+    let (status, _, _) = get(&gateway, insights).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(upstream_requests(&fake), before, "the analysis was kept");
+    let (status, _, _) = get(&gateway, read).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(upstream_requests(&fake) > before, "the read was not");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn failures_keep_the_seeds_detail_and_the_typed_error() {
     let fake = FakeBitbucket::start().await.unwrap();
