@@ -146,7 +146,7 @@ fn choose(
     plan: &Plan,
 ) -> Result<Chosen, Error> {
     let listing = ApiPath::new("repositories").param("workspace", &request.workspace)?;
-    let Some(slugs) = &request.repo_slugs else {
+    let Some(named) = &request.repo_slugs else {
         let page: Paginated<RepositoryRow> = upstream.json(
             &Endpoint::get(listing)
                 .query("sort", "-updated_on")
@@ -162,6 +162,13 @@ fn choose(
             left_out: Vec::new(),
         });
     };
+    // A repository named twice is counted once.
+    let mut slugs: Vec<&String> = Vec::new();
+    for slug in named {
+        if !slugs.contains(&slug) {
+            slugs.push(slug);
+        }
+    }
     // One count of the workspace, then each named repository, as far as
     // the budget goes.
     let affordable = plan.max_requests.saturating_sub(1) as usize;
@@ -205,7 +212,9 @@ fn over_budget(slug: &str, detail: &str) -> LeftOut {
 /// no longer works fails it all, anything else leaves the repository out.
 fn left_out_for(slug: &str, error: Error) -> Result<LeftOut, Error> {
     let reason = match &error {
-        Error::AuthExpired(_) | Error::AuthInvalid(_) => return Err(error),
+        // A credential that no longer works, or a request Bitbucket finds
+        // malformed, would meet every repository the same way.
+        Error::AuthExpired(_) | Error::AuthInvalid(_) | Error::Validation(_) => return Err(error),
         Error::NotFound(_) => LeftOutReason::NotFound,
         Error::PermissionDenied(_) => LeftOutReason::Forbidden,
         Error::RateLimited(_) => LeftOutReason::RateLimited,
@@ -296,7 +305,7 @@ fn first_pages(
         ),
         (
             Kind::Merged,
-            pulls("MERGED").query(
+            pulls("MERGED").query("sort", "updated_on").query(
                 "q",
                 format!(
                     "updated_on >= {} AND updated_on < {}",
@@ -305,7 +314,8 @@ fn first_pages(
                 ),
             ),
         ),
-        (Kind::Open, pulls("OPEN")),
+        // Oldest first: past the first page, the oldest waiting is read.
+        (Kind::Open, pulls("OPEN").query("sort", "created_on")),
     ])
 }
 
@@ -353,7 +363,7 @@ fn take_page(
             Ok(None)
         }
         Kind::Deployments => {
-            let page: Paginated<DeploymentRow> = decode(endpoint, response)?;
+            let mut page: Paginated<DeploymentRow> = decode(endpoint, response)?;
             let reaches_back = page
                 .values
                 .iter()
@@ -361,23 +371,33 @@ fn take_page(
                 .min()
                 .is_some_and(|oldest| oldest >= window.start);
             let next = next_page(endpoint, &page).filter(|_| reaches_back);
+            // Pages shift while a busy repository is read: count each once.
+            page.values.retain(|row| {
+                !seen(&reading.deployments, row.uuid.as_deref(), |d| {
+                    d.uuid.as_deref()
+                })
+            });
             reading.deployments.extend(page.values);
             Ok(next)
         }
         Kind::Runs => {
-            let page: Paginated<RunRow> = decode(endpoint, response)?;
+            let mut page: Paginated<RunRow> = decode(endpoint, response)?;
             let reaches_back = page
                 .values
                 .last()
                 .and_then(RunRow::created)
                 .is_some_and(|oldest| oldest >= window.start);
             let next = next_page(endpoint, &page).filter(|_| reaches_back);
+            page.values
+                .retain(|row| !seen(&reading.runs, row.uuid.as_deref(), |r| r.uuid.as_deref()));
             reading.runs.extend(page.values);
             Ok(next)
         }
         Kind::Merged => {
-            let page: Paginated<PullRequestRow> = decode(endpoint, response)?;
+            let mut page: Paginated<PullRequestRow> = decode(endpoint, response)?;
             let next = next_page(endpoint, &page);
+            page.values
+                .retain(|row| row.id.is_none() || !reading.merged.iter().any(|m| m.id == row.id));
             reading.merged.extend(page.values);
             Ok(next)
         }
@@ -388,6 +408,11 @@ fn take_page(
             Ok(None)
         }
     }
+}
+
+/// Whether a row with `id` was read already (a row without one never was).
+fn seen<T>(read: &[T], id: Option<&str>, id_of: impl Fn(&T) -> Option<&str>) -> bool {
+    id.is_some_and(|id| read.iter().any(|row| id_of(row) == Some(id)))
 }
 
 fn slot(kind: Kind) -> usize {
@@ -443,7 +468,7 @@ fn read_all(
                     if matches!(
                         ask.kind,
                         Kind::Environments | Kind::Deployments | Kind::Runs
-                    ) =>
+                    ) && reading.pages[slot(ask.kind)] == 1 =>
                 {
                     if ask.kind == Kind::Runs {
                         reading.pipelines_enabled = false;
@@ -476,10 +501,13 @@ fn affordable(next: Vec<Ask>, readings: &mut [Reading], mut left: u32) -> Vec<As
             .iter()
             .any(|a| reading.pages[slot(a.kind)] >= MAX_PAGES)
         {
-            reading.left_out = Some(over_budget(
-                &slug,
-                &format!("more history in the window than {MAX_PAGES} pages of a listing"),
-            ));
+            reading.left_out = Some(LeftOut {
+                repo_slug: slug,
+                reason: LeftOutReason::Budget,
+                detail: format!(
+                    "more history in the window than {MAX_PAGES} pages of a listing; a shorter window (weeks) counts it"
+                ),
+            });
             continue;
         }
         if (asks.len() as u32) > left {
@@ -588,4 +616,86 @@ fn delivery_at(
         not_sampled: chosen.not_sampled,
         upstream_requests: upstream.requests_sent(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(values: usize, next: Option<&str>, number: u32) -> Paginated<serde_json::Value> {
+        Paginated {
+            values: vec![serde_json::Value::Null; values],
+            next: next.map(str::to_owned),
+            page: Some(number),
+            pagelen: Some(100),
+            size: None,
+        }
+    }
+
+    fn runs() -> Endpoint {
+        let path = ApiPath::repository("acme", "api")
+            .unwrap()
+            .literal("pipelines");
+        Endpoint::get(path)
+            .query("sort", "-created_on")
+            .query("pagelen", "100")
+    }
+
+    #[test]
+    fn the_next_page_is_bitbuckets_link_or_the_next_number_of_a_full_page() {
+        let linked = next_page(
+            &runs(),
+            &page(100, Some("https://api.bitbucket.org/2.0/repositories/acme/api/pipelines?page=2&pagelen=100"), 1),
+        )
+        .unwrap();
+        assert_eq!(linked.query_string(), "page=2&pagelen=100");
+        assert_eq!(
+            linked.path.as_str(),
+            runs().path.as_str(),
+            "only the query is taken"
+        );
+        // A full page without `next` (BCLOUD-20639): the next number.
+        let numbered = next_page(&runs(), &page(100, None, 1)).unwrap();
+        assert_eq!(
+            numbered.query_string(),
+            "sort=-created_on&pagelen=100&page=2"
+        );
+        assert!(
+            next_page(&runs(), &page(40, None, 1)).is_none(),
+            "a short page is the last"
+        );
+    }
+
+    #[test]
+    fn a_repository_is_read_whole_or_left_out_by_name() {
+        let candidate = |slug: &str| Candidate {
+            slug: slug.to_owned(),
+            main_branch: "main".to_owned(),
+        };
+        let mut readings = vec![Reading::new(candidate("a")), Reading::new(candidate("b"))];
+        let ask = |repository| Ask {
+            repository,
+            kind: Kind::Runs,
+            endpoint: runs(),
+        };
+        readings[1].pages[slot(Kind::Runs)] = MAX_PAGES;
+        // Room for two more requests: a's two pages fit, b is at its cap.
+        let round = affordable(vec![ask(0), ask(0), ask(1)], &mut readings, 2);
+        assert_eq!(round.len(), 2);
+        assert!(readings[0].left_out.is_none());
+        let out = readings[1].left_out.as_ref().unwrap();
+        assert_eq!(out.reason, LeftOutReason::Budget);
+        assert!(out.detail.contains("weeks"), "{}", out.detail);
+        // No room: a is left out whole, not read in part.
+        let round = affordable(vec![ask(0), ask(0)], &mut readings, 1);
+        assert!(round.is_empty());
+        assert!(
+            readings[0]
+                .left_out
+                .as_ref()
+                .unwrap()
+                .detail
+                .contains("max_requests")
+        );
+    }
 }

@@ -41,6 +41,7 @@ impl EnvironmentRow {
 
 #[derive(Deserialize)]
 pub struct DeploymentRow {
+    pub uuid: Option<String>,
     state: Option<DeploymentState>,
     environment: Option<Uuid>,
     release: Option<Release>,
@@ -109,6 +110,7 @@ impl DeploymentRow {
 
 #[derive(Deserialize)]
 pub struct RunRow {
+    pub uuid: Option<String>,
     target: Option<RunTarget>,
     state: Option<RunState>,
     created_on: Option<String>,
@@ -193,6 +195,7 @@ impl RunRow {
 
 #[derive(Deserialize)]
 pub struct PullRequestRow {
+    pub id: Option<u64>,
     author: Option<Uuid>,
     destination: Option<Destination>,
     participants: Option<Vec<ParticipantRow>>,
