@@ -6,12 +6,9 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::figures::{DeploymentEvent, MergeEvent, OpenPullRequest, Outcome, RunEvent};
+use crate::model::Named;
 
-#[derive(Deserialize)]
-pub struct Name {
-    pub name: Option<String>,
-}
+use super::figures::{DeploymentEvent, MergeEvent, OpenPullRequest, Outcome, RunEvent};
 
 #[derive(Deserialize)]
 pub struct Uuid {
@@ -21,13 +18,13 @@ pub struct Uuid {
 #[derive(Deserialize)]
 pub struct RepositoryRow {
     pub slug: Option<String>,
-    pub mainbranch: Option<Name>,
+    pub mainbranch: Option<Named>,
 }
 
 #[derive(Deserialize)]
 pub struct EnvironmentRow {
     pub uuid: Option<String>,
-    pub environment_type: Option<Name>,
+    pub environment_type: Option<Named>,
 }
 
 impl EnvironmentRow {
@@ -50,7 +47,7 @@ pub struct DeploymentRow {
 #[derive(Deserialize)]
 struct DeploymentState {
     name: Option<String>,
-    status: Option<Name>,
+    status: Option<Named>,
     start_date: Option<String>,
     completion_date: Option<String>,
 }
@@ -126,7 +123,7 @@ struct RunTarget {
 #[derive(Deserialize)]
 struct RunState {
     name: Option<String>,
-    result: Option<Name>,
+    result: Option<Named>,
 }
 
 impl RunRow {
@@ -205,7 +202,7 @@ pub struct PullRequestRow {
 
 #[derive(Deserialize)]
 struct Destination {
-    branch: Option<Name>,
+    branch: Option<Named>,
 }
 
 #[derive(Deserialize)]
