@@ -197,3 +197,16 @@ pub struct MergeTask {
     pub requested_by: String,
     pub done: bool,
 }
+
+impl super::World {
+    /// Pull request ids count from 1 per repository (by full name).
+    pub(crate) fn next_pull_request_id(&self, full_name: &str) -> u64 {
+        self.pull_requests
+            .iter()
+            .filter(|p| p.repo == full_name)
+            .map(|p| p.id)
+            .max()
+            .unwrap_or(0)
+            + 1
+    }
+}

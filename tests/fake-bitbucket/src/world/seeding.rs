@@ -71,14 +71,7 @@ impl World {
         reviewed: u64,
         merged: u64,
     ) {
-        let id = self
-            .pull_requests
-            .iter()
-            .filter(|p| p.repo == full_name)
-            .map(|p| p.id)
-            .max()
-            .unwrap_or(0)
-            + 1;
+        let id = self.next_pull_request_id(full_name);
         let head = self
             .branch_in(full_name, "main")
             .map(|b| b.target.clone())

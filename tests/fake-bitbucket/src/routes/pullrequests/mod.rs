@@ -154,14 +154,7 @@ pub async fn create(
         ));
     }
     let reviewers = reviewers(&world, &body["reviewers"], &user)?.unwrap_or_default();
-    let id = world
-        .pull_requests
-        .iter()
-        .filter(|p| p.repo == full_name)
-        .map(|p| p.id)
-        .max()
-        .unwrap_or(0)
-        + 1;
+    let id = world.next_pull_request_id(&full_name);
     let now = world.now();
     let participants = reviewers
         .iter()
