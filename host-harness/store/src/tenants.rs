@@ -50,6 +50,15 @@ pub trait TenantRegistry: Send + Sync {
     /// Whether the key with this id still works: neither it nor its tenant
     /// was revoked (`rotate-key` revokes every older key).
     fn key_is_active(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// A mark that differs from any earlier one whenever a key or tenant
+    /// may have changed since, by this process or any other sharing the
+    /// store, read without querying the tables: what lets a caller remember
+    /// a verified key until it might have been revoked or rotated. `None`
+    /// when the backend cannot tell now (nothing may be remembered then).
+    fn change_mark(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// A shared registry is a registry, so callers holding an `Arc` of either
@@ -78,6 +87,9 @@ impl<T: TenantRegistry + ?Sized> TenantRegistry for std::sync::Arc<T> {
     }
     fn key_is_active(&self, id: &str) -> Result<bool, StoreError> {
         (**self).key_is_active(id)
+    }
+    fn change_mark(&self) -> Option<u64> {
+        (**self).change_mark()
     }
 }
 

@@ -2,11 +2,12 @@
 //! deployment.
 
 use std::fmt;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use super::NOW_MILLIS;
 use super::pool::{Failure, PgPool};
+use super::watch::StoreWatch;
 use crate::clock::now_secs;
 use crate::credentials::{
     Rotation, STORED_COLUMNS, SealedCredentials, StoredRow, check_connection, listed,
@@ -28,17 +29,30 @@ pub struct PgCredentialStore {
     pool: PgPool,
     connection: String,
     keyring: Mutex<Keyring>,
+    watch: Arc<StoreWatch>,
 }
 
 impl PgCredentialStore {
     /// The store for `connection` on `pool`'s database, whose schema must
     /// be migrated already (as [`super::open_postgres`] does).
     pub fn new(pool: PgPool, keyring: Keyring, connection: &str) -> Result<Self, StoreError> {
+        let watch = Arc::new(StoreWatch::new(pool.config()));
+        Self::watched(watch, pool, keyring, connection)
+    }
+
+    /// The store, telling `watch` of its own changes.
+    pub(crate) fn watched(
+        watch: Arc<StoreWatch>,
+        pool: PgPool,
+        keyring: Keyring,
+        connection: &str,
+    ) -> Result<Self, StoreError> {
         check_connection(connection)?;
         Ok(Self {
             pool,
             connection: connection.to_owned(),
             keyring: Mutex::new(keyring),
+            watch,
         })
     }
 
@@ -209,6 +223,7 @@ impl CredentialStore for PgCredentialStore {
                 None => 0,
             })))
         })
+        .inspect(|_| self.watch.changed_here())
     }
 
     fn remove(&self, tenant: &str) -> Result<(), StoreError> {
@@ -220,6 +235,11 @@ impl CredentialStore for PgCredentialStore {
             )?;
             Ok(())
         })
+        .inspect(|_| self.watch.changed_here())
+    }
+
+    fn change_mark(&self) -> Option<u64> {
+        self.watch.mark()
     }
 }
 

@@ -83,7 +83,25 @@ CREATE INDEX waits_waiting ON waits (state, tenant, subject);
 CREATE UNIQUE INDEX one_wait_per_subject ON waits (tenant, kind, subject) WHERE state = 'waiting';
 ";
 
-const MIGRATIONS: &[(i32, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4)];
+/// Version 5: every write to the credentials, tenants or keys tells the
+/// processes listening (see `watch`), whichever process or command made it,
+/// so what they remember of those tables stops standing at once.
+const V5: &str = "
+CREATE FUNCTION atom_announce_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('atom_store_changes', '');
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER credentials_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON credentials FOR EACH STATEMENT EXECUTE FUNCTION atom_announce_change();
+CREATE TRIGGER tenants_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON tenants FOR EACH STATEMENT EXECUTE FUNCTION atom_announce_change();
+CREATE TRIGGER api_keys_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON api_keys FOR EACH STATEMENT EXECUTE FUNCTION atom_announce_change();
+";
+
+const MIGRATIONS: &[(i32, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5)];
 
 /// The newest version this code knows.
 const LATEST: i32 = MIGRATIONS[MIGRATIONS.len() - 1].0;

@@ -6,6 +6,9 @@ mod migrations;
 mod pool;
 mod tenants;
 mod waits;
+mod watch;
+
+use watch::StoreWatch;
 
 use std::sync::Arc;
 
@@ -48,9 +51,16 @@ pub fn open_postgres(
     connection: &str,
 ) -> Result<PgStores, StoreError> {
     let pool = migrated_pool(url)?;
+    // One listener hears of changes to both.
+    let watch = Arc::new(StoreWatch::new(pool.config()));
     Ok(PgStores {
-        credentials: Arc::new(PgCredentialStore::new(pool.clone(), keyring, connection)?),
-        tenants: Arc::new(PgTenantRegistry::new(pool.clone())),
+        credentials: Arc::new(PgCredentialStore::watched(
+            watch.clone(),
+            pool.clone(),
+            keyring,
+            connection,
+        )?),
+        tenants: Arc::new(PgTenantRegistry::watched(watch, pool.clone())),
         waits: Arc::new(PgWaitBook::new(pool)),
     })
 }

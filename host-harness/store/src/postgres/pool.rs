@@ -78,6 +78,7 @@ pub struct PgPool {
 
 struct Shared {
     jobs: Sender<Job>,
+    config: Arc<Config>,
     /// The URL without its password: the only form of it errors show.
     target: Arc<str>,
 }
@@ -128,13 +129,22 @@ impl PgPool {
                 })?;
         }
         Ok(Self {
-            shared: Arc::new(Shared { jobs, target }),
+            shared: Arc::new(Shared {
+                jobs,
+                config,
+                target,
+            }),
         })
     }
 
     /// The database as errors name it: the URL without its password.
     pub fn target(&self) -> &str {
         &self.shared.target
+    }
+
+    /// How this pool connects, for a connection of its own (a listener).
+    pub(crate) fn config(&self) -> Arc<Config> {
+        Arc::clone(&self.shared.config)
     }
 
     /// Whether the database answers (`/readyz`).

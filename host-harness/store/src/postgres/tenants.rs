@@ -3,6 +3,7 @@
 use postgres::GenericClient;
 
 use super::pool::{Failure, PgPool};
+use super::watch::StoreWatch;
 use crate::clock::now_secs;
 use crate::tenants::{
     MadeKey, NewApiKey, RECORD_QUERY, TenantRecord, TenantRegistry, authenticate_with, check_name,
@@ -10,6 +11,7 @@ use crate::tenants::{
 };
 use atom_runtime::StoreError;
 use postgres::types::Type;
+use std::sync::Arc;
 
 const STORE: &str = "tenant registry";
 
@@ -17,13 +19,19 @@ const STORE: &str = "tenant registry";
 #[derive(Debug)]
 pub struct PgTenantRegistry {
     pool: PgPool,
+    watch: Arc<StoreWatch>,
 }
 
 impl PgTenantRegistry {
     /// The registry on `pool`'s database, whose schema must be migrated
     /// already (as [`super::open_postgres`] does).
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self::watched(Arc::new(StoreWatch::new(pool.config())), pool)
+    }
+
+    /// The registry, telling `watch` of its own changes.
+    pub(crate) fn watched(watch: Arc<StoreWatch>, pool: PgPool) -> Self {
+        Self { pool, watch }
     }
 
     /// Whether the database answers.
@@ -56,49 +64,53 @@ impl TenantRegistry for PgTenantRegistry {
     fn rotate_key(&self, name: &str) -> Result<NewApiKey, StoreError> {
         let key = make_key(name)?;
         let name = name.to_owned();
-        self.pool.run(STORE, "rotating a key", move |client| {
-            let mut transaction = client.transaction()?;
-            // Locks the tenant: a revocation committing meanwhile would
-            // otherwise leave the new key working for a revoked tenant.
-            let tenant = transaction.query_opt(
-                "SELECT revoked_at FROM tenants WHERE name = $1 FOR UPDATE",
-                &[&name],
-            )?;
-            let Some(tenant) = tenant else {
-                return Err(unknown(&name).into());
-            };
-            if tenant.try_get::<_, Option<i64>>(0)?.is_some() {
-                return Err(revoked(&name).into());
-            }
-            transaction.execute(
-                "UPDATE api_keys SET revoked_at = $1 WHERE tenant = $2 AND revoked_at IS NULL",
-                &[&now_secs(), &name],
-            )?;
-            insert_key(&mut transaction, &name, &key)?;
-            transaction.commit()?;
-            Ok(key.shown)
-        })
+        self.pool
+            .run(STORE, "rotating a key", move |client| {
+                let mut transaction = client.transaction()?;
+                // Locks the tenant: a revocation committing meanwhile would
+                // otherwise leave the new key working for a revoked tenant.
+                let tenant = transaction.query_opt(
+                    "SELECT revoked_at FROM tenants WHERE name = $1 FOR UPDATE",
+                    &[&name],
+                )?;
+                let Some(tenant) = tenant else {
+                    return Err(unknown(&name).into());
+                };
+                if tenant.try_get::<_, Option<i64>>(0)?.is_some() {
+                    return Err(revoked(&name).into());
+                }
+                transaction.execute(
+                    "UPDATE api_keys SET revoked_at = $1 WHERE tenant = $2 AND revoked_at IS NULL",
+                    &[&now_secs(), &name],
+                )?;
+                insert_key(&mut transaction, &name, &key)?;
+                transaction.commit()?;
+                Ok(key.shown)
+            })
+            .inspect(|_| self.watch.changed_here())
     }
 
     fn revoke(&self, name: &str) -> Result<(), StoreError> {
         let name = name.to_owned();
-        self.pool.run(STORE, "revoking a tenant", move |client| {
-            let mut transaction = client.transaction()?;
-            let at = now_secs();
-            let changed = transaction.execute(
-                "UPDATE tenants SET revoked_at = coalesce(revoked_at, $1) WHERE name = $2",
-                &[&at, &name],
-            )?;
-            if changed == 0 {
-                return Err(unknown(&name).into());
-            }
-            transaction.execute(
-                "UPDATE api_keys SET revoked_at = $1 WHERE tenant = $2 AND revoked_at IS NULL",
-                &[&at, &name],
-            )?;
-            transaction.commit()?;
-            Ok(())
-        })
+        self.pool
+            .run(STORE, "revoking a tenant", move |client| {
+                let mut transaction = client.transaction()?;
+                let at = now_secs();
+                let changed = transaction.execute(
+                    "UPDATE tenants SET revoked_at = coalesce(revoked_at, $1) WHERE name = $2",
+                    &[&at, &name],
+                )?;
+                if changed == 0 {
+                    return Err(unknown(&name).into());
+                }
+                transaction.execute(
+                    "UPDATE api_keys SET revoked_at = $1 WHERE tenant = $2 AND revoked_at IS NULL",
+                    &[&at, &name],
+                )?;
+                transaction.commit()?;
+                Ok(())
+            })
+            .inspect(|_| self.watch.changed_here())
     }
 
     fn list(&self) -> Result<Vec<TenantRecord>, StoreError> {
@@ -162,6 +174,10 @@ impl TenantRegistry for PgTenantRegistry {
                 )?
                 .try_get(0)?)
         })
+    }
+
+    fn change_mark(&self) -> Option<u64> {
+        self.watch.mark()
     }
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 
+use super::watch::DataVersion;
 use crate::clock::{now_millis, now_secs};
 use crate::credentials::{
     DEFAULT_CONNECTION, Rotation, STORED_COLUMNS, SealedCredentials, StoredRow, check_connection,
@@ -24,6 +25,7 @@ pub struct SqliteCredentialStore {
     path: PathBuf,
     connection: String,
     inner: Mutex<Inner>,
+    watch: DataVersion,
 }
 
 struct Inner {
@@ -49,6 +51,7 @@ impl SqliteCredentialStore {
             path: path.to_owned(),
             connection: connection.to_owned(),
             inner: Mutex::new(Inner { db, keyring }),
+            watch: DataVersion::open(path, "credential store")?,
         })
     }
 
@@ -268,6 +271,10 @@ impl CredentialStore for SqliteCredentialStore {
             )
             .map_err(self.failed("removing a credential"))?;
         Ok(())
+    }
+
+    fn change_mark(&self) -> Option<u64> {
+        self.watch.mark()
     }
 }
 

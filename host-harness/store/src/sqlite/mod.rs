@@ -4,6 +4,7 @@
 mod credentials;
 mod tenants;
 mod waits;
+mod watch;
 
 use std::path::Path;
 use std::time::Duration;

@@ -5,6 +5,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 
+use super::watch::DataVersion;
 use crate::clock::now_secs;
 use crate::tenants::{
     MadeKey, NewApiKey, RECORD_QUERY, TenantRecord, TenantRegistry, authenticate_with, check_name,
@@ -15,13 +16,17 @@ use atom_runtime::StoreError;
 /// The tenants and their keys, in the credential store's SQLite file.
 pub struct SqliteTenantRegistry {
     db: Mutex<Connection>,
+    watch: DataVersion,
 }
 
 impl SqliteTenantRegistry {
     /// Opens (creating if absent) the registry in the store at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let db = super::open_database(path, "tenant registry")?;
-        Ok(Self { db: Mutex::new(db) })
+        Ok(Self {
+            db: Mutex::new(db),
+            watch: DataVersion::open(path, "tenant registry")?,
+        })
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
@@ -166,6 +171,12 @@ impl TenantRegistry for SqliteTenantRegistry {
             |row| row.get(0),
         )
         .map_err(failed("checking a key"))
+    }
+
+    /// Any commit to the file moves it, not only the registry's: a
+    /// credential refresh makes remembered keys be checked again once.
+    fn change_mark(&self) -> Option<u64> {
+        self.watch.mark()
     }
 }
 

@@ -8,6 +8,7 @@ use super::backend::Backend;
 use super::{
     SECRET_STRINGS, access_token, api_token, assert_same, key_entry, oauth, unreadable_message,
 };
+use super::{first_mark, moves_from};
 use crate::{DEFAULT_CONNECTION, Keyring, Unreadable};
 use atom_runtime::StoreError;
 use atom_runtime::host_types::CredentialSecret;
@@ -23,7 +24,28 @@ for_each_backend!(
     rotation_reseals_under_the_new_key_and_keeps_versions,
     a_row_the_new_keyring_cannot_open_is_reported_and_the_rest_resealed,
     a_refresh_lease_excludes_other_holders_until_released_or_expired,
+    a_credential_written_elsewhere_moves_the_change_mark,
 );
+
+/// What lets the gateway remember opened credentials: another handle's
+/// write or removal moves the mark, and this handle's own at once.
+fn a_credential_written_elsewhere_moves_the_change_mark(backend: &Backend) {
+    let watching = backend.credentials(keyring());
+    let elsewhere = backend.credentials(keyring());
+    let mark = || watching.change_mark();
+    let before = first_mark(mark);
+    let version = elsewhere.replace("acme", 0, access_token()).unwrap();
+    assert!(moves_from(before, mark), "a new credential elsewhere");
+    let before = first_mark(mark);
+    elsewhere.replace("acme", version, api_token()).unwrap();
+    assert!(moves_from(before, mark), "a replaced one");
+    let before = first_mark(mark);
+    elsewhere.remove("acme").unwrap();
+    assert!(moves_from(before, mark), "a removed one");
+    let before = first_mark(mark);
+    watching.replace("globex", 0, access_token()).unwrap();
+    assert_ne!(watching.change_mark(), Some(before), "its own, at once");
+}
 
 fn keyring() -> Keyring {
     Keyring::from_env_value(&key_entry(1, 1)).expect("valid keyring")

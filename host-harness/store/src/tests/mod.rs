@@ -105,3 +105,32 @@ fn unreadable_message(error: StoreError) -> String {
         other => panic!("expected Unreadable, got {other:?}"),
     }
 }
+
+/// How long a listener may take to connect, or a notification to arrive.
+const MARK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The store's change mark once it gives one (PostgreSQL's listener
+/// connects on the first ask).
+fn first_mark(mark: impl Fn() -> Option<u64>) -> u64 {
+    let until = std::time::Instant::now() + MARK_PATIENCE;
+    loop {
+        if let Some(mark) = mark() {
+            return mark;
+        }
+        assert!(std::time::Instant::now() < until, "the store gave no mark");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// Whether the mark moves from `before` (SQLite's at once, PostgreSQL's
+/// when its notification arrives).
+fn moves_from(before: u64, mark: impl Fn() -> Option<u64>) -> bool {
+    let until = std::time::Instant::now() + MARK_PATIENCE;
+    while std::time::Instant::now() < until {
+        if mark() != Some(before) {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    false
+}

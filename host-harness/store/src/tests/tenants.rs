@@ -1,6 +1,7 @@
 //! What the tenant registry does, whichever backend holds it.
 
 use super::backend::Backend;
+use super::{first_mark, moves_from};
 use crate::key_id;
 use crate::tenants::split_key;
 
@@ -9,7 +10,27 @@ for_each_backend!(
     forged_and_malformed_keys_act_as_nobody,
     names_are_checked,
     unknown_tenants_are_refused,
+    a_rotation_or_revocation_elsewhere_moves_the_change_mark,
 );
+
+/// What lets the gateway remember verified keys: another handle's (another
+/// process's, another replica's) rotation and revocation move the mark.
+fn a_rotation_or_revocation_elsewhere_moves_the_change_mark(backend: &Backend) {
+    let watching = backend.tenants();
+    let elsewhere = backend.tenants();
+    elsewhere.add("acme").unwrap();
+    let mark = || watching.change_mark();
+    let before = first_mark(mark);
+    elsewhere.rotate_key("acme").unwrap();
+    assert!(moves_from(before, mark), "a rotation elsewhere");
+    let before = first_mark(mark);
+    elsewhere.revoke("acme").unwrap();
+    assert!(moves_from(before, mark), "a revocation elsewhere");
+    let before = first_mark(mark);
+    watching.add("globex").unwrap();
+    watching.rotate_key("globex").unwrap();
+    assert_ne!(watching.change_mark(), Some(before), "its own, at once");
+}
 
 fn a_key_acts_as_its_tenant_until_rotated_or_revoked(backend: &Backend) {
     let registry = backend.tenants();
