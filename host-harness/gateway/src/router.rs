@@ -129,7 +129,7 @@ async fn authenticate(
     }
     let headers = request.headers();
     let principal = match principal::bearer(headers) {
-        Some(key) => match gateway.directory.verify(key.to_owned()).await {
+        Some(key) => match gateway.directory.verify(key).await {
             Ok(Some(tenant)) => Principal {
                 tenant,
                 proof: Proof::ApiKey,

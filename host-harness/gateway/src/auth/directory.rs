@@ -13,6 +13,8 @@ use tokio::sync::Semaphore;
 use atom_runtime::{StoreError, Tenant};
 use atom_store::TenantRegistry;
 
+use super::remembered::RememberedKeys;
+
 /// Who an API key acts for.
 pub trait KeyVerifier: Send + Sync {
     /// The tenant the key belongs to, if it is valid and not revoked.
@@ -25,6 +27,10 @@ pub trait KeyVerifier: Send + Sync {
     /// Whether keys can be checked at all (the store answers).
     fn ready(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+    /// See [`TenantRegistry::change_mark`]: `None` remembers nothing.
+    fn change_mark(&self) -> Option<u64> {
+        None
     }
 }
 
@@ -45,6 +51,10 @@ impl<T: TenantRegistry + ?Sized> KeyVerifier for T {
     fn ready(&self) -> Result<(), StoreError> {
         self.has_active_keys().map(drop)
     }
+
+    fn change_mark(&self) -> Option<u64> {
+        TenantRegistry::change_mark(self)
+    }
 }
 
 /// A registered tenant while the gateway runs.
@@ -58,6 +68,10 @@ pub struct LiveTenant {
 
 pub struct Directory {
     keys: Arc<dyn KeyVerifier>,
+    /// Bearer keys, by the tenant they act for.
+    remembered: RememberedKeys,
+    /// Ids of keys that opened a session, still working.
+    remembered_ids: RememberedKeys,
     /// Settings and credential store every tenant starts from.
     template: Tenant,
     live: Mutex<HashMap<String, LiveTenant>>,
@@ -67,17 +81,30 @@ impl Directory {
     pub fn new(keys: Arc<dyn KeyVerifier>, template: Tenant) -> Self {
         Self {
             keys,
+            remembered: RememberedKeys::default(),
+            remembered_ids: RememberedKeys::default(),
             template,
             live: Mutex::default(),
         }
     }
 
-    /// Checks a key off the async workers (it reads SQLite).
-    pub async fn verify(self: &Arc<Self>, key: String) -> Result<Option<String>, StoreError> {
-        let keys = self.keys.clone();
-        tokio::task::spawn_blocking(move || keys.verify(&key))
+    /// The tenant a key acts for: remembered while the registry has not
+    /// changed since, else checked off the async workers (it reads the
+    /// database).
+    pub async fn verify(&self, key: &str) -> Result<Option<String>, StoreError> {
+        // Read before checking: a change after it moves the mark.
+        let mark = self.keys.change_mark();
+        if let Some(tenant) = self.remembered.tenant_of(key, mark) {
+            return Ok(Some(tenant));
+        }
+        let (keys, presented) = (self.keys.clone(), key.to_owned());
+        let verified = tokio::task::spawn_blocking(move || keys.verify(&presented))
             .await
-            .map_err(|_| StoreError::Unavailable("key check did not finish".into()))?
+            .map_err(|_| StoreError::Unavailable("key check did not finish".into()))??;
+        if let Some(tenant) = &verified {
+            self.remembered.remember(key, tenant, mark);
+        }
+        Ok(verified)
     }
 
     /// Whether `tenant` is registered, off the async workers.
@@ -88,13 +115,21 @@ impl Directory {
             .map_err(|_| StoreError::Unavailable("tenant check did not finish".into()))?
     }
 
-    /// Whether the key a session was opened with still works, off the async
-    /// workers.
+    /// Whether the key a session was opened with still works: remembered
+    /// as a bearer key is, else checked off the async workers.
     pub async fn key_is_active(&self, key_id: &str) -> Result<bool, StoreError> {
-        let (keys, key_id) = (self.keys.clone(), key_id.to_owned());
-        tokio::task::spawn_blocking(move || keys.key_is_active(&key_id))
+        let mark = self.keys.change_mark();
+        if self.remembered_ids.tenant_of(key_id, mark).is_some() {
+            return Ok(true);
+        }
+        let (keys, id) = (self.keys.clone(), key_id.to_owned());
+        let active = tokio::task::spawn_blocking(move || keys.key_is_active(&id))
             .await
-            .map_err(|_| StoreError::Unavailable("key check did not finish".into()))?
+            .map_err(|_| StoreError::Unavailable("key check did not finish".into()))??;
+        if active {
+            self.remembered_ids.remember(key_id, "", mark);
+        }
+        Ok(active)
     }
 
     /// A tenant with the template's settings and a name no tenant can have
