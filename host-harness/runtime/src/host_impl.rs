@@ -24,8 +24,15 @@ impl Host for HostState {
                 .map_err(|error| store_down(&self.tenant.id, "locking a credential", error))?;
             self.credential_guard = Some(lock);
         }
-        // Read after the lock: whoever held it may have stored newer tokens.
-        self.get_credential().await
+        // Read after the lock, from the store itself: whoever held it may
+        // have stored newer tokens a moment ago.
+        self.tenant
+            .credentials
+            .get_fresh(&self.tenant.id)
+            .map_err(|error| {
+                self.store_down = true;
+                store_down(&self.tenant.id, "reading a credential", error)
+            })
     }
 
     async fn unlock_credential(&mut self) {

@@ -14,6 +14,7 @@ mod failure;
 mod host_impl;
 mod limits;
 mod outbound;
+mod remembered_credentials;
 mod sandbox;
 mod tenant;
 mod upstream_client;
@@ -26,6 +27,7 @@ pub use bindings::{CONTRACT_VERSION, contract, host_types};
 pub use failure::{Failure, Limit, StoreDown};
 pub use limits::{InstanceAllocation, Limits};
 pub use outbound::{Allowlist, OutboundStats};
+pub use remembered_credentials::RememberedCredentials;
 pub use sandbox::{HostState, Sandbox};
 pub use tenant::{
     CredentialStore, MemoryCredentialStore, OauthClient, RefreshLeases, StoreError, Tenant,

@@ -60,6 +60,21 @@ pub trait CredentialStore: RefreshLeases + Send + Sync {
         secret: CredentialSecret,
     ) -> Result<u64, StoreError>;
     fn remove(&self, tenant: &str) -> Result<(), StoreError>;
+
+    /// As `get`, but never from anything remembered: what a caller reads
+    /// once it holds the refresh lock, when another process may just have
+    /// stored newer tokens.
+    fn get_fresh(&self, tenant: &str) -> Result<Option<Credential>, StoreError> {
+        self.get(tenant)
+    }
+
+    /// A mark that differs from any earlier one once a credential may have
+    /// changed, by this process or another sharing the store, read without
+    /// querying the table; `None` when the store cannot tell (nothing may be
+    /// remembered then). See `RememberedCredentials`.
+    fn change_mark(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Credentials held in process memory only: tests and one-shot CLI calls.

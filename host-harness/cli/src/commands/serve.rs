@@ -12,7 +12,7 @@ use atom_gateway::{
     self, AdmissionLimits, GatewayConfig, HostAllowlist, KeyVerifier, ServerLimits, Shared,
 };
 use atom_gateway::{Operator, webhook_secret_id};
-use atom_runtime::InstanceAllocation;
+use atom_runtime::{InstanceAllocation, RememberedCredentials};
 use clap::Args;
 
 use crate::setup::{SandboxArgs, StoreArgs, configured_tenant, load, open_registry, open_stores};
@@ -159,7 +159,12 @@ pub async fn run(
     let app = atom_gateway::router(
         load(sandbox, &[], allocation)?,
         Arc::new(stores.tenants) as Arc<dyn KeyVerifier>,
-        configured_tenant(sandbox, stores.credentials)?,
+        // Every call reads its tenant's credential: remembered until the
+        // store says it may have changed.
+        configured_tenant(
+            sandbox,
+            Arc::new(RememberedCredentials::new(stores.credentials)),
+        )?,
         config,
         Some(stores.waits),
     );
