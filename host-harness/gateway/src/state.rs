@@ -34,8 +34,20 @@ pub trait CallHooks: Send + Sync {
     fn answered(&self, _tenant: &str, _operation: &str, _answer: &str) {}
 }
 
+/// A handle on the gateway's state: every request and task holds one, and
+/// cloning it is one reference count, not one per field.
 #[derive(Clone)]
-pub struct Gateway {
+pub struct Gateway(Arc<GatewayState>);
+
+impl std::ops::Deref for Gateway {
+    type Target = GatewayState;
+
+    fn deref(&self) -> &GatewayState {
+        &self.0
+    }
+}
+
+pub struct GatewayState {
     pub(crate) sandbox: Sandbox,
     pub(crate) directory: Arc<Directory>,
     pub(crate) sessions: Sessions,
@@ -93,7 +105,7 @@ impl Gateway {
                 cache.clone(),
             ));
         }
-        Self {
+        Self(Arc::new(GatewayState {
             directory: Arc::new(Directory::new(keys, template)),
             sessions,
             admission: Admission::new(config.admission.clone(), slots),
@@ -109,7 +121,7 @@ impl Gateway {
             sandbox,
             shared,
             fanout,
-        }
+        }))
     }
 
     /// Everything cached for `tenant` is stale, here and on every replica.

@@ -16,10 +16,11 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
 use tracing::Instrument as _;
 
 use crate::auth::principal::Principal;
@@ -73,14 +74,31 @@ struct CallContext {
     connector_id: Option<String>,
 }
 
+/// The parameters stay the caller's text: the component parses them, and
+/// the gateway only checks they are an object.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ExecuteRequest {
     operation: String,
     #[serde(default)]
-    parameters: Option<Map<String, Value>>,
+    parameters: Option<Box<RawValue>>,
     #[serde(default)]
     context: Option<CallContext>,
+}
+
+/// `{success: true, …}`, written with the component's answer as it is.
+#[derive(Serialize)]
+struct Answered<'a> {
+    success: bool,
+    result: &'a RawValue,
+    error: (),
+    details: AnsweredDetails<'a>,
+}
+
+#[derive(Serialize)]
+struct AnsweredDetails<'a> {
+    operation: &'a str,
+    request_id: &'a str,
 }
 
 /// The id ATOM sees for an operation: its own integrations name operations
@@ -199,6 +217,17 @@ pub async fn execute(
         let error = GatewayError::Forbidden("context.tenant_id is not the API key's tenant".into());
         return refused(&request_id, &request.operation, &error);
     }
+    let params = match &request.parameters {
+        Some(params) if params.get().starts_with('{') => params.get(),
+        Some(_) => {
+            let error = GatewayError::Validation {
+                field: Some("parameters".into()),
+                message: "parameters must be a JSON object".into(),
+            };
+            return refused(&request_id, &request.operation, &error);
+        }
+        None => "{}",
+    };
     let operation = request.operation.replace('_', "-");
     let span = tracing::info_span!(
         "call",
@@ -219,9 +248,8 @@ pub async fn execute(
                 operation: request.operation,
             });
         }
-        let params = Value::Object(request.parameters.unwrap_or_default()).to_string();
         gateway
-            .run_reading(&principal, &operation, &params, Reading::of(&headers))
+            .run_reading(&principal, &operation, params, Reading::of(&headers))
             .await
     }
     .instrument(span)
@@ -237,15 +265,41 @@ pub async fn execute(
     }
 }
 
-/// `{success, result, error, details}` of an answered call.
+/// `{success, result, error, details}` of an answered call; an answer that
+/// is not JSON (a component's bug) is passed on as a string.
 fn answered(request_id: &str, operation: &str, answer: String) -> Response {
-    let body = json!({
-        "success": true,
-        "result": serde_json::from_str::<Value>(&answer).unwrap_or(Value::String(answer)),
-        "error": null,
-        "details": { "operation": operation, "request_id": request_id },
+    let quoted: Box<RawValue>;
+    let result: &RawValue = match serde_json::from_str(&answer) {
+        Ok(json) => json,
+        Err(_) => match RawValue::from_string(Value::String(answer.clone()).to_string()) {
+            Ok(string) => {
+                quoted = string;
+                &quoted
+            }
+            Err(error) => return not_written(request_id, operation, &error),
+        },
+    };
+    let body = serde_json::to_vec(&Answered {
+        success: true,
+        result,
+        error: (),
+        details: AnsweredDetails {
+            operation,
+            request_id,
+        },
     });
-    with_request_id(Json(body).into_response(), request_id)
+    match body {
+        Ok(body) => with_request_id(
+            ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+            request_id,
+        ),
+        Err(error) => not_written(request_id, operation, &error),
+    }
+}
+
+fn not_written(request_id: &str, operation: &str, error: &serde_json::Error) -> Response {
+    let error = GatewayError::Unavailable(format!("the answer could not be written: {error}"));
+    failed(request_id, operation, &error, error.details())
 }
 
 /// A failure for a request the gateway refused before making any call;
