@@ -945,6 +945,31 @@ async fn atom_sees_snake_case_operation_ids_and_execute_takes_either_spelling() 
             .await;
         assert_eq!(status, StatusCode::OK, "{spelling}: {body}");
         assert_eq!(body["details"]["operation"], "list_workspaces", "{body}");
+        assert_eq!(body["success"], true, "{body}");
+        assert!(body["error"].is_null(), "{body}");
+        assert!(body["result"]["items"].is_array(), "{body}");
+    }
+    // Parameters reach the component as sent, and must be an object.
+    let (status, _, body) = gateway
+        .call(
+            &gateway.acme_key,
+            "/atom/v1/execute",
+            r#"{"operation":"get_repository","parameters":{"workspace":"atom-labs","repo_slug":"atom-core"}}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["result"]["full_name"], "atom-labs/atom-core", "{body}");
+    for wrong in ["[]", "\"atom-core\"", "3"] {
+        let (status, _, body) = gateway
+            .call(
+                &gateway.acme_key,
+                "/atom/v1/execute",
+                &format!(r#"{{"operation":"get_repository","parameters":{wrong}}}"#),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{wrong}: {body}");
+        assert_eq!(body["details"]["error_code"], "VALIDATION_ERROR", "{body}");
+        assert_eq!(body["details"]["cause"]["field"], "parameters", "{body}");
     }
 }
 
@@ -1136,4 +1161,47 @@ async fn every_route_family_honours_no_cache() {
             "{path} with no-cache asks again"
         );
     }
+}
+
+/// The gateway remembers the keys it verified and the credentials it read,
+/// yet what another process changes in the store counts from the very next
+/// request: a new token, a rotated key.
+#[tokio::test(flavor = "multi_thread")]
+async fn what_another_process_changes_in_the_store_counts_at_the_next_request() {
+    let fake = FakeBitbucket::start().await.unwrap();
+    let gateway = Gateway::start(&fake, &["--cache-ttl-secs", "0"]).await;
+    let user = |key: String| {
+        let gateway = &gateway;
+        async move {
+            let (status, _, body) = gateway
+                .call(&key, "/v1/operations/get-current-user", "{}")
+                .await;
+            (status, body)
+        }
+    };
+    let acme = gateway.acme_key.clone();
+    for _ in 0..3 {
+        let (status, body) = user(acme.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    let store_token = |token: &str| {
+        run(harness(&gateway.dir)
+            .args(["--tenant", "acme", "auth", "add-token"])
+            .args(["--kind", "access-token"])
+            .env("BITBUCKET_ACCESS_TOKEN", token));
+    };
+    store_token("a-token-bitbucket-never-issued");
+    let (status, body) = user(acme.clone()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"]["code"], "auth_invalid", "{body}");
+    store_token(ADA_TOKEN);
+    let (status, body) = user(acme.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let rotated = run(harness(&gateway.dir).args(["tenants", "rotate-key", "acme"]));
+    let (status, body) = user(acme).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the old key: {body}");
+    let (status, body) = user(rotated.trim().to_owned()).await;
+    assert_eq!(status, StatusCode::OK, "the new key: {body}");
 }
