@@ -34,7 +34,7 @@ pub fn describe(discovery: &Discovery, more_paths: MorePaths) -> Value {
     schemas.insert("Error".into(), error_schema());
     let mut paths = Map::new();
     let mut by_name = Schemas::new();
-    for op in &discovery.operations {
+    for op in discovery.operations.iter() {
         let params = hoist(schema_of(&op.parameters_schema), &op.name, &mut schemas);
         let result = hoist(schema_of(&op.result_schema), &op.name, &mut schemas);
         by_name.insert(op.name.as_str(), (params.clone(), result.clone()));

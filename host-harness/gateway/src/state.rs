@@ -190,13 +190,13 @@ async fn forget_what_others_changed(
 /// every call, so it is asked once.
 pub struct Discovery {
     pub info: IntegrationInfo,
-    pub operations: Vec<Operation>,
+    pub operations: Arc<[Operation]>,
     /// Each operation's parameter schema, parsed once rather than per request.
     pub params_schemas: HashMap<String, Value>,
 }
 
 impl Discovery {
-    fn new(info: IntegrationInfo, operations: Vec<Operation>) -> Self {
+    fn new(info: IntegrationInfo, operations: Arc<[Operation]>) -> Self {
         let params_schemas = operations
             .iter()
             .filter_map(|op| {

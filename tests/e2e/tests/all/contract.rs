@@ -105,7 +105,7 @@ async fn discovery_describes_every_operation_with_a_usable_schema() {
     let env = env().await;
     let operations = sandbox().operations(&env.tenant).await.unwrap();
     assert!(operations.len() >= 40, "the whole contract is listed");
-    for op in &operations {
+    for op in operations.iter() {
         let params: Value = serde_json::from_str(&op.parameters_schema)
             .unwrap_or_else(|e| panic!("{}: {e}", op.name));
         let result: Value = serde_json::from_str(&op.result_schema).unwrap();
