@@ -163,6 +163,7 @@ pub async fn rows(fake: &FakeBitbucket) -> Vec<Row> {
                 baseline: baseline.0,
                 unit: "req/s",
                 target: "-".into(),
+                ..Row::default()
             });
             rows.push(Row {
                 measure: format!("uncached read, {setup}: p99"),
@@ -171,6 +172,7 @@ pub async fn rows(fake: &FakeBitbucket) -> Vec<Row> {
                 baseline: baseline.1.as_secs_f64() * 1000.0,
                 unit: "ms",
                 target: "-".into(),
+                ..Row::default()
             });
         }
     }

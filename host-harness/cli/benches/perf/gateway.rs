@@ -95,6 +95,8 @@ pub fn serve(mut harness: Command, fake: &FakeBitbucket, extra: &[&str]) -> (Chi
             "4000000000",
             "--max-connections",
             "1024",
+            "--max-connections-per-client",
+            "1024",
         ])
         .args(extra)
         .env("RUST_LOG", "warn")
@@ -155,10 +157,22 @@ pub async fn read(client: &reqwest::Client, base: &str, key: &str, cached: bool)
     }
     match request.send().await {
         Ok(response) => {
-            let ok = response.status().is_success();
-            let _ = response.bytes().await;
-            ok
+            let status = response.status();
+            let body = response.bytes().await.unwrap_or_default();
+            if !status.is_success() {
+                report_once(&format!("{status}: {}", String::from_utf8_lossy(&body)));
+            }
+            status.is_success()
         }
-        Err(_) => false,
+        Err(error) => {
+            report_once(&error.to_string());
+            false
+        }
     }
+}
+
+/// The first failure of a run, so a failed run says why.
+fn report_once(what: &str) {
+    static REPORTED: std::sync::Once = std::sync::Once::new();
+    REPORTED.call_once(|| eprintln!("a gateway read failed: {what}"));
 }

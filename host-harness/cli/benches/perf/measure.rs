@@ -66,3 +66,69 @@ pub fn rss_bytes(pid: u32) -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kib| kib * 1024)
 }
+
+/// One figure of a measure and of its baseline per round, taken in turns so
+/// that whatever else the machine does falls on both alike.
+pub struct Paired {
+    pub value: Vec<f64>,
+    pub baseline: Vec<f64>,
+}
+
+impl Paired {
+    /// `rounds` rounds of `value` then `baseline`, after one of each to warm up.
+    pub async fn interleave<A, FA, B, FB>(rounds: usize, mut value: A, mut baseline: B) -> Self
+    where
+        A: FnMut() -> FA,
+        FA: Future<Output = f64>,
+        B: FnMut() -> FB,
+        FB: Future<Output = f64>,
+    {
+        value().await;
+        baseline().await;
+        let mut paired = Self {
+            value: Vec::with_capacity(rounds),
+            baseline: Vec::with_capacity(rounds),
+        };
+        for _ in 0..rounds {
+            paired.value.push(value().await);
+            paired.baseline.push(baseline().await);
+        }
+        paired
+    }
+
+    pub fn median_value(&self) -> f64 {
+        median(&self.value)
+    }
+
+    pub fn median_baseline(&self) -> f64 {
+        median(&self.baseline)
+    }
+
+    /// The lowest and highest ratio of a round's value to its baseline.
+    pub fn ratio_spread(&self) -> (f64, f64) {
+        self.value
+            .iter()
+            .zip(&self.baseline)
+            .map(|(value, baseline)| value / baseline)
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), ratio| {
+                (low.min(ratio), high.max(ratio))
+            })
+    }
+}
+
+pub fn median(samples: &[f64]) -> f64 {
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+/// CPU time of every thread of this process, for a process that runs only
+/// the work it measures.
+pub fn cpu_of_process() -> Duration {
+    // No thread name starts with a NUL.
+    cpu_except("\0")
+}
