@@ -27,6 +27,7 @@ mod fixtures;
 mod form;
 mod in_flight;
 mod pages;
+mod partial;
 mod render;
 mod routes;
 mod spec;

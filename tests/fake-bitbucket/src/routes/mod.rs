@@ -94,11 +94,15 @@ pub fn router(world: Shared) -> Router {
             world.clone(),
             record_and_fault,
         ))
-        // Outermost, so it sees injected faults and the requests they answer.
+        // Outside the recorder, so it sees injected faults and the requests
+        // they answer.
         .layer(middleware::from_fn_with_state(
             world.clone(),
             spec::validate,
         ))
+        // Outermost: the spec layer checks the whole answer, then `fields`
+        // narrows it as Bitbucket's partial responses do.
+        .layer(middleware::from_fn(crate::partial::respond))
         .with_state(world)
 }
 

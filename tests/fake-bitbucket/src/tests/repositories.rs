@@ -169,3 +169,44 @@ async fn members_are_listed_a_page_at_a_time() {
     }
     assert!(api.fake.violations().is_empty());
 }
+
+/// Bitbucket's partial responses: `fields` narrows a listing to the paths
+/// asked for, and its `next` keeps asking for them.
+#[tokio::test]
+async fn fields_narrow_a_listing_to_the_paths_asked_for() {
+    let api = Api::start().await;
+    let whole = api
+        .get("/2.0/repositories/atom-labs?pagelen=2")
+        .await
+        .json();
+    let narrow = api
+        .get("/2.0/repositories/atom-labs?pagelen=2&fields=values.slug,values.links.html,next,size")
+        .await
+        .json();
+    assert_eq!(narrow["size"], whole["size"]);
+    assert!(narrow.get("pagelen").is_none(), "{narrow}");
+    let next = narrow["next"].as_str().unwrap();
+    assert!(next.contains("fields="), "{next}");
+    for (narrowed, full) in narrow["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(whole["values"].as_array().unwrap())
+    {
+        let keys: Vec<&String> = narrowed.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["links", "slug"], "{narrowed}");
+        assert_eq!(narrowed["slug"], full["slug"]);
+        assert_eq!(narrowed["links"]["html"], full["links"]["html"]);
+        assert!(narrowed["links"].get("avatar").is_none());
+    }
+    let without = api
+        .get("/2.0/repositories/atom-labs?pagelen=2&fields=-values.links,-values.owner")
+        .await
+        .json();
+    assert!(without["values"][0].get("links").is_none());
+    assert_eq!(
+        without["values"][0]["full_name"],
+        whole["values"][0]["full_name"]
+    );
+    assert!(api.fake.violations().is_empty());
+}
