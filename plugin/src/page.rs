@@ -67,6 +67,10 @@ pub struct Listing {
     pub number_pages_when_next_missing: bool,
     /// Larger page sizes are lowered to this (pull requests cap at 50).
     pub max_size: u32,
+    /// Bitbucket's partial response (`fields=`) every page is asked with:
+    /// only what the listing reads comes over the wire and is decoded.
+    /// Kept out of cursors and added to each request.
+    pub fields: Option<&'static str>,
 }
 
 impl Listing {
@@ -79,6 +83,23 @@ impl Listing {
             sort: true,
             number_pages_when_next_missing: false,
             max_size: MAX_PAGE_SIZE,
+            fields: None,
+        }
+    }
+
+    /// The listing, asking each page for `fields` only.
+    pub const fn fields(self, fields: &'static str) -> Listing {
+        Listing {
+            fields: Some(fields),
+            ..self
+        }
+    }
+
+    /// `endpoint` with the listing's partial-response fields, if it has any.
+    fn narrowed(&self, endpoint: Endpoint) -> Endpoint {
+        match self.fields {
+            Some(fields) => endpoint.query("fields", fields),
+            None => endpoint,
         }
     }
 
@@ -115,7 +136,7 @@ where
 {
     let wanted = pages_wanted(page)?;
     let first_endpoint = apply(endpoint, page, listing)?;
-    let first: Paginated<T> = upstream.json(&first_endpoint)?;
+    let first: Paginated<T> = upstream.json(&listing.narrowed(first_endpoint.clone()))?;
     let mut next = next_cursor(&first_endpoint, &first, listing);
     let known = Known {
         total: first.size,
@@ -135,7 +156,8 @@ where
                     .collect()
             },
         );
-        for (answer, endpoint) in upstream.send_all(&batch).into_iter().zip(&batch) {
+        let sent: Vec<Endpoint> = batch.iter().cloned().map(|e| listing.narrowed(e)).collect();
+        for (answer, endpoint) in upstream.send_all(&sent).into_iter().zip(&batch) {
             let answer = answer.and_then(|response| answer_of::<Paginated<T>>(endpoint, &response));
             let Ok(answer) = answer else {
                 // Later answers of the batch are dropped: the cursor replays them.

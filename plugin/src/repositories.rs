@@ -81,6 +81,14 @@ impl ApiRepository {
     }
 }
 
+/// What [`ApiRepository`] reads of each repository, and the page's own
+/// fields: a listing's repositories come without their owner, avatars,
+/// the links it does not read and the rest, so less is carried and decoded.
+const LISTED_FIELDS: &str = "size,page,pagelen,next,values.uuid,values.slug,values.name,\
+values.full_name,values.description,values.is_private,values.mainbranch.name,values.language,\
+values.size,values.has_issues,values.created_on,values.updated_on,values.project.key,\
+values.workspace.slug,values.links.html,values.links.clone";
+
 pub fn list(
     upstream: &dyn Upstream,
     request: ListRepositoriesRequest,
@@ -92,7 +100,7 @@ pub fn list(
         upstream,
         endpoint,
         request.page.as_ref(),
-        Listing::new("repositories", &["role"]),
+        Listing::new("repositories", &["role"]).fields(LISTED_FIELDS),
         ApiRepository::into_repository,
     )?;
     Ok(RepositoryPage { items, next_cursor })

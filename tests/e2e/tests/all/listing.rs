@@ -132,12 +132,13 @@ async fn pages_that_fail_midway_lose_nothing_and_repeat_nothing() {
         ))
         .unwrap();
     let expected = acme_slugs(&env);
-    env.fake.set_faults(FaultPlan::new(7).rule(FaultRule::route(
-        "GET",
-        "/2.0/repositories/acme",
-        0.25,
-        FaultKind::ServerError,
-    )));
+    env.fake
+        .set_faults(FaultPlan::new(23).rule(FaultRule::route(
+            "GET",
+            "/2.0/repositories/acme",
+            0.25,
+            FaultKind::ServerError,
+        )));
     let (mut all, mut cursor, mut failed, mut cut_short) = (Vec::new(), Value::Null, 0, 0);
     for _ in 0..200 {
         let answer = atom_test_support::exec_in(
@@ -315,4 +316,41 @@ async fn a_repository_by_uuid_and_with_an_api_token() {
             encoded(&repo_uuid)
         )
     );
+}
+
+/// A listing asks Bitbucket for the fields it reads only (a partial
+/// response), and loses none the contract returns: each listed repository
+/// is the one `get-repository` answers from the whole object.
+#[tokio::test]
+async fn a_listing_asks_only_for_what_it_reads_and_loses_nothing() {
+    let env = env().await;
+    let page = env
+        .exec(
+            "list-repositories",
+            json!({ "workspace": "atom-labs", "page": { "size": 6 } }),
+        )
+        .await
+        .expect("a page");
+    let request = env.fake.control().requests.last().cloned().unwrap();
+    let fields = request
+        .query
+        .iter()
+        .find(|(key, _)| key == "fields")
+        .map(|(_, value)| value.clone())
+        .expect("the listing sends fields");
+    assert!(fields.contains("values.links.clone"), "{fields}");
+    assert!(!fields.contains("owner"), "{fields}");
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 6, "{page}");
+    for listed in items {
+        let whole = env
+            .exec(
+                "get-repository",
+                json!({ "workspace": "atom-labs", "repo_slug": listed["slug"] }),
+            )
+            .await
+            .expect("the repository");
+        assert_eq!(listed, &whole);
+    }
+    assert!(env.fake.violations().is_empty());
 }
