@@ -82,8 +82,9 @@ impl ApiRepository {
 }
 
 /// What [`ApiRepository`] reads of each repository, and the page's own
-/// fields: a listing's repositories come without their owner, avatars,
-/// the links it does not read and the rest, so less is carried and decoded.
+/// fields: a listing's repositories come without their owner, the links it
+/// does not read and the rest. A page of 100 of the fake's repositories is
+/// 66 KB instead of 113 KB; live Bitbucket's carry a dozen more links each.
 const LISTED_FIELDS: &str = "size,page,pagelen,next,values.uuid,values.slug,values.name,\
 values.full_name,values.description,values.is_private,values.mainbranch.name,values.language,\
 values.size,values.has_issues,values.created_on,values.updated_on,values.project.key,\

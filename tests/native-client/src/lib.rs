@@ -33,9 +33,15 @@ struct ContractPage {
     next_cursor: Option<String>,
 }
 
-/// Lists every repository of `workspace` page by page (100 a page) on a
-/// runtime of its own; the number listed.
-pub fn list_repositories(api_base: &str, workspace: &str, token: &str) -> usize {
+/// Lists every repository of `workspace` page by page (100 a page, with
+/// Bitbucket's partial response `fields` when given) on a runtime of its
+/// own; the number listed.
+pub fn list_repositories(
+    api_base: &str,
+    workspace: &str,
+    token: &str,
+    fields: Option<&str>,
+) -> usize {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -44,6 +50,9 @@ pub fn list_repositories(api_base: &str, workspace: &str, token: &str) -> usize 
     runtime.block_on(async {
         let mut listed = 0;
         let mut url = format!("{api_base}/repositories/{workspace}?pagelen=100");
+        if let Some(fields) = fields {
+            url = format!("{url}&fields={fields}");
+        }
         loop {
             let body = client
                 .get(&url)

@@ -38,6 +38,8 @@ const LOAD_SPAN: Duration = Duration::from_secs(1);
 const CLIENTS: [usize; 3] = [1, 8, 64];
 /// Set in the child process that runs the native client alone.
 const NATIVE_LISTING: &str = "ATOM_BENCH_NATIVE_LISTING";
+/// The `fields` the component's listing sent, for the native client to send.
+const NATIVE_FIELDS: &str = "ATOM_BENCH_NATIVE_FIELDS";
 const TENANTS: usize = 1_000;
 const UPSTREAM_LATENCY: Duration = Duration::from_millis(20);
 
@@ -282,6 +284,16 @@ async fn discovery(sandbox: &Sandbox, tenant: &Tenant) -> Row {
 /// 20 pages a call, against a native client in a process of its own.
 async fn listing_against_native(sandbox: &Sandbox, tenant: &Tenant, fake: &FakeBitbucket) -> Row {
     let api = fake.api_base_url();
+    // The native client sends the requests the component sent, with the
+    // same partial response.
+    listing::through_component(sandbox, tenant, "acme", 20).await;
+    let fields = fake.control().requests.last().and_then(|request| {
+        request
+            .query
+            .iter()
+            .find(|(key, _)| key == "fields")
+            .map(|(_, value)| value.clone())
+    });
     let paired = Paired::interleave(
         ROUNDS,
         || async {
@@ -290,14 +302,15 @@ async fn listing_against_native(sandbox: &Sandbox, tenant: &Tenant, fake: &FakeB
             assert_eq!(listed, listing::REPOSITORIES);
             millis(cpu)
         },
-        || native_listing_cpu(&api),
+        || native_listing_cpu(&api, fields.as_deref()),
     )
     .await;
     Row {
         measure: "10,000-repository listing, client CPU, component at 20 pages of 100 a call"
             .into(),
         value: paired.median_value(),
-        baseline_name: "native Rust client (reqwest + serde, typed), own process".into(),
+        baseline_name:
+            "native Rust client (reqwest + serde, typed), own process, the same requests".into(),
         baseline: paired.median_baseline(),
         unit: "ms",
         target: "<= 2x (aim 1.1x)".into(),
@@ -312,13 +325,15 @@ async fn listing_against_native(sandbox: &Sandbox, tenant: &Tenant, fake: &FakeB
 
 /// The native listing's CPU in milliseconds, run by this binary in a child
 /// process that does nothing else.
-async fn native_listing_cpu(api: &str) -> f64 {
-    let api = api.to_owned();
+async fn native_listing_cpu(api: &str, fields: Option<&str>) -> f64 {
+    let (api, fields) = (api.to_owned(), fields.map(str::to_owned));
     let output = tokio::task::spawn_blocking(move || {
-        Command::new(std::env::current_exe().unwrap())
-            .env(NATIVE_LISTING, api)
-            .output()
-            .unwrap()
+        let mut child = Command::new(std::env::current_exe().unwrap());
+        child.env(NATIVE_LISTING, api).env_remove(NATIVE_FIELDS);
+        if let Some(fields) = fields {
+            child.env(NATIVE_FIELDS, fields);
+        }
+        child.output().unwrap()
     })
     .await
     .unwrap();
@@ -337,7 +352,8 @@ async fn native_listing_cpu(api: &str) -> f64 {
 /// The child process's work: one listing to warm up, then one measured;
 /// prints the measured listing's CPU in nanoseconds.
 fn native_listing_process(api: &str) {
-    let list = || native_client::list_repositories(api, "acme", ADA_TOKEN);
+    let fields = std::env::var(NATIVE_FIELDS).ok();
+    let list = || native_client::list_repositories(api, "acme", ADA_TOKEN, fields.as_deref());
     assert_eq!(list(), listing::REPOSITORIES);
     let before = cpu_of_process();
     assert_eq!(list(), listing::REPOSITORIES);
@@ -475,7 +491,7 @@ async fn concurrent_listing(sandbox: &Sandbox, tenant: &Tenant, fake: &FakeBitbu
     assert_eq!(listed, listing::REPOSITORIES);
     let native = tokio::task::spawn_blocking(move || {
         let started = Instant::now();
-        let listed = native_client::list_repositories(&api, "acme", ADA_TOKEN);
+        let listed = native_client::list_repositories(&api, "acme", ADA_TOKEN, None);
         assert_eq!(listed, listing::REPOSITORIES);
         started.elapsed()
     })
