@@ -36,6 +36,8 @@ const ROUNDS: usize = 5;
 /// Each round of a gateway figure: this long under load.
 const LOAD_SPAN: Duration = Duration::from_secs(1);
 const CLIENTS: [usize; 3] = [1, 8, 64];
+/// Listings a round of the listing figure takes the median of, each side.
+const LISTINGS_A_ROUND: usize = 3;
 /// Set in the child process that runs the native client alone.
 const NATIVE_LISTING: &str = "ATOM_BENCH_NATIVE_LISTING";
 /// The `fields` the component's listing sent, for the native client to send.
@@ -272,11 +274,9 @@ async fn discovery(sandbox: &Sandbox, tenant: &Tenant) -> Row {
         unit: "µs",
         target: "from the host's copy, computed once".into(),
         spread: Some(paired.ratio_spread()),
-        check: Some(Check {
-            name: "discovery_vs_fresh_call",
-            better: Better::Lower,
-            absolute: false,
-        }),
+        // A fraction of a microsecond: a fifth of it is noise, so the
+        // check leaves it out; whether the copy is kept shows in its ratio.
+        check: None,
     }
 }
 
@@ -297,10 +297,14 @@ async fn listing_against_native(sandbox: &Sandbox, tenant: &Tenant, fake: &FakeB
     let paired = Paired::interleave(
         ROUNDS,
         || async {
-            let (cpu, _, listed) =
-                cpu_and_wall(listing::through_component(sandbox, tenant, "acme", 20)).await;
-            assert_eq!(listed, listing::REPOSITORIES);
-            millis(cpu)
+            let mut samples = Vec::with_capacity(LISTINGS_A_ROUND);
+            for _ in 0..LISTINGS_A_ROUND {
+                let (cpu, _, listed) =
+                    cpu_and_wall(listing::through_component(sandbox, tenant, "acme", 20)).await;
+                assert_eq!(listed, listing::REPOSITORIES);
+                samples.push(millis(cpu));
+            }
+            measure::median(&samples)
         },
         || native_listing_cpu(&api, fields.as_deref()),
     )
@@ -355,9 +359,14 @@ fn native_listing_process(api: &str) {
     let fields = std::env::var(NATIVE_FIELDS).ok();
     let list = || native_client::list_repositories(api, "acme", ADA_TOKEN, fields.as_deref());
     assert_eq!(list(), listing::REPOSITORIES);
-    let before = cpu_of_process();
-    assert_eq!(list(), listing::REPOSITORIES);
-    println!("{}", (cpu_of_process() - before).as_nanos());
+    let samples: Vec<f64> = (0..LISTINGS_A_ROUND)
+        .map(|_| {
+            let before = cpu_of_process();
+            assert_eq!(list(), listing::REPOSITORIES);
+            (cpu_of_process() - before).as_nanos() as f64
+        })
+        .collect();
+    println!("{}", measure::median(&samples) as u64);
 }
 
 /// `execute get-current-user` through the gateway, cached and not, against
