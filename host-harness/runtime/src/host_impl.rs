@@ -6,15 +6,24 @@ use crate::host_types::{Credential, CredentialSecret, Host, LogLevel, OauthClien
 use crate::sandbox::HostState;
 use crate::tenant::StoreError;
 
+impl HostState {
+    /// A credential read as the guest sees it: a store that failed marks
+    /// the call, so its answer says the store, not the component, failed.
+    fn credential_read(
+        &mut self,
+        read: Result<Option<Credential>, StoreError>,
+    ) -> wasmtime::Result<Option<Credential>> {
+        read.map_err(|error| {
+            self.store_down = true;
+            store_down(&self.tenant.id, "reading a credential", error)
+        })
+    }
+}
+
 impl Host for HostState {
     async fn get_credential(&mut self) -> wasmtime::Result<Option<Credential>> {
-        self.tenant
-            .credentials
-            .get(&self.tenant.id)
-            .map_err(|error| {
-                self.store_down = true;
-                store_down(&self.tenant.id, "reading a credential", error)
-            })
+        let read = self.tenant.credentials.get(&self.tenant.id);
+        self.credential_read(read)
     }
 
     async fn lock_credential(&mut self) -> wasmtime::Result<Option<Credential>> {
@@ -26,13 +35,8 @@ impl Host for HostState {
         }
         // Read after the lock, from the store itself: whoever held it may
         // have stored newer tokens a moment ago.
-        self.tenant
-            .credentials
-            .get_fresh(&self.tenant.id)
-            .map_err(|error| {
-                self.store_down = true;
-                store_down(&self.tenant.id, "reading a credential", error)
-            })
+        let read = self.tenant.credentials.get_fresh(&self.tenant.id);
+        self.credential_read(read)
     }
 
     async fn unlock_credential(&mut self) {
