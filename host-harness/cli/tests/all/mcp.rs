@@ -235,6 +235,16 @@ async fn post_mcp(
     origin: Option<&str>,
     message: Value,
 ) -> (reqwest::StatusCode, Option<String>, Value) {
+    send_mcp(mcp_request(gateway, key, session, origin, message)).await
+}
+
+fn mcp_request(
+    gateway: &Gateway,
+    key: Option<&str>,
+    session: Option<&str>,
+    origin: Option<&str>,
+    message: Value,
+) -> reqwest::RequestBuilder {
     let mut request = reqwest::Client::new()
         .post(gateway.url("/mcp"))
         .header("content-type", "application/json")
@@ -250,6 +260,12 @@ async fn post_mcp(
     if let Some(origin) = origin {
         request = request.header("origin", origin);
     }
+    request
+}
+
+async fn send_mcp(
+    request: reqwest::RequestBuilder,
+) -> (reqwest::StatusCode, Option<String>, Value) {
     let response = request.send().await.unwrap();
     let status = response.status();
     let session = response
@@ -350,6 +366,39 @@ async fn the_gateway_serves_mcp_to_a_tenants_key_and_keeps_tenants_apart() {
     .await;
     assert_eq!(answer["result"]["isError"], false, "{answer}");
     assert_eq!(answer["result"]["structuredContent"]["id"], 4);
+    // The same read again comes from the gateway's cache, unless the
+    // request says `Cache-Control: no-cache`.
+    let upstream = || fake.control().requests.len();
+    let before = upstream();
+    let (_, _, again) = post_mcp(
+        &gateway,
+        Some(&gateway.acme_key),
+        Some(&session),
+        None,
+        call.clone(),
+    )
+    .await;
+    assert_eq!(again["result"]["structuredContent"]["id"], 4, "{again}");
+    let sent: Vec<String> = fake.control().requests[before..]
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    assert_eq!(
+        upstream(),
+        before,
+        "answered from the cache, the scopes too: {sent:?}"
+    );
+    let fresh = mcp_request(
+        &gateway,
+        Some(&gateway.acme_key),
+        Some(&session),
+        None,
+        call.clone(),
+    )
+    .header("cache-control", "no-cache");
+    let (_, _, fresh) = send_mcp(fresh).await;
+    assert_eq!(fresh["result"]["structuredContent"]["id"], 4, "{fresh}");
+    assert!(upstream() > before, "a fresh read reached Bitbucket");
 
     // Another tenant's key cannot ride acme's session.
     let (status, _, stolen) = post_mcp(

@@ -21,6 +21,8 @@ use tower::ServiceBuilder;
 use tower::util::BoxCloneSyncService;
 
 use crate::auth::principal::{Principal, Proof};
+use crate::cache::Lasting;
+use crate::calls::Reading;
 use crate::error::GatewayError;
 use crate::state::Gateway;
 
@@ -82,7 +84,14 @@ async fn bind_tenant(State(gateway): State<Gateway>, mut request: Request, next:
         .into_response();
     }
     let tenant = principal.tenant.clone();
-    let backend = Arc::new(GatewayBackend { gateway, principal });
+    // Each HTTP request gets its backend: a client that sends
+    // `Cache-Control: no-cache` gets fresh reads for that request's calls.
+    let reading = Reading::of(request.headers());
+    let backend = Arc::new(GatewayBackend {
+        gateway,
+        principal,
+        reading,
+    });
     request
         .extensions_mut()
         .insert(TenantBackend { tenant, backend });
@@ -93,6 +102,7 @@ async fn bind_tenant(State(gateway): State<Gateway>, mut request: Request, next:
 pub struct GatewayBackend {
     gateway: Gateway,
     principal: Principal,
+    reading: Reading,
 }
 
 impl Backend for GatewayBackend {
@@ -104,7 +114,7 @@ impl Backend for GatewayBackend {
     async fn usable(&self) -> Result<Option<Vec<String>>, CallError> {
         // Unknown (no answer, or scopes Bitbucket did not say) lists every
         // tool; Bitbucket still refuses what it must.
-        let Ok(answer) = self.gateway.run(&self.principal, "health", "{}").await else {
+        let Some(answer) = self.health().await else {
             return Ok(None);
         };
         let report: Value = serde_json::from_str(&answer).unwrap_or_default();
@@ -113,11 +123,40 @@ impl Backend for GatewayBackend {
 
     async fn call(&self, name: &str, params_json: String) -> Result<String, CallError> {
         self.gateway
-            .run(&self.principal, name, &params_json)
+            .run_reading(&self.principal, name, &params_json, self.reading)
             .await
             .map_err(call_error)
     }
 }
+
+impl GatewayBackend {
+    /// The tenant's health report, which says what its credential's scopes
+    /// cover. Asked before every tool call, so it is kept for the read
+    /// cache's TTL: `health` itself is never cached (a health check must
+    /// look), but this use of it need not cost an upstream request per call.
+    async fn health(&self) -> Option<String> {
+        let tenant = self.principal.tenant.as_str();
+        let cache = self.gateway.cache.as_ref();
+        if self.reading == Reading::Cached
+            && let Some(report) = cache.and_then(|c| c.get(tenant, USABLE, &Value::Null))
+        {
+            return Some(report.to_string());
+        }
+        let report = self
+            .gateway
+            .run(&self.principal, "health", "{}")
+            .await
+            .ok()?;
+        if let Some(cache) = cache {
+            cache.put(tenant, USABLE, &Value::Null, &report, Lasting::Read);
+        }
+        Some(report)
+    }
+}
+
+/// The read cache's entry for a tenant's health report as MCP uses it: a
+/// name no operation has, so no call is ever answered from it.
+const USABLE: &str = "/mcp/usable";
 
 /// An operation as a tool. The OAuth exchanges are the host's login flow,
 /// not something an agent does, so they are not tools.
