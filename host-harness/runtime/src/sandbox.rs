@@ -102,6 +102,11 @@ impl Sandbox {
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
+        // `ATOM_PERF_MAP=1` names guest functions in `perf` profiles (through
+        // /tmp/perf-PID.map) instead of leaving them anonymous JIT code.
+        if std::env::var_os("ATOM_PERF_MAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         if let InstanceAllocation::Pooling { instances } = allocation {
             config.allocation_strategy(pooling(instances, &limits));
         }
