@@ -65,7 +65,7 @@ fn main() {
     println!();
     table::print(&rows);
     println!(
-        "\n{} cores, {}; dev profile (dependencies at opt-level 2)",
+        "\n{} cores, {}; dev profile (dependencies at opt-level 2, without debug assertions)",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         cpu_model()
     );
