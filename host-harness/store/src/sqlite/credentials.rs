@@ -141,6 +141,7 @@ impl SealedCredentials for SqliteCredentialStore {
             Ok::<_, StoreError>(u64::try_from(changed).unwrap_or(u64::MAX))
         })?;
         transaction.commit().map_err(failed)?;
+        self.watch.changed_here();
         inner.keyring = new_keyring;
         // Old-key ciphertext lingers in the write-ahead log until it is
         // overwritten; truncating it now is best effort, since readers in
@@ -245,6 +246,7 @@ impl CredentialStore for SqliteCredentialStore {
         .map_err(failed)?;
         if changed == 1 {
             transaction.commit().map_err(failed)?;
+            self.watch.changed_here();
             return Ok(expected_version + 1);
         }
         let current = transaction
@@ -270,6 +272,7 @@ impl CredentialStore for SqliteCredentialStore {
                 params![tenant, self.connection],
             )
             .map_err(self.failed("removing a credential"))?;
+        self.watch.changed_here();
         Ok(())
     }
 

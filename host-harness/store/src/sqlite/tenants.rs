@@ -56,6 +56,7 @@ impl TenantRegistry for SqliteTenantRegistry {
         }
         insert_key(&transaction, name, &key)?;
         transaction.commit().map_err(failed("adding a tenant"))?;
+        self.watch.changed_here();
         Ok(key.shown)
     }
 
@@ -86,6 +87,7 @@ impl TenantRegistry for SqliteTenantRegistry {
             .map_err(failed("rotating a key"))?;
         insert_key(&transaction, name, &key)?;
         transaction.commit().map_err(failed("rotating a key"))?;
+        self.watch.changed_here();
         Ok(key.shown)
     }
 
@@ -110,7 +112,9 @@ impl TenantRegistry for SqliteTenantRegistry {
                 params![at, name],
             )
             .map_err(failed("revoking a tenant"))?;
-        transaction.commit().map_err(failed("revoking a tenant"))
+        transaction.commit().map_err(failed("revoking a tenant"))?;
+        self.watch.changed_here();
+        Ok(())
     }
 
     fn list(&self) -> Result<Vec<TenantRecord>, StoreError> {

@@ -11,6 +11,7 @@ for_each_backend!(
     names_are_checked,
     unknown_tenants_are_refused,
     a_rotation_or_revocation_elsewhere_moves_the_change_mark,
+    a_revocation_by_another_process_moves_the_change_mark,
 );
 
 /// What lets the gateway remember verified keys: another handle's (another
@@ -30,6 +31,18 @@ fn a_rotation_or_revocation_elsewhere_moves_the_change_mark(backend: &Backend) {
     watching.add("globex").unwrap();
     watching.rotate_key("globex").unwrap();
     assert_ne!(watching.change_mark(), Some(before), "its own, at once");
+}
+
+/// A commit on a connection none of this process's handles share (another
+/// process's) reaches the mark too: SQLite's within its poll interval,
+/// PostgreSQL's when its notification arrives.
+fn a_revocation_by_another_process_moves_the_change_mark(backend: &Backend) {
+    let watching = backend.tenants();
+    watching.add("acme").unwrap();
+    let mark = || watching.change_mark();
+    let before = first_mark(mark);
+    backend.execute("UPDATE api_keys SET revoked_at = 1 WHERE tenant = 'acme'");
+    assert!(moves_from(before, mark), "a revocation by another process");
 }
 
 fn a_key_acts_as_its_tenant_until_rotated_or_revoked(backend: &Backend) {
