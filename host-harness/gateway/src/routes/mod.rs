@@ -7,6 +7,9 @@ pub mod mcp;
 pub mod operator;
 pub mod v1;
 
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use axum::http::HeaderMap;
 
 /// The caller's `X-Request-Id` when it is a plain token, else a fresh one.
@@ -22,11 +25,24 @@ pub fn request_id(headers: &HeaderMap) -> String {
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
         })
         .map(str::to_owned)
-        .unwrap_or_else(|| {
-            let mut bytes = [0u8; 8];
-            let _ = getrandom::fill(&mut bytes);
-            bytes.iter().map(|b| format!("{b:02x}")).collect()
-        })
+        .unwrap_or_else(fresh_request_id)
+}
+
+/// 16 hex digits, unique within the process and, from a random start,
+/// across processes: an id to correlate by, not a secret, so one system
+/// call at start instead of one per request.
+fn fresh_request_id() -> String {
+    static START: OnceLock<u64> = OnceLock::new();
+    static ISSUED: AtomicU64 = AtomicU64::new(0);
+    let start = *START.get_or_init(|| {
+        let mut bytes = [0u8; 8];
+        let _ = getrandom::fill(&mut bytes);
+        u64::from_le_bytes(bytes)
+    });
+    format!(
+        "{:016x}",
+        start.wrapping_add(ISSUED.fetch_add(1, Ordering::Relaxed))
+    )
 }
 
 /// Now, as RFC 3339 text, for the health answers' timestamps.
