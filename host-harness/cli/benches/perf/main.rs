@@ -134,8 +134,8 @@ async fn run(fake: &FakeBitbucket) -> Vec<Row> {
     if std::env::var("ATOM_BENCH_PROFILE").as_deref() == Ok("deployment") {
         return deployment::rows(fake).await;
     }
-    if std::env::var("ATOM_BENCH_PROFILE").as_deref() == Ok("uncached") {
-        gateway_under_load(fake).await;
+    if let Ok(reads @ ("cached" | "uncached")) = std::env::var("ATOM_BENCH_PROFILE").as_deref() {
+        gateway_under_load(fake, reads == "cached").await;
         return Vec::new();
     }
     if let Ok(work) = std::env::var("ATOM_BENCH_PROFILE") {
@@ -446,10 +446,10 @@ async fn gateway_against_upstream(fake: &FakeBitbucket) -> Vec<Row> {
     rows
 }
 
-/// `ATOM_BENCH_PROFILE=uncached`: 8 connections of uncached reads through a
-/// gateway for 15 seconds, its process id printed first, for a profiler
-/// attached to it (`perf record -g -p <pid>`).
-async fn gateway_under_load(fake: &FakeBitbucket) {
+/// `ATOM_BENCH_PROFILE=cached` or `uncached`: 8 connections of such reads
+/// through a gateway for 15 seconds, its process id printed first, for a
+/// profiler attached to it (`perf record -g -p <pid>`).
+async fn gateway_under_load(fake: &FakeBitbucket, cached: bool) {
     let gateway = tokio::task::block_in_place(|| gateway::start(fake, 1));
     eprintln!("gateway pid {}", gateway.child.id());
     let (client, base, key) = (
@@ -459,10 +459,11 @@ async fn gateway_under_load(fake: &FakeBitbucket) {
     );
     let rate = gateway::throughput(8, Duration::from_secs(15), move || {
         let (client, base, key) = (client.clone(), base.clone(), key.clone());
-        async move { gateway::read(&client, &base, &key, false).await }
+        async move { gateway::read(&client, &base, &key, cached).await }
     })
     .await;
-    eprintln!("uncached: {rate:.0} req/s");
+    let reads = if cached { "cached" } else { "uncached" };
+    eprintln!("{reads}: {rate:.0} req/s");
 }
 
 /// Runs one workload for ten seconds and nothing else, for a profiler:
