@@ -27,7 +27,7 @@ use fake_bitbucket::{ADA_TOKEN, FakeBitbucket, FaultKind, FaultPlan, FaultRule};
 
 use measure::{Paired, cpu_of_process};
 use measure::{cpu_and_wall, latency, rss_bytes};
-use table::{Better, Check, Row};
+use table::{Better, Check, Figure, Row};
 
 pub const FAKE_THREADS: &str = "fake-";
 const OVERHEAD_CALLS: usize = 400;
@@ -49,6 +49,19 @@ fn main() {
     if let Ok(api) = std::env::var(NATIVE_LISTING) {
         return native_listing_process(&api);
     }
+    let machine = format!(
+        "{} cores, {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        cpu_model()
+    );
+    let baseline = std::env::var_os("ATOM_BENCH_BASELINE").map(std::path::PathBuf::from);
+    // Before minutes of measuring: is there a run to hold this one to?
+    if let Some(path) = &baseline
+        && let Err(none_saved) = table::regressions(&[], &machine, path)
+    {
+        eprintln!("{none_saved}");
+        std::process::exit(2);
+    }
     let fake_runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("fake-bitbucket")
@@ -64,16 +77,18 @@ fn main() {
     let rows = runtime.block_on(run(&fake));
     println!();
     table::print(&rows);
-    println!(
-        "\n{} cores, {}; dev profile (dependencies at opt-level 2, without debug assertions)",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        cpu_model()
-    );
+    println!("\n{machine}; dev profile (dependencies at opt-level 2, without debug assertions)");
     if let Some(path) = std::env::var_os("ATOM_BENCH_SAVE") {
-        table::save(&rows, std::path::Path::new(&path));
+        table::save(&rows, &machine, std::path::Path::new(&path));
     }
-    if let Some(path) = std::env::var_os("ATOM_BENCH_BASELINE") {
-        let worse = table::regressions(&rows, std::path::Path::new(&path));
+    if let Some(path) = baseline {
+        let worse = match table::regressions(&rows, &machine, &path) {
+            Ok(worse) => worse,
+            Err(none_saved) => {
+                eprintln!("\n{none_saved}");
+                std::process::exit(2);
+            }
+        };
         if !worse.is_empty() {
             eprintln!("\nworse than the saved run by more than 20 %:");
             for line in &worse {
@@ -158,7 +173,7 @@ async fn run(fake: &FakeBitbucket) -> Vec<Row> {
         check: Some(Check {
             name: "component_size_kib",
             better: Better::Lower,
-            absolute: true,
+            figure: Figure::Value,
         }),
         ..Row::default()
     });
@@ -243,7 +258,7 @@ async fn sandbox_overhead(pooled: &Sandbox, on_demand: &Sandbox, tenant: &Tenant
         check: Some(Check {
             name: "sandbox_overhead_vs_on_demand",
             better: Better::Lower,
-            absolute: false,
+            figure: Figure::BestRound,
         }),
     }
 }
@@ -322,7 +337,7 @@ async fn listing_against_native(sandbox: &Sandbox, tenant: &Tenant, fake: &FakeB
         check: Some(Check {
             name: "listing_cpu_vs_native",
             better: Better::Lower,
-            absolute: false,
+            figure: Figure::Median,
         }),
     }
 }
@@ -438,7 +453,7 @@ async fn gateway_against_upstream(fake: &FakeBitbucket) -> Vec<Row> {
                 check: Some(Check {
                     name,
                     better: Better::Higher,
-                    absolute: false,
+                    figure: Figure::BestRound,
                 }),
             });
         }

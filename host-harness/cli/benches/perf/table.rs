@@ -23,9 +23,24 @@ pub struct Check {
     /// Its name in the saved file.
     pub name: &'static str,
     pub better: Better,
-    /// The value itself (a size) rather than its ratio to the baseline:
-    /// ratios carry over between machines, absolute times do not.
-    pub absolute: bool,
+    pub figure: Figure,
+}
+
+/// Which figure of a row the check holds to the saved run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Figure {
+    /// The value itself (a size): ratios carry over between runs, absolute
+    /// times do not.
+    Value,
+    /// The best round's ratio. What else runs on the machine only ever
+    /// makes a round worse, so the best round of the gateway's reads moves
+    /// least between runs (their median moved by a quarter between quiet
+    /// runs).
+    BestRound,
+    /// The ratio of the medians: the listing's best round is the one whose
+    /// native baseline was slowest; it moved between 2.78x and 4.07x over
+    /// four runs whose medians were 4.22x to 4.64x.
+    Median,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -42,17 +57,14 @@ impl Row {
         (self.baseline > 0.0).then(|| self.value / self.baseline)
     }
 
-    /// The figure the check compares: of interleaved rounds, the best
-    /// round's ratio. What else runs on the machine only ever makes a round
-    /// worse, so the best round moves least between runs (the median of the
-    /// gateway's 8-connection reads moved by a quarter between quiet runs).
+    /// The figure the check compares (see [`Figure`]).
     fn checked_figure(&self) -> Option<(&'static str, Better, f64)> {
         let check = self.check.as_ref()?;
-        let figure = match (check.absolute, self.spread, check.better) {
-            (true, _, _) => self.value,
-            (false, Some((_, high)), Better::Higher) => high,
-            (false, Some((low, _)), Better::Lower) => low,
-            (false, None, _) => self.ratio()?,
+        let figure = match (check.figure, self.spread, check.better) {
+            (Figure::Value, _, _) => self.value,
+            (Figure::BestRound, Some((_, high)), Better::Higher) => high,
+            (Figure::BestRound, Some((low, _)), Better::Lower) => low,
+            (Figure::BestRound | Figure::Median, _, _) => self.ratio()?,
         };
         Some((check.name, check.better, figure))
     }
@@ -84,23 +96,48 @@ pub fn print(rows: &[Row]) {
     }
 }
 
-/// Writes the checked figures of `rows` to `path` as JSON.
-pub fn save(rows: &[Row], path: &Path) {
-    let figures: BTreeMap<&str, f64> = rows
+/// The saved runs, one per machine (its CPU model and core count): the
+/// ratios to the fake and to the on-demand allocator differ between two
+/// machines by more than the check's tolerance, so a run is only held to
+/// one saved on a machine like it.
+type SavedRuns = BTreeMap<String, BTreeMap<String, f64>>;
+
+fn saved_runs(path: &Path) -> SavedRuns {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text)
+            .unwrap_or_else(|error| panic!("reading the saved runs {}: {error}", path.display())),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => SavedRuns::new(),
+        Err(error) => panic!("reading the saved runs {}: {error}", path.display()),
+    }
+}
+
+/// Saves the checked figures of `rows` at `path` as `machine`'s run,
+/// keeping the other machines' runs.
+pub fn save(rows: &[Row], machine: &str, path: &Path) {
+    let mut runs = saved_runs(path);
+    let figures = rows
         .iter()
         .filter_map(Row::checked_figure)
-        .map(|(name, _, figure)| (name, figure))
+        .map(|(name, _, figure)| (name.to_owned(), figure))
         .collect();
-    let text = serde_json::to_string_pretty(&figures).unwrap();
+    runs.insert(machine.to_owned(), figures);
+    let text = serde_json::to_string_pretty(&runs).unwrap();
     std::fs::write(path, text + "\n").unwrap();
 }
 
-/// The checked figures of `rows` that are worse than those saved at `path`
-/// by more than [`TOLERANCE`], each as a line saying by how much.
-pub fn regressions(rows: &[Row], path: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|error| panic!("reading the saved run {}: {error}", path.display()));
-    let saved: BTreeMap<String, f64> = serde_json::from_str(&text).unwrap();
+/// The checked figures of `rows` that are worse than `machine`'s run saved
+/// at `path` by more than [`TOLERANCE`], each as a line saying by how much;
+/// `Err` when no run of this machine was saved.
+pub fn regressions(rows: &[Row], machine: &str, path: &Path) -> Result<Vec<String>, String> {
+    let runs = saved_runs(path);
+    let Some(saved) = runs.get(machine) else {
+        return Err(format!(
+            "no run saved for this machine ({machine}) in {}; saved: {}. Save one from \
+             main first (`scripts/bench-check --save`), then check the change",
+            path.display(),
+            runs.keys().cloned().collect::<Vec<_>>().join("; ")
+        ));
+    };
     let mut worse = Vec::new();
     for (name, better, now) in rows.iter().filter_map(Row::checked_figure) {
         let Some(&before) = saved.get(name) else {
@@ -114,7 +151,7 @@ pub fn regressions(rows: &[Row], path: &Path) -> Vec<String> {
             worse.push(format!("{name}: {now:.3} now, {before:.3} saved"));
         }
     }
-    worse
+    Ok(worse)
 }
 
 fn figure(value: f64) -> String {
