@@ -54,14 +54,13 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         cpu_model()
     );
-    let baseline = std::env::var_os("ATOM_BENCH_BASELINE").map(std::path::PathBuf::from);
-    // Before minutes of measuring: is there a run to hold this one to?
-    if let Some(path) = &baseline
-        && let Err(none_saved) = table::regressions(&[], &machine, path)
-    {
-        eprintln!("{none_saved}");
-        std::process::exit(2);
-    }
+    // Read before minutes of measuring: is there a run to hold this one to?
+    let saved = std::env::var_os("ATOM_BENCH_BASELINE").map(|path| {
+        table::saved_run(&machine, std::path::Path::new(&path)).unwrap_or_else(|none_saved| {
+            eprintln!("{none_saved}");
+            std::process::exit(2);
+        })
+    });
     let fake_runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("fake-bitbucket")
@@ -81,14 +80,8 @@ fn main() {
     if let Some(path) = std::env::var_os("ATOM_BENCH_SAVE") {
         table::save(&rows, &machine, std::path::Path::new(&path));
     }
-    if let Some(path) = baseline {
-        let worse = match table::regressions(&rows, &machine, &path) {
-            Ok(worse) => worse,
-            Err(none_saved) => {
-                eprintln!("\n{none_saved}");
-                std::process::exit(2);
-            }
-        };
+    if let Some(saved) = saved {
+        let worse = table::regressions(&rows, &saved);
         if !worse.is_empty() {
             eprintln!("\nworse than the saved run by more than 20 %:");
             for line in &worse {

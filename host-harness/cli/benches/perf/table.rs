@@ -146,19 +146,22 @@ pub fn save(rows: &[Row], machine: &str, path: &Path) {
     std::fs::write(path, text + "\n").unwrap();
 }
 
-/// The checked figures of `rows` that are worse than `machine`'s run saved
-/// at `path` by more than [`TOLERANCE`], each as a line saying by how much;
-/// `Err` when no run of this machine was saved.
-pub fn regressions(rows: &[Row], machine: &str, path: &Path) -> Result<Vec<String>, String> {
-    let runs = saved_runs(path)?;
-    let Some(saved) = runs.get(machine) else {
-        return Err(format!(
+/// `machine`'s run saved at `path`; `Err` says why there is none.
+pub fn saved_run(machine: &str, path: &Path) -> Result<BTreeMap<String, f64>, String> {
+    let mut runs = saved_runs(path)?;
+    runs.remove(machine).ok_or_else(|| {
+        format!(
             "no run saved for this machine ({machine}) in {}; saved: {}. Save one from \
              main first (`scripts/bench-check --save`), then check the change",
             path.display(),
             runs.keys().cloned().collect::<Vec<_>>().join("; ")
-        ));
-    };
+        )
+    })
+}
+
+/// The checked figures of `rows` that are worse than `saved` by more than
+/// [`TOLERANCE`], each as a line saying by how much.
+pub fn regressions(rows: &[Row], saved: &BTreeMap<String, f64>) -> Vec<String> {
     let mut worse = Vec::new();
     for (name, better, now) in rows.iter().filter_map(Row::checked_figure) {
         let Some(&before) = saved.get(name) else {
@@ -172,7 +175,7 @@ pub fn regressions(rows: &[Row], machine: &str, path: &Path) -> Result<Vec<Strin
             worse.push(format!("{name}: {now:.3} now, {before:.3} saved"));
         }
     }
-    Ok(worse)
+    worse
 }
 
 fn figure(value: f64) -> String {
