@@ -18,7 +18,7 @@ const STATE_LIFETIME: Duration = Duration::from_secs(600);
 
 pub fn start(upstream: &dyn Upstream, _: NoParams) -> Result<AuthStartResult, Error> {
     let (url, state) = session::oauth_client(upstream.config())?
-        .authorize_url(CsrfToken::new_random)
+        .authorize_url(|| CsrfToken::new(random_state()))
         .url();
     let expires_at = session::unix_now() + STATE_LIFETIME.as_secs();
     host::save_auth_state(state.secret(), expires_at);
@@ -27,6 +27,17 @@ pub fn start(upstream: &dyn Upstream, _: NoParams) -> Result<AuthStartResult, Er
         state: state.secret().clone(),
         expires_at,
     })
+}
+
+/// A login's `state`: 128 bits from the host's secure random source
+/// (`wasi:random/random`), base64url as oauth2's own. oauth2's
+/// `CsrfToken::new_random` draws them through getrandom's preview-1 import,
+/// which alone made every instance of the component instantiate WASI's
+/// preview-1 adapter as well.
+fn random_state() -> String {
+    use base64::Engine as _;
+    let bytes = waki::bindings::wasi::random::random::get_random_bytes(16);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 pub fn complete(

@@ -95,10 +95,12 @@ async fn the_full_login_flow_stores_tokens_that_work() {
         !url.contains(OAUTH_CLIENT_SECRET),
         "the secret never leaves in the URL"
     );
-    assert!(
-        started["state"].as_str().unwrap().len() >= 16,
-        "an unguessable state"
-    );
+    let state = started["state"].as_str().unwrap();
+    assert!(state.len() >= 16, "an unguessable state: {state}");
+    let again = exec_in(sandbox(), &tenant, "auth-start", json!({}))
+        .await
+        .unwrap();
+    assert_ne!(again["state"], started["state"], "each login its own state");
 
     let status = login(&tenant).await;
     assert_eq!(status["kind"], "oauth2");
