@@ -25,7 +25,7 @@ mod generated {
     });
 }
 
-pub use generated::{Plugin, PluginPre};
+pub use generated::Plugin;
 
 /// The `types` interface: records only, but the component imports it, so
 /// the linker needs an (empty) implementation.

@@ -7,7 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use wasmtime::component::{Component, HasSelf, Instance, Linker, ResourceTable};
+use wasmtime::component::{
+    Component, ComponentExportIndex, ComponentNamedList, ComponentType, HasSelf, Instance,
+    InstancePre, Lift, Linker, Lower, ResourceTable,
+};
 use wasmtime::{
     Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter,
     Store, StoreLimits, StoreLimitsBuilder, Trap,
@@ -15,8 +18,8 @@ use wasmtime::{
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::bindings::{CONTRACT_VERSION, Plugin, PluginPre};
-use crate::contract::{HealthReport, IntegrationInfo, Operation};
+use crate::bindings::{CONTRACT_VERSION, Plugin};
+use crate::contract::{Error as IntegrationError, HealthReport, IntegrationInfo, Operation};
 use crate::failure::{Failure, Limit, StoreDown};
 use crate::limits::{InstanceAllocation, Limits};
 use crate::outbound::{Allowlist, OutboundPolicy, OutboundStats};
@@ -67,7 +70,8 @@ impl WasiHttpView for HostState {
 #[derive(Clone)]
 pub struct Sandbox {
     engine: Engine,
-    pre: PluginPre<HostState>,
+    pre: InstancePre<HostState>,
+    contract: ContractFunctions,
     limits: Limits,
     allowlist: Allowlist,
     outbound: OutboundStats,
@@ -80,6 +84,37 @@ pub struct Sandbox {
 struct Discovered {
     info: IntegrationInfo,
     operations: Arc<[Operation]>,
+}
+
+/// Where the generic contract's functions are among the component's
+/// exports, found once per component. A call looks up the one function it
+/// calls: the bindings' `Plugin` would look up and type-check all four on
+/// every instantiation.
+#[derive(Clone, Copy)]
+struct ContractFunctions {
+    capabilities: ComponentExportIndex,
+    operations: ComponentExportIndex,
+    execute: ComponentExportIndex,
+    health: ComponentExportIndex,
+}
+
+impl ContractFunctions {
+    fn find(component: &Component) -> anyhow::Result<Self> {
+        let interface = component
+            .get_export_index(None, format!("{INTEGRATION}@{CONTRACT_VERSION}"))
+            .ok_or_else(|| anyhow::anyhow!("the component does not export {INTEGRATION}"))?;
+        let function = |name: &str| {
+            component
+                .get_export_index(Some(&interface), name)
+                .ok_or_else(|| anyhow::anyhow!("{INTEGRATION} has no function `{name}`"))
+        };
+        Ok(Self {
+            capabilities: function("capabilities")?,
+            operations: function("operations")?,
+            execute: function("execute")?,
+            health: function("health")?,
+        })
+    }
 }
 
 /// A boxed call on the component, for `Sandbox::run`.
@@ -119,12 +154,14 @@ impl Sandbox {
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)?;
         check_contract_version(&engine, &component)?;
-        let pre = PluginPre::new(linker.instantiate_pre(&component)?)?;
+        let contract = ContractFunctions::find(&component)?;
+        let pre = linker.instantiate_pre(&component)?;
 
         Ok(Self {
             _ticker: EpochTicker::start(engine.clone()),
             engine,
             pre,
+            contract,
             allowlist,
             outbound: OutboundStats::default(),
             upstream: UpstreamClient::new(limits.call_timeout),
@@ -157,36 +194,45 @@ impl Sandbox {
     {
         let mut store = self.new_store(tenant);
         let outcome = tokio::time::timeout(self.limits.call_timeout, async {
-            let instance = self
-                .pre
-                .instance_pre()
-                .instantiate_async(&mut store)
-                .await?;
+            let instance = self.pre.instantiate_async(&mut store).await?;
             call(instance, &mut store).await
         })
         .await;
         self.settle(outcome, &store)
     }
 
-    /// Runs `call` on the generic contract's exports for `tenant`.
-    async fn run<R, F>(&self, tenant: &Tenant, call: F) -> Result<R, Failure>
+    /// Calls the generic contract's function `function` with `params` on a
+    /// fresh instance for `tenant`.
+    async fn run<P, R>(
+        &self,
+        tenant: &Tenant,
+        function: ComponentExportIndex,
+        params: P,
+    ) -> Result<R, Failure>
     where
-        R: Send,
-        F: for<'a> FnOnce(&'a Plugin, &'a mut Store<HostState>) -> GuestCall<'a, R> + Send,
+        P: ComponentNamedList + Lower + Send + Sync,
+        R: ComponentType + Lift + Send + Sync + 'static,
     {
-        self.run_noting_store(tenant, call).await.0
+        self.run_noting_store(tenant, function, params).await.0
     }
 
     /// [`Sandbox::run`], and whether the store failed to answer during it.
-    async fn run_noting_store<R, F>(&self, tenant: &Tenant, call: F) -> (Result<R, Failure>, bool)
+    async fn run_noting_store<P, R>(
+        &self,
+        tenant: &Tenant,
+        function: ComponentExportIndex,
+        params: P,
+    ) -> (Result<R, Failure>, bool)
     where
-        R: Send,
-        F: for<'a> FnOnce(&'a Plugin, &'a mut Store<HostState>) -> GuestCall<'a, R> + Send,
+        P: ComponentNamedList + Lower + Send + Sync,
+        R: ComponentType + Lift + Send + Sync + 'static,
     {
         let mut store = self.new_store(tenant);
         let outcome = tokio::time::timeout(self.limits.call_timeout, async {
-            let plugin = self.pre.instantiate_async(&mut store).await?;
-            call(&plugin, &mut store).await
+            let instance = self.pre.instantiate_async(&mut store).await?;
+            let function = instance.get_typed_func::<P, (R,)>(&mut store, function)?;
+            let (answer,) = function.call_async(&mut store, params).await?;
+            Ok(answer)
         })
         .await;
         (self.settle(outcome, &store), store.data().store_down)
@@ -212,16 +258,12 @@ impl Sandbox {
         operation: &str,
         params: &str,
     ) -> Result<String, Failure> {
-        let (operation, params) = (operation.to_owned(), params.to_owned());
         let (outcome, store_down) = self
-            .run_noting_store(tenant, move |plugin, store| {
-                Box::pin(async move {
-                    plugin
-                        .atom_integration_integration()
-                        .call_execute(store, &operation, &params)
-                        .await
-                })
-            })
+            .run_noting_store::<_, Result<String, IntegrationError>>(
+                tenant,
+                self.contract.execute,
+                (operation, params),
+            )
             .await;
         match outcome? {
             Ok(answer) => Ok(answer),
@@ -252,9 +294,7 @@ impl Sandbox {
                 Ok(Discovered {
                     info: self.capabilities_of_fresh_instance(tenant).await?,
                     operations: self
-                        .run(tenant, |plugin, store| {
-                            Box::pin(plugin.atom_integration_integration().call_operations(store))
-                        })
+                        .run::<_, Vec<Operation>>(tenant, self.contract.operations, ())
                         .await?
                         .into(),
                 })
@@ -268,22 +308,13 @@ impl Sandbox {
         &self,
         tenant: &Tenant,
     ) -> Result<IntegrationInfo, Failure> {
-        self.run(tenant, |plugin, store| {
-            Box::pin(
-                plugin
-                    .atom_integration_integration()
-                    .call_capabilities(store),
-            )
-        })
-        .await
+        self.run(tenant, self.contract.capabilities, ()).await
     }
 
     pub async fn health(&self, tenant: &Tenant) -> Result<HealthReport, Failure> {
-        self.run(tenant, |plugin, store| {
-            Box::pin(plugin.atom_integration_integration().call_health(store))
-        })
-        .await?
-        .map_err(Failure::Integration)
+        self.run::<_, Result<HealthReport, IntegrationError>>(tenant, self.contract.health, ())
+            .await?
+            .map_err(Failure::Integration)
     }
 
     fn new_store(&self, tenant: &Tenant) -> Store<HostState> {
