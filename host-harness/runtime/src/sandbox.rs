@@ -99,10 +99,14 @@ struct ContractFunctions {
 }
 
 impl ContractFunctions {
-    fn find(component: &Component) -> anyhow::Result<Self> {
+    /// The four functions, or why the component cannot be loaded: a
+    /// component built against another version of the generic contract is
+    /// refused with both versions named.
+    fn find(engine: &Engine, component: &Component) -> anyhow::Result<Self> {
+        let wanted = format!("{INTEGRATION}@{CONTRACT_VERSION}");
         let interface = component
-            .get_export_index(None, format!("{INTEGRATION}@{CONTRACT_VERSION}"))
-            .ok_or_else(|| anyhow::anyhow!("the component does not export {INTEGRATION}"))?;
+            .get_export_index(None, &wanted)
+            .ok_or_else(|| not_the_contract(engine, component, &wanted))?;
         let function = |name: &str| {
             component
                 .get_export_index(Some(&interface), name)
@@ -117,7 +121,7 @@ impl ContractFunctions {
     }
 }
 
-/// A boxed call on the component, for `Sandbox::run`.
+/// A boxed call on an untyped instance, for `Sandbox::run_instance`.
 pub type GuestCall<'a, R> = Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>;
 
 impl Sandbox {
@@ -153,8 +157,7 @@ impl Sandbox {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)?;
-        check_contract_version(&engine, &component)?;
-        let contract = ContractFunctions::find(&component)?;
+        let contract = ContractFunctions::find(&engine, &component)?;
         let pre = linker.instantiate_pre(&component)?;
 
         Ok(Self {
@@ -348,25 +351,23 @@ impl Sandbox {
     }
 }
 
-/// Refuses a component built against another version of the generic
-/// contract, naming both, instead of wasmtime's "no export named ...".
-fn check_contract_version(engine: &Engine, component: &Component) -> anyhow::Result<()> {
-    let wanted = format!("{INTEGRATION}@{CONTRACT_VERSION}");
-    let exported: Vec<String> = component
-        .component_type()
+/// Why a component without the `wanted` interface cannot be loaded, naming
+/// the contract version it implements if it implements another, instead of
+/// wasmtime's "no export named ...".
+fn not_the_contract(engine: &Engine, component: &Component, wanted: &str) -> anyhow::Error {
+    let exports = component.component_type();
+    let other = exports
         .exports(engine)
-        .map(|(name, _)| name.to_owned())
-        .filter(|name| name.starts_with(INTEGRATION))
-        .collect();
-    if exported.contains(&wanted) {
-        return Ok(());
-    }
-    match exported.first() {
+        .map(|(name, _)| name)
+        .find(|name| name.starts_with(INTEGRATION));
+    match other {
         Some(other) => {
-            anyhow::bail!("the component implements `{other}`; this host loads `{wanted}` only")
+            anyhow::anyhow!("the component implements `{other}`; this host loads `{wanted}` only")
         }
         None => {
-            anyhow::bail!("the component is not an ATOM integration: it does not export `{wanted}`")
+            anyhow::anyhow!(
+                "the component is not an ATOM integration: it does not export `{wanted}`"
+            )
         }
     }
 }
