@@ -120,18 +120,13 @@ macro_rules! operations {
                 complexity: Complexity::$complexity,
                 facts: &[$(fact!($fact)),*],
                 scopes: &[$($scope),*],
-                parameters_schema: include_str!(concat!(
-                    env!("CARGO_MANIFEST_DIR"), "/schemas/", stringify!($name), ".parameters.json"
-                )),
-                result_schema: include_str!(concat!(
-                    env!("CARGO_MANIFEST_DIR"), "/schemas/", stringify!($name), ".result.json"
-                )),
             },
         )*)*];
 
         /// Every operation with its description and schemas, in table order.
         pub(crate) fn operation_list() -> Vec<Operation> {
-            ROWS.iter().map(Row::operation).collect()
+            let schemas = wire::Schemas::unpack();
+            ROWS.iter().map(|row| row.operation(&schemas)).collect()
         }
 
         /// Every operation's name and the OAuth scopes it needs, in table
@@ -497,20 +492,22 @@ struct Row {
     complexity: Complexity,
     facts: &'static [Fact],
     scopes: &'static [&'static str],
-    parameters_schema: &'static str,
-    result_schema: &'static str,
 }
 
 impl Row {
-    fn operation(&self) -> Operation {
+    fn operation(&self, schemas: &wire::Schemas) -> Operation {
         Operation {
             name: operation_name(self.rust_name),
             title: title(self.rust_name),
             description: self.description.to_owned(),
             complexity: self.complexity,
             facts: facts(self.facts, self.scopes),
-            parameters_schema: self.parameters_schema.to_owned(),
-            result_schema: self.result_schema.to_owned(),
+            parameters_schema: schemas
+                .get(&format!("{}.parameters", self.rust_name))
+                .to_owned(),
+            result_schema: schemas
+                .get(&format!("{}.result", self.rust_name))
+                .to_owned(),
         }
     }
 }

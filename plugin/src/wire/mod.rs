@@ -8,11 +8,12 @@
 //! - Absent options are `null` in results and may be left out in params.
 //! - Schemas are generated from the same types, so they describe exactly
 //!   what is emitted and accepted. They are rendered natively, by a test,
-//!   into `schemas/`, which the component embeds.
+//!   into `schemas/`, which the component embeds packed (`packed_schemas`).
 
 mod enums;
 #[cfg(test)]
 mod operations_index;
+mod packed_schemas;
 mod params;
 #[cfg(test)]
 mod schemas;
@@ -21,6 +22,7 @@ use serde::Serialize;
 
 use crate::error::Error;
 
+pub use packed_schemas::Schemas;
 pub use params::{NoParams, parse};
 #[cfg(test)]
 pub use schemas::{RenderedSchemas, params_schema_of, schema_of};
