@@ -125,8 +125,8 @@ macro_rules! operations {
 
         /// Every operation with its description and schemas, in table order.
         pub(crate) fn operation_list() -> Vec<Operation> {
-            let schemas = wire::Schemas::unpack();
-            ROWS.iter().map(|row| row.operation(&schemas)).collect()
+            let schemas = wire::Schemas::unpacked();
+            ROWS.iter().map(|row| row.operation(schemas)).collect()
         }
 
         /// Every operation's name and the OAuth scopes it needs, in table

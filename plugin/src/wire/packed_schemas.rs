@@ -2,6 +2,8 @@
 //! unpacked only when `operations()` runs, which a host asks once per
 //! component. Packed they are 20 KB of the component instead of 240 KB.
 
+use std::sync::OnceLock;
+
 /// Each schema's name (`list_repositories.parameters`) and where it starts
 /// and ends in the unpacked text, sorted by name.
 const INDEX: &[(&str, usize, usize)] = include!(concat!(env!("OUT_DIR"), "/schema_index.rs"));
@@ -14,7 +16,15 @@ pub struct Schemas {
 }
 
 impl Schemas {
-    pub fn unpack() -> Self {
+    /// The schemas, unpacked at the first call: a host that keeps an
+    /// instance and asks again pays for the copies only, as it did when the
+    /// text was the component's data.
+    pub fn unpacked() -> &'static Schemas {
+        static UNPACKED: OnceLock<Schemas> = OnceLock::new();
+        UNPACKED.get_or_init(Schemas::unpack)
+    }
+
+    fn unpack() -> Self {
         // `build.rs` unpacked this very blob before embedding it: no input
         // reaches here, so an empty text would only mean a broken build,
         // which the schema tests catch.
@@ -44,7 +54,7 @@ mod tests {
 
     #[test]
     fn every_schema_unpacks_to_its_checked_in_file() {
-        let schemas = Schemas::unpack();
+        let schemas = Schemas::unpacked();
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas");
         let mut seen = 0;
         for entry in std::fs::read_dir(dir).unwrap() {
