@@ -37,6 +37,14 @@ pub fn build(build_dir: &str, components: &[Component]) {
         let dir = workspace.join(component.dir);
         watched.push(dir.join("src"));
         watched.push(dir.join("Cargo.toml"));
+        // A component's own build script and the data it packs (the
+        // plugin's `schemas/`) change the `.wasm` as much as its code does.
+        for extra in ["build.rs", "schemas"] {
+            let path = dir.join(extra);
+            if path.exists() {
+                watched.push(path);
+            }
+        }
     }
     for path in &watched {
         println!("cargo::rerun-if-changed={}", path.display());
