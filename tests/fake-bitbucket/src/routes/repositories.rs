@@ -58,11 +58,14 @@ pub async fn list(
         Some("admin" | "owner") => membership.is_some_and(|m| m.administrator),
         Some(other) => return errors::error(400, &format!("Invalid role: {other}")),
     };
+    // `World::can_read` for a repository of `ws`, its membership looked up
+    // once rather than for each of the workspace's repositories.
+    let member = membership.is_some();
     let readable: Vec<_> = if role_ok {
         world
             .repositories
             .iter()
-            .filter(|r| r.workspace == ws.slug && world.can_read(r, &user))
+            .filter(|r| r.workspace == ws.slug && (!r.is_private || member))
             .collect()
     } else {
         Vec::new()
