@@ -651,7 +651,7 @@ async fn cold_starts() -> [Row; 2] {
         measure::median(&(0..5).map(|_| run(args, setting)).collect::<Vec<_>>())
     };
     let uncached = median_of_five(&["capabilities"], "off");
-    run(&["capabilities"], &warm);
+    // The interleaving's warm-up round fills the cache.
     let paired = Paired::interleave(
         ROUNDS,
         || async { median_of_five(&["capabilities"], &warm) },
